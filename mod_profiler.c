@@ -1,0 +1,74 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/**
+ * mod_profiler: times every phase of every request with a monotonic clock
+ * and sends the result in the W3C Server-Timing response header.
+ *
+ * This file is glue only: the module record, the directive table, the
+ * post_config check and the calls to each unit's register_hooks. What a
+ * directive does lives in src/mod_profiler_config.c; the phase hooks in
+ * src/mod_profiler_timing.c; the output filter in src/mod_profiler_filter.c;
+ * the APR-only core in src/prof_*.c.
+ */
+
+#define PROF_MODULE_GLUE
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+
+#include "mod_profiler.h"
+#include "mod_profiler_private.h"
+#include "mod_profiler_config.h"
+#include "mod_profiler_timing.h"
+#include "mod_profiler_filter.h"
+
+static const command_rec profiler_cmds[] = {
+    AP_INIT_TAKE1("Profiler", prof_config_set_enabled, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "On|Off: time the phases of requests here (default Off)"),
+    AP_INIT_TAKE1("ProfilerServerTiming", prof_config_set_st, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "On|Off|expr=<expression>: send the timings in a "
+                  "Server-Timing response header (default Off)"),
+    AP_INIT_TAKE1("ProfilerServerTimingMaxSize", prof_config_set_st_max_size,
+                  NULL, RSRC_CONF | ACCESS_CONF,
+                  "Most bytes of our Server-Timing value; entries that do "
+                  "not fit are dropped whole (default 4096)"),
+    { NULL }
+};
+
+static int profiler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    /* httpd reads its configuration twice at startup; say hello once. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, PROFLOGNO(00003)
+                 "mod_profiler/%s loaded", MOD_PROFILER_VERSION);
+    return OK;
+}
+
+static void profiler_register_hooks(apr_pool_t *p)
+{
+    /* Only says hello; order does not matter. */
+    ap_hook_post_config(profiler_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    prof_timing_register_hooks(p);
+    prof_filter_register_hooks(p);
+}
+
+AP_DECLARE_MODULE(profiler) = {
+    STANDARD20_MODULE_STUFF,
+    prof_config_dir_create,
+    prof_config_dir_merge,
+    prof_config_srv_create,
+    prof_config_srv_merge,
+    profiler_cmds,
+    profiler_register_hooks,
+#if defined(AP_MODULE_HAS_FLAGS)
+    0   /* no AP_MODULE_FLAG_ALWAYS_MERGE: our merge needs no forcing */
+#endif
+};

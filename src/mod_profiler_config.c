@@ -1,0 +1,191 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <errno.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_expr.h"
+
+#include "mod_profiler_private.h"
+#include "mod_profiler_config.h"
+
+void *prof_config_dir_create(apr_pool_t *p, char *dir)
+{
+    prof_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    conf->enabled = PROF_UNSET;
+    conf->st_mode = PROF_UNSET;
+    conf->st_max_size = PROF_UNSET;
+    return conf;
+}
+
+#define MERGE_INT(field) \
+    (add->field != PROF_UNSET ? add->field : base->field)
+
+void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    const prof_dir_conf_t *base = basev, *add = addv;
+    prof_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->enabled = MERGE_INT(enabled);
+    /* The mode and its expression travel together: an inner "On" must not
+     * inherit an outer expression. */
+    if (add->st_mode != PROF_UNSET) {
+        conf->st_mode = add->st_mode;
+        conf->st_expr = add->st_expr;
+    }
+    else {
+        conf->st_mode = base->st_mode;
+        conf->st_expr = base->st_expr;
+    }
+    conf->st_max_size = MERGE_INT(st_max_size);
+    return conf;
+}
+
+void *prof_config_srv_create(apr_pool_t *p, server_rec *s)
+{
+    prof_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)s;
+    return conf;
+}
+
+void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    const prof_srv_conf_t *base = basev, *add = addv;
+    prof_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    /* The main server's <Location> sections apply inside every vhost too. */
+    conf->maybe_on = base->maybe_on || add->maybe_on;
+    return conf;
+}
+
+/* On/Off, case-insensitively; -1 for anything else. */
+static int parse_flag(const char *arg)
+{
+    if (!strcasecmp(arg, "on")) {
+        return 1;
+    }
+    if (!strcasecmp(arg, "off")) {
+        return 0;
+    }
+    return -1;
+}
+
+const char *prof_config_set_enabled(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    prof_dir_conf_t *conf = dconf;
+    int v = parse_flag(arg);
+
+    if (v < 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use On or Off",
+                            cmd->cmd->name, arg);
+    }
+    conf->enabled = v;
+    if (v) {
+        prof_srv_conf_t *sconf =
+            ap_get_module_config(cmd->server->module_config, &profiler_module);
+        sconf->maybe_on = 1;
+    }
+    return NULL;
+}
+
+const char *prof_config_set_st(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    prof_dir_conf_t *conf = dconf;
+    int v = parse_flag(arg);
+
+    if (v >= 0) {
+        conf->st_mode = v ? PROF_ST_ON : PROF_ST_OFF;
+        conf->st_expr = NULL;
+        return NULL;
+    }
+    if (!strncasecmp(arg, "expr=", 5)) {
+        const char *err = NULL;
+
+        if (arg[5] == '\0') {
+            return apr_psprintf(cmd->pool, "%s: expr= needs an expression, "
+                                "e.g. expr=-R '10.0.0.0/8'", cmd->cmd->name);
+        }
+        conf->st_expr = ap_expr_parse_cmd(cmd, arg + 5, 0, &err, NULL);
+        if (err) {
+            return apr_psprintf(cmd->pool,
+                                "%s: cannot parse expression '%s': %s",
+                                cmd->cmd->name, arg + 5, err);
+        }
+        conf->st_mode = PROF_ST_EXPR;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use On, Off or "
+                        "expr=<expression>", cmd->cmd->name, arg);
+}
+
+const char *prof_config_set_st_max_size(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    prof_dir_conf_t *conf = dconf;
+    char *end = NULL;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end != '\0'
+        || v < PROF_ST_MAX_SIZE_MIN || v > PROF_ST_MAX_SIZE_MAX) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a number "
+                            "of bytes from %d to %d", cmd->cmd->name, arg,
+                            PROF_ST_MAX_SIZE_MIN, PROF_ST_MAX_SIZE_MAX);
+    }
+    conf->st_max_size = (int)v;
+    return NULL;
+}
+
+static APR_INLINE const prof_dir_conf_t *dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &profiler_module);
+}
+
+int prof_config_maybe_on(const server_rec *s)
+{
+    const prof_srv_conf_t *conf =
+        ap_get_module_config(s->module_config, &profiler_module);
+    return conf->maybe_on;
+}
+
+int prof_config_enabled(const request_rec *r)
+{
+    int v = dir_conf(r)->enabled;
+    return v == PROF_UNSET ? PROF_DEFAULT_ENABLED : v;
+}
+
+int prof_config_st_allowed(request_rec *r)
+{
+    const prof_dir_conf_t *conf = dir_conf(r);
+    int mode = conf->st_mode == PROF_UNSET ? PROF_DEFAULT_ST_MODE
+                                           : conf->st_mode;
+
+    if (mode == PROF_ST_EXPR) {
+        const char *err = NULL;
+        int rc = ap_expr_exec(r, conf->st_expr, &err);
+
+        if (err) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PROFLOGNO(00001)
+                          "ProfilerServerTiming: evaluating the expression "
+                          "failed, sending no Server-Timing: %s", err);
+            return 0;
+        }
+        return rc > 0;
+    }
+    return mode == PROF_ST_ON;
+}
+
+apr_size_t prof_config_st_max_size(const request_rec *r)
+{
+    int v = dir_conf(r)->st_max_size;
+    return (apr_size_t)(v == PROF_UNSET ? PROF_DEFAULT_ST_MAX_SIZE : v);
+}

@@ -1,0 +1,81 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/**
+ * @file  mod_profiler_config.h
+ * @brief Configuration: per-directory and per-server records, their merging,
+ *        the directive setters and the typed getters the other units read.
+ *
+ * Every setting is per directory (server config, virtual host, <Directory>,
+ * <Location>), so the ordinary per-dir merge gives both inheritance paths
+ * operators expect: a vhost inherits the main server, and a <Location> can
+ * switch off what its vhost switched on. Unset values carry a sentinel and
+ * merge explicitly; defaults live in prof_config_dir_defaults().
+ */
+
+#ifndef MOD_PROFILER_CONFIG_H
+#define MOD_PROFILER_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "ap_expr.h"
+
+#define PROF_UNSET (-1)
+
+/** ProfilerServerTiming */
+typedef enum {
+    PROF_ST_OFF = 0,
+    PROF_ST_ON = 1,
+    PROF_ST_EXPR = 2    /**< on where the expression is true */
+} prof_st_mode_t;
+
+/** Per-directory configuration. */
+typedef struct {
+    int enabled;                /**< Profiler On|Off; PROF_UNSET */
+    int st_mode;                /**< prof_st_mode_t; PROF_UNSET */
+    ap_expr_info_t *st_expr;    /**< with PROF_ST_EXPR */
+    int st_max_size;            /**< ProfilerServerTimingMaxSize; PROF_UNSET */
+} prof_dir_conf_t;
+
+/** Per-server configuration. */
+typedef struct {
+    /* Set when "Profiler On" appears anywhere in this server's configuration
+     * (or the main server's, which a vhost inherits). Requests start being
+     * timed before their <Location> is known, so this is what lets a server
+     * that never enables the profiler skip even that. */
+    int maybe_on;
+} prof_srv_conf_t;
+
+/** Defaults, in one place. */
+#define PROF_DEFAULT_ENABLED      0
+#define PROF_DEFAULT_ST_MODE      PROF_ST_OFF
+#define PROF_DEFAULT_ST_MAX_SIZE  4096
+#define PROF_ST_MAX_SIZE_MIN      32
+#define PROF_ST_MAX_SIZE_MAX      65536
+
+void *prof_config_dir_create(apr_pool_t *p, char *dir);
+void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv);
+void *prof_config_srv_create(apr_pool_t *p, server_rec *s);
+void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv);
+
+const char *prof_config_set_enabled(cmd_parms *cmd, void *dconf,
+                                    const char *arg);
+const char *prof_config_set_st(cmd_parms *cmd, void *dconf, const char *arg);
+const char *prof_config_set_st_max_size(cmd_parms *cmd, void *dconf,
+                                        const char *arg);
+
+/** Is the profiler on anywhere in server s? Cheap; for the first hooks. */
+int prof_config_maybe_on(const server_rec *s);
+
+/** Is the profiler on for r, with r's final per-directory configuration? */
+int prof_config_enabled(const request_rec *r);
+
+/**
+ * May r's response carry Server-Timing? Evaluates the expr= gate (an error
+ * in it is logged and counts as "no").
+ */
+int prof_config_st_allowed(request_rec *r);
+
+/** The cap on our Server-Timing value for r, in bytes. */
+apr_size_t prof_config_st_max_size(const request_rec *r);
+
+#endif /* MOD_PROFILER_CONFIG_H */

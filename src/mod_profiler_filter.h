@@ -1,0 +1,20 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/**
+ * @file  mod_profiler_filter.h
+ * @brief PROFILER_OUT, the output filter that ends the handler phase, writes
+ *        Server-Timing before the response headers leave, and notes the end
+ *        of the body.
+ */
+
+#ifndef MOD_PROFILER_FILTER_H
+#define MOD_PROFILER_FILTER_H
+
+#include "httpd.h"
+
+#define PROF_FILTER_NAME "PROFILER_OUT"
+
+/** Register the filter and the hooks that insert it. */
+void prof_filter_register_hooks(apr_pool_t *p);
+
+#endif /* MOD_PROFILER_FILTER_H */
