@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Make sure the Debian packages a task needs are installed.
+#
+#   scripts/deps.sh test    what the test suite needs
+#   scripts/deps.sh demo    what the demo server needs
+#   scripts/deps.sh bench   what the benchmarks need
+#
+# As root it installs what is missing with apt-get; otherwise it lists what
+# is missing, with the command to install it, and fails.
+set -euo pipefail
+
+build=(gcc make libc6-dev pkg-config apache2 apache2-dev apache2-utils)
+case "${1:-test}" in
+  test)  want=("${build[@]}" check libsubunit-dev python3 python3-pytest python3-h2 curl
+               chromium) ;;
+  demo)  want=("${build[@]}" curl) ;;
+  bench) want=("${build[@]}" wrk valgrind python3 curl) ;;
+  *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "mod_profiler: missing Debian packages: ${missing[*]}" >&2
+  echo "install them with:  sudo apt-get install ${missing[*]}" >&2
+  echo "(or run this command as root and it installs them itself)" >&2
+  exit 1
+fi
+echo "mod_profiler: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

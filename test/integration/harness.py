@@ -1,0 +1,263 @@
+"""Start a real Debian apache2 with a generated configuration, for tests.
+
+Every server gets its own ServerRoot in a fresh temporary directory, a free
+127.0.0.1 port, and runs in the foreground under our control, so a test can
+send it signals (graceful restart, graceful stop) and read its error log.
+Nothing here imitates httpd: it is the real binary with the real modules.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODULE_SO = os.path.join(ROOT, ".libs", "mod_profiler.so")
+HTTPD = shutil.which("apache2") or "/usr/sbin/apache2"
+MODULES_DIR = "/usr/lib/apache2/modules"
+MPMS = ("event", "worker", "prefork")
+
+# Modules every test server loads (besides the MPM and mod_profiler).
+BASE_MODULES = ("authz_core", "authz_host", "authn_core", "mime", "dir",
+                "alias")
+
+_LOG_PROBLEM = re.compile(r"\[[a-z_0-9]*:(warn|error|crit|alert|emerg)\]")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_user():
+    """Children of a root httpd must run as someone else."""
+    return ("www-data", "www-data") if os.geteuid() == 0 else None
+
+
+class Httpd:
+    """One apache2 process tree. Use as a context manager or start()/stop()."""
+
+    def __init__(self, body, mpm="event", modules=(), profiler=True,
+                 name="httpd", loglevel="warn"):
+        self.mpm = mpm
+        self.port = free_port()
+        self.root = tempfile.mkdtemp(prefix="mod_profiler-%s-" % name)
+        # Children may run as www-data: the tree must be readable for them.
+        os.chmod(self.root, 0o755)
+        self.docroot = os.path.join(self.root, "htdocs")
+        self.logs = os.path.join(self.root, "logs")
+        for d in (self.docroot, self.logs, os.path.join(self.root, "run")):
+            os.makedirs(d)
+            os.chmod(d, 0o755)
+        self.error_log = os.path.join(self.logs, "error.log")
+        self.access_log = os.path.join(self.logs, "access.log")
+        self.conf = os.path.join(self.root, "httpd.conf")
+        self.proc = None
+        mods = ["LoadModule mpm_%s_module %s/mod_mpm_%s.so" % (mpm, MODULES_DIR, mpm)]
+        for m in tuple(BASE_MODULES) + tuple(modules):
+            mods.append("LoadModule %s_module %s/mod_%s.so" % (m, MODULES_DIR, m))
+        if profiler:
+            mods.append("LoadModule profiler_module %s" % MODULE_SO)
+        user = run_user()
+        text = "\n".join([
+            "ServerRoot %s" % self.root,
+            "DefaultRuntimeDir %s/run" % self.root,
+            "PidFile %s/run/httpd.pid" % self.root,
+            "Listen 127.0.0.1:%d" % self.port,
+            "ServerName 127.0.0.1",
+            "\n".join(mods),
+            ("User %s\nGroup %s" % user) if user else "",
+            "ErrorLog %s" % self.error_log,
+            "LogLevel %s" % loglevel,
+            "LogFormat \"%h %r %>s %{Server-Timing}o\" st",
+            "CustomLog %s st" % self.access_log,
+            "TypesConfig /etc/mime.types",
+            "DocumentRoot %s" % self.docroot,
+            "<Directory %s>\n  Require all granted\n</Directory>" % self.docroot,
+            "StartServers 1",
+            "ServerLimit 4" if mpm != "prefork" else "MaxRequestWorkers 8",
+            "MaxRequestWorkers 50" if mpm != "prefork" else "",
+            "ThreadsPerChild 25" if mpm != "prefork" else "",
+            body.replace("@ROOT@", self.root).replace("@PORT@", str(self.port)),
+            "",
+        ])
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    # -- files -----------------------------------------------------------
+    def write(self, rel, content, mode=0o644):
+        path = os.path.join(self.docroot, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        d = os.path.dirname(path)
+        while d.startswith(self.docroot):
+            os.chmod(d, 0o755)
+            d = os.path.dirname(d)
+        with open(path, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
+        os.chmod(path, mode)
+        return path
+
+    # -- life cycle ------------------------------------------------------
+    def configtest(self):
+        return subprocess.run([HTTPD, "-f", self.conf, "-t"],
+                              capture_output=True, text=True)
+
+    def start(self, timeout=15):
+        # Its own session: prefork signals its whole process group when it
+        # stops, and that must not include the test runner.
+        self.proc = subprocess.Popen([HTTPD, "-f", self.conf, "-DFOREGROUND"],
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read()
+                raise RuntimeError("apache2 exited with %s: %s\n%s" % (
+                    self.proc.returncode, out, self.read_error_log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("apache2 did not answer on port %d" % self.port)
+
+    def _signal_and_wait(self, sig, timeout):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("apache2 did not stop within %ss" % timeout)
+
+    def stop(self, timeout=20):
+        self._signal_and_wait(signal.SIGTERM, timeout)
+
+    def graceful_stop(self, timeout=60):
+        self._signal_and_wait(signal.SIGWINCH, timeout)
+
+    def graceful_restart(self):
+        self.proc.send_signal(signal.SIGUSR1)
+
+    def cleanup(self):
+        self.stop()
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    # -- logs ------------------------------------------------------------
+    def read_error_log(self):
+        try:
+            with open(self.error_log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_problems(self, allowed=()):
+        """Error-log lines at warn level or worse that no pattern allows."""
+        bad = []
+        for line in self.read_error_log().splitlines():
+            if _LOG_PROBLEM.search(line) and not any(re.search(a, line) for a in allowed):
+                bad.append(line)
+        return bad
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+
+# -- Server-Timing, as the browser reads it ---------------------------------
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_ENTRY = re.compile(r"(%s)((?:;(?:%s)=(?:%s|\"(?:[^\"\\]|\\.)*\"))*)$"
+                    % (_TOKEN, _TOKEN, _TOKEN))
+_PARAM = re.compile(r";(%s)=(%s|\"(?:[^\"\\]|\\.)*\")" % (_TOKEN, _TOKEN))
+
+
+def parse_server_timing(value):
+    """Parse one Server-Timing value that we wrote, strictly: any deviation
+    from the grammar we promise (', ' between entries, no OWS inside) raises.
+    Returns [(name, {param: value})]."""
+    out = []
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError("control byte in %r" % value)
+    for part in value.split(", "):
+        m = _ENTRY.match(part)
+        if not m:
+            raise ValueError("not a valid entry: %r in %r" % (part, value))
+        params = {}
+        for pm in _PARAM.finditer(m.group(2)):
+            key = pm.group(1).lower()
+            if key in params:
+                raise ValueError("repeated param %r in %r" % (key, part))
+            v = pm.group(2)
+            if v.startswith('"'):
+                v = re.sub(r"\\(.)", r"\1", v[1:-1])
+            params[key] = v
+        if "dur" in params and not re.fullmatch(r"\d+(\.\d{3})?", params["dur"]):
+            raise ValueError("bad dur %r" % params["dur"])
+        out.append((m.group(1), params))
+    return out
+
+
+def dur_us(params):
+    """A dur we wrote ("1.204") as whole microseconds (1204)."""
+    d = params["dur"]
+    if "." in d:
+        ms, frac = d.split(".")
+        return int(ms) * 1000 + int(frac)
+    return int(d) * 1000
+
+
+def h2c_get(port, paths, timeout=10):
+    """GET every path as concurrent streams on ONE h2c connection (prior
+    knowledge). Returns [(status, [(name, value)...], body)] in path order."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    sock = socket.create_connection(("127.0.0.1", port), timeout)
+    try:
+        conn.initiate_connection()
+        ids = []
+        for p in paths:
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, [(":method", "GET"), (":path", p),
+                                    (":scheme", "http"),
+                                    (":authority", "127.0.0.1:%d" % port)],
+                              end_stream=True)
+            ids.append(sid)
+        sock.sendall(conn.data_to_send())
+        res = {sid: [None, [], b""] for sid in ids}
+        open_ids = set(ids)
+        while open_ids:
+            data = sock.recv(65536)
+            if not data:
+                raise RuntimeError("connection closed with streams open")
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    hdrs = [(k.decode(), v.decode("latin-1")) for k, v in ev.headers]
+                    res[ev.stream_id][0] = int(dict(hdrs)[":status"])
+                    res[ev.stream_id][1] = hdrs
+                elif isinstance(ev, h2.events.DataReceived):
+                    res[ev.stream_id][2] += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    open_ids.discard(ev.stream_id)
+            sock.sendall(conn.data_to_send())
+        return [tuple(res[s]) for s in ids]
+    finally:
+        sock.close()
