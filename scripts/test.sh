@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this):
+#   1. install missing Debian packages (as root) or say which are missing;
+#   2. build mod_profiler warning-free (-Wall -Wextra -Werror);
+#   3. check unit tests of the core, plain and under ASan+UBSan;
+#   4. integration tests: real apache2 (event, worker, prefork, HTTP/2)
+#      and a real headless chromium.
+# Ends with one line "tests: N passed, N failed"; exits non-zero on any
+# failure, error or skipped test.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh test || exit 1
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== build"
+make -s -f Makefile.apxs clean >/dev/null
+if ! make -s -f Makefile.apxs WERROR=1 >"$work/build.log" 2>&1; then
+  cat "$work/build.log"; echo "tests: 0 passed, 1 failed"; exit 1
+fi
+
+echo "== unit tests (plain, then AddressSanitizer+UBSan)"
+make -s -f Makefile.apxs WERROR=1 unit 2>&1 | tee "$work/unit.log"
+unit_rc=${PIPESTATUS[0]}
+
+echo "== integration tests (apache2, chromium)"
+/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs \
+  --junitxml="$work/it.xml" test/integration
+it_rc=$?
+
+/usr/bin/python3 - "$work/unit.log" "$work/it.xml" "$unit_rc" "$it_rc" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+unit_log, it_xml, unit_rc, it_rc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+passed = failed = skipped = 0
+runs = re.findall(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", open(unit_log).read())
+for checks, fails, errs in runs:
+    passed += int(checks) - int(fails) - int(errs)
+    failed += int(fails) + int(errs)
+if len(runs) != 2 or unit_rc:
+    failed += 1          # a unit binary did not build or did not report
+try:
+    suite = ET.parse(it_xml).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    total = int(suite.get("tests"))
+    bad = int(suite.get("failures")) + int(suite.get("errors"))
+    skipped = int(suite.get("skipped"))
+    passed += total - bad - skipped
+    failed += bad
+except Exception as e:
+    print("integration results unreadable: %s" % e)
+    failed += 1
+if it_rc and failed == 0:
+    failed += 1
+if skipped:
+    print("%d skipped: a skipped test is a test that did not run" % skipped)
+    failed += skipped
+print("tests: %d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
+PY
