@@ -22,6 +22,18 @@ if ! make -s -f Makefile.apxs WERROR=1 >"$work/build.log" 2>&1; then
 fi
 
 echo "== unit tests (plain, then AddressSanitizer+UBSan)"
+# Durations must not follow LC_NUMERIC: the unit tests also run the
+# formatter under a ',' radix locale, which is generated here if missing.
+if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+  if [ "$(id -u)" -eq 0 ]; then
+    localedef -i de_DE -f UTF-8 de_DE.UTF-8
+  else
+    echo "note: no de_DE.UTF-8 locale; as root: localedef -i de_DE -f UTF-8 de_DE.UTF-8"
+  fi
+fi
+if locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+  export PROF_TEST_REQUIRE_COMMA_LOCALE=1
+fi
 make -s -f Makefile.apxs WERROR=1 unit 2>&1 | tee "$work/unit.log"
 unit_rc=${PIPESTATUS[0]}
 

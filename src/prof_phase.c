@@ -47,7 +47,11 @@ void prof_phase_enter(prof_phase_rec_t *rec, prof_phase_t phase,
                       prof_mono_us_t now_us)
 {
     prof_phase_close(rec, now_us);
-    if ((unsigned)phase < PROF_PHASE_TOTAL) {
+    /* "read" is measured by the caller before the record starts and "total"
+     * is computed: neither is entered. Time added to "read" after the start
+     * would be counted twice by prof_phase_total(), once as read time and
+     * once as elapsed time. */
+    if (phase != PROF_PHASE_READ && (unsigned)phase < PROF_PHASE_TOTAL) {
         rec->open = (int)phase;
         rec->open_us = now_us;
         rec->seen |= 1u << phase;

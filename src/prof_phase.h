@@ -67,7 +67,11 @@ const char *prof_phase_name(int phase);
 void prof_phase_rec_start(prof_phase_rec_t *rec, prof_mono_us_t now_us,
                           apr_interval_time_t read_us);
 
-/** Close the open phase at now_us and open `phase`; re-entering adds up. */
+/**
+ * Close the open phase at now_us and open `phase`; re-entering adds up.
+ * `read` (measured before the record starts) and `total` (computed) cannot
+ * be entered: for them this only closes the open phase.
+ */
 void prof_phase_enter(prof_phase_rec_t *rec, prof_phase_t phase,
                       prof_mono_us_t now_us);
 

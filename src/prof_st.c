@@ -46,7 +46,9 @@ int prof_st_is_token(const char *s, apr_size_t len)
 
 void prof_st_init(prof_st_buf_t *b, char *buf, apr_size_t size)
 {
-    b->buf = buf;
+    /* No room even for the NUL: every entry will be dropped, and nothing
+     * may be written. */
+    b->buf = size ? buf : NULL;
     b->cap = size ? size - 1 : 0;
     b->len = 0;
     b->entries = 0;
@@ -92,14 +94,15 @@ apr_size_t prof_st_format_dur(char *out, apr_interval_time_t dur_us)
 int prof_st_add(prof_st_buf_t *b, const char *name, apr_interval_time_t dur_us,
                 const char *desc)
 {
-    char *p = b->buf + b->len;
-    char *end = b->buf + b->cap;
+    char *p, *end;
     const unsigned char *s;
 
-    if (name == NULL || name[0] == '\0') {
+    if (name == NULL || name[0] == '\0' || b->buf == NULL) {
         b->dropped++;
         return 0;
     }
+    p = b->buf + b->len;
+    end = b->buf + b->cap;
     if (b->entries) {
         PUT(',');
         PUT(' ');

@@ -43,7 +43,10 @@ typedef struct {
     unsigned dropped;   /**< entries dropped: no room, or no usable name */
 } prof_st_buf_t;
 
-/** Start an empty value in buf, which has room for size bytes (size >= 1). */
+/**
+ * Start an empty value in buf, which has room for size bytes, its NUL
+ * included. With size 0 nothing is ever written and every entry is dropped.
+ */
 void prof_st_init(prof_st_buf_t *b, char *buf, apr_size_t size);
 
 /**

@@ -1,0 +1,47 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/**
+ * @file  unit.h
+ * @brief Shared declarations of the check unit tests of the APR-only core.
+ *
+ * One suite per core unit; unit_main.c runs them all. The tests link the core
+ * sources directly and no httpd: that is the point of keeping the core
+ * APR-only.
+ */
+
+#ifndef PROF_UNIT_H
+#define PROF_UNIT_H
+
+#include <check.h>
+#include <stdint.h>
+
+/** src/prof_clock.h: the monotonic clock. */
+Suite *prof_clock_suite(void);
+
+/** src/prof_phase.c: the phase record. */
+Suite *prof_phase_suite(void);
+
+/** src/prof_st.c: the Server-Timing writer. */
+Suite *prof_st_suite(void);
+
+/**
+ * A deterministic PRNG (splitmix64) for the randomised tests: a failing
+ * iteration reruns identically from its loop index, on every platform and
+ * without touching rand()'s global state.
+ */
+static inline uint64_t unit_rand(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/** A seed for loop iteration i of a randomised test. */
+static inline uint64_t unit_seed(int i)
+{
+    return UINT64_C(0x6d6f645f70726f66) ^ (uint64_t)(unsigned)i;
+}
+
+#endif /* PROF_UNIT_H */
