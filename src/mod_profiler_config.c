@@ -150,38 +150,19 @@ static APR_INLINE const prof_dir_conf_t *dir_conf(const request_rec *r)
     return ap_get_module_config(r->per_dir_config, &profiler_module);
 }
 
-int prof_config_maybe_on(const server_rec *s)
-{
-    const prof_srv_conf_t *conf =
-        ap_get_module_config(s->module_config, &profiler_module);
-    return conf->maybe_on;
-}
-
-int prof_config_enabled(const request_rec *r)
-{
-    int v = dir_conf(r)->enabled;
-    return v == PROF_UNSET ? PROF_DEFAULT_ENABLED : v;
-}
-
-int prof_config_st_allowed(request_rec *r)
+int prof_config_st_expr_allows(request_rec *r)
 {
     const prof_dir_conf_t *conf = dir_conf(r);
-    int mode = conf->st_mode == PROF_UNSET ? PROF_DEFAULT_ST_MODE
-                                           : conf->st_mode;
+    const char *err = NULL;
+    int rc = ap_expr_exec(r, conf->st_expr, &err);
 
-    if (mode == PROF_ST_EXPR) {
-        const char *err = NULL;
-        int rc = ap_expr_exec(r, conf->st_expr, &err);
-
-        if (err) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PROFLOGNO(00001)
-                          "ProfilerServerTiming: evaluating the expression "
-                          "failed, sending no Server-Timing: %s", err);
-            return 0;
-        }
-        return rc > 0;
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PROFLOGNO(00001)
+                      "ProfilerServerTiming: evaluating the expression "
+                      "failed, sending no Server-Timing: %s", err);
+        return 0;
     }
-    return mode == PROF_ST_ON;
+    return rc > 0;
 }
 
 apr_size_t prof_config_st_max_size(const request_rec *r)

@@ -19,6 +19,8 @@
 #include "http_config.h"
 #include "ap_expr.h"
 
+#include "mod_profiler_private.h"
+
 #define PROF_UNSET (-1)
 
 /** ProfilerServerTiming */
@@ -63,17 +65,44 @@ const char *prof_config_set_st(cmd_parms *cmd, void *dconf, const char *arg);
 const char *prof_config_set_st_max_size(cmd_parms *cmd, void *dconf,
                                         const char *arg);
 
-/** Is the profiler on anywhere in server s? Cheap; for the first hooks. */
-int prof_config_maybe_on(const server_rec *s);
+/* The getters run on every request: inline, and no function calls. */
+
+/** Is the profiler on anywhere in server s? For the first hooks. */
+static APR_INLINE int prof_config_maybe_on(const server_rec *s)
+{
+    const prof_srv_conf_t *conf =
+        ap_get_module_config(s->module_config, &profiler_module);
+    return conf->maybe_on;
+}
 
 /** Is the profiler on for r, with r's final per-directory configuration? */
-int prof_config_enabled(const request_rec *r);
+static APR_INLINE int prof_config_enabled(const request_rec *r)
+{
+    const prof_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &profiler_module);
+    return conf->enabled == PROF_UNSET ? PROF_DEFAULT_ENABLED : conf->enabled;
+}
+
+/** ProfilerServerTiming for r, as set or defaulted (a prof_st_mode_t). */
+static APR_INLINE int prof_config_st_mode(const request_rec *r)
+{
+    const prof_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &profiler_module);
+    return conf->st_mode == PROF_UNSET ? PROF_DEFAULT_ST_MODE : conf->st_mode;
+}
 
 /**
  * May r's response carry Server-Timing? Evaluates the expr= gate (an error
  * in it is logged and counts as "no").
  */
-int prof_config_st_allowed(request_rec *r);
+int prof_config_st_expr_allows(request_rec *r);
+
+static APR_INLINE int prof_config_st_allowed(request_rec *r)
+{
+    int mode = prof_config_st_mode(r);
+    return mode == PROF_ST_EXPR ? prof_config_st_expr_allows(r)
+                                : mode == PROF_ST_ON;
+}
 
 /** The cap on our Server-Timing value for r, in bytes. */
 apr_size_t prof_config_st_max_size(const request_rec *r);

@@ -18,9 +18,10 @@
 #include "mod_profiler_timing.h"
 #include "mod_profiler_filter.h"
 
-/* The default cap, and a bit, fits on the stack: no pool allocation for the
- * common case. Larger caps take the buffer from the request pool. */
-#define ST_STACK_BUF (PROF_DEFAULT_ST_MAX_SIZE + 1)
+/* The most our phase entries can take: ", " + name + ";dur=" + 20 digits
+ * + "." + 3 decimals each. The value is written straight into a request
+ * pool buffer of the smaller of this and the cap: no copy afterwards. */
+#define ST_PHASES_MAX (PROF_PHASE_COUNT * (2 + 9 + 5 + 24))
 
 static ap_filter_rec_t *prof_out_filter_handle;
 
@@ -30,26 +31,18 @@ static ap_filter_rec_t *prof_out_filter_handle;
  * out of the header, never out of the record. */
 static void write_server_timing(request_rec *r, const prof_req_t *rq)
 {
-    char stackbuf[ST_STACK_BUF], *buf = stackbuf;
     apr_size_t cap = prof_config_st_max_size(r);
     prof_st_buf_t st;
-    int i;
 
-    if (cap + 1 > sizeof(stackbuf)) {
-        buf = apr_palloc(r->pool, cap + 1);
+    if (cap > ST_PHASES_MAX) {
+        cap = ST_PHASES_MAX;
     }
-    prof_st_init(&st, buf, cap + 1);
-    for (i = 0; i < PROF_PHASE_BODY; ++i) {
-        if (prof_phase_seen(&rq->phases, i) && rq->phases.dur_us[i] > 0) {
-            prof_st_add(&st, prof_phase_name(i), rq->phases.dur_us[i], NULL);
-        }
-    }
-    prof_st_add(&st, prof_phase_name(PROF_PHASE_TOTAL), rq->ttfb_us, NULL);
+    prof_st_init(&st, apr_palloc(r->pool, cap + 1), cap + 1);
+    prof_phase_write_st(&rq->phases, rq->ttfb_us, &st);
     if (st.len) {
         /* addn, not set: a Server-Timing field a backend or another module
          * put there stays, and ours follows it. */
-        apr_table_addn(r->headers_out, "Server-Timing",
-                       apr_pstrmemdup(r->pool, st.buf, st.len));
+        apr_table_addn(r->headers_out, "Server-Timing", st.buf);
     }
     if (st.dropped) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, PROFLOGNO(00002)
@@ -68,7 +61,6 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         return ap_pass_brigade(f->next, bb);
     }
     if (!rq->headers_sent) {
-        prof_mono_us_t now;
         apr_bucket *e;
 
         /* An error bucket makes the header filter answer with an error
@@ -80,11 +72,11 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
                 return ap_pass_brigade(f->next, bb);
             }
         }
-        now = prof_clock_now_us();
-        prof_phase_enter(&rq->phases, PROF_PHASE_BODY, now);
-        rq->ttfb_us = prof_phase_total(&rq->phases, now);
+        prof_phase_mark(&rq->phases, PROF_PHASE_BODY);
+        rq->ttfb_us = prof_phase_total(&rq->phases,
+                                       prof_phase_fold(&rq->phases));
         rq->headers_sent = 1;
-        if (prof_config_st_allowed(f->r)) {
+        if (rq->send_header) {
             write_server_timing(f->r, rq);
         }
     }
@@ -94,22 +86,53 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     /* Done after this brigade: nothing more to cost the response. */
     ap_remove_output_filter(f);
     rv = ap_pass_brigade(f->next, bb);
-    prof_phase_leave(&rq->phases, PROF_PHASE_BODY, prof_clock_now_us());
+    prof_phase_mark(&rq->phases, PROF_MARK_LEAVE | PROF_PHASE_BODY);
     rq->body_done = 1;
     return rv;
 }
 
-static void insert_filter(request_rec *r)
+static void add_filter_if_read(request_rec *r, prof_req_t *rq)
 {
-    prof_req_t *rq;
-
-    if (r->main) {
+    if (rq->headers_sent || !prof_config_enabled(r)) {
         return;
     }
-    rq = prof_req_get(r);
-    if (rq && !rq->headers_sent && prof_config_enabled(r)) {
+    /* Decided here, with the request's final configuration, before any
+     * byte of the response: the expr= gate sees the request, not the
+     * response. */
+    rq->send_header = prof_config_st_allowed(r);
+    /* The filter ends the handler phase and measures the body. Where
+     * nothing will read that (no header, no trace log), it is not worth
+     * one more filter on the response: the handler phase then runs on
+     * until logging. */
+    if (rq->send_header || APLOGrtrace1(r)) {
         ap_add_output_filter_handle(prof_out_filter_handle, rq, r,
                                     r->connection);
+    }
+}
+
+/* ap_invoke_handler runs insert_filter right before the handlers: the
+ * handler phase starts here, which spares a handler hook on every request.
+ * mod_cache's quick handler runs insert_filter too, to serve a hit: that is
+ * still the quick phase. */
+static void insert_filter(request_rec *r)
+{
+    prof_req_t *rq = prof_req_get(r);  /* NULL for subrequests */
+
+    if (rq) {
+        if (prof_phase_current(&rq->phases) != PROF_PHASE_QUICK) {
+            prof_phase_mark(&rq->phases, PROF_PHASE_HANDLER);
+        }
+        add_filter_if_read(r, rq);
+    }
+}
+
+/* Error responses start again from the protocol filters. */
+static void insert_error_filter(request_rec *r)
+{
+    prof_req_t *rq = prof_req_get(r);
+
+    if (rq) {
+        add_filter_if_read(r, rq);
     }
 }
 
@@ -122,9 +145,11 @@ void prof_filter_register_hooks(apr_pool_t *p)
     prof_out_filter_handle =
         ap_register_output_filter(PROF_FILTER_NAME, prof_out_filter, NULL,
                                   AP_FTYPE_PROTOCOL - 1);
-    /* Inserted for normal responses ... */
-    ap_hook_insert_filter(insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Inserted for normal responses, first of all insert_filter hooks: the
+     * handler phase begins here ... */
+    ap_hook_insert_filter(insert_filter, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* ... and again for error responses, which start from the protocol
      * filters alone (ap_send_error_response drops ours). */
-    ap_hook_insert_error_filter(insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
 }

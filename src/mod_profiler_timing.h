@@ -4,11 +4,10 @@
  * @file  mod_profiler_timing.h
  * @brief The per-request profile and the hooks that mark the phase edges.
  *
- * A request's profile lives in the request_config of its *initial* request,
- * in its pool: subrequests and internal redirects walk r->main and r->prev to
- * it (the way ap_dbd_acquire finds its connection), so an internal redirect
- * adds to the same profile and a subrequest's time stays in the phase that
- * ran it. httpd runs one request's phases on one thread at a time, so the
+ * A request's profile is allocated in the pool of its *initial* request and
+ * shared by the internal redirects that follow it, so an internal redirect
+ * adds to the same profile; a subrequest has none, so its time stays in the
+ * phase that ran it. httpd runs one request's phases on one thread at a time, so the
  * profile needs no lock.
  */
 
@@ -16,7 +15,9 @@
 #define MOD_PROFILER_TIMING_H
 
 #include "httpd.h"
+#include "http_config.h"
 #include "prof_phase.h"
+#include "mod_profiler_private.h"
 
 /** The profile of one request. */
 typedef struct {
@@ -24,14 +25,23 @@ typedef struct {
     request_rec *r;                 /**< the initial request */
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
     unsigned headers_sent:1;        /**< our filter has seen the response */
+    unsigned send_header:1;         /**< ProfilerServerTiming allows it */
     unsigned body_done:1;           /**< ... and its EOS */
 } prof_req_t;
 
 /**
  * The profile r belongs to: NULL for subrequests (their time belongs to the
  * phase that ran them) and for requests that are not being profiled.
+ *
+ * Every request of a chain of internal redirects carries the pointer in its
+ * own request_config (post_read_request copies it along), and a subrequest
+ * gets a fresh request_config from httpd, so this is one array load: it runs
+ * at every phase edge.
  */
-prof_req_t *prof_req_get(request_rec *r);
+static APR_INLINE prof_req_t *prof_req_get(const request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &profiler_module);
+}
 
 /** Register the phase hooks. */
 void prof_timing_register_hooks(apr_pool_t *p);

@@ -1,11 +1,34 @@
 /* Licensed under the Apache License, Version 2.0. */
 
+#include <string.h>
+
 #include "prof_phase.h"
 
 static const char *const phase_names[PROF_PHASE_COUNT] = {
     "read", "postread", "quick", "translate", "storage", "headers", "access",
     "authn", "authz", "type", "fixups", "handler", "body", "log", "total"
 };
+
+/* "name;dur=" of each phase, padded to 16 bytes so that one fixed-size
+ * copy (two moves) places it; the length says how much of it counts. */
+static const char phase_st_prefix[PROF_PHASE_COUNT][16] = {
+    "read;dur=", "postread;dur=", "quick;dur=", "translate;dur=",
+    "storage;dur=", "headers;dur=", "access;dur=", "authn;dur=",
+    "authz;dur=", "type;dur=", "fixups;dur=", "handler;dur=", "body;dur=",
+    "log;dur=", "total;dur="
+};
+
+static const apr_size_t phase_name_lens[PROF_PHASE_COUNT] = {
+    4, 8, 5, 9, 7, 7, 6, 5, 5, 4, 6, 7, 4, 3, 5
+};
+
+apr_size_t prof_phase_name_len(int phase)
+{
+    if (phase < 0 || phase >= PROF_PHASE_COUNT) {
+        return 0;
+    }
+    return phase_name_lens[phase];
+}
 
 const char *prof_phase_name(int phase)
 {
@@ -18,52 +41,34 @@ const char *prof_phase_name(int phase)
 void prof_phase_rec_start(prof_phase_rec_t *rec, prof_mono_us_t now_us,
                           apr_interval_time_t read_us)
 {
-    int i;
-
-    for (i = 0; i < PROF_PHASE_COUNT; ++i) {
-        rec->dur_us[i] = 0;
-    }
+    memset(rec->dur_us, 0, sizeof(rec->dur_us));
     rec->dur_us[PROF_PHASE_READ] = read_us > 0 ? read_us : 0;
     rec->seen = 1u << PROF_PHASE_READ;
     rec->start_us = now_us;
     rec->open_us = now_us;
+    rec->last_us = now_us;
     rec->open = PROF_PHASE_NONE;
+    rec->nmarks = 0;
 }
 
-void prof_phase_close(prof_phase_rec_t *rec, prof_mono_us_t now_us)
+prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec)
 {
-    if (rec->open != PROF_PHASE_NONE) {
-        /* A clock that went backwards (it must not, but a record shared by
-         * mistake across threads could see it) adds nothing rather than a
-         * negative duration. */
-        if (now_us > rec->open_us) {
-            rec->dur_us[rec->open] += now_us - rec->open_us;
+    unsigned i;
+
+    for (i = 0; i < rec->nmarks; ++i) {
+        const prof_phase_mark_t *m = &rec->marks[i];
+        prof_mono_us_t t = prof_clock_ts_us(&m->ts);
+
+        rec->last_us = t;
+        if (m->what & PROF_MARK_LEAVE) {
+            prof_phase_leave(rec, (prof_phase_t)(m->what & ~PROF_MARK_LEAVE), t);
         }
-        rec->open = PROF_PHASE_NONE;
+        else {
+            prof_phase_enter(rec, (prof_phase_t)m->what, t);
+        }
     }
-}
-
-void prof_phase_enter(prof_phase_rec_t *rec, prof_phase_t phase,
-                      prof_mono_us_t now_us)
-{
-    prof_phase_close(rec, now_us);
-    /* "read" is measured by the caller before the record starts and "total"
-     * is computed: neither is entered. Time added to "read" after the start
-     * would be counted twice by prof_phase_total(), once as read time and
-     * once as elapsed time. */
-    if (phase != PROF_PHASE_READ && (unsigned)phase < PROF_PHASE_TOTAL) {
-        rec->open = (int)phase;
-        rec->open_us = now_us;
-        rec->seen |= 1u << phase;
-    }
-}
-
-void prof_phase_leave(prof_phase_rec_t *rec, prof_phase_t phase,
-                      prof_mono_us_t now_us)
-{
-    if (rec->open == (int)phase) {
-        prof_phase_close(rec, now_us);
-    }
+    rec->nmarks = 0;
+    return rec->last_us;
 }
 
 apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
@@ -77,4 +82,68 @@ apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
     rec->dur_us[PROF_PHASE_TOTAL] = t;
     rec->seen |= 1u << PROF_PHASE_TOTAL;
     return t;
+}
+
+/* Room the fast path may touch for one entry: ", ", a 16-byte prefix copy,
+ * 20 digits, ".", 3 decimals and the NUL. */
+#define ST_ENTRY_ROOM (2 + 16 + 20 + 4 + 1)
+
+static void write_st_entry(prof_st_buf_t *st, int phase, apr_interval_time_t d)
+{
+    apr_uint64_t v, ms, t;
+    char *p, *q;
+    unsigned ndig;
+
+    if (st->buf == NULL || st->cap - st->len < ST_ENTRY_ROOM) {
+        /* Near the cap: the exact, checked path decides what fits. */
+        prof_st_add_token_dur(st, phase_names[phase], phase_name_lens[phase], d);
+        return;
+    }
+    p = st->buf + st->len;
+    if (st->entries) {
+        *p++ = ',';
+        *p++ = ' ';
+    }
+    memcpy(p, phase_st_prefix[phase], 16);
+    p += phase_name_lens[phase] + 5;
+    v = d > 0 ? (apr_uint64_t)d : 0;
+    if (v == 0) {
+        *p++ = '0';
+    }
+    else {
+        unsigned frac;
+
+        ms = v / 1000;
+        frac = (unsigned)(v - ms * 1000);
+        for (ndig = 1, t = ms; t >= 10; t /= 10) {
+            ndig++;
+        }
+        q = p + ndig;
+        do {
+            *--q = (char)('0' + ms % 10);
+            ms /= 10;
+        } while (ms);
+        p += ndig;
+        p[0] = '.';
+        p[1] = (char)('0' + frac / 100);
+        p[2] = (char)('0' + frac / 10 % 10);
+        p[3] = (char)('0' + frac % 10);
+        p += 4;
+    }
+    *p = '\0';
+    st->len = (apr_size_t)(p - st->buf);
+    st->entries++;
+}
+
+void prof_phase_write_st(const prof_phase_rec_t *rec,
+                         apr_interval_time_t total_us, prof_st_buf_t *st)
+{
+    int i;
+
+    for (i = 0; i < PROF_PHASE_BODY; ++i) {
+        if (rec->dur_us[i] > 0) {
+            write_st_entry(st, i, rec->dur_us[i]);
+        }
+    }
+    write_st_entry(st, PROF_PHASE_TOTAL, total_us);
 }

@@ -23,6 +23,7 @@
 
 #include "apr.h"
 #include "prof_clock.h"
+#include "prof_st.h"
 
 /** The canonical phases, in the order a request passes through them. */
 typedef enum {
@@ -47,40 +48,132 @@ typedef enum {
 /** No phase is open. */
 #define PROF_PHASE_NONE (-1)
 
-/** Timings of one request. Plain data: zero it, then prof_phase_rec_start(). */
+/** A mark that leaves a phase (or'ed to the phase) instead of entering it. */
+#define PROF_MARK_LEAVE 0x100
+
+/** Marks kept before they are folded into durations. A static file takes
+ * about a dozen; more (internal redirects) fold early, which costs nothing
+ * but a loop. */
+#define PROF_PHASE_MARKS 16
+
+/** One phase edge as the hooks see it: the clock, as read, and what. */
+typedef struct {
+    struct timespec ts;
+    int what;                   /**< a phase, or PROF_MARK_LEAVE | phase */
+} prof_phase_mark_t;
+
+/**
+ * Timings of one request. Start it with prof_phase_rec_start().
+ *
+ * Phase edges reach it two ways: prof_phase_enter()/leave() with a time the
+ * caller read, or prof_phase_mark(), which only stores the clock reading;
+ * prof_phase_fold() turns pending marks into durations, once, when someone
+ * wants them. Every hook of every request marks, so marking does nothing
+ * else; folding is for readers (the header, logging).
+ */
 typedef struct {
     apr_interval_time_t dur_us[PROF_PHASE_COUNT]; /**< accumulated, >= 0 */
     prof_mono_us_t start_us;    /**< monotonic time the record was started */
     prof_mono_us_t open_us;     /**< when the open phase was entered */
+    prof_mono_us_t last_us;     /**< time of the last mark folded, or start */
     apr_uint32_t seen;          /**< bit (1 << phase) for each phase entered */
     int open;                   /**< the open phase, or PROF_PHASE_NONE */
+    unsigned nmarks;            /**< pending marks */
+    prof_phase_mark_t marks[PROF_PHASE_MARKS];
 } prof_phase_rec_t;
 
 /** The canonical name of a phase ("read", ..., "total"); NULL if out of range. */
 const char *prof_phase_name(int phase);
 
+/** strlen(prof_phase_name(phase)); 0 if out of range. */
+apr_size_t prof_phase_name_len(int phase);
+
 /**
- * Start a record at monotonic time now_us. read_us is how long the request
- * took to arrive before that moment (measured by the caller from its wall
- * clock anchor); negative values are clamped to 0.
+ * Start a record at monotonic time now_us, with no phase open and no marks.
+ * read_us is how long the request took to arrive before that moment
+ * (measured by the caller from its wall clock anchor); negative values are
+ * clamped to 0.
  */
 void prof_phase_rec_start(prof_phase_rec_t *rec, prof_mono_us_t now_us,
                           apr_interval_time_t read_us);
 
+/* enter/leave/close run at every phase edge of every request: inline. */
+
+/**
+ * Apply the pending marks in order; returns the time of the last mark ever
+ * folded (the start time if there was none).
+ */
+prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec);
+
+/**
+ * Mark a phase edge now: `what` is a phase to enter, or PROF_MARK_LEAVE |
+ * phase to leave it if it is open. Only reads the clock into the record;
+ * prof_phase_fold() applies it.
+ */
+static APR_INLINE void prof_phase_mark(prof_phase_rec_t *rec, int what)
+{
+    unsigned n = rec->nmarks;
+
+    if (n == PROF_PHASE_MARKS) {
+        prof_phase_fold(rec);
+        n = 0;
+    }
+    prof_clock_read_ts(&rec->marks[n].ts);
+    rec->marks[n].what = what;
+    rec->nmarks = n + 1;
+}
+
+/** The phase that is open once the pending marks are applied. */
+static APR_INLINE int prof_phase_current(const prof_phase_rec_t *rec)
+{
+    if (rec->nmarks) {
+        int w = rec->marks[rec->nmarks - 1].what;
+        return (w & PROF_MARK_LEAVE) ? PROF_PHASE_NONE : w;
+    }
+    return rec->open;
+}
+
+/** Close whatever phase is open at now_us. */
+static APR_INLINE void prof_phase_close(prof_phase_rec_t *rec,
+                                        prof_mono_us_t now_us)
+{
+    if (rec->open != PROF_PHASE_NONE) {
+        /* A clock that went backwards (it must not) adds nothing rather
+         * than a negative duration. */
+        if (now_us > rec->open_us) {
+            rec->dur_us[rec->open] += now_us - rec->open_us;
+        }
+        rec->open = PROF_PHASE_NONE;
+    }
+}
+
 /**
  * Close the open phase at now_us and open `phase`; re-entering adds up.
  * `read` (measured before the record starts) and `total` (computed) cannot
- * be entered: for them this only closes the open phase.
+ * be entered: for them this only closes the open phase. Time added to
+ * `read` after the start would be counted twice by prof_phase_total().
  */
-void prof_phase_enter(prof_phase_rec_t *rec, prof_phase_t phase,
-                      prof_mono_us_t now_us);
+static APR_INLINE void prof_phase_enter(prof_phase_rec_t *rec,
+                                        prof_phase_t phase,
+                                        prof_mono_us_t now_us)
+{
+    prof_phase_close(rec, now_us);
+    if (phase != PROF_PHASE_READ && (unsigned)phase < PROF_PHASE_TOTAL) {
+        rec->open = (int)phase;
+        rec->open_us = now_us;
+        rec->seen |= 1u << phase;
+    }
+}
 
 /** Close `phase` at now_us if it is the open one; otherwise do nothing. */
-void prof_phase_leave(prof_phase_rec_t *rec, prof_phase_t phase,
-                      prof_mono_us_t now_us);
-
-/** Close whatever phase is open at now_us. */
-void prof_phase_close(prof_phase_rec_t *rec, prof_mono_us_t now_us);
+static APR_INLINE void prof_phase_leave(prof_phase_rec_t *rec,
+                                        prof_phase_t phase,
+                                        prof_mono_us_t now_us)
+{
+    if (rec->open == (int)phase) {
+        prof_phase_close(rec, now_us);
+    }
+}
 
 /**
  * The whole request so far: read time plus the monotonic time since the
@@ -88,6 +181,16 @@ void prof_phase_close(prof_phase_rec_t *rec, prof_mono_us_t now_us);
  */
 apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
                                      prof_mono_us_t now_us);
+
+/**
+ * Append the header's phase entries to st: every phase before `body` that
+ * took at least a microsecond (the others tell nothing and stay in the
+ * record only), in canonical order, then `total` with total_us. The same
+ * bytes prof_st_add() would write, and the same dropping; table-driven,
+ * because it runs for every response that carries the header.
+ */
+void prof_phase_write_st(const prof_phase_rec_t *rec,
+                         apr_interval_time_t total_us, prof_st_buf_t *st);
 
 /** Was the phase entered at least once? */
 #define prof_phase_seen(rec, phase) (((rec)->seen >> (phase)) & 1u)

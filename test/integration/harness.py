@@ -79,9 +79,11 @@ class Httpd:
             "DocumentRoot %s" % self.docroot,
             "<Directory %s>\n  Require all granted\n</Directory>" % self.docroot,
             "StartServers 1",
-            "ServerLimit 4" if mpm != "prefork" else "MaxRequestWorkers 8",
-            "MaxRequestWorkers 50" if mpm != "prefork" else "",
-            "ThreadsPerChild 25" if mpm != "prefork" else "",
+            # Small but consistent: MinSpareThreads must stay below
+            # MaxRequestWorkers or httpd logs an error about it.
+            ("ServerLimit 4\nThreadsPerChild 25\nMaxRequestWorkers 100\n"
+             "MinSpareThreads 25\nMaxSpareThreads 75") if mpm != "prefork"
+            else "MaxRequestWorkers 16\nMinSpareServers 2\nMaxSpareServers 8",
             body.replace("@ROOT@", self.root).replace("@PORT@", str(self.port)),
             "",
         ])

@@ -457,10 +457,96 @@ START_TEST(random_sequences)
 }
 END_TEST
 
+/* The table-driven header writer must write what the checked writer
+ * writes, for random records and every cap up to past the whole value. */
+START_TEST(write_st_matches_checked_writer)
+{
+    uint64_t rng = 0xfeed;
+    int round;
+
+    for (round = 0; round < 300; ++round) {
+        prof_phase_rec_t rec;
+        apr_interval_time_t total = (apr_interval_time_t)(unit_rand(&rng) % 5000000);
+        size_t cap;
+        int i;
+
+        prof_phase_rec_start(&rec, 1000, 0);
+        for (i = 0; i < PROF_PHASE_COUNT; ++i) {
+            uint64_t r = unit_rand(&rng);
+            /* zeros, small, large and huge durations */
+            rec.dur_us[i] = (r & 3) == 0 ? 0
+                          : (apr_interval_time_t)(unit_rand(&rng) >> (r % 64));
+        }
+        for (cap = 1; cap < 420; cap += 1 + (round % 7)) {
+            char a[512], b[512];
+            prof_st_buf_t sa, sb;
+
+            prof_st_init(&sa, a, cap);
+            prof_st_init(&sb, b, cap);
+            for (i = 0; i < PROF_PHASE_BODY; ++i) {
+                if (rec.dur_us[i] > 0) {
+                    prof_st_add(&sa, prof_phase_name(i), rec.dur_us[i], NULL);
+                }
+            }
+            prof_st_add(&sa, "total", total, NULL);
+            prof_phase_write_st(&rec, total, &sb);
+            ck_assert_str_eq(a, b);
+            ck_assert_uint_eq(sa.len, sb.len);
+            ck_assert_uint_eq(sa.entries, sb.entries);
+            ck_assert_uint_eq(sa.dropped, sb.dropped);
+        }
+    }
+}
+END_TEST
+
+/* Marks folded later give exactly what enter/leave at the marks' times give,
+ * also past PROF_PHASE_MARKS, where marking folds early. */
+START_TEST(marks_fold_like_enter_and_leave)
+{
+    uint64_t rng = 0xabc + (uint64_t)_i;
+    prof_phase_rec_t marked, direct;
+    prof_mono_us_t now = prof_clock_now_us(), last = now;
+    int k, n = 1 + (int)(unit_rand(&rng) % (3 * PROF_PHASE_MARKS));
+
+    prof_phase_rec_start(&marked, now, 17);
+    prof_phase_rec_start(&direct, now, 17);
+    for (k = 0; k < n; ++k) {
+        int phase = (int)(unit_rand(&rng) % PROF_PHASE_COUNT);
+        int leave = (unit_rand(&rng) % 4) == 0;
+        int what = leave ? (PROF_MARK_LEAVE | phase) : phase;
+        unsigned slot = marked.nmarks == PROF_PHASE_MARKS ? 0 : marked.nmarks;
+
+        prof_phase_mark(&marked, what);
+        ck_assert_int_eq(prof_phase_current(&marked),
+                         leave ? PROF_PHASE_NONE : phase);
+        last = prof_clock_ts_us(&marked.marks[slot].ts);
+        if (leave) {
+            prof_phase_leave(&direct, (prof_phase_t)phase, last);
+        }
+        else {
+            prof_phase_enter(&direct, (prof_phase_t)phase, last);
+        }
+    }
+    ck_assert_int_eq(prof_phase_fold(&marked), last);
+    ck_assert_uint_eq(marked.nmarks, 0);
+    ck_assert_mem_eq(marked.dur_us, direct.dur_us, sizeof(direct.dur_us));
+    ck_assert_int_eq(marked.open, direct.open);
+    ck_assert_uint_eq(marked.seen, direct.seen);
+    /* Folding again changes nothing. */
+    ck_assert_int_eq(prof_phase_fold(&marked), last);
+    ck_assert_mem_eq(marked.dur_us, direct.dur_us, sizeof(direct.dur_us));
+}
+END_TEST
+
 Suite *prof_phase_suite(void)
 {
     Suite *s = suite_create("prof_phase");
     TCase *tc;
+
+    tc = tcase_create("marks");
+    tcase_add_loop_test(tc, marks_fold_like_enter_and_leave, 0, 200);
+    tcase_add_test(tc, write_st_matches_checked_writer);
+    suite_add_tcase(s, tc);
 
     tc = tcase_create("names");
     tcase_add_loop_test(tc, phase_name_in_order, 0, PROF_PHASE_COUNT);

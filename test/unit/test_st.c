@@ -1117,6 +1117,47 @@ START_TEST(random_entries)
 }
 END_TEST
 
+/* The fast path for our own entries must write exactly what the checked
+ * path writes, for every cap, separator state and duration. */
+START_TEST(token_dur_matches_checked_path)
+{
+    static const char *const names[] = { "read", "postread", "translate",
+                                          "x", "total" };
+    static const apr_interval_time_t fixed[] = {
+        -5, 0, 1, 9, 10, 999, 1000, 1001, 9999, 10000, 123456789,
+        INT64_MAX / 2, INT64_MAX
+    };
+    uint64_t rng = 0x5eed;
+    int round;
+
+    for (round = 0; round < 3000; ++round) {
+        char a[96], bb[96];
+        prof_st_buf_t sa, sb;
+        const char *name = names[round % 5];
+        apr_interval_time_t d;
+        size_t cap = (size_t)(unit_rand(&rng) % 80) + 1;
+        int pre = (int)(unit_rand(&rng) % 3), i, ra, rb;
+
+        d = round < 13 * 5 ? fixed[round / 5]
+                           : (apr_interval_time_t)(unit_rand(&rng) >> (unit_rand(&rng) % 64));
+        prof_st_init(&sa, a, cap);
+        prof_st_init(&sb, bb, cap);
+        for (i = 0; i < pre; ++i) {       /* 0-2 entries already there */
+            prof_st_add(&sa, "p", 1, NULL);
+            prof_st_add(&sb, "p", 1, NULL);
+        }
+        ra = prof_st_add(&sa, name, d, NULL);
+        rb = prof_st_add_token_dur(&sb, name, strlen(name), d);
+        ck_assert_int_eq(ra, rb);
+        ck_assert_str_eq(a, bb);
+        ck_assert_uint_eq(sa.len, sb.len);
+        ck_assert_uint_eq(sa.entries, sb.entries);
+        ck_assert_uint_eq(sa.dropped, sb.dropped);
+        ck_assert_uint_eq(strlen(bb), sb.len);
+    }
+}
+END_TEST
+
 /* A buffer with no room even for the NUL is never written to. */
 START_TEST(init_size_zero_writes_nothing)
 {
@@ -1147,6 +1188,7 @@ Suite *prof_st_suite(void)
 
     tc = tcase_create("empty");
     tcase_add_test(tc, init_size_zero_writes_nothing);
+    tcase_add_test(tc, token_dur_matches_checked_path);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dur");
