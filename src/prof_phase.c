@@ -38,19 +38,6 @@ const char *prof_phase_name(int phase)
     return phase_names[phase];
 }
 
-void prof_phase_rec_start(prof_phase_rec_t *rec, prof_mono_us_t now_us,
-                          apr_interval_time_t read_us)
-{
-    memset(rec->dur_us, 0, sizeof(rec->dur_us));
-    rec->dur_us[PROF_PHASE_READ] = read_us > 0 ? read_us : 0;
-    rec->seen = 1u << PROF_PHASE_READ;
-    rec->start_us = now_us;
-    rec->open_us = now_us;
-    rec->last_us = now_us;
-    rec->open = PROF_PHASE_NONE;
-    rec->nmarks = 0;
-}
-
 prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec)
 {
     unsigned i;

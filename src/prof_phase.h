@@ -21,6 +21,8 @@
 #ifndef PROF_PHASE_H
 #define PROF_PHASE_H
 
+#include <string.h>
+
 #include "apr.h"
 #include "prof_clock.h"
 #include "prof_st.h"
@@ -94,8 +96,19 @@ apr_size_t prof_phase_name_len(int phase);
  * (measured by the caller from its wall clock anchor); negative values are
  * clamped to 0.
  */
-void prof_phase_rec_start(prof_phase_rec_t *rec, prof_mono_us_t now_us,
-                          apr_interval_time_t read_us);
+static APR_INLINE void prof_phase_rec_start(prof_phase_rec_t *rec,
+                                            prof_mono_us_t now_us,
+                                            apr_interval_time_t read_us)
+{
+    memset(rec->dur_us, 0, sizeof(rec->dur_us));
+    rec->dur_us[PROF_PHASE_READ] = read_us > 0 ? read_us : 0;
+    rec->seen = 1u << PROF_PHASE_READ;
+    rec->start_us = now_us;
+    rec->open_us = now_us;
+    rec->last_us = now_us;
+    rec->open = PROF_PHASE_NONE;
+    rec->nmarks = 0;
+}
 
 /* enter/leave/close run at every phase edge of every request: inline. */
 
