@@ -51,6 +51,9 @@ CMDLINE="PIN=$PIN ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS THREADS=$THREAD
 die() { echo "run.sh: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
+# wrk, valgrind, apache2-dev...: installed here when run as root.
+bash "$ROOT/scripts/deps.sh" bench || exit 1
+
 for t in "$HTTPD" python3 curl; do
     command -v "$t" >/dev/null || die "$t not found"
 done
