@@ -77,9 +77,7 @@ apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
 
 static void write_st_entry(prof_st_buf_t *st, int phase, apr_interval_time_t d)
 {
-    apr_uint64_t v, ms, t;
-    char *p, *q;
-    unsigned ndig;
+    char *p;
 
     if (st->buf == NULL || st->cap - st->len < ST_ENTRY_ROOM) {
         /* Near the cap: the exact, checked path decides what fits. */
@@ -92,31 +90,7 @@ static void write_st_entry(prof_st_buf_t *st, int phase, apr_interval_time_t d)
         *p++ = ' ';
     }
     memcpy(p, phase_st_prefix[phase], 16);
-    p += phase_name_lens[phase] + 5;
-    v = d > 0 ? (apr_uint64_t)d : 0;
-    if (v == 0) {
-        *p++ = '0';
-    }
-    else {
-        unsigned frac;
-
-        ms = v / 1000;
-        frac = (unsigned)(v - ms * 1000);
-        for (ndig = 1, t = ms; t >= 10; t /= 10) {
-            ndig++;
-        }
-        q = p + ndig;
-        do {
-            *--q = (char)('0' + ms % 10);
-            ms /= 10;
-        } while (ms);
-        p += ndig;
-        p[0] = '.';
-        p[1] = (char)('0' + frac / 100);
-        p[2] = (char)('0' + frac / 10 % 10);
-        p[3] = (char)('0' + frac % 10);
-        p += 4;
-    }
+    p = prof_st_put_dur(p + phase_name_lens[phase] + 5, d, prof_st_dur_len(d));
     *p = '\0';
     st->len = (apr_size_t)(p - st->buf);
     st->entries++;

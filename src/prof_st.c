@@ -60,30 +60,9 @@ void prof_st_init(prof_st_buf_t *b, char *buf, apr_size_t size)
 
 apr_size_t prof_st_format_dur(char *out, apr_interval_time_t dur_us)
 {
-    /* Integer arithmetic only: printf("%f") would follow LC_NUMERIC and could
-     * write a ',' radix or an exponent. Digits go right to left. */
-    char tmp[PROF_ST_DUR_MAX];
-    char *end = tmp + sizeof(tmp), *p = end;
-    apr_uint64_t v;
-    apr_size_t n;
+    apr_size_t n = prof_st_dur_len(dur_us);
 
-    if (dur_us <= 0) {
-        out[0] = '0';
-        out[1] = '\0';
-        return 1;
-    }
-    v = (apr_uint64_t)dur_us;
-    *--p = (char)('0' + v % 10); v /= 10;
-    *--p = (char)('0' + v % 10); v /= 10;
-    *--p = (char)('0' + v % 10); v /= 10;
-    *--p = '.';
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    n = (apr_size_t)(end - p);
-    memcpy(out, p, n);
-    out[n] = '\0';
+    prof_st_put_dur(out, dur_us, n)[0] = '\0';
     return n;
 }
 
@@ -93,20 +72,15 @@ int prof_st_add_token_dur(prof_st_buf_t *b, const char *name, apr_size_t len,
     /* Our own entries go out on every response: no temporary buffers (they
      * would cost a stack-protector check) and no per-byte checks; digits
      * are written straight into place. */
-    apr_uint64_t v = dur_us > 0 ? (apr_uint64_t)dur_us : 0;
-    apr_uint64_t ms = v / 1000, t;
-    apr_size_t ndig = 1, sep, need, i;
-    char *p, *q;
+    apr_size_t dlen = prof_st_dur_len(dur_us), sep, need, i;
+    char *p;
 
     if (b->buf == NULL || len == 0) {
         b->dropped++;
         return 0;
     }
-    for (t = ms; t >= 10; t /= 10) {
-        ndig++;
-    }
     sep = b->entries ? 2 : 0;
-    need = sep + len + (dur_us < 0 ? 0 : 5 + (v ? ndig + 4 : 1));
+    need = sep + len + (dur_us < 0 ? 0 : 5 + dlen);
     if (need > b->cap - b->len) {
         b->dropped++;
         return 0;
@@ -119,30 +93,9 @@ int prof_st_add_token_dur(prof_st_buf_t *b, const char *name, apr_size_t len,
     for (i = 0; i < len; ++i) {
         *p++ = name[i];
     }
-    if (dur_us < 0) {
-        /* PROF_ST_NO_DUR, as in prof_st_add() */
-    }
-    else if (v == 0) {
+    if (dur_us >= 0) {          /* else PROF_ST_NO_DUR, as in prof_st_add() */
         memcpy(p, ";dur=", 5);
-        p += 5;
-        *p++ = '0';     /* as prof_st_format_dur() writes it */
-    }
-    else {
-        apr_uint64_t frac = v % 1000;
-
-        memcpy(p, ";dur=", 5);
-        p += 5;
-        q = p + ndig;
-        do {
-            *--q = (char)('0' + ms % 10);
-            ms /= 10;
-        } while (ms);
-        p += ndig;
-        p[0] = '.';
-        p[1] = (char)('0' + frac / 100);
-        p[2] = (char)('0' + frac / 10 % 10);
-        p[3] = (char)('0' + frac % 10);
-        p += 4;
+        p = prof_st_put_dur(p + 5, dur_us, dlen);
     }
     *p = '\0';
     b->len += need;

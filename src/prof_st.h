@@ -74,6 +74,57 @@ int prof_st_add_token_dur(prof_st_buf_t *b, const char *name, apr_size_t len,
  */
 apr_size_t prof_st_format_dur(char *out, apr_interval_time_t dur_us);
 
+/**
+ * How many bytes prof_st_put_dur() writes for dur_us (> 0: "ms.fff"; 0 or
+ * negative: "0").
+ */
+static APR_INLINE apr_size_t prof_st_dur_len(apr_interval_time_t dur_us)
+{
+    apr_uint64_t ms;
+    apr_size_t n = 1;
+
+    if (dur_us <= 0) {
+        return 1;
+    }
+    for (ms = (apr_uint64_t)dur_us / 1000; ms >= 10; ms /= 10) {
+        n++;
+    }
+    return n + 4;
+}
+
+/**
+ * Write dur_us as prof_st_format_dur() does, without a NUL, into p, which
+ * has room for len = prof_st_dur_len(dur_us) bytes; returns p + len.
+ * Integer arithmetic only: printf("%f") would follow LC_NUMERIC and could
+ * write a ',' radix or an exponent. Shared by every writer of durations.
+ */
+static APR_INLINE char *prof_st_put_dur(char *p, apr_interval_time_t dur_us,
+                                        apr_size_t len)
+{
+    apr_uint64_t v, ms;
+    unsigned frac;
+    char *q;
+
+    if (dur_us <= 0) {
+        *p = '0';
+        return p + 1;
+    }
+    v = (apr_uint64_t)dur_us;
+    ms = v / 1000;
+    frac = (unsigned)(v - ms * 1000);
+    q = p + len - 4;            /* the ms digits end here */
+    do {
+        *--q = (char)('0' + ms % 10);
+        ms /= 10;
+    } while (ms);
+    q = p + len - 4;
+    q[0] = '.';
+    q[1] = (char)('0' + frac / 100);
+    q[2] = (char)('0' + frac / 10 % 10);
+    q[3] = (char)('0' + frac % 10);
+    return p + len;
+}
+
 /** Is c an RFC 9110 tchar? */
 int prof_st_is_tchar(unsigned char c);
 
