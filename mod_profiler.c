@@ -23,6 +23,14 @@
 #include "mod_profiler_config.h"
 #include "mod_profiler_timing.h"
 #include "mod_profiler_filter.h"
+#include "mod_profiler_span.h"
+
+/* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
+ * still checked against the declared type of the optional function. */
+#define PROF_REGISTER_OPTIONAL_FN(name, impl) do {                 \
+        APR_OPTIONAL_FN_TYPE(name) *prof_fn__ = impl;               \
+        apr_dynamic_fn_register(#name, (apr_opt_fn_t *)prof_fn__);  \
+    } while (0)
 
 static const command_rec profiler_cmds[] = {
     AP_INIT_TAKE1("Profiler", prof_config_set_enabled, NULL,
@@ -36,6 +44,10 @@ static const command_rec profiler_cmds[] = {
                   NULL, RSRC_CONF | ACCESS_CONF,
                   "Most bytes of our Server-Timing value; entries that do "
                   "not fit are dropped whole (default 4096)"),
+    AP_INIT_TAKE1("ProfilerMaxSpans", prof_config_set_max_spans, NULL,
+                  RSRC_CONF,
+                  "Most spans and metrics other modules may add to one "
+                  "request, 0-4096 (default 64); further ones are counted"),
     { NULL }
 };
 
@@ -47,6 +59,7 @@ static int profiler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    prof_record_hooks_init();
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, PROFLOGNO(00003)
                  "mod_profiler/%s loaded", MOD_PROFILER_VERSION);
     return OK;
@@ -54,6 +67,19 @@ static int profiler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void profiler_register_hooks(apr_pool_t *p)
 {
+    /* The span API: stateless until a request has a profile, so it can be
+     * offered before anything else is set up. */
+    PROF_REGISTER_OPTIONAL_FN(profiler_span_start, prof_api_span_start);
+    PROF_REGISTER_OPTIONAL_FN(profiler_span_end, prof_api_span_end);
+    PROF_REGISTER_OPTIONAL_FN(profiler_metric_add, prof_api_metric_add);
+    PROF_REGISTER_OPTIONAL_FN(profiler_span_set_desc, prof_api_span_set_desc);
+    PROF_REGISTER_OPTIONAL_FN(profiler_enabled, prof_api_enabled);
+    PROF_REGISTER_OPTIONAL_FN(profiler_record_phase_us,
+                              prof_api_record_phase_us);
+    PROF_REGISTER_OPTIONAL_FN(profiler_record_spans, prof_api_record_spans);
+    PROF_REGISTER_OPTIONAL_FN(profiler_record_spans_dropped,
+                              prof_api_record_spans_dropped);
+
     /* Only says hello; order does not matter. */
     ap_hook_post_config(profiler_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     prof_timing_register_hooks(p);

@@ -52,6 +52,7 @@ void *prof_config_srv_create(apr_pool_t *p, server_rec *s)
     prof_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     (void)s;
+    conf->max_spans = PROF_UNSET;
     return conf;
 }
 
@@ -62,6 +63,7 @@ void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
 
     /* The main server's <Location> sections apply inside every vhost too. */
     conf->maybe_on = base->maybe_on || add->maybe_on;
+    conf->max_spans = MERGE_INT(max_spans);
     return conf;
 }
 
@@ -142,6 +144,31 @@ const char *prof_config_set_st_max_size(cmd_parms *cmd, void *dconf,
                             PROF_ST_MAX_SIZE_MIN, PROF_ST_MAX_SIZE_MAX);
     }
     conf->st_max_size = (int)v;
+    return NULL;
+}
+
+const char *prof_config_set_max_spans(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    prof_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &profiler_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char *end = NULL;
+    apr_int64_t v;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end != '\0' || v < 0
+        || v > PROF_MAX_SPANS_MAX) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a number "
+                            "of spans from 0 to %d", cmd->cmd->name, arg,
+                            PROF_MAX_SPANS_MAX);
+    }
+    conf->max_spans = (int)v;
     return NULL;
 }
 

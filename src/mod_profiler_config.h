@@ -40,6 +40,7 @@ typedef struct {
 
 /** Per-server configuration. */
 typedef struct {
+    int max_spans;              /**< ProfilerMaxSpans; PROF_UNSET */
     /* Set when "Profiler On" appears anywhere in this server's configuration
      * (or the main server's, which a vhost inherits). Requests start being
      * timed before their <Location> is known, so this is what lets a server
@@ -53,6 +54,8 @@ typedef struct {
 #define PROF_DEFAULT_ST_MAX_SIZE  4096
 #define PROF_ST_MAX_SIZE_MIN      32
 #define PROF_ST_MAX_SIZE_MAX      65536
+#define PROF_DEFAULT_MAX_SPANS    64
+#define PROF_MAX_SPANS_MAX        4096
 
 void *prof_config_dir_create(apr_pool_t *p, char *dir);
 void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv);
@@ -64,6 +67,17 @@ const char *prof_config_set_enabled(cmd_parms *cmd, void *dconf,
 const char *prof_config_set_st(cmd_parms *cmd, void *dconf, const char *arg);
 const char *prof_config_set_st_max_size(cmd_parms *cmd, void *dconf,
                                         const char *arg);
+const char *prof_config_set_max_spans(cmd_parms *cmd, void *dconf,
+                                      const char *arg);
+
+/** ProfilerMaxSpans for requests to server s. */
+static APR_INLINE apr_uint32_t prof_config_max_spans(const server_rec *s)
+{
+    const prof_srv_conf_t *conf =
+        ap_get_module_config(s->module_config, &profiler_module);
+    return (apr_uint32_t)(conf->max_spans == PROF_UNSET
+                          ? PROF_DEFAULT_MAX_SPANS : conf->max_spans);
+}
 
 /* The getters run on every request: inline, and no function calls. */
 

@@ -17,6 +17,7 @@
 #include "mod_profiler_config.h"
 #include "mod_profiler_timing.h"
 #include "mod_profiler_filter.h"
+#include "mod_profiler_span.h"
 
 /* The most our phase entries can take: ", " + name + ";dur=" + 20 digits
  * + "." + 3 decimals each. The value is written straight into a request
@@ -29,16 +30,19 @@ static ap_filter_rec_t *prof_out_filter_handle;
  * come later and belong to the record only), then total. A phase that was
  * never entered or took less than a microsecond tells nothing and is left
  * out of the header, never out of the record. */
-static void write_server_timing(request_rec *r, const prof_req_t *rq)
+static void write_server_timing(request_rec *r, prof_req_t *rq)
 {
     apr_size_t cap = prof_config_st_max_size(r);
     prof_st_buf_t st;
 
-    if (cap > ST_PHASES_MAX) {
-        cap = ST_PHASES_MAX;
+    if (cap > ST_PHASES_MAX && prof_req_spans(rq) == NULL) {
+        cap = ST_PHASES_MAX;        /* only the phases can come */
     }
     prof_st_init(&st, apr_palloc(r->pool, cap + 1), cap + 1);
     prof_phase_write_st(&rq->phases, rq->ttfb_us, &st);
+    /* Other modules' spans and metrics that ended before now, after ours
+     * and in start order. */
+    prof_span_write_st(r, rq, &st);
     if (st.len) {
         /* addn, not set: a Server-Timing field a backend or another module
          * put there stays, and ours follows it. */

@@ -12,6 +12,7 @@
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
 #include "mod_profiler_timing.h"
+#include "mod_profiler_span.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -47,12 +48,18 @@ static int hook_post_read_first(request_rec *r)
     rq = apr_palloc(r->pool, sizeof(*rq));
     rq->r = r;
     rq->ttfb_us = 0;
+    rq->spans = NULL;
+    rq->max_spans = prof_config_max_spans(r->server);
     rq->headers_sent = 0;
     rq->send_header = 0;
     rq->body_done = 0;
     prof_phase_rec_start(&rq->phases, now, apr_time_now() - r->request_time);
     prof_phase_enter(&rq->phases, PROF_PHASE_POSTREAD, now);
     ap_set_module_config(r->request_config, &profiler_module, rq);
+    /* Registered here, on the request's own thread: the span set may be
+     * created later by any thread, which must not touch r->pool. */
+    apr_pool_cleanup_register(r->pool, rq, prof_span_cleanup,
+                              apr_pool_cleanup_null);
     return DECLINED;
 }
 
@@ -134,9 +141,15 @@ static int hook_log_last(request_rec *r)
     ph = &rq->phases;
     prof_phase_mark(ph, PROF_MARK_LEAVE | PROF_PHASE_LOG);
     /* The record is complete. Folding the marks into durations is work for
-     * whoever reads it; for now that is the trace log. */
-    if (APLOGrtrace1(r)) {
+     * whoever reads it: modules on the record_complete hook, the trace log. */
+    if (prof_record_wanted() || APLOGrtrace1(r)) {
         prof_phase_total(ph, prof_phase_fold(ph));
+        if (prof_record_wanted()) {
+            prof_record_complete(r, rq);
+        }
+    }
+    if (APLOGrtrace1(r)) {
+        prof_span_set_t *set = prof_req_spans(rq);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                       "profile of %s: total=%" APR_INT64_T_FMT "us "
                       "ttfb=%" APR_INT64_T_FMT "us read=%" APR_INT64_T_FMT
@@ -146,7 +159,8 @@ static int hook_log_last(request_rec *r)
                       " access=%" APR_INT64_T_FMT " authn=%" APR_INT64_T_FMT
                       " authz=%" APR_INT64_T_FMT " type=%" APR_INT64_T_FMT
                       " fixups=%" APR_INT64_T_FMT " handler=%" APR_INT64_T_FMT
-                      " body=%" APR_INT64_T_FMT " log=%" APR_INT64_T_FMT,
+                      " body=%" APR_INT64_T_FMT " log=%" APR_INT64_T_FMT
+                      " spans_dropped=%u",
                       r->uri, ph->dur_us[PROF_PHASE_TOTAL], rq->ttfb_us,
                       ph->dur_us[PROF_PHASE_READ],
                       ph->dur_us[PROF_PHASE_POSTREAD],
@@ -161,7 +175,8 @@ static int hook_log_last(request_rec *r)
                       ph->dur_us[PROF_PHASE_FIXUPS],
                       ph->dur_us[PROF_PHASE_HANDLER],
                       ph->dur_us[PROF_PHASE_BODY],
-                      ph->dur_us[PROF_PHASE_LOG]);
+                      ph->dur_us[PROF_PHASE_LOG],
+                      set ? prof_span_dropped(set) : 0u);
     }
     return DECLINED;
 }

@@ -23,6 +23,11 @@
 typedef struct {
     prof_phase_rec_t phases;
     request_rec *r;                 /**< the initial request */
+    /* Spans of other modules: created on first use by whichever thread
+     * comes first (see mod_profiler_span.c), freed by a cleanup of r->pool
+     * registered with the profile. */
+    volatile void *spans;           /**< prof_span_set_t * */
+    apr_uint32_t max_spans;         /**< ProfilerMaxSpans of r's server */
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
     unsigned headers_sent:1;        /**< our filter has seen the response */
     unsigned send_header:1;         /**< ProfilerServerTiming allows it */

@@ -1,0 +1,227 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include "apr_atomic.h"
+#include "apr_hooks.h"
+#include "apr_optional_hooks.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+#include "mod_profiler.h"
+#include "prof_phase.h"
+#include "prof_span.h"
+#include "prof_st.h"
+#include "mod_profiler_private.h"
+#include "mod_profiler_config.h"
+#include "mod_profiler_timing.h"
+#include "mod_profiler_span.h"
+
+struct profiler_record_t {
+    request_rec *r;
+    prof_req_t *rq;
+    prof_span_info_t *spans;
+    apr_size_t nspans;
+};
+
+/* An optional hook lives in APR's table of optional hooks, by name: no
+ * APR_HOOK_STRUCT of ours. */
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(profiler, PROFILER, int,
+                                    profiler_record_complete,
+                                    (request_rec *r,
+                                     const profiler_record_t *rec),
+                                    (r, rec), OK, DECLINED)
+
+/* The profile spans of r go to: that of its main request. NULL when
+ * profiling is off for r. */
+static prof_req_t *api_profile(request_rec *r)
+{
+    request_rec *m;
+    prof_req_t *rq;
+
+    if (r == NULL) {
+        return NULL;
+    }
+    for (m = r; m->main; m = m->main) {
+        ;
+    }
+    rq = prof_req_get(m);
+    if (rq == NULL || !prof_config_enabled(r)) {
+        return NULL;
+    }
+    return rq;
+}
+
+/* rq's span set, created by the first caller from whatever thread; a
+ * caller that loses the race frees its own. */
+static prof_span_set_t *api_set(prof_req_t *rq)
+{
+    prof_span_set_t *set = apr_atomic_casptr(&rq->spans, NULL, NULL), *old;
+
+    if (set == NULL) {
+        set = prof_span_set_create(rq->max_spans, rq->phases.start_us);
+        if (set == NULL) {
+            return NULL;
+        }
+        old = apr_atomic_casptr(&rq->spans, set, NULL);
+        if (old) {
+            prof_span_set_free(set);
+            set = old;
+        }
+    }
+    return set;
+}
+
+profiler_span_t *prof_api_span_start(request_rec *r, const char *name,
+                                     const char *desc)
+{
+    prof_req_t *rq = api_profile(r);
+
+    if (rq == NULL) {
+        return NULL;
+    }
+    return (profiler_span_t *)prof_span_start(api_set(rq), name, desc);
+}
+
+void prof_api_span_end(profiler_span_t *span)
+{
+    prof_span_end((prof_span_t *)span);
+}
+
+void prof_api_metric_add(request_rec *r, const char *name,
+                         apr_interval_time_t dur_us, const char *desc)
+{
+    prof_req_t *rq = api_profile(r);
+
+    if (rq) {
+        prof_span_metric(api_set(rq), name, dur_us, desc);
+    }
+}
+
+void prof_api_span_set_desc(profiler_span_t *span, const char *desc)
+{
+    prof_span_set_desc((prof_span_t *)span, desc);
+}
+
+int prof_api_enabled(request_rec *r)
+{
+    return api_profile(r) != NULL;
+}
+
+apr_status_t prof_span_cleanup(void *data)
+{
+    prof_req_t *rq = data;
+
+    prof_span_set_free((prof_span_set_t *)rq->spans);
+    rq->spans = NULL;
+    return APR_SUCCESS;
+}
+
+/* The finished spans of rq, from r's pool (r's own thread only). */
+static apr_size_t finished_spans(request_rec *r, prof_req_t *rq,
+                                 prof_span_info_t **out)
+{
+    prof_span_set_t *set = prof_req_spans(rq);
+
+    *out = NULL;
+    if (set == NULL || rq->max_spans == 0) {
+        return 0;
+    }
+    *out = apr_palloc(r->pool, rq->max_spans * sizeof(**out));
+    return prof_span_finished(set, *out, rq->max_spans);
+}
+
+void prof_span_write_st(request_rec *r, prof_req_t *rq, prof_st_buf_t *st)
+{
+    prof_span_info_t *spans;
+    apr_size_t i, n = finished_spans(r, rq, &spans);
+
+    for (i = 0; i < n; ++i) {
+        prof_st_add(st, spans[i].name, spans[i].dur_us, spans[i].desc);
+    }
+}
+
+/* Whether any module registered for finished records is known once every
+ * module's register_hooks ran. Asked on every request, so it is looked up
+ * once, in post_config, before any child or thread exists, and only read
+ * afterwards. */
+static int record_wanted;
+
+void prof_record_hooks_init(void)
+{
+    apr_array_header_t *hooks =
+        apr_optional_hook_get("profiler_record_complete");
+    record_wanted = hooks != NULL && hooks->nelts > 0;
+}
+
+int prof_record_wanted(void)
+{
+    return record_wanted;
+}
+
+void prof_record_complete(request_rec *r, prof_req_t *rq)
+{
+    profiler_record_t rec;
+
+    rec.r = r;
+    rec.rq = rq;
+    rec.nspans = finished_spans(r, rq, &rec.spans);
+    profiler_run_profiler_record_complete(r, &rec);
+}
+
+apr_interval_time_t prof_api_record_phase_us(const profiler_record_t *rec,
+                                             const char *phase)
+{
+    int i;
+
+    if (rec == NULL || phase == NULL) {
+        return -1;
+    }
+    for (i = 0; i < PROF_PHASE_COUNT; ++i) {
+        if (!strcmp(phase, prof_phase_name(i))) {
+            return rec->rq->phases.dur_us[i];
+        }
+    }
+    return -1;
+}
+
+int prof_api_record_spans(const profiler_record_t *rec,
+                          int (*fn)(void *baton,
+                                    const profiler_span_info_t *span),
+                          void *baton)
+{
+    apr_size_t i;
+    int visited = 0;
+
+    if (rec == NULL || fn == NULL) {
+        return 0;
+    }
+    for (i = 0; i < rec->nspans; ++i) {
+        const prof_span_info_t *s = &rec->spans[i];
+        profiler_span_info_t info;
+
+        info.name = s->name;
+        info.desc = s->desc;
+        /* from the start of the request: read came before the base */
+        info.start_us = rec->rq->phases.dur_us[PROF_PHASE_READ] + s->start_us;
+        info.dur_us = s->dur_us;
+        info.index = s->index;
+        info.parent = s->parent;
+        info.metric = s->metric;
+        visited++;
+        if (fn(baton, &info)) {
+            break;
+        }
+    }
+    return visited;
+}
+
+unsigned prof_api_record_spans_dropped(const profiler_record_t *rec)
+{
+    prof_span_set_t *set;
+
+    if (rec == NULL || (set = prof_req_spans(rec->rq)) == NULL) {
+        return 0;
+    }
+    return prof_span_dropped(set);
+}
