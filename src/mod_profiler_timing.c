@@ -140,6 +140,11 @@ static int hook_log_last(request_rec *r)
     }
     ph = &rq->phases;
     prof_phase_mark(ph, PROF_MARK_LEAVE | PROF_PHASE_LOG);
+    if (!prof_config_enabled(r)) {
+        /* Timed from the start because its <Location> was not known yet,
+         * but the profiler is off where the request ended up. */
+        return DECLINED;
+    }
     /* The record is complete. Folding the marks into durations is work for
      * whoever reads it: modules on the record_complete hook, the trace log. */
     if (prof_record_wanted() || APLOGrtrace1(r)) {

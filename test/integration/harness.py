@@ -188,6 +188,27 @@ _ENTRY = re.compile(r"(%s)((?:;(?:%s)=(?:%s|\"(?:[^\"\\]|\\.)*\"))*)$"
 _PARAM = re.compile(r";(%s)=(%s|\"(?:[^\"\\]|\\.)*\")" % (_TOKEN, _TOKEN))
 
 
+def split_entries(value):
+    """Split a Server-Timing value on the commas outside quoted strings."""
+    parts, cur, i, inq = [], [], 0, False
+    while i < len(value):
+        c = value[i]
+        if inq and c == "\\" and i + 1 < len(value):
+            cur.append(value[i:i + 2])
+            i += 2
+            continue
+        if c == '"':
+            inq = not inq
+        if c == "," and not inq:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
 def parse_server_timing(value):
     """Parse one Server-Timing value that we wrote, strictly: any deviation
     from the grammar we promise (', ' between entries, no OWS inside) raises.
@@ -195,7 +216,12 @@ def parse_server_timing(value):
     out = []
     if re.search(r"[\x00-\x1f\x7f]", value):
         raise ValueError("control byte in %r" % value)
-    for part in value.split(", "):
+    parts = split_entries(value)
+    for k, part in enumerate(parts):
+        if k:
+            if not part.startswith(" "):
+                raise ValueError("separator is not ', ' in %r" % value)
+            part = part[1:]
         m = _ENTRY.match(part)
         if not m:
             raise ValueError("not a valid entry: %r in %r" % (part, value))

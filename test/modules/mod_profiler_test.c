@@ -1,0 +1,242 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/*
+ * mod_profiler_test: a consumer of mod_profiler's span API, for the
+ * integration tests only. It uses the API the way a third-party module
+ * would: optional functions fetched in optional_fn_retrieve, NULL-checked,
+ * so it also loads and answers without mod_profiler.
+ *
+ *   SetHandler profiler-test
+ *   GET ...?threads=4&per=10     4 threads add 10 spans each, at once
+ *   GET ...?late=1               a span ends after the headers left
+ *   GET ...?sub=1                (as a subrequest) adds "sub.work"
+ *   GET ...?subreq=1             runs /t/sub?sub=1 as a subrequest first
+ *
+ * It logs, at notice level, the record it is handed by the
+ * profiler_record_complete hook: "proftest record <uri>: name/index/
+ * parent/metric/desc;..." and "dropped=N".
+ */
+
+#include "apr_strings.h"
+#include "apr_thread_proc.h"
+#include "apr_time.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+#include "mod_profiler.h"
+
+module AP_MODULE_DECLARE_DATA profiler_test_module;
+
+static APR_OPTIONAL_FN_TYPE(profiler_span_start) *span_start;
+static APR_OPTIONAL_FN_TYPE(profiler_span_end) *span_end;
+static APR_OPTIONAL_FN_TYPE(profiler_metric_add) *metric_add;
+static APR_OPTIONAL_FN_TYPE(profiler_span_set_desc) *span_set_desc;
+static APR_OPTIONAL_FN_TYPE(profiler_enabled) *enabled;
+static APR_OPTIONAL_FN_TYPE(profiler_record_spans) *record_spans;
+static APR_OPTIONAL_FN_TYPE(profiler_record_spans_dropped) *record_dropped;
+
+static void retrieve(void)
+{
+    span_start = APR_RETRIEVE_OPTIONAL_FN(profiler_span_start);
+    span_end = APR_RETRIEVE_OPTIONAL_FN(profiler_span_end);
+    metric_add = APR_RETRIEVE_OPTIONAL_FN(profiler_metric_add);
+    span_set_desc = APR_RETRIEVE_OPTIONAL_FN(profiler_span_set_desc);
+    enabled = APR_RETRIEVE_OPTIONAL_FN(profiler_enabled);
+    record_spans = APR_RETRIEVE_OPTIONAL_FN(profiler_record_spans);
+    record_dropped = APR_RETRIEVE_OPTIONAL_FN(profiler_record_spans_dropped);
+}
+
+/* The module's own wrappers: no-ops without mod_profiler. */
+static profiler_span_t *start(request_rec *r, const char *n, const char *d)
+{
+    return span_start ? span_start(r, n, d) : NULL;
+}
+
+static void end(profiler_span_t *s)
+{
+    if (span_end) {
+        span_end(s);
+    }
+}
+
+static int wants(request_rec *r)
+{
+    return r->handler && !strcmp(r->handler, "profiler-test");
+}
+
+static int arg_int(request_rec *r, const char *key, int dflt)
+{
+    const char *a = r->args, *p;
+    size_t klen = strlen(key);
+
+    for (p = a; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (!strncmp(p, key, klen) && p[klen] == '=') {
+            return atoi(p + klen + 1);
+        }
+    }
+    return dflt;
+}
+
+static int fixups(request_rec *r)
+{
+    if (wants(r) && !r->main) {
+        profiler_span_t *s = start(r, "fixup.work", NULL);
+        apr_sleep(1000);
+        end(s);
+    }
+    return DECLINED;
+}
+
+typedef struct {
+    request_rec *r;
+    int id, per;
+} worker_t;
+
+static void *APR_THREAD_FUNC worker(apr_thread_t *t, void *data)
+{
+    worker_t *w = data;
+    char name[32];
+    int i;
+
+    for (i = 0; i < w->per; ++i) {
+        profiler_span_t *s;
+
+        apr_snprintf(name, sizeof(name), "t%d.%d", w->id, i);
+        s = start(w->r, name, NULL);
+        apr_sleep(50);
+        end(s);
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static int handler(request_rec *r)
+{
+    profiler_span_t *outer, *inner, *cache;
+    int threads, per, i;
+    apr_thread_t *tids[16];
+    worker_t w[16];
+
+    if (!wants(r)) {
+        return DECLINED;
+    }
+    ap_set_content_type(r, "text/plain");
+    if (r->main) {                      /* as a subrequest */
+        profiler_span_t *s = start(r, "sub.work", NULL);
+        apr_sleep(500);
+        end(s);
+        ap_rputs("sub\n", r);
+        return OK;
+    }
+    if (arg_int(r, "subreq", 0)) {
+        /* output into our own filter chain, as mod_include does */
+        request_rec *rr = ap_sub_req_lookup_uri("/t/sub?sub=1", r,
+                                                r->output_filters);
+
+        if (rr->status == HTTP_OK) {
+            ap_run_sub_req(rr);
+        }
+        ap_destroy_sub_req(rr);
+    }
+    outer = start(r, "outer", "handler work");
+    inner = start(r, "inner", NULL);                /* child of outer */
+    apr_sleep(2000);
+    end(inner);
+    end(outer);
+    if (metric_add) {
+        metric_add(r, "db", 1500, "query \"x\", 1 row");
+    }
+    cache = start(r, "cache", "lookup");
+    if (span_set_desc) {
+        span_set_desc(cache, "miss");
+    }
+    end(cache);
+    end(cache);                                     /* twice: ignored */
+    end(NULL);                                      /* NULL: ignored */
+
+    threads = arg_int(r, "threads", 0);
+    per = arg_int(r, "per", 10);
+    if (threads > 16) {
+        threads = 16;
+    }
+    for (i = 0; i < threads; ++i) {
+        w[i].r = r;
+        w[i].id = i;
+        w[i].per = per;
+        if (apr_thread_create(&tids[i], NULL, worker, &w[i], r->pool)
+            != APR_SUCCESS) {
+            threads = i;
+            break;
+        }
+    }
+    for (i = 0; i < threads; ++i) {
+        apr_status_t rv;
+        apr_thread_join(&rv, tids[i]);
+    }
+    ap_rprintf(r, "profiler: %s\n",
+               enabled ? (enabled(r) ? "on" : "off") : "not loaded");
+    if (arg_int(r, "late", 0)) {
+        profiler_span_t *late;
+
+        ap_rflush(r);                                /* headers leave */
+        late = start(r, "late", NULL);
+        apr_sleep(500);
+        end(late);
+    }
+    return OK;
+}
+
+typedef struct {
+    request_rec *r;
+    char *out;
+} dump_t;
+
+static int dump_span(void *baton, const profiler_span_info_t *s)
+{
+    dump_t *d = baton;
+
+    d->out = apr_psprintf(d->r->pool, "%s%s/%d/%d/%d/%s/%" APR_INT64_T_FMT ";",
+                          d->out, s->name, s->index, s->parent, s->metric,
+                          s->desc ? s->desc : "-", s->dur_us);
+    return 0;
+}
+
+static int record_complete(request_rec *r, const profiler_record_t *rec)
+{
+    dump_t d;
+
+    if (!record_spans) {
+        return DECLINED;
+    }
+    d.r = r;
+    d.out = "";
+    record_spans(rec, dump_span, &d);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                  "proftest record %s: dropped=%u spans=%s", r->uri,
+                  record_dropped ? record_dropped(rec) : 0u, d.out);
+    return OK;
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_optional_fn_retrieve(retrieve, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(profiler, profiler_record_complete, record_complete,
+                      NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(profiler_test) = {
+    STANDARD20_MODULE_STUFF,
+    NULL, NULL, NULL, NULL, NULL,
+    register_hooks
+#if defined(AP_MODULE_HAS_FLAGS)
+    , 0
+#endif
+};
