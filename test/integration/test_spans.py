@@ -195,3 +195,37 @@ def test_consumer_without_mod_profiler(test_module):
         assert not srv.log_problems()
     finally:
         srv.cleanup()
+
+
+def test_the_example_module_builds_and_works(built_module, tmp_path):
+    """examples/mod_profiler_example.c, built as its comment says."""
+    src = os.path.join(ROOT, "examples", "mod_profiler_example.c")
+    work = tmp_path / "ex"
+    work.mkdir()
+    (work / "mod_profiler_example.c").write_bytes(open(src, "rb").read())
+    subprocess.run(["apxs", "-c", "-Wc,-Wall", "-Wc,-Wextra", "-Wc,-Werror",
+                    "-I" + os.path.join(ROOT, "include"), "mod_profiler_example.c"],
+                   cwd=work, check=True, capture_output=True)
+    so = str(work / ".libs" / "mod_profiler_example.so")
+    os.chmod(tmp_path, 0o755)
+    for profiler in (True, False):
+        srv = Httpd("LoadModule profiler_example_module %s\n"
+                    "<IfModule profiler_module>\nProfiler On\n"
+                    "ProfilerServerTiming On\n</IfModule>\n"
+                    "<Location /example>\nSetHandler profiler-example\n</Location>\n" % so,
+                    profiler=profiler, name="example")
+        try:
+            srv.start()
+            status, body, fields = get(srv, "/example", host="127.0.0.1")
+            assert status == 200 and "rendered" in body
+            if profiler:
+                spans = dict(spans_of(fields))
+                assert spans["render"]["desc"] == "template"
+                assert dur_us(spans["render"]) >= 3000
+                assert spans["backend"]["desc"] == "simulated"
+                assert dur_us(spans["backend"]) >= 1000
+            else:
+                assert fields == []
+            assert not srv.log_problems()
+        finally:
+            srv.cleanup()
