@@ -24,6 +24,7 @@
 #include "mod_profiler_timing.h"
 #include "mod_profiler_filter.h"
 #include "mod_profiler_span.h"
+#include "mod_profiler_upstream.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -44,6 +45,14 @@ static const command_rec profiler_cmds[] = {
                   NULL, RSRC_CONF | ACCESS_CONF,
                   "Most bytes of our Server-Timing value; entries that do "
                   "not fit are dropped whole (default 4096)"),
+    AP_INIT_TAKE1("ProfilerUpstreamTiming", prof_config_set_up_mode, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "merge|pass|drop: what becomes of Server-Timing that comes "
+                  "with the response, from a backend or CGI (default merge)"),
+    AP_INIT_TAKE1("ProfilerUpstreamPrefix", prof_config_set_up_prefix, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "A token put before the names of merged upstream entries, "
+                  "or none (default none)"),
     AP_INIT_TAKE1("ProfilerMaxSpans", prof_config_set_max_spans, NULL,
                   RSRC_CONF,
                   "Most spans and metrics other modules may add to one "
@@ -84,6 +93,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     ap_hook_post_config(profiler_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     prof_timing_register_hooks(p);
     prof_filter_register_hooks(p);
+    prof_upstream_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(profiler) = {

@@ -10,6 +10,7 @@
 #include "http_log.h"
 #include "ap_expr.h"
 
+#include "prof_st.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
 
@@ -21,6 +22,7 @@ void *prof_config_dir_create(apr_pool_t *p, char *dir)
     conf->enabled = PROF_UNSET;
     conf->st_mode = PROF_UNSET;
     conf->st_max_size = PROF_UNSET;
+    conf->up_mode = PROF_UNSET;
     return conf;
 }
 
@@ -44,6 +46,8 @@ void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
         conf->st_expr = base->st_expr;
     }
     conf->st_max_size = MERGE_INT(st_max_size);
+    conf->up_mode = MERGE_INT(up_mode);
+    conf->up_prefix = add->up_prefix ? add->up_prefix : base->up_prefix;
     return conf;
 }
 
@@ -169,6 +173,53 @@ const char *prof_config_set_max_spans(cmd_parms *cmd, void *dconf,
                             PROF_MAX_SPANS_MAX);
     }
     conf->max_spans = (int)v;
+    return NULL;
+}
+
+const char *prof_config_set_up_mode(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    prof_dir_conf_t *conf = dconf;
+
+    if (!strcasecmp(arg, "merge")) {
+        conf->up_mode = PROF_UP_MERGE;
+    }
+    else if (!strcasecmp(arg, "pass")) {
+        conf->up_mode = PROF_UP_PASS;
+    }
+    else if (!strcasecmp(arg, "drop")) {
+        conf->up_mode = PROF_UP_DROP;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use merge, "
+                            "pass or drop", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+const char *prof_config_set_up_prefix(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    prof_dir_conf_t *conf = dconf;
+    const char *c;
+
+    /* "none" takes an inherited prefix away; anything else must be able
+     * to start a token. */
+    if (!strcasecmp(arg, "none")) {
+        conf->up_prefix = "";
+        return NULL;
+    }
+    for (c = arg; *c; ++c) {
+        if (!prof_st_is_tchar((unsigned char)*c)) {
+            break;
+        }
+    }
+    if (!*arg || *c || strlen(arg) > 64) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use up to 64 "
+                            "token characters (letters, digits, "
+                            "!#$%%&'*+-.^_`|~) or none", cmd->cmd->name, arg);
+    }
+    conf->up_prefix = arg;
     return NULL;
 }
 

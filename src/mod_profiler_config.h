@@ -30,12 +30,21 @@ typedef enum {
     PROF_ST_EXPR = 2    /**< on where the expression is true */
 } prof_st_mode_t;
 
+/** ProfilerUpstreamTiming */
+typedef enum {
+    PROF_UP_MERGE = 0,  /**< parse, clean, re-emit before our entries */
+    PROF_UP_PASS = 1,   /**< leave them as they came; ours in a field of its own */
+    PROF_UP_DROP = 2    /**< remove them */
+} prof_up_mode_t;
+
 /** Per-directory configuration. */
 typedef struct {
     int enabled;                /**< Profiler On|Off; PROF_UNSET */
     int st_mode;                /**< prof_st_mode_t; PROF_UNSET */
     ap_expr_info_t *st_expr;    /**< with PROF_ST_EXPR */
     int st_max_size;            /**< ProfilerServerTimingMaxSize; PROF_UNSET */
+    int up_mode;                /**< ProfilerUpstreamTiming; PROF_UNSET */
+    const char *up_prefix;      /**< ProfilerUpstreamPrefix; NULL: unset */
 } prof_dir_conf_t;
 
 /** Per-server configuration. */
@@ -55,6 +64,7 @@ typedef struct {
 #define PROF_ST_MAX_SIZE_MIN      32
 #define PROF_ST_MAX_SIZE_MAX      65536
 #define PROF_DEFAULT_MAX_SPANS    64
+#define PROF_DEFAULT_UP_MODE      PROF_UP_MERGE
 #define PROF_MAX_SPANS_MAX        4096
 
 void *prof_config_dir_create(apr_pool_t *p, char *dir);
@@ -69,6 +79,26 @@ const char *prof_config_set_st_max_size(cmd_parms *cmd, void *dconf,
                                         const char *arg);
 const char *prof_config_set_max_spans(cmd_parms *cmd, void *dconf,
                                       const char *arg);
+const char *prof_config_set_up_mode(cmd_parms *cmd, void *dconf,
+                                    const char *arg);
+const char *prof_config_set_up_prefix(cmd_parms *cmd, void *dconf,
+                                      const char *arg);
+
+/** ProfilerUpstreamTiming for r (a prof_up_mode_t). */
+static APR_INLINE int prof_config_up_mode(const request_rec *r)
+{
+    const prof_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &profiler_module);
+    return conf->up_mode == PROF_UNSET ? PROF_DEFAULT_UP_MODE : conf->up_mode;
+}
+
+/** ProfilerUpstreamPrefix for r: "" when none. */
+static APR_INLINE const char *prof_config_up_prefix(const request_rec *r)
+{
+    const prof_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &profiler_module);
+    return conf->up_prefix ? conf->up_prefix : "";
+}
 
 /** ProfilerMaxSpans for requests to server s. */
 static APR_INLINE apr_uint32_t prof_config_max_spans(const server_rec *s)

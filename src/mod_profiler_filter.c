@@ -18,6 +18,7 @@
 #include "mod_profiler_timing.h"
 #include "mod_profiler_filter.h"
 #include "mod_profiler_span.h"
+#include "mod_profiler_upstream.h"
 
 /* The most our phase entries can take: ", " + name + ";dur=" + 20 digits
  * + "." + 3 decimals each. The value is written straight into a request
@@ -35,17 +36,21 @@ static void write_server_timing(request_rec *r, prof_req_t *rq)
     apr_size_t cap = prof_config_st_max_size(r);
     prof_st_buf_t st;
 
-    if (cap > ST_PHASES_MAX && prof_req_spans(rq) == NULL) {
+    if (cap > ST_PHASES_MAX && prof_req_spans(rq) == NULL
+        && !prof_upstream_present(r)) {
         cap = ST_PHASES_MAX;        /* only the phases can come */
     }
     prof_st_init(&st, apr_palloc(r->pool, cap + 1), cap + 1);
+    /* What came with the response (a backend, CGI) first, cleaned ... */
+    prof_upstream_write_st(r, &st);
+    /* ... then ours. */
     prof_phase_write_st(&rq->phases, rq->ttfb_us, &st);
     /* Other modules' spans and metrics that ended before now, after ours
      * and in start order. */
     prof_span_write_st(r, rq, &st);
     if (st.len) {
-        /* addn, not set: a Server-Timing field a backend or another module
-         * put there stays, and ours follows it. */
+        /* addn: with ProfilerUpstreamTiming pass, the fields that came
+         * with the response stay, and ours follows them. */
         apr_table_addn(r->headers_out, "Server-Timing", st.buf);
     }
     if (st.dropped) {
@@ -77,6 +82,7 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             }
         }
         prof_phase_mark(&rq->phases, PROF_PHASE_BODY);
+        prof_upstream_end(rq);
         rq->ttfb_us = prof_phase_total(&rq->phases,
                                        prof_phase_fold(&rq->phases));
         rq->headers_sent = 1;

@@ -24,7 +24,7 @@ APLOG_USE_MODULE(profiler);
  * Our own message tags. httpd's AHnnnnn numbers belong to httpd's modules;
  * ours read "PROF00001: ...". One number per call site at debug level and
  * above, never reused; the next free one is noted here.
- * Next free: 00007
+ * Next free: 00005
  */
 #define PROFLOGNO(n) "PROF" #n ": "
 

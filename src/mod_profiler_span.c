@@ -72,6 +72,11 @@ static prof_span_set_t *api_set(prof_req_t *rq)
     return set;
 }
 
+prof_span_t *prof_req_span_start(prof_req_t *rq, const char *name)
+{
+    return prof_span_start(api_set(rq), name, NULL);
+}
+
 profiler_span_t *prof_api_span_start(request_rec *r, const char *name,
                                      const char *desc)
 {

@@ -31,6 +31,10 @@ int prof_api_record_spans(const profiler_record_t *rec,
                           void *baton);
 unsigned prof_api_record_spans_dropped(const profiler_record_t *rec);
 
+/** Start a span of our own (e.g. `upstream`) on rq; NULL if the budget is
+ * spent. Thread-safe like the API. */
+prof_span_t *prof_req_span_start(prof_req_t *rq, const char *name);
+
 /** Pool cleanup of a profile (prof_req_t): frees its span set. */
 apr_status_t prof_span_cleanup(void *rq);
 

@@ -49,6 +49,7 @@ static int hook_post_read_first(request_rec *r)
     rq->r = r;
     rq->ttfb_us = 0;
     rq->spans = NULL;
+    rq->upstream = NULL;
     rq->max_spans = prof_config_max_spans(r->server);
     rq->headers_sent = 0;
     rq->send_header = 0;

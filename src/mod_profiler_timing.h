@@ -28,6 +28,7 @@ typedef struct {
      * registered with the profile. */
     volatile void *spans;           /**< prof_span_set_t * */
     apr_uint32_t max_spans;         /**< ProfilerMaxSpans of r's server */
+    void *upstream;                 /**< the running `upstream` prof_span_t */
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
     unsigned headers_sent:1;        /**< our filter has seen the response */
     unsigned send_header:1;         /**< ProfilerServerTiming allows it */

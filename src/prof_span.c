@@ -53,6 +53,25 @@ static __thread int tls_slot = PROF_SPAN_NO_PARENT;
 #define HAVE_TLS 1
 #endif
 
+/* The description a span was started with lives in the span's own block;
+ * any later one in a desc_block_t of its own. */
+static int is_own_desc(const prof_span_t *sp, const void *desc)
+{
+    return (const char *)desc == sp->name + strlen(sp->name) + 1;
+}
+
+static desc_block_t *block_of(void *desc)
+{
+    return (desc_block_t *)((char *)desc - offsetof(desc_block_t, text));
+}
+
+static void free_desc_block(const prof_span_t *sp, void *desc)
+{
+    if (desc && !is_own_desc(sp, desc)) {
+        free(block_of(desc));
+    }
+}
+
 prof_span_set_t *prof_span_set_create(apr_uint32_t max, prof_mono_us_t base_us)
 {
     prof_span_set_t *set;
@@ -77,7 +96,12 @@ void prof_span_set_free(prof_span_set_t *set)
     }
     n = set->claimed < set->max ? set->claimed : set->max;
     for (i = 0; i < n; ++i) {
-        free((void *)set->slots[i]);
+        prof_span_t *sp = (prof_span_t *)set->slots[i];
+
+        if (sp) {
+            free_desc_block(sp, (void *)sp->desc);  /* a replaced one */
+            free(sp);
+        }
     }
     for (d = (desc_block_t *)set->retired; d; d = next) {
         next = d->next;
@@ -213,10 +237,10 @@ void prof_span_set_desc(prof_span_t *span, const char *desc)
         memcpy(blk->text, desc, dlen + 1);
     }
     old = apr_atomic_xchgptr(&span->desc, blk ? blk->text : NULL);
-    if (old && (char *)old != span->name + strlen(span->name) + 1) {
-        /* It came from an earlier call: retire it, do not free it. */
-        desc_block_t *ob = (desc_block_t *)((char *)old
-                                            - offsetof(desc_block_t, text));
+    if (old && !is_own_desc(span, old)) {
+        /* It came from an earlier call: retire it, do not free it, for a
+         * reader may hold it. */
+        desc_block_t *ob = block_of(old);
         void *head;
         do {
             head = apr_atomic_casptr(&span->set->retired, NULL, NULL);

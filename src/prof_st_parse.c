@@ -148,8 +148,8 @@ static int st_isdigit(int ch)
  * LC_NUMERIC, which a module cannot count on being "C". At most 19
  * significant digits are kept (the rest are below a double's precision);
  * the result is correctly rounded when those fit 2^53 with an exponent
- * within 10^+-22, which covers every value prof_st_add() writes, and within
- * a few ulps otherwise.
+ * within 10^+-22, which covers every duration up to PROF_ST_PARSE_MAX_DUR_US
+ * as prof_st_add() writes it, and within an ulp or so otherwise.
  */
 static int st_parse_number(const unsigned char *s, apr_size_t n, double *out)
 {
@@ -225,21 +225,37 @@ static int st_parse_number(const unsigned char *s, apr_size_t n, double *out)
         *out = 0.0;
         return 1;
     }
-    v = (double)m;
-    while (e10 > 0) {
-        long k = e10 > ST_POW10_MAX ? ST_POW10_MAX : e10;
-
-        v *= st_pow10[k];
-        e10 -= k;
+    if (m <= (APR_UINT64_C(1) << 53) && e10 >= -ST_POW10_MAX
+        && e10 <= ST_POW10_MAX) {
+        /* Both operands exact: one rounding, the correct one. */
+        v = e10 >= 0 ? (double)m * st_pow10[e10] : (double)m / st_pow10[-e10];
     }
-    while (e10 < 0) {
-        long k = -e10 > ST_POW10_MAX ? ST_POW10_MAX : -e10;
+    else {
+        /* Several roundings: in long double, where there is one with more
+         * precision than double, to keep them below double's. */
+        long double lv = (long double)m;
 
-        v /= st_pow10[k];
-        e10 += k;
-    }
-    if (v > DBL_MAX) {
-        return 0;                       /* overflowed to infinity */
+        while (e10 > 0) {
+            long k = e10 > ST_POW10_MAX ? ST_POW10_MAX : e10;
+
+            lv *= st_pow10[k];
+            e10 -= k;
+        }
+        while (e10 < 0) {
+            long k = -e10 > ST_POW10_MAX ? ST_POW10_MAX : -e10;
+
+            lv /= st_pow10[k];
+            e10 += k;
+        }
+        if (lv > (long double)DBL_MAX) {
+            /* Within half an ulp (2^970) it still rounds to DBL_MAX; where
+             * long double is double, lv is infinite here and fails. */
+            if (lv - (long double)DBL_MAX >= 0x1p970L) {
+                return 0;
+            }
+            lv = DBL_MAX;
+        }
+        v = (double)lv;
     }
     *out = neg ? -v : v;
     return 1;

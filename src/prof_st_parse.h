@@ -52,7 +52,8 @@
  * Bounded and linear: at most PROF_ST_PARSE_MAX_INPUT bytes are looked at,
  * at most PROF_ST_PARSE_MAX_ENTRIES entries are returned, every byte is read
  * a bounded number of times, nothing recurses. The pool receives at most one
- * copy of the bytes looked at, plus one entry per metric.
+ * copy of the bytes looked at (and a NUL per string); out grows by one
+ * element per metric.
  *
  * Part of the APR-only core: no httpd header may be included here.
  */

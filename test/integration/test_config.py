@@ -32,6 +32,14 @@ def configtest(body):
     ("ProfilerServerTimingMaxSize 99999999999999999999999",
      "ProfilerServerTimingMaxSize: '99999999999999999999999' is not valid"),
     ("<Location /x>\nProfiler perhaps\n</Location>", "Profiler: 'perhaps' is not valid"),
+    ("ProfilerUpstreamTiming keep",
+     "ProfilerUpstreamTiming: 'keep' is not valid; use merge, pass or drop"),
+    ("ProfilerUpstreamPrefix \"be \"", "ProfilerUpstreamPrefix: 'be ' is not valid"),
+    ("ProfilerUpstreamPrefix a;b", "ProfilerUpstreamPrefix: 'a;b' is not valid"),
+    ("ProfilerMaxSpans many", "ProfilerMaxSpans: 'many' is not valid; use a number of spans from 0 to 4096"),
+    ("ProfilerMaxSpans 4097", "ProfilerMaxSpans: '4097' is not valid"),
+    ("<Location /x>\nProfilerMaxSpans 8\n</Location>",
+     "ProfilerMaxSpans not allowed in <Location> context"),
 ])
 def test_bad_value_fails_configtest(line, needle):
     res = configtest(line)
@@ -47,6 +55,9 @@ def test_bad_value_fails_configtest(line, needle):
     "<VirtualHost 127.0.0.1:@PORT@>\nProfiler On\n<Location /a>\nProfiler Off\n"
     "ProfilerServerTiming On\n</Location>\n</VirtualHost>",
     "<Directory /tmp>\nProfiler On\nProfilerServerTimingMaxSize 100\n</Directory>",
+    "ProfilerUpstreamTiming PASS", "ProfilerUpstreamPrefix be-",
+    "ProfilerUpstreamPrefix none", "ProfilerMaxSpans 0", "ProfilerMaxSpans 4096",
+    "<VirtualHost 127.0.0.1:@PORT@>\nProfilerMaxSpans 8\n</VirtualHost>",
 ])
 def test_good_value_passes_configtest(line):
     res = configtest(line)

@@ -56,6 +56,14 @@ CacheSocache shmcb
 <Location /preset>
     Header set Server-Timing "cdn;dur=5;desc=\"edge cache\""
 </Location>
+<Location /preset-pass>
+    Header set Server-Timing "cdn;dur=5;desc=\"edge cache\""
+    ProfilerUpstreamTiming pass
+</Location>
+<Location /preset-drop>
+    Header set Server-Timing "cdn;dur=5;desc=\"edge cache\""
+    ProfilerUpstreamTiming drop
+</Location>
 <Location /private>
     AuthType Basic
     AuthName "test"
@@ -109,7 +117,8 @@ def make_server(mpm):
     srv.write("index.html", "<h1>hello</h1>\n")
     srv.write("errors/404.html", "<h1>custom not found</h1>\n")
     for d in ("off", "st-off", "gated-header", "gated-ip-in", "gated-ip-out",
-              "small", "preset", "private", "on", "dir", "cached"):
+              "small", "preset", "preset-pass", "preset-drop", "private", "on",
+              "dir", "cached"):
         srv.write(d + "/index.html", "<p>%s</p>\n" % d)
     srv.write("rw/target.html", "<p>rewritten target</p>\n")
     srv.write("ssi/page.shtml",
@@ -311,12 +320,21 @@ def test_max_size_drops_whole_entries(server):
     assert 0 < len(entries) < len(full)
 
 
-def test_existing_server_timing_is_kept(server):
+def test_existing_server_timing_merged_pass_drop(server):
+    # merge (default): one field, theirs first (re-written by our writer)
     resp, _, fields = request(server, "/preset/index.html")
-    assert resp.status == 200
-    assert len(fields) == 2
-    assert fields[0] == 'cdn;dur=5;desc="edge cache"'
+    assert resp.status == 200 and len(fields) == 1
+    entries = parse_server_timing(fields[0])
+    assert entries[0] == ("cdn", {"dur": "5.000", "desc": "edge cache"})
+    check_phases(entries[1:])
+    # pass: theirs untouched, ours in a field of its own after it
+    resp, _, fields = request(server, "/preset-pass/index.html")
+    assert len(fields) == 2 and fields[0] == 'cdn;dur=5;desc="edge cache"'
     check_phases(parse_server_timing(fields[1]))
+    # drop: ours only
+    resp, _, fields = request(server, "/preset-drop/index.html")
+    assert len(fields) == 1
+    check_phases(parse_server_timing(fields[0]))
 
 
 def test_cache_hit_is_quick(server):

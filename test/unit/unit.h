@@ -24,6 +24,12 @@ Suite *prof_phase_suite(void);
 /** src/prof_st.c: the Server-Timing writer. */
 Suite *prof_st_suite(void);
 
+/** src/prof_st_parse.c: the Server-Timing parser. */
+Suite *prof_st_parse_suite(void);
+
+/* test_span.c: span sets, also from many threads at once */
+Suite *prof_span_suite(void);
+
 /**
  * A deterministic PRNG (splitmix64) for the randomised tests: a failing
  * iteration reruns identically from its loop index, on every platform and

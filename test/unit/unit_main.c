@@ -21,6 +21,8 @@ int main(void)
     sr = srunner_create(prof_clock_suite());
     srunner_add_suite(sr, prof_phase_suite());
     srunner_add_suite(sr, prof_st_suite());
+    srunner_add_suite(sr, prof_st_parse_suite());
+    srunner_add_suite(sr, prof_span_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
