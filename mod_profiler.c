@@ -88,6 +88,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     PROF_REGISTER_OPTIONAL_FN(profiler_record_spans, prof_api_record_spans);
     PROF_REGISTER_OPTIONAL_FN(profiler_record_spans_dropped,
                               prof_api_record_spans_dropped);
+    PROF_REGISTER_OPTIONAL_FN(profiler_st_parse, prof_api_st_parse);
 
     /* Only says hello; order does not matter. */
     ap_hook_post_config(profiler_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -175,4 +175,33 @@ APR_DECLARE_OPTIONAL_FN(int, profiler_record_spans,
 APR_DECLARE_OPTIONAL_FN(unsigned, profiler_record_spans_dropped,
                         (const profiler_record_t *rec));
 
+/* ------------------------------------------------------------------------
+ * Parsing Server-Timing (MOD_PROFILER_HAS_ST_PARSE)
+ * ------------------------------------------------------------------------ */
+
+#define MOD_PROFILER_HAS_ST_PARSE 1
+
+/** One entry of a parsed Server-Timing value. */
+typedef struct {
+    const char *name;   /**< a non-empty RFC 9110 token, case kept */
+    int has_dur;        /**< a dur parameter was present (the first counts) */
+    double dur_ms;      /**< its value in ms; 0 if empty or not a number */
+    int has_desc;       /**< a desc parameter was present (the first counts) */
+    const char *desc;   /**< its value, unescaped; "" if empty */
+} profiler_st_entry_t;
+
+/**
+ * Parse a Server-Timing field value the way browsers do (the
+ * web-platform-tests parsing rules; join several fields with ", " first).
+ * Bounded: at most 16 KiB of value are looked at and 128 entries returned.
+ * @param p       pool for the array and the strings; the caller's
+ * @param value   NUL-terminated field value
+ * @param entries set to a new array of profiler_st_entry_t
+ * @return APR_SUCCESS, or APR_INCOMPLETE when a bound cut the value short
+ *         (the entries before it are there). Thread-safe (uses only p).
+ */
+APR_DECLARE_OPTIONAL_FN(apr_status_t, profiler_st_parse,
+                        (apr_pool_t *p, const char *value,
+                         apr_array_header_t **entries));
+
 #endif /* MOD_PROFILER_H */

@@ -10,6 +10,8 @@
 #include "http_log.h"
 #include "mod_proxy.h"
 
+#include "mod_profiler.h"
+
 #include "prof_span.h"
 #include "prof_st.h"
 #include "prof_st_parse.h"
@@ -105,4 +107,29 @@ void prof_upstream_register_hooks(apr_pool_t *p)
     /* An optional hook: never runs when mod_proxy is not loaded. */
     APR_OPTIONAL_HOOK(proxy, create_req, proxy_create_req, NULL, NULL,
                       APR_HOOK_MIDDLE);
+}
+
+apr_status_t prof_api_st_parse(apr_pool_t *p, const char *value,
+                               apr_array_header_t **entries)
+{
+    apr_array_header_t *in = apr_array_make(p, 8, sizeof(prof_st_entry_t));
+    apr_status_t rv = prof_st_parse(p, value ? value : "",
+                                    value ? strlen(value) : 0, in);
+    int i;
+
+    /* The core's entry and the public one are kept apart on purpose: the
+     * public struct is a promise, the core's may change. */
+    *entries = apr_array_make(p, in->nelts ? in->nelts : 1,
+                              sizeof(profiler_st_entry_t));
+    for (i = 0; i < in->nelts; ++i) {
+        const prof_st_entry_t *e = &APR_ARRAY_IDX(in, i, prof_st_entry_t);
+        profiler_st_entry_t *o = apr_array_push(*entries);
+
+        o->name = e->name;
+        o->has_dur = e->has_dur;
+        o->dur_ms = e->dur_ms;
+        o->has_desc = e->has_desc;
+        o->desc = e->desc;
+    }
+    return rv;
 }

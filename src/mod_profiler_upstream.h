@@ -29,6 +29,10 @@ int prof_upstream_present(request_rec *r);
  * our filter. */
 void prof_upstream_end(prof_req_t *rq);
 
+/** profiler_st_parse of include/mod_profiler.h. */
+apr_status_t prof_api_st_parse(apr_pool_t *p, const char *value,
+                               apr_array_header_t **entries);
+
 /** Hook into mod_proxy (if loaded) for the `upstream` span. */
 void prof_upstream_register_hooks(apr_pool_t *p);
 

@@ -187,6 +187,16 @@ def test_profiler_off_where_the_request_ends_up(server):
     assert "proftest record /t-off" not in server.read_error_log()
 
 
+def test_parser_is_offered_to_modules(server):
+    req = urllib.request.Request(
+        server.url("/t/parse"),
+        headers={"Host": "main.test",
+                 "X-Parse": 'a;dur=1.5, b;desc="x, y";DESC=z, (bad), c;dur=zz'})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        lines = resp.read().decode().splitlines()
+    assert lines == ["rv=0", "a|1|1.500|0|", "b|0|0.000|1|x, y", "c|1|0.000|0|"]
+
+
 def test_consumer_without_mod_profiler(test_module):
     srv = make("event", profiler=False, name="spans-noprof")
     try:

@@ -11,6 +11,8 @@
  *   GET ...?late=1               a span ends after the headers left
  *   GET ...?sub=1                (as a subrequest) adds "sub.work"
  *   GET ...?subreq=1             runs /t/sub?sub=1 as a subrequest first
+ *   any request with a request header X-Parse: answers with what
+ *   profiler_st_parse makes of it, one entry a line
  *
  * It logs, at notice level, the record it is handed by the
  * profiler_record_complete hook: "proftest record <uri>: name/index/
@@ -39,6 +41,7 @@ static APR_OPTIONAL_FN_TYPE(profiler_span_set_desc) *span_set_desc;
 static APR_OPTIONAL_FN_TYPE(profiler_enabled) *enabled;
 static APR_OPTIONAL_FN_TYPE(profiler_record_spans) *record_spans;
 static APR_OPTIONAL_FN_TYPE(profiler_record_spans_dropped) *record_dropped;
+static APR_OPTIONAL_FN_TYPE(profiler_st_parse) *st_parse;
 
 static void retrieve(void)
 {
@@ -49,6 +52,7 @@ static void retrieve(void)
     enabled = APR_RETRIEVE_OPTIONAL_FN(profiler_enabled);
     record_spans = APR_RETRIEVE_OPTIONAL_FN(profiler_record_spans);
     record_dropped = APR_RETRIEVE_OPTIONAL_FN(profiler_record_spans_dropped);
+    st_parse = APR_RETRIEVE_OPTIONAL_FN(profiler_st_parse);
 }
 
 /* The module's own wrappers: no-ops without mod_profiler. */
@@ -126,6 +130,24 @@ static int handler(request_rec *r)
         return DECLINED;
     }
     ap_set_content_type(r, "text/plain");
+    if (apr_table_get(r->headers_in, "X-Parse")) {
+        apr_array_header_t *e;
+        int i;
+
+        if (!st_parse) {
+            ap_rputs("no parser\n", r);
+            return OK;
+        }
+        ap_rprintf(r, "rv=%d\n", st_parse(r->pool,
+                   apr_table_get(r->headers_in, "X-Parse"), &e));
+        for (i = 0; i < e->nelts; ++i) {
+            const profiler_st_entry_t *x = &APR_ARRAY_IDX(e, i,
+                                                          profiler_st_entry_t);
+            ap_rprintf(r, "%s|%d|%.3f|%d|%s\n", x->name, x->has_dur,
+                       x->dur_ms, x->has_desc, x->desc);
+        }
+        return OK;
+    }
     if (r->main) {                      /* as a subrequest */
         profiler_span_t *s = start(r, "sub.work", NULL);
         apr_sleep(500);
