@@ -36,14 +36,14 @@ int prof_upstream_present(request_rec *r)
            || apr_table_get(r->err_headers_out, ST_FIELD) != NULL;
 }
 
-int prof_upstream_write_st(request_rec *r, prof_st_buf_t *st)
+int prof_upstream_write_st(request_rec *r, prof_st_buf_t *st, int present)
 {
     apr_array_header_t *vals, *entries;
     const char *joined, *prefix;
     apr_status_t rv;
     int mode = prof_config_up_mode(r), i;
 
-    if (mode == PROF_UP_PASS || !prof_upstream_present(r)) {
+    if (mode == PROF_UP_PASS || !present) {
         return 0;
     }
     /* All fields, in the order the header filter would send them (it puts

@@ -18,9 +18,10 @@
  * Apply ProfilerUpstreamTiming to the Server-Timing fields r's response
  * already has: merge (the default) takes them out and writes their entries,
  * parsed and cleaned, into st, in order, before ours; drop takes them out;
- * pass leaves them. Returns whether any field was there.
+ * pass leaves them. present: what prof_upstream_present(r) said. Returns
+ * whether any field was taken out.
  */
-int prof_upstream_write_st(request_rec *r, prof_st_buf_t *st);
+int prof_upstream_write_st(request_rec *r, prof_st_buf_t *st, int present);
 
 /** Does r's response already carry Server-Timing? (Sizes the buffer.) */
 int prof_upstream_present(request_rec *r);
