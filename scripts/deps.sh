@@ -11,7 +11,8 @@ set -euo pipefail
 
 build=(gcc make libc6-dev pkg-config apache2 apache2-dev apache2-utils)
 case "${1:-test}" in
-  test)  want=("${build[@]}" locales check libsubunit-dev python3 python3-pytest python3-h2 curl
+  test)  want=("${build[@]}" locales check libsubunit-dev clang libclang-rt-14-dev
+               python3 python3-pytest python3-h2 curl
                chromium) ;;
   demo)  want=("${build[@]}" curl) ;;
   bench) want=("${build[@]}" wrk valgrind python3 curl) ;;

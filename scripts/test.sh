@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
 #   1. install missing Debian packages (as root) or say which are missing;
 #   2. build mod_profiler warning-free (-Wall -Wextra -Werror);
-#   3. check unit tests of the core, plain and under ASan+UBSan;
+#   3. check unit tests of the core, plain and under ASan+UBSan, and a short
+#      libFuzzer run of the Server-Timing parser;
 #   4. integration tests: real apache2 (event, worker, prefork, HTTP/2)
 #      and a real headless chromium.
 # Ends with one line "tests: N passed, N failed"; exits non-zero on any
@@ -37,14 +38,25 @@ fi
 make -s -f Makefile.apxs WERROR=1 unit 2>&1 | tee "$work/unit.log"
 unit_rc=${PIPESTATUS[0]}
 
+echo "== fuzz smoke: the Server-Timing parser under libFuzzer+ASan+UBSan"
+# A short run keeps the target building and catches the easy regressions;
+# the long campaign is make -f Makefile.apxs fuzz (10 million inputs).
+if make -s -f Makefile.apxs WERROR=1 fuzz FUZZ_RUNS=${FUZZ_RUNS:-200000} \
+     >"$work/fuzz.log" 2>&1; then
+  fuzz_rc=0; grep -E "^Done [0-9]+ runs" "$work/fuzz.log"
+else
+  fuzz_rc=1; tail -40 "$work/fuzz.log"
+fi
+
 echo "== integration tests (apache2, chromium)"
 /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs \
   --junitxml="$work/it.xml" test/integration
 it_rc=$?
 
-/usr/bin/python3 - "$work/unit.log" "$work/it.xml" "$unit_rc" "$it_rc" <<'PY'
+/usr/bin/python3 - "$work/unit.log" "$work/it.xml" "$unit_rc" "$it_rc" "$fuzz_rc" <<'PY'
 import re, sys, xml.etree.ElementTree as ET
 unit_log, it_xml, unit_rc, it_rc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+fuzz_rc = int(sys.argv[5])
 passed = failed = skipped = 0
 runs = re.findall(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", open(unit_log).read())
 for checks, fails, errs in runs:
@@ -65,6 +77,11 @@ except Exception as e:
     failed += 1
 if it_rc and failed == 0:
     failed += 1
+if fuzz_rc:
+    print("the fuzz smoke run failed")
+    failed += 1
+else:
+    passed += 1
 if skipped:
     print("%d skipped: a skipped test is a test that did not run" % skipped)
     failed += skipped
