@@ -30,6 +30,9 @@ Suite *prof_st_parse_suite(void);
 /* test_span.c: span sets, also from many threads at once */
 Suite *prof_span_suite(void);
 
+/* test_queue.c: the hand-off from request threads to the store's writer */
+Suite *prof_queue_suite(void);
+
 /**
  * A deterministic PRNG (splitmix64) for the randomised tests: a failing
  * iteration reruns identically from its loop index, on every platform and
