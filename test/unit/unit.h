@@ -33,6 +33,9 @@ Suite *prof_span_suite(void);
 /* test_queue.c: the hand-off from request threads to the store's writer */
 Suite *prof_queue_suite(void);
 
+/* test_hist.c: log-scale latency histograms for the store's rollups */
+Suite *prof_hist_suite(void);
+
 /**
  * A deterministic PRNG (splitmix64) for the randomised tests: a failing
  * iteration reruns identically from its loop index, on every platform and
