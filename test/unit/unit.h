@@ -36,6 +36,9 @@ Suite *prof_queue_suite(void);
 /* test_hist.c: log-scale latency histograms for the store's rollups */
 Suite *prof_hist_suite(void);
 
+/* test_route.c: route folding, path truncation, query redaction, sampling */
+Suite *prof_route_suite(void);
+
 /**
  * A deterministic PRNG (splitmix64) for the randomised tests: a failing
  * iteration reruns identically from its loop index, on every platform and

@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, prof_span_suite());
     srunner_add_suite(sr, prof_queue_suite());
     srunner_add_suite(sr, prof_hist_suite());
+    srunner_add_suite(sr, prof_route_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

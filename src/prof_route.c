@@ -1,0 +1,343 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/*
+ * Routes, paths, query strings and sampling weights for the store. The rules
+ * are in prof_route.h.
+ *
+ * The string functions make one pass to measure the input and one to write
+ * the result into a block allocated once from the pool, sized by a bound of
+ * the result (never more than max_len + 1 bytes), so nothing is reallocated
+ * and nothing is written past the block. No ctype.h: its answers follow the
+ * locale, and these rules are about ASCII bytes.
+ */
+
+#include <string.h>
+
+#include "prof_route.h"
+
+/* Hex digits: 1 for a decimal digit, 2 for a-f/A-F, 0 for any other byte. */
+static const unsigned char hex_class[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['a'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['e'] = 2, ['f'] = 2,
+    ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2,
+};
+
+/*
+ * The size of a result block: min(max_len, len + units * unit), without
+ * overflow. Never APR_SIZE_MAX, so that the NUL always has room; that clamp
+ * could only matter for an input of a third of the address space, and the
+ * result would still be at most max_len.
+ */
+static apr_size_t result_cap(apr_size_t max_len, apr_size_t len,
+                             apr_size_t units, apr_size_t unit)
+{
+    apr_size_t cap = max_len;
+
+    if (cap > len && units <= (cap - len) / unit) {
+        cap = len + units * unit;
+    }
+    return cap == APR_SIZE_MAX ? cap - 1 : cap;
+}
+
+/*
+ * Where to cut s, which has at least n readable bytes, at n or before so that
+ * the kept bytes do not end inside a UTF-8 character: back to the lead byte
+ * of the last character when it announces more bytes than are kept. Three
+ * bytes back are enough: a lead byte four back announces at most the four
+ * bytes that are there.
+ */
+static apr_size_t utf8_cut(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i = n, back;
+
+    for (back = 1; back <= 3 && i > 0; ++back) {
+        unsigned char c = s[--i];
+        apr_size_t need;
+
+        if ((c & 0xc0) == 0x80) {
+            continue;               /* a continuation byte: look further */
+        }
+        if (c >= 0xf0 && c < 0xf8) {
+            need = 4;
+        }
+        else if (c >= 0xe0 && c < 0xf0) {
+            need = 3;
+        }
+        else if (c >= 0xc0 && c < 0xe0) {
+            need = 2;
+        }
+        else {
+            need = 1;   /* ASCII, or a byte that starts no character */
+        }
+        return back < need ? i : n;
+    }
+    return n;   /* a whole 4-byte character, or stray continuation bytes */
+}
+
+/* Does the segment s[0..n) fold to PROF_ROUTE_ID? */
+static int segment_is_id(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t i, digits = 0;
+
+    if (n == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-'
+        && s[23] == '-') {
+        for (i = 0; i < 36; ++i) {
+            if (i != 8 && i != 13 && i != 18 && i != 23 && !hex_class[s[i]]) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    for (i = 0; i < n; ++i) {
+        switch (hex_class[s[i]]) {
+        case 0:
+            return 0;
+        case 1:
+            digits++;
+            break;
+        default:
+            break;
+        }
+    }
+    return n > 0 && (digits == n || n >= 16 || (n >= 8 && digits > 0));
+}
+
+/* The fold's writer: bytes go into buf while they fit in cap; the first one
+ * that does not sets full, and everything after it is ignored. */
+typedef struct {
+    char *buf;
+    apr_size_t len;
+    apr_size_t cap;
+    apr_size_t last_slash;  /* index of the last '/' written or refused */
+    int full;
+} fold_out_t;
+
+static void fold_put(fold_out_t *o, const char *s, apr_size_t n)
+{
+    if (o->full) {
+        return;
+    }
+    if (n > o->cap - o->len) {
+        memcpy(o->buf + o->len, s, o->cap - o->len);
+        o->len = o->cap;
+        o->full = 1;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void fold_slash(fold_out_t *o)
+{
+    if (o->full) {
+        return;
+    }
+    /* A '/' that does not fit still marks a segment boundary at cap. */
+    o->last_slash = o->len;
+    if (o->len == o->cap) {
+        o->full = 1;
+        return;
+    }
+    o->buf[o->len++] = '/';
+}
+
+const char *prof_route_fold(apr_pool_t *p, const char *path,
+                            apr_size_t max_len)
+{
+    static const apr_size_t id_len = sizeof(PROF_ROUTE_ID) - 1;
+    const char *s, *seg;
+    apr_size_t len, slashes = 0;
+    fold_out_t o;
+
+    if (path == NULL) {
+        path = "";
+    }
+    for (len = 0; path[len]; ++len) {
+        slashes += path[len] == '/';
+    }
+    /* A segment of one digit grows by two bytes; nothing else grows. */
+    o.cap = result_cap(max_len, len, slashes + 1, id_len - 1);
+    o.buf = apr_palloc(p, o.cap + 1);
+    o.len = 0;
+    o.last_slash = 0;
+    o.full = 0;
+
+    for (s = path; !o.full; ++s) {
+        for (seg = s; *s && *s != '/'; ++s) {
+        }
+        if (segment_is_id((const unsigned char *)seg, (apr_size_t)(s - seg))) {
+            fold_put(&o, PROF_ROUTE_ID, id_len);
+        }
+        else {
+            fold_put(&o, seg, (apr_size_t)(s - seg));
+        }
+        if (*s == '\0') {
+            break;
+        }
+        fold_slash(&o);
+    }
+    /* full means the route is longer than cap, so cap is max_len. */
+    if (o.full) {
+        o.len = o.last_slash > 0 ? o.last_slash
+                : utf8_cut((const unsigned char *)o.buf, o.len);
+    }
+    o.buf[o.len] = '\0';
+    return o.buf;
+}
+
+const char *prof_path_truncate(apr_pool_t *p, const char *path,
+                               apr_size_t max_len)
+{
+    apr_size_t len;
+    char *out;
+
+    if (path == NULL) {
+        path = "";
+    }
+    /* Only up to max_len + 1 bytes: whether a cut is needed, not how long
+     * a hostile path really is. */
+    for (len = 0; len <= max_len && path[len]; ++len) {
+    }
+    if (len > max_len) {
+        len = utf8_cut((const unsigned char *)path, max_len);
+    }
+    out = apr_palloc(p, len + 1);
+    memcpy(out, path, len);
+    out[len] = '\0';
+    return out;
+}
+
+static int hex_value(unsigned char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+/* Is the name n[0..len), as written, ASCII case-insensitively want? */
+static int name_eq_raw(const unsigned char *n, apr_size_t len,
+                       const unsigned char *want)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; ++i) {
+        if (want[i] == '\0' || ascii_lower(n[i]) != ascii_lower(want[i])) {
+            return 0;
+        }
+    }
+    return want[len] == '\0';
+}
+
+/* The same after decoding n ("%XX" and '+'), byte by byte, without a copy. */
+static int name_eq_decoded(const unsigned char *n, apr_size_t len,
+                           const unsigned char *want)
+{
+    apr_size_t i = 0;
+    unsigned char c;
+
+    while (i < len) {
+        c = n[i];
+        if (c == '%' && len - i >= 3 && hex_class[n[i + 1]]
+            && hex_class[n[i + 2]]) {
+            c = (unsigned char)(hex_value(n[i + 1]) * 16
+                                + hex_value(n[i + 2]));
+            i += 3;
+        }
+        else {
+            c = c == '+' ? ' ' : c;
+            i++;
+        }
+        /* want ending first also rejects a decoded NUL ("%00"). */
+        if (*want == '\0' || ascii_lower(c) != ascii_lower(*want)) {
+            return 0;
+        }
+        want++;
+    }
+    return *want == '\0';
+}
+
+static int name_is_redacted(const char *name, apr_size_t len,
+                            const apr_array_header_t *names)
+{
+    const unsigned char *n = (const unsigned char *)name;
+    int i;
+
+    if (names == NULL) {
+        return 0;
+    }
+    if (names->elt_size != (int)sizeof(const char *)) {
+        return 1;   /* not an array of names: fail closed */
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *entry = ((const char *const *)names->elts)[i];
+        const unsigned char *want = (const unsigned char *)entry;
+
+        if (want == NULL || want[0] == '\0') {
+            continue;
+        }
+        if (name_eq_raw(n, len, want) || name_eq_decoded(n, len, want)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *prof_query_redact(apr_pool_t *p, const char *args,
+                              const apr_array_header_t *redact_names,
+                              apr_size_t max_len)
+{
+    static const apr_size_t red_len = sizeof(PROF_QUERY_REDACTED) - 1;
+    apr_size_t len, amps = 0, cap, o = 0;
+    const char *s, *param, *eq;
+    char *out;
+
+    if (args == NULL) {
+        return NULL;
+    }
+    for (len = 0; args[len]; ++len) {
+        amps += args[len] == '&';
+    }
+    /* An empty value becoming PROF_QUERY_REDACTED is the most one parameter
+     * grows. */
+    cap = result_cap(max_len, len, amps + 1, red_len);
+    out = apr_palloc(p, cap + 1);
+
+    for (s = args;; ++s) {
+        apr_size_t keep, need, sep = s == args ? 0 : 1;
+        int redact;
+
+        eq = NULL;
+        for (param = s; *s && *s != '&'; ++s) {
+            if (eq == NULL && *s == '=') {
+                eq = s;
+            }
+        }
+        redact = eq != NULL
+                 && name_is_redacted(param, (apr_size_t)(eq - param),
+                                     redact_names);
+        /* Bytes of the parameter kept as written: all, or name and '='. */
+        keep = redact ? (apr_size_t)(eq - param) + 1 : (apr_size_t)(s - param);
+        need = sep + keep + (redact ? red_len : 0);
+        if (need > cap - o) {
+            break;      /* whole parameters only */
+        }
+        if (sep) {
+            out[o++] = '&';
+        }
+        memcpy(out + o, param, keep);
+        o += keep;
+        if (redact) {
+            memcpy(out + o, PROF_QUERY_REDACTED, red_len);
+            o += red_len;
+        }
+        if (*s == '\0') {
+            break;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
