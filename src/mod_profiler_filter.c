@@ -83,6 +83,7 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         prof_phase_mark(&rq->phases, PROF_PHASE_BODY);
         prof_upstream_end(rq);
+        prof_span_own_cleanup(rq);
         rq->ttfb_us = prof_phase_total(&rq->phases,
                                        prof_phase_fold(&rq->phases));
         rq->headers_sent = 1;

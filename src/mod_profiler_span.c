@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0. */
 
 #include "apr_atomic.h"
+#include "apr_portable.h"
 #include "apr_hooks.h"
 #include "apr_optional_hooks.h"
 
@@ -52,8 +53,30 @@ static prof_req_t *api_profile(request_rec *r)
     return rq;
 }
 
+static apr_status_t free_spans(void *data)
+{
+    prof_req_t *rq = data;
+
+    prof_span_set_free((prof_span_set_t *)rq->spans);
+    rq->spans = NULL;
+    return APR_SUCCESS;
+}
+
+void prof_span_own_cleanup(prof_req_t *rq)
+{
+    if (!rq->spans_cleanup && apr_atomic_casptr(&rq->spans, NULL, NULL)) {
+        rq->spans_cleanup = 1;
+        /* the initial request's pool: internal redirects share it */
+        apr_pool_cleanup_register(rq->r->pool, rq, free_spans,
+                                  apr_pool_cleanup_null);
+    }
+}
+
 /* rq's span set, created by the first caller from whatever thread; a
- * caller that loses the race frees its own. */
+ * caller that loses the race frees its own. Most requests never get one,
+ * so its cleanup is registered only when it exists: here if this is the
+ * thread processing the request (r->pool is then ours to touch), else by
+ * our filter or log hook, which run on that thread. */
 static prof_span_set_t *api_set(prof_req_t *rq)
 {
     prof_span_set_t *set = apr_atomic_casptr(&rq->spans, NULL, NULL), *old;
@@ -66,7 +89,10 @@ static prof_span_set_t *api_set(prof_req_t *rq)
         old = apr_atomic_casptr(&rq->spans, set, NULL);
         if (old) {
             prof_span_set_free(set);
-            set = old;
+            return old;
+        }
+        if (apr_os_thread_equal(apr_os_thread_current(), rq->owner)) {
+            prof_span_own_cleanup(rq);
         }
     }
     return set;
@@ -111,15 +137,6 @@ void prof_api_span_set_desc(profiler_span_t *span, const char *desc)
 int prof_api_enabled(request_rec *r)
 {
     return api_profile(r) != NULL;
-}
-
-apr_status_t prof_span_cleanup(void *data)
-{
-    prof_req_t *rq = data;
-
-    prof_span_set_free((prof_span_set_t *)rq->spans);
-    rq->spans = NULL;
-    return APR_SUCCESS;
 }
 
 /* The finished spans of rq, from r's pool (r's own thread only). */

@@ -35,8 +35,13 @@ unsigned prof_api_record_spans_dropped(const profiler_record_t *rec);
  * spent. Thread-safe like the API. */
 prof_span_t *prof_req_span_start(prof_req_t *rq, const char *name);
 
-/** Pool cleanup of a profile (prof_req_t): frees its span set. */
-apr_status_t prof_span_cleanup(void *rq);
+/**
+ * Make sure the span set of rq, if there is one, is freed with the pool of
+ * rq's request.
+ * Call only on the thread processing r (our filter and log hooks): a set
+ * created by another thread could not register its cleanup itself.
+ */
+void prof_span_own_cleanup(prof_req_t *rq);
 
 /** The profile's span set, or NULL if no span was ever added. */
 static APR_INLINE prof_span_set_t *prof_req_spans(prof_req_t *rq)

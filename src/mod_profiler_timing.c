@@ -49,6 +49,8 @@ static int hook_post_read_first(request_rec *r)
     rq->r = r;
     rq->ttfb_us = 0;
     rq->spans = NULL;
+    rq->owner = apr_os_thread_current();
+    rq->spans_cleanup = 0;
     rq->upstream = NULL;
     rq->max_spans = prof_config_max_spans(r->server);
     rq->headers_sent = 0;
@@ -57,10 +59,6 @@ static int hook_post_read_first(request_rec *r)
     prof_phase_rec_start(&rq->phases, now, apr_time_now() - r->request_time);
     prof_phase_enter(&rq->phases, PROF_PHASE_POSTREAD, now);
     ap_set_module_config(r->request_config, &profiler_module, rq);
-    /* Registered here, on the request's own thread: the span set may be
-     * created later by any thread, which must not touch r->pool. */
-    apr_pool_cleanup_register(r->pool, rq, prof_span_cleanup,
-                              apr_pool_cleanup_null);
     return DECLINED;
 }
 
@@ -141,6 +139,7 @@ static int hook_log_last(request_rec *r)
     }
     ph = &rq->phases;
     prof_phase_mark(ph, PROF_MARK_LEAVE | PROF_PHASE_LOG);
+    prof_span_own_cleanup(rq);
     if (!prof_config_enabled(r)) {
         /* Timed from the start because its <Location> was not known yet,
          * but the profiler is off where the request ended up. */

@@ -14,6 +14,8 @@
 #ifndef MOD_PROFILER_TIMING_H
 #define MOD_PROFILER_TIMING_H
 
+#include "apr_portable.h"
+
 #include "httpd.h"
 #include "http_config.h"
 #include "prof_phase.h"
@@ -27,6 +29,8 @@ typedef struct {
      * comes first (see mod_profiler_span.c), freed by a cleanup of r->pool
      * registered with the profile. */
     volatile void *spans;           /**< prof_span_set_t * */
+    apr_os_thread_t owner;          /**< the thread that read the request */
+    int spans_cleanup;              /**< the set's cleanup is registered */
     apr_uint32_t max_spans;         /**< ProfilerMaxSpans of r's server */
     void *upstream;                 /**< the running `upstream` prof_span_t */
     apr_interval_time_t ttfb_us;    /**< request start until headers left */

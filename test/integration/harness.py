@@ -24,7 +24,11 @@ MPMS = ("event", "worker", "prefork")
 BASE_MODULES = ("authz_core", "authz_host", "authn_core", "mime", "dir",
                 "alias")
 
-_LOG_PROBLEM = re.compile(r"\[[a-z_0-9]*:(warn|error|crit|alert|emerg)\]")
+# Warnings and worse; and a child that died of a signal, which httpd logs
+# at notice level only (AH00052 "child pid N exit signal Segmentation
+# fault").
+_LOG_PROBLEM = re.compile(r"\[[a-z_0-9]*:(warn|error|crit|alert|emerg)\]"
+                          r"|AH00052|exit signal")
 
 
 def free_port():

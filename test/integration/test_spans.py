@@ -148,6 +148,26 @@ def test_four_threads_at_once(server):
     assert len({s["index"] for s in spans}) == len(spans)
 
 
+def test_spans_from_other_threads_only(server):
+    # The request's first span comes from a thread of the module's own: the
+    # span set is created there, and must still reach the header and be
+    # freed with the request.
+    status, body, fields = get(server, "/t/ot?only_threads=1&threads=4&per=5")
+    assert status == 200
+    names = sorted(n for n, _ in spans_of(fields))
+    assert names == sorted("t%d.%d" % (i, j) for i in range(4) for j in range(5))
+    _, spans = record(server, "/t/ot")
+    assert len(spans) == 20
+
+
+def test_many_requests_with_threads(server):
+    # Threads created and joined on every request, spans or none: a child
+    # that crashes is caught by the error-log check at teardown.
+    for i in range(150):
+        status, _, _ = get(server, "/t/many?threads=4&per=%d" % (i % 3))
+        assert status == 200
+
+
 def test_late_span_in_record_not_header(server):
     status, body, fields = get(server, "/t/late?late=1")
     assert "late" not in [n for n, _ in spans_of(fields)]
