@@ -47,20 +47,6 @@
 #define HOT_ASSERT(cond, ...) \
     do { if (!(cond)) ck_abort_msg(__VA_ARGS__); } while (0)
 
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_initialize(), APR_SUCCESS);
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    pool = NULL;
-    apr_terminate();
-}
 
 /* The histograms are 2.5 KB each: from the heap, not the check stack. */
 static prof_hist_t *hist_new(void)
@@ -961,7 +947,7 @@ static void check_encoding_shape(const char *s)
 static void check_round_trip(const prof_hist_t *h)
 {
     prof_hist_t *d = hist_new();
-    const char *s = prof_hist_encode(pool, h);
+    const char *s = prof_hist_encode(unit_pool, h);
     apr_interval_time_t lo, hi;
     int i, first = -1, last = -1;
 
@@ -969,7 +955,7 @@ static void check_round_trip(const prof_hist_t *h)
     ck_assert_int_eq(decode_exact(s, strlen(s), d), APR_SUCCESS);
     check_same(d, h, 0);
     check_invariants(d);
-    ck_assert_str_eq(prof_hist_encode(pool, d), s);
+    ck_assert_str_eq(prof_hist_encode(unit_pool, d), s);
     for (i = 0; i < PROF_HIST_BUCKETS; ++i) {
         if (h->n[i]) {
             first = first < 0 ? i : first;
@@ -991,20 +977,20 @@ START_TEST(encode_table)
 {
     prof_hist_t *h = hist_new();
 
-    ck_assert_str_eq(prof_hist_encode(pool, h), "");
+    ck_assert_str_eq(prof_hist_encode(unit_pool, h), "");
     prof_hist_add(h, 0, 1);
-    ck_assert_str_eq(prof_hist_encode(pool, h), "0:1");
+    ck_assert_str_eq(prof_hist_encode(unit_pool, h), "0:1");
     prof_hist_init(h);
     prof_hist_add(h, 5, 3);
     prof_hist_add(h, 1000, 1);
     prof_hist_add(h, 1023, 1);
     prof_hist_add(h, 1024, 12);
     prof_hist_add(h, TOP * 2, 7);
-    ck_assert_str_eq(prof_hist_encode(pool, h), "5:3,63:2,64:12,304:7");
+    ck_assert_str_eq(prof_hist_encode(unit_pool, h), "5:3,63:2,64:12,304:7");
     check_round_trip(h);
     prof_hist_init(h);
     prof_hist_add(h, 100, APR_UINT64_MAX);
-    ck_assert_str_eq(prof_hist_encode(pool, h), "37:18446744073709551615");
+    ck_assert_str_eq(prof_hist_encode(unit_pool, h), "37:18446744073709551615");
     check_round_trip(h);
     free(h);
 }
@@ -1024,7 +1010,7 @@ START_TEST(encode_longest)
     }
     h->n[0] += APR_UINT64_MAX - each * PROF_HIST_BUCKETS;
     h->count = APR_UINT64_MAX;
-    s = prof_hist_encode(pool, h);
+    s = prof_hist_encode(unit_pool, h);
     ck_assert_uint_lt(strlen(s), 7300);
     check_round_trip(h);
 
@@ -1037,7 +1023,7 @@ START_TEST(encode_longest)
         h->n[i] = each;
         h->count += each;
     }
-    s = prof_hist_encode(pool, h);
+    s = prof_hist_encode(unit_pool, h);
     ck_assert_uint_lt(strlen(s), 7300);
     check_round_trip(h);
     free(h);
@@ -1123,7 +1109,7 @@ START_TEST(decode_then_columns)
     for (k = 0; k < 5000; ++k) {
         prof_hist_add(h, gen_lognormal(&rs), 1);
     }
-    s = prof_hist_encode(pool, h);
+    s = prof_hist_encode(unit_pool, h);
     ck_assert_int_eq(decode_exact(s, strlen(s), d), APR_SUCCESS);
     d->min = h->min;
     d->max = h->max;
@@ -1166,7 +1152,7 @@ START_TEST(decode_accepts)
                      APR_SUCCESS);
     ck_assert_uint_eq(d->count, decode_good[_i].count);
     check_invariants(d);
-    again = prof_hist_encode(pool, d);
+    again = prof_hist_encode(unit_pool, d);
     ck_assert_uint_eq(strlen(again), decode_good[_i].len);
     ck_assert(memcmp(again, decode_good[_i].s, decode_good[_i].len) == 0);
     free(d);
@@ -1260,7 +1246,7 @@ static apr_status_t decode_hostile(const char *s, size_t len)
     HOT_ASSERT(rv == rv2, "malloc()ed: %d, guarded: %d", rv, rv2);
     check_same(a, b, 1);
     if (rv == APR_SUCCESS) {
-        const char *again = prof_hist_encode(pool, a);
+        const char *again = prof_hist_encode(unit_pool, a);
 
         HOT_ASSERT(len <= PROF_HIST_ENCODED_MAX, "accepted %zu bytes", len);
         HOT_ASSERT(strlen(again) == len && memcmp(again, s, len) == 0,
@@ -1320,7 +1306,7 @@ START_TEST(decode_mutations)
         prof_hist_add(h, random_magnitude(&rs, 44),
                       1 + (unit_rand(&rs) >> (unit_rand(&rs) % 64)));
     }
-    s = prof_hist_encode(pool, h);
+    s = prof_hist_encode(unit_pool, h);
     len = strlen(s);
     ck_assert_uint_lt(len + 1, sizeof(in));
     for (i = 0; i <= len; ++i) {
@@ -1462,7 +1448,7 @@ Suite *prof_hist_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("encoding");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_test(tc, encode_table);
     tcase_add_test(tc, encode_longest);
     tcase_add_loop_test(tc, encode_round_trip, 0, 200);
@@ -1473,7 +1459,7 @@ Suite *prof_hist_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hostile");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, decode_random_bytes, 0, 50);
     tcase_add_loop_test(tc, decode_mutations, 0, 50);
     tcase_add_test(tc, decode_huge);

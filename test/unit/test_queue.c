@@ -26,20 +26,6 @@
 #define LONG_WAIT_US   (30 * APR_USEC_PER_SEC)
 #define DEADLINE_US    (10 * APR_USEC_PER_SEC)
 
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_initialize(), APR_SUCCESS);
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    pool = NULL;
-    apr_terminate();
-}
 
 /* Small integers as items, for the tests that never free them. */
 #define ITEM(k) ((void *)(uintptr_t)((k) + 1))
@@ -149,9 +135,9 @@ START_TEST(bad_arguments_and_nulls)
     prof_writer_stats_t st;
     void *out[4];
 
-    ck_assert_int_eq(prof_queue_create(&q, 0, pool), APR_EINVAL);
+    ck_assert_int_eq(prof_queue_create(&q, 0, unit_pool), APR_EINVAL);
     ck_assert_ptr_null(q);
-    ck_assert_int_eq(prof_queue_create(&q, APR_SIZE_MAX, pool), APR_EINVAL);
+    ck_assert_int_eq(prof_queue_create(&q, APR_SIZE_MAX, unit_pool), APR_EINVAL);
     ck_assert_ptr_null(q);
     ck_assert_int_eq(prof_queue_push(NULL, ITEM(0)), 0);
     ck_assert_uint_eq(prof_queue_pop_batch(NULL, out, 4, 1000), 0);
@@ -163,7 +149,7 @@ START_TEST(bad_arguments_and_nulls)
     ck_assert_uint_eq(prof_queue_dropped(NULL), 0);
     ck_assert_uint_eq(prof_queue_refused(NULL), 0);
 
-    ck_assert_int_eq(prof_queue_create(&q, 4, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 4, unit_pool), APR_SUCCESS);
     ck_assert_ptr_nonnull(q);
     ck_assert_int_eq(prof_queue_push(q, ITEM(0)), 1);
     /* NULL out or a max of 0 take nothing, and do not wait. */
@@ -172,16 +158,16 @@ START_TEST(bad_arguments_and_nulls)
     ck_assert_uint_eq(prof_queue_length(q), 1);
 
     ck_assert_int_eq(prof_writer_start(&w, NULL, 1, 1000, sink_write, NULL,
-                                       pool), APR_EINVAL);
+                                       unit_pool), APR_EINVAL);
     ck_assert_ptr_null(w);
     ck_assert_int_eq(prof_writer_start(&w, q, 0, 1000, sink_write, NULL,
-                                       pool), APR_EINVAL);
+                                       unit_pool), APR_EINVAL);
     ck_assert_int_eq(prof_writer_start(&w, q, 1, 0, sink_write, NULL,
-                                       pool), APR_EINVAL);
+                                       unit_pool), APR_EINVAL);
     ck_assert_int_eq(prof_writer_start(&w, q, 1, -5, sink_write, NULL,
-                                       pool), APR_EINVAL);
+                                       unit_pool), APR_EINVAL);
     ck_assert_int_eq(prof_writer_start(&w, q, 1, 1000, NULL, NULL,
-                                       pool), APR_EINVAL);
+                                       unit_pool), APR_EINVAL);
     ck_assert_ptr_null(w);
     ck_assert_int_eq(prof_writer_stop(NULL), APR_SUCCESS);
     st.batches = 7;
@@ -210,7 +196,7 @@ START_TEST(fifo_against_a_model)
     void *out[128];
     int op;
 
-    ck_assert_int_eq(prof_queue_create(&q, cap, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, cap, unit_pool), APR_SUCCESS);
     for (op = 0; op < 5000; ++op) {
         if (unit_rand(&seed) % 3 != 0) {        /* pushes outnumber pops */
             int full = (next_in - next_out == cap);
@@ -254,7 +240,7 @@ START_TEST(full_queue_drops_without_blocking)
     void *out[CAP + 1];
     apr_size_t k;
 
-    ck_assert_int_eq(prof_queue_create(&q, CAP, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, CAP, unit_pool), APR_SUCCESS);
     for (k = 0; k < CAP; ++k) {
         ck_assert_int_eq(prof_queue_push(q, ITEM(k)), 1);
     }
@@ -308,7 +294,7 @@ START_TEST(close_refuses_and_leaves_the_rest_to_drain)
     void *out[16];
     apr_size_t k;
 
-    ck_assert_int_eq(prof_queue_create(&q, 4, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 4, unit_pool), APR_SUCCESS);
     for (k = 0; k < 4; ++k) {
         ck_assert_int_eq(prof_queue_push(q, ITEM(k)), 1);
     }
@@ -334,12 +320,12 @@ START_TEST(close_refuses_and_leaves_the_rest_to_drain)
     ck_assert_int_eq(prof_queue_drained(q), 1);
 
     /* Close wakes a consumer that waits with no time limit. */
-    ck_assert_int_eq(prof_queue_create(&q, 4, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 4, unit_pool), APR_SUCCESS);
     memset(&pp, 0, sizeof(pp));
     pp.q = q;
     pp.max = 4;
     pp.wait_us = -1;
-    ck_assert_int_eq(apr_thread_create(&t, NULL, popper_main, &pp, pool),
+    ck_assert_int_eq(apr_thread_create(&t, NULL, popper_main, &pp, unit_pool),
                      APR_SUCCESS);
     ck_assert_int_eq(prof_queue_push(q, ITEM(0)), 1);        /* 1 of 4 */
     apr_sleep(20000);
@@ -363,7 +349,7 @@ START_TEST(empty_pop_times_out)
     prof_mono_us_t t0, took;
     void *out[8];
 
-    ck_assert_int_eq(prof_queue_create(&q, 8, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 8, unit_pool), APR_SUCCESS);
     prof_queue_set_batch_at(q, 1);          /* even the first item would do */
     t0 = prof_clock_now_us();
     ck_assert_uint_eq(prof_queue_pop_batch(q, out, 8, wait_us), 0);
@@ -384,13 +370,13 @@ START_TEST(batch_threshold_wakes_the_consumer)
     popper_t pp;
     apr_size_t k;
 
-    ck_assert_int_eq(prof_queue_create(&q, 1000, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 1000, unit_pool), APR_SUCCESS);
     prof_queue_set_batch_at(q, 10);
     memset(&pp, 0, sizeof(pp));
     pp.q = q;
     pp.max = 64;
     pp.wait_us = LONG_WAIT_US;
-    ck_assert_int_eq(apr_thread_create(&t, NULL, popper_main, &pp, pool),
+    ck_assert_int_eq(apr_thread_create(&t, NULL, popper_main, &pp, unit_pool),
                      APR_SUCCESS);
     for (k = 0; k < 9; ++k) {
         ck_assert_int_eq(prof_queue_push(q, ITEM(k)), 1);
@@ -428,9 +414,9 @@ START_TEST(writer_writes_a_full_batch_early)
     apr_uint32_t k;
 
     sink_init(&sink);
-    ck_assert_int_eq(prof_queue_create(&q, 1000, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 1000, unit_pool), APR_SUCCESS);
     ck_assert_int_eq(prof_writer_start(&w, q, BATCH, LONG_WAIT_US, sink_write,
-                                       &sink, pool), APR_SUCCESS);
+                                       &sink, unit_pool), APR_SUCCESS);
     for (k = 0; k < BATCH; ++k) {
         ck_assert_int_eq(prof_queue_push(q, rec_new(0, k)), 1);
     }
@@ -458,9 +444,9 @@ START_TEST(idle_writer_keeps_running)
     apr_uint32_t k;
 
     sink_init(&sink);
-    ck_assert_int_eq(prof_queue_create(&q, 100, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 100, unit_pool), APR_SUCCESS);
     ck_assert_int_eq(prof_writer_start(&w, q, 100, 1000, sink_write, &sink,
-                                       pool), APR_SUCCESS);
+                                       unit_pool), APR_SUCCESS);
     apr_sleep(30000);                       /* a few dozen idle rounds */
     for (k = 0; k < 10; ++k) {
         ck_assert_int_eq(prof_queue_push(q, rec_new(0, k)), 1);
@@ -527,15 +513,15 @@ START_TEST(many_producers_one_writer)
     int i;
 
     sink_init(&sink);
-    ck_assert_int_eq(prof_queue_create(&q, cap, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, cap, unit_pool), APR_SUCCESS);
     ck_assert_int_eq(prof_writer_start(&w, q, 500, 10000, sink_write, &sink,
-                                       pool), APR_SUCCESS);
+                                       unit_pool), APR_SUCCESS);
     for (i = 0; i < PRODUCERS; ++i) {
         memset(&pr[i], 0, sizeof(pr[i]));
         pr[i].q = q;
         pr[i].id = (apr_uint32_t)i;
         ck_assert_int_eq(apr_thread_create(&t[i], NULL, producer_main, &pr[i],
-                                           pool), APR_SUCCESS);
+                                           unit_pool), APR_SUCCESS);
     }
     for (i = 0; i < PRODUCERS; ++i) {
         ck_assert_int_eq(apr_thread_join(&trv, t[i]), APR_SUCCESS);
@@ -582,9 +568,9 @@ START_TEST(stop_flushes_everything)
     sink_t sink;
 
     sink_init(&sink);
-    ck_assert_int_eq(prof_queue_create(&q, 10000, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 10000, unit_pool), APR_SUCCESS);
     ck_assert_int_eq(prof_writer_start(&w, q, 64, LONG_WAIT_US, sink_write,
-                                       &sink, pool), APR_SUCCESS);
+                                       &sink, unit_pool), APR_SUCCESS);
     for (k = 0; k < n; ++k) {
         ck_assert_int_eq(prof_queue_push(q, rec_new(0, k)), 1);
     }
@@ -625,7 +611,7 @@ START_TEST(destroying_the_pool_flushes)
     sink_t sink;
 
     sink_init(&sink);
-    ck_assert_int_eq(apr_pool_create(&child, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create(&child, unit_pool), APR_SUCCESS);
     ck_assert_int_eq(apr_pool_create(&res, child), APR_SUCCESS);
     apr_pool_cleanup_register(res, &sink, sink_gone, apr_pool_cleanup_null);
     ck_assert_int_eq(prof_queue_create(&q, 10000, child), APR_SUCCESS);
@@ -656,12 +642,12 @@ START_TEST(failed_batches_are_counted_and_the_writer_goes_on)
 
     sink_init(&sink);
     sink.fail_odd_calls = 1;
-    ck_assert_int_eq(prof_queue_create(&q, 100, pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_queue_create(&q, 100, unit_pool), APR_SUCCESS);
     for (k = 0; k < 100; ++k) {
         ck_assert_int_eq(prof_queue_push(q, rec_new(0, k)), 1);
     }
     ck_assert_int_eq(prof_writer_start(&w, q, 10, LONG_WAIT_US, sink_write,
-                                       &sink, pool), APR_SUCCESS);
+                                       &sink, unit_pool), APR_SUCCESS);
     ck_assert(wait_for(&sink.delivered, 100));
     ck_assert_int_eq(prof_writer_stop(w), APR_SUCCESS);
     prof_writer_stats(w, &st);
@@ -681,7 +667,7 @@ Suite *prof_queue_suite(void)
     TCase *tc = tcase_create("queue");
 
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_test(tc, bad_arguments_and_nulls);
     tcase_add_loop_test(tc, fifo_against_a_model, 0,
                         (int)(sizeof(fifo_cases) / sizeof(fifo_cases[0])));

@@ -35,20 +35,6 @@
 #define NOLIMIT APR_SIZE_MAX
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_initialize(), APR_SUCCESS);
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    pool = NULL;
-    apr_terminate();
-}
 
 /* A copy of s in a block of exactly strlen(s) + 1 bytes. */
 static char *exact(const char *s)
@@ -258,7 +244,7 @@ START_TEST(fold_table)
 {
     const fold_case_t *c = &fold_cases[_i];
     char *in = exact(c->in);
-    const char *out = prof_route_fold(pool, in, c->max_len);
+    const char *out = prof_route_fold(unit_pool, in, c->max_len);
 
     ck_assert_ptr_nonnull(out);
     ck_assert_ptr_ne(out, in);
@@ -272,8 +258,8 @@ END_TEST
 
 START_TEST(fold_null_is_empty)
 {
-    ck_assert_str_eq(prof_route_fold(pool, NULL, NOLIMIT), "");
-    ck_assert_str_eq(prof_route_fold(pool, NULL, 0), "");
+    ck_assert_str_eq(prof_route_fold(unit_pool, NULL, NOLIMIT), "");
+    ck_assert_str_eq(prof_route_fold(unit_pool, NULL, 0), "");
 }
 END_TEST
 
@@ -430,16 +416,16 @@ START_TEST(fold_random)
 
     /* Whole: the route the segment kinds call for, and a fixed point. */
     in = exact(path);
-    out = prof_route_fold(pool, in, NOLIMIT);
+    out = prof_route_fold(unit_pool, in, NOLIMIT);
     free(in);
     ck_assert_msg(strcmp(out, want) == 0, "fold(\"%s\") = \"%s\", want \"%s\"",
                   show(path), show(out), show(want));
-    ck_assert_str_eq(prof_route_fold(pool, out, NOLIMIT), want);
+    ck_assert_str_eq(prof_route_fold(unit_pool, out, NOLIMIT), want);
 
     /* Cut: at every max_len up to past the end. */
     for (m = 0; m <= wl + 2; ++m) {
         in = exact(path);
-        out = prof_route_fold(pool, in, m);
+        out = prof_route_fold(unit_pool, in, m);
         free(in);
         cut = ref_route_cut(want, m);
         ck_assert_msg(strlen(out) == cut && memcmp(out, want, cut) == 0,
@@ -504,7 +490,7 @@ START_TEST(fold_long)
     char *body = repeat(c->want_head, c->want_unit, c->want_times);
     char *want = malloc(strlen(body) + strlen(c->want_tail) + 1);
     char *in = exact(path);
-    const char *out = prof_route_fold(pool, in, c->max_len);
+    const char *out = prof_route_fold(unit_pool, in, c->max_len);
     guarded_t g;
 
     ck_assert_ptr_nonnull(want);
@@ -513,7 +499,7 @@ START_TEST(fold_long)
     free(in);
     ck_assert_uint_eq(strlen(out), strlen(want));
     ck_assert(strcmp(out, want) == 0);
-    out = prof_route_fold(pool, guarded_new(&g, path), c->max_len);
+    out = prof_route_fold(unit_pool, guarded_new(&g, path), c->max_len);
     ck_assert(strcmp(out, want) == 0);
     guarded_free(&g);
     free(path);
@@ -570,7 +556,7 @@ START_TEST(truncate_table)
 {
     const trunc_case_t *c = &trunc_cases[_i];
     char *in = exact(c->in);
-    const char *out = prof_path_truncate(pool, in, c->max_len);
+    const char *out = prof_path_truncate(unit_pool, in, c->max_len);
 
     ck_assert_ptr_nonnull(out);
     ck_assert_ptr_ne(out, in);
@@ -583,8 +569,8 @@ END_TEST
 
 START_TEST(truncate_null_is_empty)
 {
-    ck_assert_str_eq(prof_path_truncate(pool, NULL, NOLIMIT), "");
-    ck_assert_str_eq(prof_path_truncate(pool, NULL, 0), "");
+    ck_assert_str_eq(prof_path_truncate(unit_pool, NULL, NOLIMIT), "");
+    ck_assert_str_eq(prof_path_truncate(unit_pool, NULL, 0), "");
 }
 END_TEST
 
@@ -603,7 +589,7 @@ START_TEST(truncate_every_cut)
 
     for (m = 0; m <= len + 1; ++m) {
         char *in = exact(s);
-        const char *out = prof_path_truncate(pool, in, m);
+        const char *out = prof_path_truncate(unit_pool, in, m);
 
         free(in);
         want = ref_utf8_prefix(s, m);
@@ -639,14 +625,14 @@ START_TEST(truncate_reads_bounded)
 
             buf = map + page - len;
             memcpy(buf, s, len);
-            out = prof_path_truncate(pool, buf, len - 1);
+            out = prof_path_truncate(unit_pool, buf, len - 1);
             ck_assert_uint_eq(strlen(out), want);
             ck_assert(memcmp(out, s, want) == 0);
 
             buf = malloc(len);
             ck_assert_ptr_nonnull(buf);
             memcpy(buf, s, len);
-            out = prof_path_truncate(pool, buf, len - 1);
+            out = prof_path_truncate(unit_pool, buf, len - 1);
             free(buf);
             ck_assert_uint_eq(strlen(out), want);
         }
@@ -665,7 +651,7 @@ START_TEST(truncate_long)
     apr_pool_t *sub;
 
     ck_assert_uint_eq(len, 11001);
-    ck_assert_int_eq(apr_pool_create(&sub, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create(&sub, unit_pool), APR_SUCCESS);
     for (m = 0; m <= len + 1; ++m) {
         const char *out = prof_path_truncate(sub, in, m);
 
@@ -757,7 +743,7 @@ static const redact_case_t redact_cases[] = {
 
 static apr_array_header_t *names_array(const char *const *names)
 {
-    apr_array_header_t *a = apr_array_make(pool, 4, sizeof(const char *));
+    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
 
     for (; *names; ++names) {
         APR_ARRAY_PUSH(a, const char *) = *names;
@@ -771,7 +757,7 @@ START_TEST(redact_table)
     char *in = exact(c->args);
     const char *out;
 
-    out = prof_query_redact(pool, in,
+    out = prof_query_redact(unit_pool, in,
                             c->no_array ? NULL : names_array(c->names),
                             c->max_len);
     ck_assert_ptr_nonnull(out);
@@ -788,27 +774,27 @@ START_TEST(redact_null_args)
 {
     static const char *const pw[] = PW;
 
-    ck_assert_ptr_null(prof_query_redact(pool, NULL, names_array(pw), 100));
-    ck_assert_ptr_null(prof_query_redact(pool, NULL, NULL, 0));
+    ck_assert_ptr_null(prof_query_redact(unit_pool, NULL, names_array(pw), 100));
+    ck_assert_ptr_null(prof_query_redact(unit_pool, NULL, NULL, 0));
 }
 END_TEST
 
 /* NULL entries are skipped; an array of anything but strings fails closed. */
 START_TEST(redact_odd_arrays)
 {
-    apr_array_header_t *a = apr_array_make(pool, 4, sizeof(const char *));
-    apr_array_header_t *ints = apr_array_make(pool, 4, sizeof(int));
-    apr_array_header_t *empty = apr_array_make(pool, 0, sizeof(const char *));
+    apr_array_header_t *a = apr_array_make(unit_pool, 4, sizeof(const char *));
+    apr_array_header_t *ints = apr_array_make(unit_pool, 4, sizeof(int));
+    apr_array_header_t *empty = apr_array_make(unit_pool, 0, sizeof(const char *));
 
     APR_ARRAY_PUSH(a, const char *) = NULL;
     APR_ARRAY_PUSH(a, const char *) = "";
     APR_ARRAY_PUSH(a, const char *) = "b";
-    ck_assert_str_eq(prof_query_redact(pool, "a=1&b=2&c", a, NOLIMIT),
+    ck_assert_str_eq(prof_query_redact(unit_pool, "a=1&b=2&c", a, NOLIMIT),
                      "a=1&b=REDACTED&c");
     APR_ARRAY_PUSH(ints, int) = 7;
-    ck_assert_str_eq(prof_query_redact(pool, "a=1&b=2&c", ints, NOLIMIT),
+    ck_assert_str_eq(prof_query_redact(unit_pool, "a=1&b=2&c", ints, NOLIMIT),
                      "a=REDACTED&b=REDACTED&c");
-    ck_assert_str_eq(prof_query_redact(pool, "a=1&b=2&c", empty, NOLIMIT),
+    ck_assert_str_eq(prof_query_redact(unit_pool, "a=1&b=2&c", empty, NOLIMIT),
                      "a=1&b=2&c");
 }
 END_TEST
@@ -871,12 +857,12 @@ START_TEST(redact_long)
     args[al] = whole[wl] = '\0';
 
     in = exact(args);
-    out = prof_query_redact(pool, in, redact, NOLIMIT);
+    out = prof_query_redact(unit_pool, in, redact, NOLIMIT);
     free(in);
     ck_assert(strcmp(out, whole) == 0);
 
     in = guarded_new(&g, args);
-    ck_assert_int_eq(apr_pool_create(&sub, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create(&sub, unit_pool), APR_SUCCESS);
     for (m = 0; m <= wl + 1; m += 1 + (m > 200 ? unit_rand(&rs) % 7 : 0)) {
         out = prof_query_redact(sub, in, redact, m);
         if (wl <= m) {
@@ -1112,7 +1098,7 @@ Suite *prof_route_suite(void)
     TCase *tc;
 
     tc = tcase_create("fold");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, fold_table, 0, N_OF(fold_cases));
     tcase_add_test(tc, fold_null_is_empty);
     tcase_add_loop_test(tc, fold_random, 0, 1000);
@@ -1120,7 +1106,7 @@ Suite *prof_route_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("truncate");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, truncate_table, 0, N_OF(trunc_cases));
     tcase_add_test(tc, truncate_null_is_empty);
     tcase_add_loop_test(tc, truncate_every_cut, 0, N_OF(utf8_paths));
@@ -1130,7 +1116,7 @@ Suite *prof_route_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("redact");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, redact_table, 0, N_OF(redact_cases));
     tcase_add_test(tc, redact_null_args);
     tcase_add_test(tc, redact_odd_arrays);

@@ -44,20 +44,6 @@
 #define READS_PER_BYTE 6
 #define READS_CONST    16
 
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_initialize(), APR_SUCCESS);
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    pool = NULL;
-    apr_terminate();
-}
 
 /* RFC 9110 5.6.2 tchar, written out again rather than taken from the core. */
 static int ref_tchar(unsigned char c)
@@ -76,7 +62,7 @@ static int is_finite(double d)
 
 static apr_array_header_t *new_out(void)
 {
-    return apr_array_make(pool, 4, sizeof(prof_st_entry_t));
+    return apr_array_make(unit_pool, 4, sizeof(prof_st_entry_t));
 }
 
 static const prof_st_entry_t *entry(const apr_array_header_t *a, int i)
@@ -129,7 +115,7 @@ static apr_status_t parse_exact(const char *s, size_t len,
     if (len) {
         memcpy(mem, s, len);
     }
-    rv = prof_st_parse_counted(pool, len ? mem : NULL, len, out, &n);
+    rv = prof_st_parse_counted(unit_pool, len ? mem : NULL, len, out, &n);
     free(mem);
     ck_assert_msg(rv == APR_SUCCESS || rv == APR_INCOMPLETE, "rv %d", rv);
     if (len > PROF_ST_PARSE_MAX_INPUT) {
@@ -547,14 +533,14 @@ START_TEST(bad_arguments)
     apr_array_header_t *a = new_out(), *wrong;
     apr_size_t reads = 99;
 
-    wrong = apr_array_make(pool, 1, sizeof(int));
+    wrong = apr_array_make(unit_pool, 1, sizeof(int));
     ck_assert_int_eq(prof_st_parse(NULL, "a", 1, a), APR_EINVAL);
-    ck_assert_int_eq(prof_st_parse(pool, "a", 1, NULL), APR_EINVAL);
-    ck_assert_int_eq(prof_st_parse(pool, "a", 1, wrong), APR_EINVAL);
-    ck_assert_int_eq(prof_st_parse_counted(pool, NULL, 1, a, &reads),
+    ck_assert_int_eq(prof_st_parse(unit_pool, "a", 1, NULL), APR_EINVAL);
+    ck_assert_int_eq(prof_st_parse(unit_pool, "a", 1, wrong), APR_EINVAL);
+    ck_assert_int_eq(prof_st_parse_counted(unit_pool, NULL, 1, a, &reads),
                      APR_EINVAL);
     ck_assert_uint_eq(reads, 0);
-    ck_assert_int_eq(prof_st_parse(pool, NULL, 0, a), APR_SUCCESS);
+    ck_assert_int_eq(prof_st_parse(unit_pool, NULL, 0, a), APR_SUCCESS);
     ck_assert_int_eq(a->nelts, 0);
     ck_assert_int_eq(wrong->nelts, 0);
 }
@@ -962,7 +948,7 @@ START_TEST(window_never_read_past)
             apr_array_header_t *a = new_out();
             apr_size_t reads;
 
-            ck_assert_int_eq(prof_st_parse_counted(pool, in, lens[i], a,
+            ck_assert_int_eq(prof_st_parse_counted(unit_pool, in, lens[i], a,
                                                    &reads), APR_INCOMPLETE);
             ck_assert_uint_le(reads, READS_PER_BYTE * PROF_ST_PARSE_MAX_INPUT);
             check_entries(a, 0);
@@ -974,7 +960,7 @@ START_TEST(window_never_read_past)
     {
         apr_array_header_t *a = new_out();
 
-        ck_assert_int_eq(prof_st_parse(pool, in, PROF_ST_PARSE_MAX_INPUT, a),
+        ck_assert_int_eq(prof_st_parse(unit_pool, in, PROF_ST_PARSE_MAX_INPUT, a),
                          APR_SUCCESS);
         ck_assert_int_eq(a->nelts, 1);
         ck_assert(entry(a, 0)->dur_ms == 5.0);
@@ -993,7 +979,7 @@ START_TEST(window_drops_cut_metric)
     memset(in, ' ', PROF_ST_PARSE_MAX_INPUT + 1);
     memcpy(in, "first;dur=1,", 12);
     memcpy(in + PROF_ST_PARSE_MAX_INPUT - 7, "a;dur=57", 8);
-    ck_assert_int_eq(prof_st_parse(pool, in, PROF_ST_PARSE_MAX_INPUT + 1, a),
+    ck_assert_int_eq(prof_st_parse(unit_pool, in, PROF_ST_PARSE_MAX_INPUT + 1, a),
                      APR_INCOMPLETE);
     ck_assert_int_eq(a->nelts, 1);
     ck_assert_str_eq(entry(a, 0)->name, "first");
@@ -1001,7 +987,7 @@ START_TEST(window_drops_cut_metric)
     /* a ',' as the window's last byte ends the metric inside it */
     a = new_out();
     memcpy(in + PROF_ST_PARSE_MAX_INPUT - 8, "a;dur=5,b", 9);
-    ck_assert_int_eq(prof_st_parse(pool, in, PROF_ST_PARSE_MAX_INPUT + 1, a),
+    ck_assert_int_eq(prof_st_parse(unit_pool, in, PROF_ST_PARSE_MAX_INPUT + 1, a),
                      APR_INCOMPLETE);
     ck_assert_int_eq(a->nelts, 2);
     ck_assert_str_eq(entry(a, 1)->name, "a");
@@ -1133,7 +1119,7 @@ Suite *prof_st_parse_suite(void)
     TCase *tc;
 
     tc = tcase_create("table");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, table, 0, N_CASES);
     tcase_add_loop_test(tc, table_round_trip, 0, N_CASES);
     tcase_add_test(tc, appends);
@@ -1142,7 +1128,7 @@ Suite *prof_st_parse_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dur");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, dur_us, 0,
                         (int)(sizeof(us_cases) / sizeof(us_cases[0])));
     tcase_add_test(tc, dur_us_not_finite);
@@ -1150,7 +1136,7 @@ Suite *prof_st_parse_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hostile");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, byte_alone, 0, 256);
     tcase_add_loop_test(tc, byte_after_name, 0, 256);
     tcase_add_loop_test(tc, byte_in_quoted_desc, 0, 256);
@@ -1161,7 +1147,7 @@ Suite *prof_st_parse_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bounds");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_test(tc, window_never_read_past);
     tcase_add_test(tc, window_drops_cut_metric);
     tcase_add_test(tc, entry_cap);

@@ -13,9 +13,18 @@
 #define PROF_UNIT_H
 
 #include <check.h>
+
+#include "apr_general.h"
+#include "apr_pools.h"
 #include <stdint.h>
 
 /** src/prof_clock.h: the monotonic clock. */
+/* A pool for the tests that need one, with APR initialised around it:
+ * tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown). */
+extern apr_pool_t *unit_pool;
+void unit_pool_setup(void);
+void unit_pool_teardown(void);
+
 Suite *prof_clock_suite(void);
 
 /** src/prof_phase.c: the phase record. */

@@ -13,6 +13,21 @@
 #include <stdlib.h>
 #include "unit.h"
 
+apr_pool_t *unit_pool;
+
+void unit_pool_setup(void)
+{
+    ck_assert_int_eq(apr_initialize(), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create(&unit_pool, NULL), APR_SUCCESS);
+}
+
+void unit_pool_teardown(void)
+{
+    apr_pool_destroy(unit_pool);
+    unit_pool = NULL;
+    apr_terminate();
+}
+
 int main(void)
 {
     SRunner *sr;
