@@ -24,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "apr_general.h"
 #include "apr_pools.h"
@@ -1200,49 +1198,19 @@ END_TEST
 
 /* ------------------------------------------------------- hostile inputs */
 
-/*
- * len bytes that end where an inaccessible page starts: reading one byte
- * further faults, in the plain run as much as under ASan.
- */
-typedef struct {
-    void *map;
-    size_t maplen;
-    char *p;
-} guarded_t;
-
-static char *guarded_new(guarded_t *g, size_t len)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data = (len + page - 1) / page * page;
-
-    g->maplen = data + page;
-    g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    HOT_ASSERT(g->map != MAP_FAILED, "mmap");
-    HOT_ASSERT(mprotect((char *)g->map + data, page, PROT_NONE) == 0,
-               "mprotect");
-    g->p = (char *)g->map + data - len;
-    return g->p;
-}
-
-static void guarded_free(guarded_t *g)
-{
-    HOT_ASSERT(munmap(g->map, g->maplen) == 0, "munmap");
-}
-
 /* Decode s both ways, malloc()ed and against a guard page; the results
  * agree, and whatever is accepted is canonical: it encodes back to s. */
 static apr_status_t decode_hostile(const char *s, size_t len)
 {
     prof_hist_t *a = hist_new(), *b = hist_new();
-    guarded_t g;
+    unit_guard_t g;
     apr_status_t rv, rv2;
-    char *in = guarded_new(&g, len);
+    char *in = unit_guard_alloc(&g, len);
 
     memcpy(in, s, len);
     rv = decode_exact(s, len, a);
     rv2 = prof_hist_decode(in, len, b);
-    guarded_free(&g);
+    unit_guard_free(&g);
     HOT_ASSERT(rv == rv2, "malloc()ed: %d, guarded: %d", rv, rv2);
     check_same(a, b, 1);
     if (rv == APR_SUCCESS) {
@@ -1386,8 +1354,8 @@ END_TEST
 START_TEST(decode_arguments)
 {
     prof_hist_t *d = hist_new(), *empty = hist_new();
-    guarded_t g;
-    char *none = guarded_new(&g, 0);        /* right at the guard page */
+    unit_guard_t g;
+    char *none = unit_guard_alloc(&g, 0);        /* right at the guard page */
 
     memset(d, 0xa5, sizeof(*d));
     ck_assert_int_eq(prof_hist_decode(none, PROF_HIST_ENCODED_MAX + 1, d),
@@ -1396,7 +1364,7 @@ START_TEST(decode_arguments)
     ck_assert_int_eq(prof_hist_decode(none, (apr_size_t)-1, d), APR_EINVAL);
     ck_assert_int_eq(prof_hist_decode(none, 0, d), APR_SUCCESS);
     check_same(d, empty, 1);
-    guarded_free(&g);
+    unit_guard_free(&g);
 
     memset(d, 0xa5, sizeof(*d));
     ck_assert_int_eq(prof_hist_decode(NULL, 0, d), APR_SUCCESS);

@@ -47,33 +47,12 @@ static char *exact(const char *s)
     return c;
 }
 
-/* A string of len bytes (and its NUL) that ends right before a PROT_NONE
- * page: a read past the NUL faults in any build. */
-typedef struct {
-    void *map;
-    size_t maplen;
-    char *s;
-} guarded_t;
-
-static char *guarded_new(guarded_t *g, const char *s)
+/* s and its NUL, ending right before an inaccessible page. */
+static char *guarded_new(unit_guard_t *g, const char *s)
 {
     size_t len = strlen(s) + 1;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data = (len + page - 1) / page * page;
 
-    g->maplen = data + page;
-    g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ck_assert(g->map != MAP_FAILED);
-    ck_assert_int_eq(mprotect((char *)g->map + data, page, PROT_NONE), 0);
-    g->s = (char *)g->map + data - len;
-    memcpy(g->s, s, len);
-    return g->s;
-}
-
-static void guarded_free(guarded_t *g)
-{
-    munmap(g->map, g->maplen);
+    return memcpy(unit_guard_alloc(g, len), s, len);
 }
 
 /* Bytes as C escapes, for failure messages about 8-bit strings. */
@@ -491,7 +470,7 @@ START_TEST(fold_long)
     char *want = malloc(strlen(body) + strlen(c->want_tail) + 1);
     char *in = exact(path);
     const char *out = prof_route_fold(unit_pool, in, c->max_len);
-    guarded_t g;
+    unit_guard_t g;
 
     ck_assert_ptr_nonnull(want);
     strcpy(want, body);
@@ -501,7 +480,7 @@ START_TEST(fold_long)
     ck_assert(strcmp(out, want) == 0);
     out = prof_route_fold(unit_pool, guarded_new(&g, path), c->max_len);
     ck_assert(strcmp(out, want) == 0);
-    guarded_free(&g);
+    unit_guard_free(&g);
     free(path);
     free(body);
     free(want);
@@ -646,7 +625,7 @@ START_TEST(truncate_long)
 {
     char *s = repeat("/", "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80/", 1000);
     size_t len = strlen(s), m, want;
-    guarded_t g;
+    unit_guard_t g;
     char *in = guarded_new(&g, s);
     apr_pool_t *sub;
 
@@ -662,7 +641,7 @@ START_TEST(truncate_long)
     }
     ck_assert_str_eq(prof_path_truncate(sub, in, NOLIMIT), s);
     apr_pool_destroy(sub);
-    guarded_free(&g);
+    unit_guard_free(&g);
     free(s);
 }
 END_TEST
@@ -813,7 +792,7 @@ START_TEST(redact_long)
     char *args = malloc(cap), *whole = malloc(cap + 4096), *in;
     uint64_t rs = unit_seed(_i);
     apr_pool_t *sub;
-    guarded_t g;
+    unit_guard_t g;
     const char *out;
     int i;
 
@@ -883,7 +862,7 @@ START_TEST(redact_long)
         apr_pool_clear(sub);
     }
     apr_pool_destroy(sub);
-    guarded_free(&g);
+    unit_guard_free(&g);
     free(args);
     free(whole);
 }

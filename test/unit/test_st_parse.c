@@ -27,8 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "apr_general.h"
 #include "apr_pools.h"
@@ -901,35 +899,6 @@ END_TEST
 
 /* --------------------------------------------------------------- bounds */
 
-/*
- * len bytes that end where an inaccessible page starts: reading one byte
- * further faults, in the plain run as much as under ASan.
- */
-typedef struct {
-    void *map;
-    size_t maplen;
-    char *p;
-} guarded_t;
-
-static char *guarded_new(guarded_t *g, size_t len)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data = (len + page - 1) / page * page;
-
-    g->maplen = data + page;
-    g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ck_assert(g->map != MAP_FAILED);
-    ck_assert_int_eq(mprotect((char *)g->map + data, page, PROT_NONE), 0);
-    g->p = (char *)g->map + data - len;
-    return g->p;
-}
-
-static void guarded_free(guarded_t *g)
-{
-    munmap(g->map, g->maplen);
-}
-
 /* Only PROF_ST_PARSE_MAX_INPUT bytes are looked at, whatever len says. */
 START_TEST(window_never_read_past)
 {
@@ -938,8 +907,8 @@ START_TEST(window_never_read_past)
         (apr_size_t)-1,
     };
     static const char fills[] = { 'a', ',', '"', ';', ' ' };
-    guarded_t g;
-    char *in = guarded_new(&g, PROF_ST_PARSE_MAX_INPUT);
+    unit_guard_t g;
+    char *in = unit_guard_alloc(&g, PROF_ST_PARSE_MAX_INPUT);
     size_t i, j;
 
     for (j = 0; j < sizeof(fills); ++j) {
@@ -965,7 +934,7 @@ START_TEST(window_never_read_past)
         ck_assert_int_eq(a->nelts, 1);
         ck_assert(entry(a, 0)->dur_ms == 5.0);
     }
-    guarded_free(&g);
+    unit_guard_free(&g);
 }
 END_TEST
 

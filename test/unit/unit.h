@@ -25,6 +25,16 @@ extern apr_pool_t *unit_pool;
 void unit_pool_setup(void);
 void unit_pool_teardown(void);
 
+/* len bytes that end where an inaccessible page begins: reading one byte
+ * further faults, in the plain run as much as under ASan. For hot loops:
+ * check hears only of a failure. */
+typedef struct {
+    void *map;
+    size_t maplen;
+} unit_guard_t;
+char *unit_guard_alloc(unit_guard_t *g, size_t len);
+void unit_guard_free(unit_guard_t *g);
+
 Suite *prof_clock_suite(void);
 
 /** src/prof_phase.c: the phase record. */

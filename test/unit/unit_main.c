@@ -11,6 +11,8 @@
  */
 
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "unit.h"
 
 apr_pool_t *unit_pool;
@@ -26,6 +28,30 @@ void unit_pool_teardown(void)
     apr_pool_destroy(unit_pool);
     unit_pool = NULL;
     apr_terminate();
+}
+
+char *unit_guard_alloc(unit_guard_t *g, size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t data = (len + page - 1) / page * page;
+
+    g->maplen = data + page;
+    g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->map == MAP_FAILED) {
+        ck_abort_msg("mmap of %zu bytes failed", g->maplen);
+    }
+    if (mprotect((char *)g->map + data, page, PROT_NONE) != 0) {
+        ck_abort_msg("mprotect failed");
+    }
+    return (char *)g->map + data - len;
+}
+
+void unit_guard_free(unit_guard_t *g)
+{
+    if (munmap(g->map, g->maplen) != 0) {
+        ck_abort_msg("munmap failed");
+    }
 }
 
 int main(void)
