@@ -21,8 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "apr_general.h"
 #include "apr_pools.h"
@@ -588,13 +586,11 @@ START_TEST(truncate_reads_bounded)
         "/abcdefgh", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
         "\xf0\x9f\x98\x80\xf0\x9f\x98\x80",
     };
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), len, f;
-    char *map, *buf;
+    size_t len, f;
+    unit_guard_t g;
+    char *end, *buf;
 
-    map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ck_assert(map != MAP_FAILED);
-    ck_assert_int_eq(mprotect(map + page, page, PROT_NONE), 0);
+    end = unit_guard_alloc(&g, 64) + 64;      /* the guard page starts here */
     for (f = 0; f < (size_t)N_OF(fills); ++f) {
         const char *s = fills[f];
 
@@ -602,7 +598,7 @@ START_TEST(truncate_reads_bounded)
             size_t want = ref_utf8_prefix(s, len - 1);
             const char *out;
 
-            buf = map + page - len;
+            buf = end - len;
             memcpy(buf, s, len);
             out = prof_path_truncate(unit_pool, buf, len - 1);
             ck_assert_uint_eq(strlen(out), want);
@@ -616,7 +612,7 @@ START_TEST(truncate_reads_bounded)
             ck_assert_uint_eq(strlen(out), want);
         }
     }
-    munmap(map, 2 * page);
+    unit_guard_free(&g);
 }
 END_TEST
 
