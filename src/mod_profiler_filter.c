@@ -98,7 +98,6 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     ap_remove_output_filter(f);
     rv = ap_pass_brigade(f->next, bb);
     prof_phase_mark(&rq->phases, PROF_MARK_LEAVE | PROF_PHASE_BODY);
-    rq->body_done = 1;
     return rv;
 }
 

@@ -55,7 +55,6 @@ static int hook_post_read_first(request_rec *r)
     rq->max_spans = prof_config_max_spans(r->server);
     rq->headers_sent = 0;
     rq->send_header = 0;
-    rq->body_done = 0;
     prof_phase_rec_start(&rq->phases, now, apr_time_now() - r->request_time);
     prof_phase_enter(&rq->phases, PROF_PHASE_POSTREAD, now);
     ap_set_module_config(r->request_config, &profiler_module, rq);
@@ -133,6 +132,7 @@ static int hook_log_last(request_rec *r)
 {
     prof_req_t *rq = prof_req_get(r);
     prof_phase_rec_t *ph;
+    int wanted, trace;
 
     if (!rq) {
         return DECLINED;
@@ -147,13 +147,16 @@ static int hook_log_last(request_rec *r)
     }
     /* The record is complete. Folding the marks into durations is work for
      * whoever reads it: modules on the record_complete hook, the trace log. */
-    if (prof_record_wanted() || APLOGrtrace1(r)) {
-        prof_phase_total(ph, prof_phase_fold(ph));
-        if (prof_record_wanted()) {
-            prof_record_complete(r, rq);
-        }
+    wanted = prof_record_wanted();
+    trace = APLOGrtrace1(r);
+    if (!wanted && !trace) {
+        return DECLINED;
     }
-    if (APLOGrtrace1(r)) {
+    prof_phase_total(ph, prof_phase_fold(ph));
+    if (wanted) {
+        prof_record_complete(r, rq);
+    }
+    if (trace) {
         prof_span_set_t *set = prof_req_spans(rq);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                       "profile of %s: total=%" APR_INT64_T_FMT "us "

@@ -36,7 +36,6 @@ typedef struct {
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
     unsigned headers_sent:1;        /**< our filter has seen the response */
     unsigned send_header:1;         /**< ProfilerServerTiming allows it */
-    unsigned body_done:1;           /**< ... and its EOS */
 } prof_req_t;
 
 /**

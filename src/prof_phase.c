@@ -22,14 +22,6 @@ static const apr_size_t phase_name_lens[PROF_PHASE_COUNT] = {
     4, 8, 5, 9, 7, 7, 6, 5, 5, 4, 6, 7, 4, 3, 5
 };
 
-apr_size_t prof_phase_name_len(int phase)
-{
-    if (phase < 0 || phase >= PROF_PHASE_COUNT) {
-        return 0;
-    }
-    return phase_name_lens[phase];
-}
-
 const char *prof_phase_name(int phase)
 {
     if (phase < 0 || phase >= PROF_PHASE_COUNT) {

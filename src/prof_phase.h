@@ -87,8 +87,6 @@ typedef struct {
 /** The canonical name of a phase ("read", ..., "total"); NULL if out of range. */
 const char *prof_phase_name(int phase);
 
-/** strlen(prof_phase_name(phase)); 0 if out of range. */
-apr_size_t prof_phase_name_len(int phase);
 
 /**
  * Start a record at monotonic time now_us, with no phase open and no marks.
