@@ -27,10 +27,12 @@
 
 static ap_filter_rec_t *prof_out_filter_handle;
 
-/* Our entries: the phases that ran before the headers left (body and log
- * come later and belong to the record only), then total. A phase that was
- * never entered or took less than a microsecond tells nothing and is left
- * out of the header, never out of the record. */
+/* One Server-Timing field: the entries that came with the response
+ * (ProfilerUpstreamTiming merge), then the phases that ran before the
+ * headers left (body and log come later and belong to the record only) and
+ * total, then other modules' spans that have ended. A phase that was never
+ * entered or took less than a microsecond tells nothing and is left out of
+ * the header, never out of the record. */
 static void write_server_timing(request_rec *r, prof_req_t *rq)
 {
     apr_size_t cap = prof_config_st_max_size(r);
@@ -111,10 +113,10 @@ static void add_filter_if_read(request_rec *r, prof_req_t *rq)
      * response. */
     rq->send_header = prof_config_st_allowed(r);
     /* The filter ends the handler phase and measures the body. Where
-     * nothing will read that (no header, no trace log), it is not worth
-     * one more filter on the response: the handler phase then runs on
-     * until logging. */
-    if (rq->send_header || APLOGrtrace1(r)) {
+     * nothing will read that (no header, no module on the record hook, no
+     * trace log), it is not worth one more filter on the response: the
+     * handler phase then runs on until logging. */
+    if (rq->send_header || prof_record_wanted() || APLOGrtrace1(r)) {
         ap_add_output_filter_handle(prof_out_filter_handle, rq, r,
                                     r->connection);
     }

@@ -17,8 +17,8 @@
  *   profiler_st_parse makes of it, one entry a line
  *
  * It logs, at notice level, the record it is handed by the
- * profiler_record_complete hook: "proftest record <uri>: name/index/
- * parent/metric/desc;..." and "dropped=N".
+ * profiler_record_complete hook: "proftest record <uri>: body=<us>
+ * dropped=N spans=name/index/parent/metric/desc/dur;...".
  */
 
 #include "apr_strings.h"
@@ -42,6 +42,7 @@ static APR_OPTIONAL_FN_TYPE(profiler_metric_add) *metric_add;
 static APR_OPTIONAL_FN_TYPE(profiler_span_set_desc) *span_set_desc;
 static APR_OPTIONAL_FN_TYPE(profiler_enabled) *enabled;
 static APR_OPTIONAL_FN_TYPE(profiler_record_spans) *record_spans;
+static APR_OPTIONAL_FN_TYPE(profiler_record_phase_us) *record_phase_us;
 static APR_OPTIONAL_FN_TYPE(profiler_record_spans_dropped) *record_dropped;
 static APR_OPTIONAL_FN_TYPE(profiler_st_parse) *st_parse;
 
@@ -53,6 +54,7 @@ static void retrieve(void)
     span_set_desc = APR_RETRIEVE_OPTIONAL_FN(profiler_span_set_desc);
     enabled = APR_RETRIEVE_OPTIONAL_FN(profiler_enabled);
     record_spans = APR_RETRIEVE_OPTIONAL_FN(profiler_record_spans);
+    record_phase_us = APR_RETRIEVE_OPTIONAL_FN(profiler_record_phase_us);
     record_dropped = APR_RETRIEVE_OPTIONAL_FN(profiler_record_spans_dropped);
     st_parse = APR_RETRIEVE_OPTIONAL_FN(profiler_st_parse);
 }
@@ -251,7 +253,9 @@ static int record_complete(request_rec *r, const profiler_record_t *rec)
     d.out = "";
     record_spans(rec, dump_span, &d);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                  "proftest record %s: dropped=%u spans=%s", r->uri,
+                  "proftest record %s: body=%" APR_INT64_T_FMT
+                  " dropped=%u spans=%s", r->uri,
+                  record_phase_us ? record_phase_us(rec, "body") : -1,
                   record_dropped ? record_dropped(rec) : 0u, d.out);
     return OK;
 }
