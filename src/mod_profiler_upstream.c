@@ -49,8 +49,10 @@ int prof_upstream_write_st(request_rec *r, prof_st_buf_t *st, int present)
     /* All fields, in the order the header filter would send them (it puts
      * err_headers_out first), joined as one list, as a browser joins them. */
     vals = apr_array_make(r->pool, 4, sizeof(const char *));
-    apr_table_do(collect, vals, r->err_headers_out, ST_FIELD, NULL);
-    apr_table_do(collect, vals, r->headers_out, ST_FIELD, NULL);
+    if (mode != PROF_UP_DROP) {
+        apr_table_do(collect, vals, r->err_headers_out, ST_FIELD, NULL);
+        apr_table_do(collect, vals, r->headers_out, ST_FIELD, NULL);
+    }
     apr_table_unset(r->err_headers_out, ST_FIELD);
     apr_table_unset(r->headers_out, ST_FIELD);
     if (mode == PROF_UP_DROP) {
