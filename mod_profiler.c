@@ -25,6 +25,7 @@
 #include "mod_profiler_filter.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_upstream.h"
+#include "mod_profiler_store.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -57,6 +58,61 @@ static const command_rec profiler_cmds[] = {
                   RSRC_CONF,
                   "Most spans and metrics other modules may add to one "
                   "request, 0-4096 (default 64); further ones are counted"),
+
+    /* The measurement store: which requests, and what of them. */
+    AP_INIT_TAKE1("ProfilerStore", prof_config_set_store, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "On|Off: write profiled requests here to the database "
+                  "mod_dbd is configured with (default Off)"),
+    AP_INIT_TAKE1("ProfilerSample", prof_config_set_sample, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "The fraction of requests stored, 0-1 (default 1); slow "
+                  "and 5xx ones are always stored"),
+    AP_INIT_TAKE1("ProfilerSampleSlow", prof_config_set_sample_slow, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "<ms>|Off: always store requests that took this long "
+                  "(default Off)"),
+    AP_INIT_TAKE_ARGV("ProfilerStoreQuery", prof_config_set_store_query, NULL,
+                      RSRC_CONF | ACCESS_CONF,
+                      "Off|On [name ...]: store query strings, with the "
+                      "values of credentials and of the named parameters "
+                      "hidden (default Off)"),
+    AP_INIT_TAKE1("ProfilerIgnore", prof_config_set_ignore, NULL, RSRC_CONF,
+                  "A regular expression: requests whose path matches are "
+                  "not stored (repeatable)"),
+    AP_INIT_TAKE2("ProfilerRoute", prof_config_set_route, NULL, RSRC_CONF,
+                  "<regex> <name>: requests whose path matches are grouped "
+                  "under name ($1-$9 allowed); the first match wins"),
+    /* The store's server-wide settings (main server only). */
+    AP_INIT_TAKE1("ProfilerStoreTablePrefix", prof_config_set_store_global,
+                  (void *)0, RSRC_CONF,
+                  "Prefix of the store's table names (default profiler_)"),
+    AP_INIT_TAKE1("ProfilerServerName", prof_config_set_store_global,
+                  (void *)1, RSRC_CONF,
+                  "This server's name in the store, for fleets writing one "
+                  "database (default the host name)"),
+    AP_INIT_TAKE1("ProfilerStoreQueue", prof_config_set_store_global,
+                  (void *)2, RSRC_CONF,
+                  "Most rows waiting for the writer in each child "
+                  "(default 10000); more are counted and dropped"),
+    AP_INIT_TAKE1("ProfilerRetention", prof_config_set_store_global,
+                  (void *)3, RSRC_CONF,
+                  "How long requests are kept: 90m, 12h, 7d, 4w or Off "
+                  "(default 7d)"),
+    AP_INIT_TAKE1("ProfilerRollupRetention", prof_config_set_store_global,
+                  (void *)4, RSRC_CONF,
+                  "How long per-minute rollups are kept (default 400d)"),
+    AP_INIT_TAKE1("ProfilerRetentionRows", prof_config_set_store_global,
+                  (void *)5, RSRC_CONF,
+                  "Most requests kept; the oldest go first (default "
+                  "10000000; Off for no limit)"),
+    AP_INIT_TAKE1("ProfilerRetentionInterval", prof_config_set_store_global,
+                  (void *)6, RSRC_CONF,
+                  "Seconds between retention runs (default 60)"),
+    AP_INIT_TAKE12("ProfilerStoreBatch", prof_config_set_batch, NULL,
+                   RSRC_CONF,
+                   "<rows> [<ms>]: most rows per transaction and the longest "
+                   "wait for them (default 500 100ms)"),
     { NULL }
 };
 
@@ -95,6 +151,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_timing_register_hooks(p);
     prof_filter_register_hooks(p);
     prof_upstream_register_hooks(p);
+    prof_store_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(profiler) = {

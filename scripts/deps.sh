@@ -13,9 +13,11 @@ build=(gcc make libc6-dev pkg-config apache2 apache2-dev apache2-utils)
 case "${1:-test}" in
   test)  want=("${build[@]}" locales check libsubunit-dev clang libclang-rt-14-dev
                python3 python3-pytest python3-h2 curl
-               chromium) ;;
-  demo)  want=("${build[@]}" curl) ;;
-  bench) want=("${build[@]}" wrk valgrind python3 curl) ;;
+               chromium sqlite3 libsqlite3-dev libaprutil1-dbd-sqlite3
+               libaprutil1-dbd-pgsql postgresql apache2-utils) ;;
+  demo)  want=("${build[@]}" curl sqlite3 libaprutil1-dbd-sqlite3) ;;
+  bench) want=("${build[@]}" wrk valgrind python3 curl sqlite3
+               libaprutil1-dbd-sqlite3) ;;
   *) echo "usage: $0 test|demo|bench" >&2; exit 2 ;;
 esac
 

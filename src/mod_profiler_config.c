@@ -23,6 +23,10 @@ void *prof_config_dir_create(apr_pool_t *p, char *dir)
     conf->st_mode = PROF_UNSET;
     conf->st_max_size = PROF_UNSET;
     conf->up_mode = PROF_UNSET;
+    conf->store = PROF_UNSET;
+    conf->sample = -1.0;
+    conf->sample_slow_us = -1;
+    conf->store_query = PROF_UNSET;
     return conf;
 }
 
@@ -48,6 +52,18 @@ void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->st_max_size = MERGE_INT(st_max_size);
     conf->up_mode = MERGE_INT(up_mode);
     conf->up_prefix = add->up_prefix ? add->up_prefix : base->up_prefix;
+    conf->store = MERGE_INT(store);
+    conf->sample = add->sample >= 0 ? add->sample : base->sample;
+    conf->sample_slow_us = MERGE_INT(sample_slow_us);
+    /* On and its names travel together, like the expression above. */
+    if (add->store_query != PROF_UNSET) {
+        conf->store_query = add->store_query;
+        conf->query_redact = add->query_redact;
+    }
+    else {
+        conf->store_query = base->store_query;
+        conf->query_redact = base->query_redact;
+    }
     return conf;
 }
 
@@ -57,6 +73,13 @@ void *prof_config_srv_create(apr_pool_t *p, server_rec *s)
 
     (void)s;
     conf->max_spans = PROF_UNSET;
+    conf->store.queue_size = PROF_UNSET;
+    conf->store.batch_rows = PROF_UNSET;
+    conf->store.batch_interval_us = -1;
+    conf->store.retention_us = -1;
+    conf->store.rollup_retention_us = -1;
+    conf->store.retention_rows = -1;
+    conf->store.retention_interval_us = -1;
     return conf;
 }
 
@@ -68,11 +91,20 @@ void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     /* The main server's <Location> sections apply inside every vhost too. */
     conf->maybe_on = base->maybe_on || add->maybe_on;
     conf->max_spans = MERGE_INT(max_spans);
+    conf->store_maybe_on = base->store_maybe_on || add->store_maybe_on;
+    /* A vhost's own rules come first, then the main server's. */
+    conf->ignore = add->ignore && base->ignore
+                   ? apr_array_append(p, add->ignore, base->ignore)
+                   : (add->ignore ? add->ignore : base->ignore);
+    conf->routes = add->routes && base->routes
+                   ? apr_array_append(p, add->routes, base->routes)
+                   : (add->routes ? add->routes : base->routes);
+    /* Global: only the main server's counts (the setters refuse vhosts). */
+    conf->store = base->store;
     return conf;
 }
 
-/* On/Off, case-insensitively; -1 for anything else. */
-static int parse_flag(const char *arg)
+int prof_config_parse_flag(const char *arg)
 {
     if (!strcasecmp(arg, "on")) {
         return 1;
@@ -87,7 +119,7 @@ const char *prof_config_set_enabled(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
     prof_dir_conf_t *conf = dconf;
-    int v = parse_flag(arg);
+    int v = prof_config_parse_flag(arg);
 
     if (v < 0) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use On or Off",
@@ -105,7 +137,7 @@ const char *prof_config_set_enabled(cmd_parms *cmd, void *dconf,
 const char *prof_config_set_st(cmd_parms *cmd, void *dconf, const char *arg)
 {
     prof_dir_conf_t *conf = dconf;
-    int v = parse_flag(arg);
+    int v = prof_config_parse_flag(arg);
 
     if (v >= 0) {
         conf->st_mode = v ? PROF_ST_ON : PROF_ST_OFF;

@@ -18,6 +18,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "ap_expr.h"
+#include "ap_regex.h"
 
 #include "mod_profiler_private.h"
 
@@ -45,7 +46,36 @@ typedef struct {
     int st_max_size;            /**< ProfilerServerTimingMaxSize; PROF_UNSET */
     int up_mode;                /**< ProfilerUpstreamTiming; PROF_UNSET */
     const char *up_prefix;      /**< ProfilerUpstreamPrefix; NULL: unset */
+    int store;                  /**< ProfilerStore On|Off; PROF_UNSET */
+    double sample;              /**< ProfilerSample; < 0: unset */
+    apr_int64_t sample_slow_us; /**< ProfilerSampleSlow; 0: off, < 0 unset */
+    int store_query;            /**< ProfilerStoreQuery; PROF_UNSET */
+    apr_array_header_t *query_redact; /**< with it: extra names to redact */
 } prof_dir_conf_t;
+
+/** ProfilerRoute */
+typedef struct {
+    ap_regex_t *re;
+    const char *pattern;
+    const char *name;           /**< may hold $1..$9 */
+} prof_route_rule_t;
+
+/**
+ * Settings of the store that hold for the whole server: they are read from
+ * the main server only (the directives are refused inside a vhost), since
+ * each child has one writer and one database.
+ */
+typedef struct {
+    const char *prefix;         /**< ProfilerStoreTablePrefix; NULL: unset */
+    const char *server_name;    /**< ProfilerServerName; NULL: unset */
+    int queue_size;             /**< ProfilerStoreQueue; PROF_UNSET */
+    int batch_rows;             /**< ProfilerStoreBatch; PROF_UNSET */
+    apr_interval_time_t batch_interval_us; /**< its second value; < 0 unset */
+    apr_interval_time_t retention_us;      /**< ProfilerRetention; 0 off */
+    apr_interval_time_t rollup_retention_us; /**< ProfilerRollupRetention */
+    apr_int64_t retention_rows; /**< ProfilerRetentionRows; 0 off; < 0 unset */
+    apr_interval_time_t retention_interval_us; /**< ProfilerRetentionInterval */
+} prof_store_conf_t;
 
 /** Per-server configuration. */
 typedef struct {
@@ -55,6 +85,13 @@ typedef struct {
      * timed before their <Location> is known, so this is what lets a server
      * that never enables the profiler skip even that. */
     int maybe_on;
+    /* Set when "ProfilerStore On" appears in this server's configuration
+     * or the main server's: the store is started only if some server
+     * stores something. */
+    int store_maybe_on;
+    apr_array_header_t *ignore;     /**< ProfilerIgnore: ap_regex_t * */
+    apr_array_header_t *routes;     /**< ProfilerRoute: prof_route_rule_t */
+    prof_store_conf_t store;        /**< meaningful in the main server */
 } prof_srv_conf_t;
 
 /** Defaults, in one place. */
@@ -66,6 +103,23 @@ typedef struct {
 #define PROF_DEFAULT_MAX_SPANS    64
 #define PROF_DEFAULT_UP_MODE      PROF_UP_MERGE
 #define PROF_MAX_SPANS_MAX        4096
+#define PROF_DEFAULT_STORE        0
+#define PROF_DEFAULT_SAMPLE       1.0
+#define PROF_DEFAULT_QUEUE_SIZE   10000
+#define PROF_QUEUE_SIZE_MAX       1000000
+#define PROF_DEFAULT_BATCH_ROWS   500
+#define PROF_BATCH_ROWS_MAX       10000
+#define PROF_DEFAULT_BATCH_INTERVAL_US      apr_time_from_msec(100)
+#define PROF_DEFAULT_RETENTION_US           apr_time_from_sec(7 * 86400)
+#define PROF_DEFAULT_ROLLUP_RETENTION_US    apr_time_from_sec(400 * 86400)
+#define PROF_DEFAULT_RETENTION_ROWS         APR_INT64_C(10000000)
+#define PROF_DEFAULT_RETENTION_INTERVAL_US  apr_time_from_sec(60)
+/** The handler of the report (next to the store, so the store can leave
+ * the report's own requests out). */
+#define PROF_REPORT_HANDLER       "profiler-report"
+
+/** On/Off, case-insensitively: 1 or 0; -1 for anything else. */
+int prof_config_parse_flag(const char *arg);
 
 void *prof_config_dir_create(apr_pool_t *p, char *dir);
 void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv);
@@ -83,6 +137,66 @@ const char *prof_config_set_up_mode(cmd_parms *cmd, void *dconf,
                                     const char *arg);
 const char *prof_config_set_up_prefix(cmd_parms *cmd, void *dconf,
                                       const char *arg);
+
+const char *prof_config_set_store(cmd_parms *cmd, void *dconf,
+                                  const char *arg);
+const char *prof_config_set_sample(cmd_parms *cmd, void *dconf,
+                                   const char *arg);
+const char *prof_config_set_sample_slow(cmd_parms *cmd, void *dconf,
+                                        const char *arg);
+const char *prof_config_set_store_query(cmd_parms *cmd, void *dconf,
+                                        int argc, char *const argv[]);
+const char *prof_config_set_ignore(cmd_parms *cmd, void *dconf,
+                                   const char *arg);
+const char *prof_config_set_route(cmd_parms *cmd, void *dconf,
+                                  const char *regex, const char *name);
+const char *prof_config_set_store_global(cmd_parms *cmd, void *dconf,
+                                         const char *arg);
+const char *prof_config_set_batch(cmd_parms *cmd, void *dconf,
+                                  const char *rows, const char *ms);
+
+/** The store settings of the server (the main server's, with defaults
+ * filled in), for post_config and child_init. */
+void prof_config_store_get(server_rec *main_server, prof_store_conf_t *out);
+
+/** Would a request to r be stored, going by r's configuration (not by
+ * whether the store runs)? */
+static APR_INLINE int prof_config_store(const request_rec *r)
+{
+    const prof_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &profiler_module);
+    return conf->store == PROF_UNSET ? PROF_DEFAULT_STORE : conf->store;
+}
+
+static APR_INLINE double prof_config_sample(const request_rec *r)
+{
+    const prof_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &profiler_module);
+    return conf->sample < 0 ? PROF_DEFAULT_SAMPLE : conf->sample;
+}
+
+/** ProfilerSampleSlow for r, in us; 0 when off. */
+static APR_INLINE apr_int64_t prof_config_sample_slow_us(const request_rec *r)
+{
+    const prof_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &profiler_module);
+    return conf->sample_slow_us < 0 ? 0 : conf->sample_slow_us;
+}
+
+/** ProfilerStoreQuery for r: NULL when off, else the names to redact
+ * besides the built-in ones (possibly empty). */
+static APR_INLINE const apr_array_header_t *
+prof_config_store_query(const request_rec *r)
+{
+    const prof_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &profiler_module);
+    return conf->store_query == 1 ? conf->query_redact : NULL;
+}
+
+static APR_INLINE const prof_srv_conf_t *prof_config_srv(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &profiler_module);
+}
 
 /** ProfilerUpstreamTiming for r (a prof_up_mode_t). */
 static APR_INLINE int prof_config_up_mode(const request_rec *r)

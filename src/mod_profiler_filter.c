@@ -18,6 +18,7 @@
 #include "mod_profiler_timing.h"
 #include "mod_profiler_filter.h"
 #include "mod_profiler_span.h"
+#include "mod_profiler_collect.h"
 #include "mod_profiler_upstream.h"
 
 /* The most our phase entries can take: ", " + name + ";dur=" + 20 digits
@@ -116,7 +117,8 @@ static void add_filter_if_read(request_rec *r, prof_req_t *rq)
      * nothing will read that (no header, no module on the record hook, no
      * trace log), it is not worth one more filter on the response: the
      * handler phase then runs on until logging. */
-    if (rq->send_header || prof_record_wanted() || APLOGrtrace1(r)) {
+    if (rq->send_header || prof_record_wanted() || prof_collect_wanted(r)
+        || APLOGrtrace1(r)) {
         ap_add_output_filter_handle(prof_out_filter_handle, rq, r,
                                     r->connection);
     }

@@ -139,9 +139,8 @@ int prof_api_enabled(request_rec *r)
     return api_profile(r) != NULL;
 }
 
-/* The finished spans of rq, from r's pool (r's own thread only). */
-static apr_size_t finished_spans(request_rec *r, prof_req_t *rq,
-                                 prof_span_info_t **out)
+apr_size_t prof_req_finished_spans(request_rec *r, prof_req_t *rq,
+                                  prof_span_info_t **out)
 {
     prof_span_set_t *set = prof_req_spans(rq);
 
@@ -156,7 +155,7 @@ static apr_size_t finished_spans(request_rec *r, prof_req_t *rq,
 void prof_span_write_st(request_rec *r, prof_req_t *rq, prof_st_buf_t *st)
 {
     prof_span_info_t *spans;
-    apr_size_t i, n = finished_spans(r, rq, &spans);
+    apr_size_t i, n = prof_req_finished_spans(r, rq, &spans);
 
     for (i = 0; i < n; ++i) {
         prof_st_add(st, spans[i].name, spans[i].dur_us, spans[i].desc);
@@ -187,7 +186,7 @@ void prof_record_complete(request_rec *r, prof_req_t *rq)
 
     rec.r = r;
     rec.rq = rq;
-    rec.nspans = finished_spans(r, rq, &rec.spans);
+    rec.nspans = prof_req_finished_spans(r, rq, &rec.spans);
     profiler_run_profiler_record_complete(r, &rec);
 }
 

@@ -13,6 +13,7 @@
 #include "mod_profiler_config.h"
 #include "mod_profiler_timing.h"
 #include "mod_profiler_span.h"
+#include "mod_profiler_collect.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -132,7 +133,7 @@ static int hook_log_last(request_rec *r)
 {
     prof_req_t *rq = prof_req_get(r);
     prof_phase_rec_t *ph;
-    int wanted, trace;
+    int wanted, store, trace;
 
     if (!rq) {
         return DECLINED;
@@ -148,13 +149,17 @@ static int hook_log_last(request_rec *r)
     /* The record is complete. Folding the marks into durations is work for
      * whoever reads it: modules on the record_complete hook, the trace log. */
     wanted = prof_record_wanted();
+    store = prof_collect_wanted(r);
     trace = APLOGrtrace1(r);
-    if (!wanted && !trace) {
+    if (!wanted && !store && !trace) {
         return DECLINED;
     }
     prof_phase_total(ph, prof_phase_fold(ph));
     if (wanted) {
         prof_record_complete(r, rq);
+    }
+    if (store) {
+        prof_collect_request(r, rq);
     }
     if (trace) {
         prof_span_set_t *set = prof_req_spans(rq);

@@ -177,7 +177,7 @@ void prof_queue_close(prof_queue_t *q)
 }
 
 /* Which field a getter reads. */
-enum { Q_DRAINED, Q_LENGTH, Q_PUSHED, Q_DROPPED, Q_REFUSED };
+enum { Q_DRAINED, Q_CLOSED, Q_LENGTH, Q_PUSHED, Q_DROPPED, Q_REFUSED };
 
 static apr_uint64_t queue_read(prof_queue_t *q, int what)
 {
@@ -188,6 +188,7 @@ static apr_uint64_t queue_read(prof_queue_t *q, int what)
     }
     switch (what) {
     case Q_DRAINED: v = (q->closed && q->count == 0); break;
+    case Q_CLOSED:  v = (apr_uint64_t)q->closed; break;
     case Q_LENGTH:  v = q->count; break;
     case Q_PUSHED:  v = q->pushed; break;
     case Q_DROPPED: v = q->dropped; break;
@@ -200,6 +201,11 @@ static apr_uint64_t queue_read(prof_queue_t *q, int what)
 int prof_queue_drained(prof_queue_t *q)
 {
     return (int)queue_read(q, Q_DRAINED);
+}
+
+int prof_queue_closed(prof_queue_t *q)
+{
+    return (int)queue_read(q, Q_CLOSED);
 }
 
 apr_size_t prof_queue_length(prof_queue_t *q)

@@ -115,6 +115,11 @@ void prof_queue_close(prof_queue_t *q);
  * again. 0 otherwise, and for a NULL q. Thread-safe. */
 int prof_queue_drained(prof_queue_t *q);
 
+/** 1 once the queue is closed (it may still hold items), 0 otherwise and
+ * for a NULL q: a consumer that would wait or retry can tell that it is
+ * being stopped. Thread-safe. */
+int prof_queue_closed(prof_queue_t *q);
+
 /** Items in the queue now. Thread-safe; 0 for a NULL q. */
 apr_size_t prof_queue_length(prof_queue_t *q);
 

@@ -186,6 +186,20 @@ const char *prof_route_fold(apr_pool_t *p, const char *path,
     return o.buf;
 }
 
+apr_size_t prof_utf8_prefix_len(const char *s, apr_size_t max_len)
+{
+    apr_size_t len;
+
+    if (s == NULL) {
+        return 0;
+    }
+    /* Only up to max_len + 1 bytes: whether a cut is needed, not how long
+     * a hostile string really is. */
+    for (len = 0; len <= max_len && s[len]; ++len) {
+    }
+    return len > max_len ? utf8_cut((const unsigned char *)s, max_len) : len;
+}
+
 const char *prof_path_truncate(apr_pool_t *p, const char *path,
                                apr_size_t max_len)
 {
@@ -195,13 +209,7 @@ const char *prof_path_truncate(apr_pool_t *p, const char *path,
     if (path == NULL) {
         path = "";
     }
-    /* Only up to max_len + 1 bytes: whether a cut is needed, not how long
-     * a hostile path really is. */
-    for (len = 0; len <= max_len && path[len]; ++len) {
-    }
-    if (len > max_len) {
-        len = utf8_cut((const unsigned char *)path, max_len);
-    }
+    len = prof_utf8_prefix_len(path, max_len);
     out = apr_palloc(p, len + 1);
     memcpy(out, path, len);
     out[len] = '\0';

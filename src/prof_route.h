@@ -118,6 +118,14 @@ const char *prof_path_truncate(apr_pool_t *p, const char *path,
                                apr_size_t max_len);
 
 /**
+ * How many bytes of s prof_path_truncate() keeps: its length when that is
+ * at most max_len, else the cut described there. For callers that copy
+ * into memory of their own. NULL counts as "". Reads at most max_len + 1
+ * bytes.
+ */
+apr_size_t prof_utf8_prefix_len(const char *s, apr_size_t max_len);
+
+/**
  * The query string with the values of sensitive parameters replaced.
  *
  * Parameters are separated by '&' only; ';' is an ordinary byte (of a name

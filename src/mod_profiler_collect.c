@@ -1,0 +1,195 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <stdlib.h>
+
+#include "apr_strings.h"
+#include "apr_thread_proc.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+#include "prof_route.h"
+#include "prof_row.h"
+#include "prof_sample.h"
+#include "mod_profiler_private.h"
+#include "mod_profiler_config.h"
+#include "mod_profiler_collect.h"
+#include "mod_profiler_span.h"
+#include "mod_profiler_store.h"
+
+
+/* Query parameters whose values are never stored, whatever the
+ * configuration adds: the usual names of credentials and session ids. */
+static const char *const builtin_redact[] = {
+    "password", "passwd", "pwd", "pass", "secret", "token", "access_token",
+    "refresh_token", "id_token", "api_key", "apikey", "key", "auth",
+    "authorization", "session", "sessionid", "session_id", "sid", "code",
+    "signature", "sig", "jsessionid", "phpsessid", "client_secret"
+};
+
+int prof_collect_wanted(request_rec *r)
+{
+    return prof_store_running() && prof_config_store(r)
+           && prof_config_enabled(r);
+}
+
+/* The sampling draw: one splitmix64 state per thread, seeded on first use
+ * from the time and the thread, so threads never share or lock one. */
+static __thread apr_uint64_t rng_state;
+static __thread int rng_seeded;
+
+static double draw(void)
+{
+    if (!rng_seeded) {
+        rng_state = (apr_uint64_t)apr_time_now()
+                    ^ ((apr_uint64_t)(apr_uintptr_t)&rng_state << 16)
+                    ^ (apr_uint64_t)apr_os_thread_current();
+        rng_seeded = 1;
+    }
+    return prof_sample_u01(&rng_state);
+}
+
+/* The whole-number weight of a kept request: 1/fraction rounded down or
+ * up at random, so that its mean stays 1/fraction. Whole weights keep the
+ * rollups' counts and histogram buckets integers that add up exactly. */
+static apr_uint32_t whole_weight(double w)
+{
+    double floor_w;
+
+    if (w <= 1.0) {
+        return 1;
+    }
+    if (w >= 4294967295.0) {
+        return 4294967295u;
+    }
+    floor_w = (double)(apr_uint32_t)w;
+    return (apr_uint32_t)floor_w + (draw() < w - floor_w ? 1u : 0u);
+}
+
+static int ignored(const prof_srv_conf_t *sconf, const char *path)
+{
+    int i;
+
+    if (sconf->ignore == NULL) {
+        return 0;
+    }
+    for (i = 0; i < sconf->ignore->nelts; ++i) {
+        if (!ap_regexec(APR_ARRAY_IDX(sconf->ignore, i, ap_regex_t *), path,
+                        0, NULL, 0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
+                            const char *path)
+{
+    ap_regmatch_t m[AP_MAX_REG_MATCH];
+    int i;
+
+    if (sconf->routes) {
+        for (i = 0; i < sconf->routes->nelts; ++i) {
+            const prof_route_rule_t *rule =
+                &APR_ARRAY_IDX(sconf->routes, i, prof_route_rule_t);
+
+            if (!ap_regexec(rule->re, path, AP_MAX_REG_MATCH, m, 0)) {
+                /* $n may copy a long part of the path: the row cuts it. */
+                const char *name = ap_pregsub(r->pool, rule->name, path,
+                                              AP_MAX_REG_MATCH, m);
+                return name ? name : rule->name;
+            }
+        }
+    }
+    return prof_route_fold(r->pool, path, PROF_ROW_ROUTE_MAX);
+}
+
+static const char *query_of(request_rec *r, const char *args,
+                            const apr_array_header_t *extra)
+{
+    apr_array_header_t *names;
+    apr_size_t i;
+
+    names = apr_array_make(r->pool, (int)(sizeof(builtin_redact)
+                                          / sizeof(builtin_redact[0]))
+                                    + (extra ? extra->nelts : 0),
+                           sizeof(const char *));
+    for (i = 0; i < sizeof(builtin_redact) / sizeof(builtin_redact[0]); ++i) {
+        *(const char **)apr_array_push(names) = builtin_redact[i];
+    }
+    if (extra) {
+        apr_array_cat(names, extra);
+    }
+    return prof_query_redact(r->pool, args, names, PROF_ROW_QUERY_MAX);
+}
+
+void prof_collect_request(request_rec *r, prof_req_t *rq)
+{
+    request_rec *first = rq->r, *last = r;
+    const prof_srv_conf_t *sconf;
+    const apr_array_header_t *query_names;
+    const apr_int64_t *dur = rq->phases.dur_us;
+    apr_int64_t slow_us;
+    prof_row_in_t in;
+    prof_row_t *row;
+    prof_span_info_t *spans = NULL;
+    const char *path;
+    double w;
+    int always;
+
+    if (!prof_collect_wanted(r)) {
+        return;
+    }
+    /* The report never profiles itself into the store. */
+    if (r->handler && !strcmp(r->handler, PROF_REPORT_HANDLER)) {
+        return;
+    }
+    /* What the client asked for is the initial request; how it ended, the
+     * last one of its internal redirects (as mod_log_config's %>s). */
+    while (last->next) {
+        last = last->next;
+    }
+    sconf = prof_config_srv(first->server);
+    path = first->parsed_uri.path ? first->parsed_uri.path : first->uri;
+    if (path == NULL || ignored(sconf, path)) {
+        return;
+    }
+    slow_us = prof_config_sample_slow_us(r);
+    always = last->status >= 500
+             || (slow_us > 0 && dur[PROF_PHASE_TOTAL] >= slow_us);
+    w = prof_sample_weight(prof_config_sample(r), draw(), always);
+    if (w <= 0.0) {
+        return;
+    }
+
+    memset(&in, 0, sizeof(in));
+    in.start_us = first->request_time;
+    in.dur_us = dur;
+    in.ttfb_us = rq->ttfb_us;
+    in.bytes_sent = last->bytes_sent;
+    in.status = last->status;
+    in.weight = whole_weight(w);
+    in.vhost = first->server->server_hostname;
+    in.method = first->method;
+    in.protocol = first->protocol;
+    in.route = route_of(r, sconf, path);
+    in.path = prof_path_truncate(r->pool, path, PROF_ROW_PATH_MAX);
+    query_names = prof_config_store_query(r);
+    if (query_names && first->args) {
+        in.query = query_of(r, first->args, query_names);
+    }
+    in.nspans = prof_req_finished_spans(r, rq, &spans);
+    in.spans = spans;
+    in.span_base_us = dur[PROF_PHASE_READ];
+    in.spans_dropped = prof_req_spans(rq) ? prof_span_dropped(prof_req_spans(rq))
+                                          : 0;
+    row = prof_row_create(&in);
+    if (row == NULL) {
+        prof_store_count_lost(1);
+        return;
+    }
+    if (!prof_store_submit(row)) {
+        prof_row_free(row);
+    }
+}

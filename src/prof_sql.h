@@ -1,0 +1,118 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/**
+ * @file  prof_sql.h
+ * @brief The measurement store's schema and statements, for each SQL
+ *        dialect: the one place where SQL text is written.
+ *
+ * Tables (prefix "profiler_" unless ProfilerStoreTablePrefix says
+ * otherwise; the README documents every column):
+ *
+ *   schema    one row: the schema version and the histogram layout
+ *   writers   one row per writer (a child process of a server): the id
+ *             that request ids start with, and its counters
+ *   requests  one row per stored request; id = writer id * 2^32 + sequence
+ *   spans     the spans of stored requests, (request_id, seq)
+ *   rollups   per-minute aggregates, one row per (minute, server, vhost,
+ *             route, method, status class)
+ *
+ * Versions. The schema row says which of the migrations below have run;
+ * a writer runs the missing ones, in order, in one transaction (under an
+ * advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so any number
+ * of children and servers can start against one database at once. A
+ * database newer than this code is left alone and not written.
+ *
+ * Statements are apr_dbd format strings for apr_dbd_prepare(): %lld is an
+ * apr_int64_t, %d an int, %s a string, each passed by pointer to
+ * apr_dbd_pbquery()/pbselect(). Values are never written into the text.
+ *
+ * Part of the APR-only core: no httpd header may be included here.
+ */
+
+#ifndef PROF_SQL_H
+#define PROF_SQL_H
+
+#include "apr.h"
+#include "apr_pools.h"
+
+/** The schema version this code writes. */
+#define PROF_SQL_SCHEMA_VERSION 2
+
+/** The histogram layout of the rollups' hist column (prof_hist.h). */
+#define PROF_SQL_HIST_LAYOUT 1
+
+/** The longest table prefix accepted. */
+#define PROF_SQL_PREFIX_MAX 32
+
+/** The default table prefix. */
+#define PROF_SQL_DEFAULT_PREFIX "profiler_"
+
+typedef enum {
+    PROF_SQL_SQLITE = 0,
+    PROF_SQL_PGSQL = 1
+} prof_sql_dialect_t;
+
+/** The dialect of an apr_dbd driver name ("sqlite3", "pgsql"); -1 for
+ * drivers the store does not speak. */
+int prof_sql_dialect(const char *driver_name);
+
+/** NULL if prefix is a valid table prefix ([A-Za-z_][A-Za-z0-9_]*, at most
+ * PROF_SQL_PREFIX_MAX bytes, "" allowed), else why not. */
+const char *prof_sql_prefix_error(const char *prefix);
+
+/** The statements of the store, by number. */
+typedef enum {
+    PROF_STMT_WRITER_INSERT = 0,    /* server, pid, nonce, now */
+    PROF_STMT_WRITER_SELECT,        /* nonce, server, pid -> id */
+    PROF_STMT_WRITER_UPDATE,        /* now, written, dropped, failed, id */
+    PROF_STMT_REQUEST_INSERT,       /* see prof_sql.c */
+    PROF_STMT_SPAN_INSERT,
+    PROF_STMT_ROLLUP_ENSURE,        /* key */
+    PROF_STMT_ROLLUP_SELECT,        /* key -> scalars, hist */
+    PROF_STMT_ROLLUP_UPDATE,        /* scalars, hist, key */
+    PROF_STMT_COUNT
+} prof_sql_stmt_t;
+
+/** The text of statement which for dialect d and prefix, in p. */
+const char *prof_sql_stmt(apr_pool_t *p, prof_sql_dialect_t d,
+                          const char *prefix, prof_sql_stmt_t which);
+
+/**
+ * The statements that migrate a database at schema version from to
+ * version from + 1, as a NULL-terminated array in p; NULL when there is no
+ * such migration (from >= PROF_SQL_SCHEMA_VERSION or < 0). Version 0 is an
+ * empty database. The caller then writes the new version with
+ * prof_sql_schema_set().
+ */
+const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
+                                const char *prefix, int from);
+
+/** A query giving one row with one column: 1 when the schema table exists,
+ * else 0. */
+const char *prof_sql_schema_exists(apr_pool_t *p, prof_sql_dialect_t d,
+                                   const char *prefix);
+
+/** A query giving the schema row: version, hist_layout. */
+const char *prof_sql_schema_get(apr_pool_t *p, prof_sql_dialect_t d,
+                                const char *prefix);
+
+/** A statement that records version to and the current histogram layout
+ * (an upsert of the one row), with a %lld parameter for the time now. */
+const char *prof_sql_schema_set(apr_pool_t *p, prof_sql_dialect_t d,
+                                const char *prefix, int to);
+
+/** What to run first in a migration transaction: PostgreSQL's advisory
+ * lock, so that concurrent servers migrate one after the other; NULL for
+ * SQLite (BEGIN IMMEDIATE serializes already). */
+const char *prof_sql_migration_lock(apr_pool_t *p, prof_sql_dialect_t d,
+                                    const char *prefix);
+
+/** Settings for each new connection, each a query that may return a row
+ * (run them with a select); NULL-terminated; none for PostgreSQL. */
+const char *const *prof_sql_connection_setup(prof_sql_dialect_t d);
+
+/** The canonical phase names in column order (the 14 phases, not total),
+ * the same as prof_phase_name(); columns are "<name>_us". */
+#define PROF_SQL_PHASE_COLUMNS 14
+
+#endif /* PROF_SQL_H */
