@@ -286,9 +286,12 @@ const char *const *prof_sql_connection_setup(prof_sql_dialect_t d)
      * several processes write one file; NORMAL syncs at checkpoints, not
      * at every commit, which WAL makes safe against corruption (a power
      * cut can lose the last batches, never the file). The busy timeout
-     * makes a writer wait for another instead of failing at once. */
+     * makes a writer wait for another instead of failing at once; it is
+     * short because apr_dbd's SQLite driver retries a busy statement 15
+     * times itself, 100 ms apart: together some 5 s, far longer than any
+     * batch of another writer holds the lock. */
     static const char *const sqlite[] = {
-        "PRAGMA busy_timeout = 5000",
+        "PRAGMA busy_timeout = 200",
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",
         NULL

@@ -158,6 +158,13 @@ static int handler(request_rec *r)
         }
         return OK;
     }
+    /* For the store's tests: a slow request, an error status. */
+    if (arg_int(r, "sleep_ms", 0) > 0) {
+        apr_sleep(apr_time_from_msec(arg_int(r, "sleep_ms", 0)));
+    }
+    if (arg_int(r, "status", 0) >= 400) {
+        return arg_int(r, "status", 0);
+    }
     if (r->main) {                      /* as a subrequest */
         profiler_span_t *s = start(r, "sub.work", NULL);
         apr_sleep(500);
