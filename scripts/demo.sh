@@ -31,8 +31,10 @@ bash scripts/deps.sh demo
 make -s -f Makefile.apxs
 
 stop
-mkdir -p "$dir/htdocs/slow" "$dir/logs" "$dir/run"
+mkdir -p "$dir/htdocs/slow" "$dir/logs" "$dir/run" "$dir/db"
 chmod 755 "$dir" "$dir/htdocs" "$dir/htdocs/slow"
+# The children (www-data when started as root) write the store's file.
+chmod 777 "$dir/db"
 user_lines=""
 if [ "$(id -u)" -eq 0 ]; then user_lines=$'User www-data\nGroup www-data'; fi
 
@@ -70,6 +72,7 @@ LoadModule authz_core_module $mods/mod_authz_core.so
 LoadModule mime_module $mods/mod_mime.so
 LoadModule dir_module $mods/mod_dir.so
 LoadModule http2_module $mods/mod_http2.so
+LoadModule dbd_module $mods/mod_dbd.so
 LoadModule profiler_module $top/.libs/mod_profiler.so
 TypesConfig /etc/mime.types
 Protocols h2c http/1.1
@@ -86,6 +89,14 @@ DirectoryIndex index.html
 Profiler On
 # Only local clients see the timings.
 ProfilerServerTiming "expr=-R '127.0.0.0/8'"
+
+# Every request is stored in an embedded SQLite file. A connection per
+# batch (DBDPersist Off) lets the writer recover by itself if the file was
+# unwritable for a while.
+DBDriver sqlite3
+DBDParams $dir/db/profiler.db
+DBDPersist Off
+ProfilerStore On
 CONF
 
 "$httpd" -f "$dir/httpd.conf" -k start
@@ -97,4 +108,5 @@ echo
 echo "mod_profiler demo: http://127.0.0.1:$port/"
 echo "  curl -sI http://127.0.0.1:$port/ | grep -i server-timing"
 echo "  curl -sI http://127.0.0.1:$port/slow/$(printf 'd%d/' $(seq 1 40))f.html | grep -i server-timing"
+echo "  sqlite3 $dir/db/profiler.db 'SELECT route, count(*), avg(total_us) FROM profiler_requests GROUP BY route'"
 echo "  config and logs: $dir    stop: bash scripts/demo.sh stop"

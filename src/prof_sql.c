@@ -163,9 +163,13 @@ static const char *const v1_pgsql[] = {
     NULL
 };
 
-/* The same in both dialects from here on. */
+/* The same in both dialects from here on, but for the first words of two
+ * tables: in SQLite, "INTEGER PRIMARY KEY" makes the id the table's own
+ * 64-bit rowid (BIGINT PRIMARY KEY would add an index to every insert),
+ * and the spans need no rowid beside their key. "@ID" and "@NOROWID" stand
+ * for the dialect's words. */
 static const char *const v1_common[] = {
-    "CREATE TABLE IF NOT EXISTS @requests (id BIGINT PRIMARY KEY, "
+    "CREATE TABLE IF NOT EXISTS @requests (id @ID PRIMARY KEY, "
     "server TEXT NOT NULL, vhost TEXT NOT NULL, start_us BIGINT NOT NULL, "
     "method TEXT NOT NULL, route TEXT NOT NULL, path TEXT NOT NULL, "
     "query TEXT, status INTEGER NOT NULL, protocol TEXT NOT NULL, "
@@ -179,14 +183,15 @@ static const char *const v1_common[] = {
     "handler_us BIGINT NOT NULL, body_us BIGINT NOT NULL, "
     "log_us BIGINT NOT NULL, weight INTEGER NOT NULL, "
     "spans_dropped INTEGER NOT NULL)",
-    /* Time ranges and retention; a route's requests; the slowest. */
+    /* Time ranges and retention; a route's requests. Every index is work
+     * for each insert, so there are no more: lists sorted otherwise sort
+     * the rows of their time range. */
     "CREATE INDEX IF NOT EXISTS @requests_start ON @requests (start_us)",
     "CREATE INDEX IF NOT EXISTS @requests_route ON @requests (route, start_us)",
-    "CREATE INDEX IF NOT EXISTS @requests_total ON @requests (total_us)",
     "CREATE TABLE IF NOT EXISTS @spans (request_id BIGINT NOT NULL, "
     "seq INTEGER NOT NULL, name TEXT NOT NULL, description TEXT, "
     "parent INTEGER, start_us BIGINT NOT NULL, dur_us BIGINT NOT NULL, "
-    "metric INTEGER NOT NULL, PRIMARY KEY (request_id, seq))",
+    "metric INTEGER NOT NULL, PRIMARY KEY (request_id, seq))@NOROWID",
     NULL
 };
 
@@ -211,11 +216,34 @@ static const char *const v2_common[] = {
     NULL
 };
 
+/* Replace each @ID and @NOROWID of s (already prefixed) for dialect d. */
+static const char *dialect_words(apr_pool_t *p, const char *s,
+                                 prof_sql_dialect_t d)
+{
+    const char *id = d == PROF_SQL_PGSQL ? "BIGINT" : "INTEGER";
+    const char *norowid = d == PROF_SQL_PGSQL ? "" : " WITHOUT ROWID";
+    const char *at;
+
+    while ((at = strstr(s, "@ID")) != NULL) {
+        s = apr_pstrcat(p, apr_pstrmemdup(p, s, (apr_size_t)(at - s)), id,
+                        at + 3, NULL);
+    }
+    while ((at = strstr(s, "@NOROWID")) != NULL) {
+        s = apr_pstrcat(p, apr_pstrmemdup(p, s, (apr_size_t)(at - s)),
+                        norowid, at + 8, NULL);
+    }
+    return s;
+}
+
 static void append(apr_array_header_t *out, apr_pool_t *p,
-                   const char *const *list, const char *prefix)
+                   const char *const *list, const char *prefix,
+                   prof_sql_dialect_t d)
 {
     for (; *list; ++list) {
-        *(const char **)apr_array_push(out) = expand(p, *list, prefix);
+        /* The dialect's words first: expand() would take "@ID" for a
+         * prefixed name. */
+        *(const char **)apr_array_push(out) =
+            expand(p, dialect_words(p, *list, d), prefix);
     }
 }
 
@@ -226,11 +254,11 @@ const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
 
     switch (from) {
     case 0:
-        append(out, p, d == PROF_SQL_PGSQL ? v1_pgsql : v1_sqlite, prefix);
-        append(out, p, v1_common, prefix);
+        append(out, p, d == PROF_SQL_PGSQL ? v1_pgsql : v1_sqlite, prefix, d);
+        append(out, p, v1_common, prefix, d);
         break;
     case 1:
-        append(out, p, v2_common, prefix);
+        append(out, p, v2_common, prefix, d);
         break;
     default:
         return NULL;
