@@ -15,6 +15,11 @@
 #include <unistd.h>
 #include "unit.h"
 
+/* The measurement store's core units (declared here, not in unit.h). */
+Suite *prof_row_suite(void);       /* test_row.c: a finished request, copied */
+Suite *prof_rollup_suite(void);    /* test_rollup.c: per-minute aggregates */
+Suite *prof_sql_suite(void);       /* test_sql.c: the SQL, against SQLite */
+
 apr_pool_t *unit_pool;
 
 void unit_pool_setup(void)
@@ -67,6 +72,9 @@ int main(void)
     srunner_add_suite(sr, prof_queue_suite());
     srunner_add_suite(sr, prof_hist_suite());
     srunner_add_suite(sr, prof_route_suite());
+    srunner_add_suite(sr, prof_row_suite());
+    srunner_add_suite(sr, prof_rollup_suite());
+    srunner_add_suite(sr, prof_sql_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
