@@ -7,6 +7,7 @@
 #include "apr_dbd.h"
 #include "apr_hash.h"
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 
 #include "httpd.h"
@@ -803,6 +804,22 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
     store_queue = NULL;
     if (!store_active) {
         return;
+    }
+    /* prefork gives the child's pool and every request pool one allocator
+     * without a lock, since its children have one thread. Ours has two
+     * more (the writer, and mod_watchdog's for retention), which allocate
+     * from that tree too, as does mod_dbd when they open a connection:
+     * give the allocator the lock threaded MPMs give it. Uncontended, it
+     * costs a request a few atomic operations. */
+    {
+        apr_allocator_t *a = apr_pool_allocator_get(pchild);
+        apr_thread_mutex_t *m = NULL;
+
+        if (a && apr_allocator_mutex_get(a) == NULL
+            && apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT,
+                                       pchild) == APR_SUCCESS) {
+            apr_allocator_mutex_set(a, m);
+        }
     }
     w = apr_pcalloc(pchild, sizeof(*w));
     w->s = s;
