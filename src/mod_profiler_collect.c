@@ -19,15 +19,6 @@
 #include "mod_profiler_store.h"
 
 
-/* Query parameters whose values are never stored, whatever the
- * configuration adds: the usual names of credentials and session ids. */
-static const char *const builtin_redact[] = {
-    "password", "passwd", "pwd", "pass", "secret", "token", "access_token",
-    "refresh_token", "id_token", "api_key", "apikey", "key", "auth",
-    "authorization", "session", "sessionid", "session_id", "sid", "code",
-    "signature", "sig", "jsessionid", "phpsessid", "client_secret"
-};
-
 int prof_collect_wanted(request_rec *r)
 {
     return prof_store_running() && prof_config_store(r)
@@ -105,25 +96,6 @@ static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
     return prof_route_fold(r->pool, path, PROF_ROW_ROUTE_MAX);
 }
 
-static const char *query_of(request_rec *r, const char *args,
-                            const apr_array_header_t *extra)
-{
-    apr_array_header_t *names;
-    apr_size_t i;
-
-    names = apr_array_make(r->pool, (int)(sizeof(builtin_redact)
-                                          / sizeof(builtin_redact[0]))
-                                    + (extra ? extra->nelts : 0),
-                           sizeof(const char *));
-    for (i = 0; i < sizeof(builtin_redact) / sizeof(builtin_redact[0]); ++i) {
-        *(const char **)apr_array_push(names) = builtin_redact[i];
-    }
-    if (extra) {
-        apr_array_cat(names, extra);
-    }
-    return prof_query_redact(r->pool, args, names, PROF_ROW_QUERY_MAX);
-}
-
 void prof_collect_request(request_rec *r, prof_req_t *rq)
 {
     request_rec *first = rq->r, *last = r;
@@ -138,9 +110,6 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     double w;
     int always;
 
-    if (!prof_collect_wanted(r)) {
-        return;
-    }
     /* The report never profiles itself into the store. */
     if (r->handler && !strcmp(r->handler, PROF_REPORT_HANDLER)) {
         return;
@@ -177,7 +146,8 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     in.path = prof_path_truncate(r->pool, path, PROF_ROW_PATH_MAX);
     query_names = prof_config_store_query(r);
     if (query_names && first->args) {
-        in.query = query_of(r, first->args, query_names);
+        in.query = prof_query_redact(r->pool, first->args, query_names,
+                                     PROF_ROW_QUERY_MAX);
     }
     in.nspans = prof_req_finished_spans(r, rq, &spans);
     in.spans = spans;

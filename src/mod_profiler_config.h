@@ -50,7 +50,8 @@ typedef struct {
     double sample;              /**< ProfilerSample; < 0: unset */
     apr_int64_t sample_slow_us; /**< ProfilerSampleSlow; 0: off, < 0 unset */
     int store_query;            /**< ProfilerStoreQuery; PROF_UNSET */
-    apr_array_header_t *query_redact; /**< with it: extra names to redact */
+    apr_array_header_t *query_redact; /**< with it: the names to redact,
+                                       *   built-in ones included */
 } prof_dir_conf_t;
 
 /** ProfilerRoute */
@@ -183,8 +184,8 @@ static APR_INLINE apr_int64_t prof_config_sample_slow_us(const request_rec *r)
     return conf->sample_slow_us < 0 ? 0 : conf->sample_slow_us;
 }
 
-/** ProfilerStoreQuery for r: NULL when off, else the names to redact
- * besides the built-in ones (possibly empty). */
+/** ProfilerStoreQuery for r: NULL when off, else the names whose values
+ * are redacted (the built-in ones and those the directive added). */
 static APR_INLINE const apr_array_header_t *
 prof_config_store_query(const request_rec *r)
 {

@@ -43,6 +43,7 @@ static volatile apr_uint64_t rows_lost;  /* before they reached the queue */
 /* Where each connection keeps our prepared statements: in mod_dbd's
  * per-connection hash of them, so they live and die with the connection. */
 #define CONN_KEY "mod_profiler:statements"
+#define SETUP_KEY "mod_profiler:setup"
 
 /* How long a failed batch waits for its one retry, and how the writer
  * backs off during an outage. */
@@ -249,14 +250,13 @@ leave:
 
 /* ---- connections ------------------------------------------------------- */
 
-/* A new connection gets its settings and our statements once; they stay
- * in mod_dbd's per-connection hash until the connection closes. */
+/* A new connection gets our statements once; they stay in mod_dbd's
+ * per-connection hash until the connection closes. */
 static apr_status_t prepare_conn(prof_db_t *db, apr_pool_t *p,
                                  conn_stmts_t **out, const char **err)
 {
     static volatile apr_uint32_t generation;
     apr_pool_t *cp = apr_hash_pool_get(db->dbd->prepared);
-    const char *const *setup;
     conn_stmts_t *cs;
     apr_uint32_t gen;
     int i, ret;
@@ -265,12 +265,6 @@ static apr_status_t prepare_conn(prof_db_t *db, apr_pool_t *p,
     if (cs) {
         *out = cs;
         return APR_SUCCESS;
-    }
-    for (setup = prof_sql_connection_setup(db->dialect); *setup; ++setup) {
-        if ((ret = run_select(db, p, *setup, NULL)) != 0) {
-            *err = dbd_err(db, p, ret, *setup);
-            return APR_EGENERAL;
-        }
     }
     /* PostgreSQL names prepared statements on the server: a fresh name
      * each time, so that a half-prepared connection can try again. */
@@ -320,10 +314,9 @@ apr_status_t prof_store_db_open(prof_db_t *db, server_rec *s, apr_pool_t *p,
     }
     db->dialect = (prof_sql_dialect_t)d;
     db->prefix = store_conf.prefix;
-    /* The settings come before the schema: SQLite's journal mode cannot
-     * change inside a transaction. (prepare_conn runs them again on a
-     * fresh connection; they are idempotent and cheap.) */
-    if (!apr_atomic_read32(&schema_ok)) {
+    /* Once per connection, before the schema: SQLite's journal mode cannot
+     * change inside a transaction. */
+    if (!apr_hash_get(db->dbd->prepared, SETUP_KEY, APR_HASH_KEY_STRING)) {
         for (setup = prof_sql_connection_setup(db->dialect); *setup;
              ++setup) {
             if ((ret = run_select(db, p, *setup, NULL)) != 0) {
@@ -332,6 +325,8 @@ apr_status_t prof_store_db_open(prof_db_t *db, server_rec *s, apr_pool_t *p,
                 return APR_EGENERAL;
             }
         }
+        apr_hash_set(db->dbd->prepared, SETUP_KEY, APR_HASH_KEY_STRING,
+                     SETUP_KEY);
     }
     rv = ensure_schema(db, p, err);
     if (rv != APR_SUCCESS) {

@@ -6,7 +6,6 @@
  * with the rest. */
 
 #include <errno.h>
-#include <math.h>
 
 #include "apr_strings.h"
 #include "apr_lib.h"
@@ -101,6 +100,15 @@ const char *prof_config_set_sample_slow(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* Query parameters whose values are never stored, whatever the
+ * configuration adds: the usual names of credentials and session ids. */
+static const char *const builtin_redact[] = {
+    "password", "passwd", "pwd", "pass", "secret", "token", "access_token",
+    "refresh_token", "id_token", "api_key", "apikey", "key", "auth",
+    "authorization", "session", "sessionid", "session_id", "sid", "code",
+    "signature", "sig", "jsessionid", "phpsessid", "client_secret"
+};
+
 const char *prof_config_set_store_query(cmd_parms *cmd, void *dconf,
                                         int argc, char *const argv[])
 {
@@ -114,7 +122,14 @@ const char *prof_config_set_store_query(cmd_parms *cmd, void *dconf,
                             "hide", cmd->cmd->name);
     }
     conf->store_query = v;
-    conf->query_redact = apr_array_make(cmd->pool, argc, sizeof(char *));
+    /* The whole list, built-in names first, made here once rather than on
+     * every request. */
+    conf->query_redact = apr_array_make(cmd->pool, argc + (int)(
+        sizeof(builtin_redact) / sizeof(builtin_redact[0])), sizeof(char *));
+    for (i = 0; i < (int)(sizeof(builtin_redact) / sizeof(builtin_redact[0]));
+         ++i) {
+        *(const char **)apr_array_push(conf->query_redact) = builtin_redact[i];
+    }
     for (i = 1; i < argc; ++i) {
         if (argv[i][0] == '\0' || ap_strchr_c(argv[i], '&')
             || ap_strchr_c(argv[i], '=')) {

@@ -62,7 +62,7 @@ const char *prof_sql_prefix_error(const char *prefix);
 
 /** The statements of the store, by number. */
 typedef enum {
-    PROF_STMT_WRITER_INSERT = 0,    /* server, pid, nonce, now */
+    PROF_STMT_WRITER_INSERT = 0,    /* server, pid, nonce, now, now */
     PROF_STMT_WRITER_SELECT,        /* nonce, server, pid -> id */
     PROF_STMT_WRITER_UPDATE,        /* now, written, dropped, failed, id */
     PROF_STMT_REQUEST_INSERT,       /* see prof_sql.c */
