@@ -49,15 +49,13 @@ static int delete_oldest(prof_db_t *db, apr_pool_t *p, apr_int64_t cutoff,
     const char *pick = apr_psprintf(p, "SELECT id FROM %srequests WHERE "
                                     "start_us < %%lld ORDER BY start_us "
                                     "LIMIT %%d", pre);
-    apr_dbd_transaction_t *trans = NULL;
     const void *args[2];
     int ret, end, nspans;
 
     args[0] = &cutoff;
     args[1] = &limit;
     *deleted = 0;
-    ret = apr_dbd_transaction_start(db->dbd->driver, p, db->dbd->handle,
-                                    &trans);
+    ret = prof_store_db_begin(db);
     if (ret) {
         return ret;
     }
@@ -68,11 +66,9 @@ static int delete_oldest(prof_db_t *db, apr_pool_t *p, apr_int64_t cutoff,
                                       "IN (%s)", pre, pick), args, deleted);
     }
     if (ret) {
-        apr_dbd_transaction_mode_set(db->dbd->driver, trans,
-                                     APR_DBD_TRANSACTION_ROLLBACK);
         *deleted = 0;
     }
-    end = apr_dbd_transaction_end(db->dbd->driver, p, trans);
+    end = prof_store_db_end(db, !ret);
     return ret ? ret : end;
 }
 

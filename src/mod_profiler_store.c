@@ -126,13 +126,29 @@ static apr_int64_t to_i64(const char *s)
     return s ? apr_atoi64(s) : 0;
 }
 
+int prof_store_db_begin(prof_db_t *db)
+{
+    int nrows;
+
+    return apr_dbd_query(db->dbd->driver, db->dbd->handle, &nrows,
+                         db->dialect == PROF_SQL_SQLITE ? "BEGIN IMMEDIATE"
+                                                        : "BEGIN");
+}
+
+int prof_store_db_end(prof_db_t *db, int commit)
+{
+    int nrows;
+
+    return apr_dbd_query(db->dbd->driver, db->dbd->handle, &nrows,
+                         commit ? "COMMIT" : "ROLLBACK");
+}
+
 /* ---- schema ------------------------------------------------------------ */
 
 static apr_status_t ensure_schema(prof_db_t *db, apr_pool_t *p,
                                   const char **err)
 {
     const apr_dbd_driver_t *drv = db->dbd->driver;
-    apr_dbd_transaction_t *trans = NULL;
     const char *v = NULL, *sql;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
@@ -142,7 +158,7 @@ static apr_status_t ensure_schema(prof_db_t *db, apr_pool_t *p,
     if (apr_atomic_read32(&schema_ok)) {
         return APR_SUCCESS;
     }
-    ret = apr_dbd_transaction_start(drv, p, db->dbd->handle, &trans);
+    ret = prof_store_db_begin(db);
     if (ret) {
         *err = dbd_err(db, p, ret, "cannot start a transaction");
         return APR_EGENERAL;
@@ -227,11 +243,7 @@ static apr_status_t ensure_schema(prof_db_t *db, apr_pool_t *p,
     }
 
 leave:
-    if (rv != APR_SUCCESS) {
-        apr_dbd_transaction_mode_set(drv, trans,
-                                     APR_DBD_TRANSACTION_ROLLBACK);
-    }
-    ret = apr_dbd_transaction_end(drv, p, trans);
+    ret = prof_store_db_end(db, rv == APR_SUCCESS);
     if (rv == APR_SUCCESS && ret) {
         *err = dbd_err(db, p, ret, "cannot commit the schema");
         rv = APR_EGENERAL;
@@ -541,7 +553,6 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
                                const char **err)
 {
     apr_pool_t *p = w->pool;
-    apr_dbd_transaction_t *trans = NULL;
     apr_array_header_t *entries;
     prof_rollup_t *agg;
     conn_stmts_t *cs;
@@ -560,8 +571,7 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
         prof_store_db_close(&db, w->s);
         return rv;
     }
-    ret = apr_dbd_transaction_start(db.dbd->driver, p, db.dbd->handle,
-                                    &trans);
+    ret = prof_store_db_begin(&db);
     if (ret) {
         *err = dbd_err(&db, p, ret, "cannot start a transaction");
         prof_store_db_close(&db, w->s);
@@ -619,11 +629,7 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
     }
 
 leave:
-    if (ret) {
-        apr_dbd_transaction_mode_set(db.dbd->driver, trans,
-                                     APR_DBD_TRANSACTION_ROLLBACK);
-    }
-    k = apr_dbd_transaction_end(db.dbd->driver, p, trans);
+    k = prof_store_db_end(&db, !ret);
     if (!ret && k) {
         ret = k;
         *err = dbd_err(&db, p, k, "cannot commit");

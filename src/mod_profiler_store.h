@@ -67,6 +67,21 @@ typedef struct {
 apr_status_t prof_store_db_open(prof_db_t *db, server_rec *s, apr_pool_t *p,
                                 const char **err);
 
+/**
+ * Begin a transaction on db: BEGIN IMMEDIATE on SQLite (take the write
+ * lock now, so a busy database is met at the start), BEGIN on PostgreSQL.
+ *
+ * Not apr_dbd_transaction_start(): apr-util 1.6's PostgreSQL driver
+ * dereferences a NULL transaction when BEGIN fails, which it does on the
+ * first statement after the server went away, and crashed the child.
+ * @return 0, or the driver's error number.
+ */
+int prof_store_db_begin(prof_db_t *db);
+
+/** End the transaction begun by prof_store_db_begin(): COMMIT when commit
+ * is non-zero, else ROLLBACK. @return 0, or the driver's error number. */
+int prof_store_db_end(prof_db_t *db, int commit);
+
 /** Give the connection back to mod_dbd. */
 void prof_store_db_close(prof_db_t *db, server_rec *s);
 
