@@ -2,6 +2,9 @@
 
 #include <stdlib.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "apr_atomic.h"
 #include "apr_dbd.h"
@@ -51,8 +54,23 @@ static volatile apr_uint64_t rows_lost;  /* before they reached the queue */
 #define BACKOFF_FIRST_US  apr_time_from_sec(1)
 #define BACKOFF_MAX_US    apr_time_from_sec(5)
 
+/* Multi-row inserts come in sizes 1, 2, 4 ... PROF_SQL_ROWS_MAX rows, so
+ * that any number of rows is a few statements: 500 are 15 x 32 + 16 + 4. */
+#define ROW_SIZES 6
+#if (1 << (ROW_SIZES - 1)) != PROF_SQL_ROWS_MAX
+#error ROW_SIZES does not match PROF_SQL_ROWS_MAX
+#endif
+
+/* Parameters per row of the two multi-row inserts. */
+#define REQUEST_PARAMS (13 + PROF_SQL_PHASE_COLUMNS + 2)
+#define SPAN_PARAMS    8
+
 typedef struct {
     apr_dbd_prepared_t *stmt[PROF_STMT_COUNT];
+    /* Multi-row inserts, prepared when first used: [0] requests, [1] spans;
+     * [.][k] writes 2^k rows. */
+    apr_dbd_prepared_t *rows[2][ROW_SIZES];
+    apr_uint32_t gen;           /* this connection's statement names */
 } conn_stmts_t;
 
 int prof_store_running(void)
@@ -282,6 +300,7 @@ static apr_status_t prepare_conn(prof_db_t *db, apr_pool_t *p,
      * each time, so that a half-prepared connection can try again. */
     gen = apr_atomic_inc32(&generation);
     cs = apr_pcalloc(cp, sizeof(*cs));
+    cs->gen = gen;
     for (i = 0; i < PROF_STMT_COUNT; ++i) {
         const char *label = apr_psprintf(cp, "profiler_%u_%u_%d",
                                          (unsigned)getpid(), gen, i);
@@ -357,6 +376,26 @@ void prof_store_db_close(prof_db_t *db, server_rec *s)
 
 /* ---- the writer -------------------------------------------------------- */
 
+/* Parameters of up to PROF_SQL_ROWS_MAX rows of one multi-row insert, and
+ * the values that are not in the rows themselves. */
+typedef struct {
+    const void *args[PROF_SQL_ROWS_MAX * REQUEST_PARAMS];
+    apr_int64_t id[PROF_SQL_ROWS_MAX];
+    int status[PROF_SQL_ROWS_MAX];
+    int weight[PROF_SQL_ROWS_MAX];
+    int dropped[PROF_SQL_ROWS_MAX];
+    int n;
+} request_buf_t;
+
+typedef struct {
+    const void *args[PROF_SQL_ROWS_MAX * SPAN_PARAMS];
+    apr_int64_t id[PROF_SQL_ROWS_MAX];
+    int seq[PROF_SQL_ROWS_MAX];
+    int parent[PROF_SQL_ROWS_MAX];
+    int metric[PROF_SQL_ROWS_MAX];
+    int n;
+} span_buf_t;
+
 typedef struct {
     server_rec *s;
     apr_pool_t *pool;           /* cleared after every attempt */
@@ -365,12 +404,15 @@ typedef struct {
     apr_uint32_t seq;           /* the last request id's low half */
     apr_uint64_t written;       /* rows committed */
     apr_uint64_t failed;        /* rows lost to database errors */
+    int named;                  /* the thread has its name */
     int down;                   /* in an outage */
     apr_time_t down_since;
     apr_time_t retry_at;
     apr_interval_time_t backoff;
     apr_uint64_t lost_in_outage;
     apr_uint64_t dropped_at_down; /* queue drops when the outage began */
+    request_buf_t requests;     /* the multi-row insert being filled */
+    span_buf_t spans;
 } writer_t;
 
 static apr_int64_t clamp64(apr_uint64_t v)
@@ -419,54 +461,142 @@ static int register_writer(writer_t *w, prof_db_t *db, conn_stmts_t *cs,
     return w->writer_id > 0 ? 0 : -1;
 }
 
-static int insert_row(writer_t *w, prof_db_t *db, conn_stmts_t *cs,
-                      apr_pool_t *p, const prof_row_t *row)
+/* The statement that inserts 2^k rows of requests (span 0) or spans
+ * (span 1), prepared on this connection the first time it is needed. */
+static int rows_stmt(prof_db_t *db, conn_stmts_t *cs, int span, int k,
+                     apr_dbd_prepared_t **st)
 {
-    apr_int64_t id = (w->writer_id << 32) | (apr_int64_t)(++w->seq);
-    int status = row->status, weight = (int)row->weight;
-    int dropped = (int)row->spans_dropped, ret, k;
-    const void *args[13 + PROF_SQL_PHASE_COLUMNS + 2];
-    apr_uint32_t i;
+    apr_pool_t *cp;
+    const char *label, *sql;
+    int ret;
 
-    args[0] = &id;
-    args[1] = server_name;
-    args[2] = row->vhost;
-    args[3] = &row->start_us;
-    args[4] = row->method;
-    args[5] = row->route;
-    args[6] = row->path;
-    args[7] = row->query;       /* NULL: not kept */
-    args[8] = &status;
-    args[9] = row->protocol;
-    args[10] = &row->bytes_sent;
-    args[11] = &row->dur_us[PROF_PHASE_TOTAL];
-    args[12] = &row->ttfb_us;
-    for (k = 0; k < PROF_SQL_PHASE_COLUMNS; ++k) {
-        args[13 + k] = &row->dur_us[k];
+    if (cs->rows[span][k]) {
+        *st = cs->rows[span][k];
+        return 0;
     }
-    args[13 + PROF_SQL_PHASE_COLUMNS] = &weight;
-    args[14 + PROF_SQL_PHASE_COLUMNS] = &dropped;
-    if ((ret = pbquery(db, p, cs->stmt[PROF_STMT_REQUEST_INSERT], args))) {
-        return ret;
-    }
-    for (i = 0; i < row->nspans; ++i) {
-        const prof_row_span_t *sp = &row->spans[i];
-        int seq = sp->index, parent = sp->parent, metric = sp->metric;
-        const void *sargs[8];
+    cp = apr_hash_pool_get(db->dbd->prepared);
+    label = apr_psprintf(cp, "profiler_%u_%u_%s%d", (unsigned)getpid(),
+                         cs->gen, span ? "s" : "r", 1 << k);
+    sql = prof_sql_insert_rows(cp, db->dialect, db->prefix,
+                               span ? PROF_STMT_SPAN_INSERT
+                                    : PROF_STMT_REQUEST_INSERT, 1 << k);
+    ret = apr_dbd_prepare(db->dbd->driver, cp, db->dbd->handle, sql, label,
+                          &cs->rows[span][k]);
+    *st = ret ? NULL : cs->rows[span][k];
+    return ret;
+}
 
-        sargs[0] = &id;
-        sargs[1] = &seq;
-        sargs[2] = sp->name;
-        sargs[3] = sp->desc;
-        sargs[4] = parent >= 0 ? (const void *)&parent : NULL;
-        sargs[5] = &sp->start_us;
-        sargs[6] = &sp->dur_us;
-        sargs[7] = &metric;
-        if ((ret = pbquery(db, p, cs->stmt[PROF_STMT_SPAN_INSERT], sargs))) {
+/* Insert nrows rows (at most PROF_SQL_ROWS_MAX) whose parameters are in
+ * args, nparams per row, row after row: in as few statements as the sizes
+ * allow (21 rows: 16 + 4 + 1). */
+static int insert_rows(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
+                       int span, const void **args, int nparams, int nrows)
+{
+    apr_dbd_prepared_t *st;
+    int k, ret;
+
+    for (k = ROW_SIZES - 1; nrows > 0; --k) {
+        if (nrows < (1 << k)) {
+            continue;
+        }
+        if ((ret = rows_stmt(db, cs, span, k, &st)) != 0) {
             return ret;
         }
+        if ((ret = pbquery(db, p, st, args)) != 0) {
+            return ret;
+        }
+        args += nparams << k;
+        nrows -= 1 << k;
     }
     return 0;
+}
+
+static void request_params(request_buf_t *b, apr_int64_t id,
+                           const prof_row_t *row)
+{
+    const void **a = b->args + b->n * REQUEST_PARAMS;
+    int k;
+
+    b->id[b->n] = id;
+    b->status[b->n] = row->status;
+    b->weight[b->n] = (int)row->weight;
+    b->dropped[b->n] = (int)row->spans_dropped;
+    a[0] = &b->id[b->n];
+    a[1] = server_name;
+    a[2] = row->vhost;
+    a[3] = &row->start_us;
+    a[4] = row->method;
+    a[5] = row->route;
+    a[6] = row->path;
+    a[7] = row->query;          /* NULL: not kept */
+    a[8] = &b->status[b->n];
+    a[9] = row->protocol;
+    a[10] = &row->bytes_sent;
+    a[11] = &row->dur_us[PROF_PHASE_TOTAL];
+    a[12] = &row->ttfb_us;
+    for (k = 0; k < PROF_SQL_PHASE_COLUMNS; ++k) {
+        a[13 + k] = &row->dur_us[k];
+    }
+    a[13 + PROF_SQL_PHASE_COLUMNS] = &b->weight[b->n];
+    a[14 + PROF_SQL_PHASE_COLUMNS] = &b->dropped[b->n];
+    ++b->n;
+}
+
+static void span_params(span_buf_t *b, apr_int64_t id,
+                        const prof_row_span_t *sp)
+{
+    const void **a = b->args + b->n * SPAN_PARAMS;
+
+    b->id[b->n] = id;
+    b->seq[b->n] = sp->index;
+    b->parent[b->n] = sp->parent;
+    b->metric[b->n] = sp->metric;
+    a[0] = &b->id[b->n];
+    a[1] = &b->seq[b->n];
+    a[2] = sp->name;
+    a[3] = sp->desc;
+    a[4] = sp->parent >= 0 ? (const void *)&b->parent[b->n] : NULL;
+    a[5] = &sp->start_us;
+    a[6] = &sp->dur_us;
+    a[7] = &b->metric[b->n];
+    ++b->n;
+}
+
+/* The rows of a batch and their spans, PROF_SQL_ROWS_MAX at a time, in
+ * the writer's own buffers (some kilobytes: kept off the thread's stack). */
+static int insert_requests(writer_t *w, prof_db_t *db, conn_stmts_t *cs,
+                           apr_pool_t *p, prof_row_t **rows, apr_size_t n)
+{
+    request_buf_t *rb = &w->requests;
+    span_buf_t *sb = &w->spans;
+    apr_size_t i;
+    apr_uint32_t j;
+    int ret;
+
+    rb->n = sb->n = 0;
+    for (i = 0; i < n; ++i) {
+        apr_int64_t id = (w->writer_id << 32) | (apr_int64_t)(++w->seq);
+
+        request_params(rb, id, rows[i]);
+        if (rb->n == PROF_SQL_ROWS_MAX || i + 1 == n) {
+            if ((ret = insert_rows(db, cs, p, 0, rb->args, REQUEST_PARAMS,
+                                   rb->n)) != 0) {
+                return ret;
+            }
+            rb->n = 0;
+        }
+        for (j = 0; j < rows[i]->nspans; ++j) {
+            span_params(sb, id, &rows[i]->spans[j]);
+            if (sb->n == PROF_SQL_ROWS_MAX) {
+                if ((ret = insert_rows(db, cs, p, 1, sb->args, SPAN_PARAMS,
+                                       sb->n)) != 0) {
+                    return ret;
+                }
+                sb->n = 0;
+            }
+        }
+    }
+    return insert_rows(db, cs, p, 1, sb->args, SPAN_PARAMS, sb->n);
 }
 
 /* Merge one aggregate into its database row: make sure the row exists,
@@ -586,11 +716,9 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
             goto leave;
         }
     }
-    for (i = 0; i < n; ++i) {
-        if ((ret = insert_row(w, &db, cs, p, rows[i])) != 0) {
-            *err = dbd_err(&db, p, ret, "cannot insert a request");
-            goto leave;
-        }
+    if ((ret = insert_requests(w, &db, cs, p, rows, n)) != 0) {
+        *err = dbd_err(&db, p, ret, "cannot insert requests");
+        goto leave;
     }
     agg = prof_rollup_create(p);
     for (i = 0; i < n; ++i) {
@@ -657,6 +785,13 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
     apr_status_t rv = APR_EGENERAL;
     apr_size_t i;
 
+#ifdef __linux__
+    /* "top -H" and "ps -L" show which thread is the store's. */
+    if (!w->named) {
+        prctl(PR_SET_NAME, "prof-writer", 0, 0, 0);
+        w->named = 1;
+    }
+#endif
     if (!w->down || now >= w->retry_at) {
         rv = write_rows(w, rows, n, &err);
         apr_pool_clear(w->pool);

@@ -136,6 +136,42 @@ const char *prof_sql_stmt(apr_pool_t *p, prof_sql_dialect_t d,
     return expand(p, stmt_common[which], prefix);
 }
 
+const char *prof_sql_insert_rows(apr_pool_t *p, prof_sql_dialect_t d,
+                                 const char *prefix, prof_sql_stmt_t which,
+                                 int nrows)
+{
+    const char *one, *tuple;
+    apr_size_t head, tlen;
+    char *out, *o;
+    int i;
+
+    if ((which != PROF_STMT_REQUEST_INSERT && which != PROF_STMT_SPAN_INSERT)
+        || nrows < 1 || nrows > PROF_SQL_ROWS_MAX) {
+        return NULL;
+    }
+    one = prof_sql_stmt(p, d, prefix, which);
+    if (nrows == 1) {
+        return one;
+    }
+    /* "INSERT INTO t (...) VALUES " then "(...)" once per row. */
+    tuple = strstr(one, "VALUES (") + strlen("VALUES ");
+    head = (apr_size_t)(tuple - one);
+    tlen = strlen(tuple);
+    o = out = apr_palloc(p, head + (apr_size_t)nrows * (tlen + 2) + 1);
+    memcpy(o, one, head);
+    o += head;
+    for (i = 0; i < nrows; ++i) {
+        if (i) {
+            *o++ = ',';
+            *o++ = ' ';
+        }
+        memcpy(o, tuple, tlen);
+        o += tlen;
+    }
+    *o = '\0';
+    return out;
+}
+
 /* Migrations. Types: BIGINT is 64-bit in both dialects; SQLite's INTEGER
  * PRIMARY KEY is its rowid, PostgreSQL's BIGSERIAL a sequence. */
 

@@ -77,6 +77,22 @@ typedef enum {
 const char *prof_sql_stmt(apr_pool_t *p, prof_sql_dialect_t d,
                           const char *prefix, prof_sql_stmt_t which);
 
+/** The most rows one multi-row INSERT writes: 32 requests are 928
+ * parameters, under the 999 that older SQLite builds allow. */
+#define PROF_SQL_ROWS_MAX 32
+
+/**
+ * PROF_STMT_REQUEST_INSERT or PROF_STMT_SPAN_INSERT for nrows rows at once
+ * (1..PROF_SQL_ROWS_MAX): one VALUES tuple per row, the parameters of each
+ * row in the single-row order, row after row. A statement per row costs
+ * SQLite about as much again as the row itself (opening the table and its
+ * indexes, binding, halting); one per batch of rows does that once.
+ * NULL for other statements or an nrows out of range.
+ */
+const char *prof_sql_insert_rows(apr_pool_t *p, prof_sql_dialect_t d,
+                                 const char *prefix, prof_sql_stmt_t which,
+                                 int nrows);
+
 /**
  * The statements that migrate a database at schema version from to
  * version from + 1, as a NULL-terminated array in p; NULL when there is no

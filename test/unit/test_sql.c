@@ -43,7 +43,7 @@
 #include "unit.h"
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define MAX_PARAMS 64
+#define MAX_PARAMS (29 * PROF_SQL_ROWS_MAX)
 
 /* The prefixes the SQLite tests run with: the default, a short one, and
  * none at all. */
@@ -944,6 +944,148 @@ START_TEST(sql_no_placeholder_left)
 }
 END_TEST
 
+/* Multi-row inserts: one statement writes n rows, each row's values
+ * where they belong, and the statement has n times the parameters. */
+START_TEST(sql_insert_rows)
+{
+    static const int sizes[] = { 1, 2, 3, 17, PROF_SQL_ROWS_MAX };
+    const char *prefix = prefixes[_i];
+    apr_int64_t now = APR_INT64_C(1700000000000000);
+    apr_int64_t ids[PROF_SQL_ROWS_MAX], dur[PROF_SQL_ROWS_MAX][PROF_PHASE_COUNT];
+    int status[PROF_SQL_ROWS_MAX], one = 1, zero = 0, seq[PROF_SQL_ROWS_MAX];
+    const char *paths[PROF_SQL_ROWS_MAX];
+    const void *args[PROF_SQL_ROWS_MAX * 29];
+    sqlite3 *db = db_open();
+    sqlite3_stmt *st;
+    apr_int64_t next = 1;
+    int z, i, k;
+
+    migrate(db, prefix, now);
+    for (z = 0; z < (int)N_OF(sizes); ++z) {
+        int n = sizes[z];
+        const char *sql = prof_sql_insert_rows(unit_pool, PROF_SQL_SQLITE,
+                                               prefix,
+                                               PROF_STMT_REQUEST_INSERT, n);
+
+        ck_assert_ptr_nonnull(sql);
+        for (i = 0; i < n; ++i) {
+            const void **a = args + i * 29;
+
+            ids[i] = next++;
+            status[i] = 200 + i;
+            paths[i] = apr_psprintf(unit_pool, "/p/%" APR_INT64_T_FMT,
+                                    ids[i]);
+            for (k = 0; k < PROF_PHASE_COUNT; ++k) {
+                dur[i][k] = ids[i] * 100 + k;
+            }
+            a[0] = &ids[i];
+            a[1] = SERVER;
+            a[2] = "vh";
+            a[3] = &now;
+            a[4] = "GET";
+            a[5] = "/p/:id";
+            a[6] = paths[i];
+            a[7] = NULL;
+            a[8] = &status[i];
+            a[9] = "HTTP/1.1";
+            a[10] = &ids[i];
+            a[11] = &dur[i][PROF_PHASE_TOTAL];
+            a[12] = &ids[i];
+            for (k = 0; k < PROF_SQL_PHASE_COLUMNS; ++k) {
+                a[13 + k] = &dur[i][k];
+            }
+            a[13 + PROF_SQL_PHASE_COLUMNS] = &one;
+            a[14 + PROF_SQL_PHASE_COLUMNS] = &zero;
+        }
+        /* run() checks that SQLite sees exactly the format's parameters. */
+        ck_assert_int_eq(run(db, sql, args), n);
+
+        /* Spans: n of them for the first request of this statement. */
+        sql = prof_sql_insert_rows(unit_pool, PROF_SQL_SQLITE, prefix,
+                                   PROF_STMT_SPAN_INSERT, n);
+        ck_assert_ptr_nonnull(sql);
+        for (i = 0; i < n; ++i) {
+            const void **a = args + i * 8;
+
+            seq[i] = i;
+            a[0] = &ids[0];
+            a[1] = &seq[i];
+            a[2] = paths[i];
+            a[3] = NULL;
+            a[4] = NULL;
+            a[5] = &ids[i];
+            a[6] = &dur[i][0];
+            a[7] = &zero;
+        }
+        ck_assert_int_eq(run(db, sql, args), n);
+    }
+    /* Every row as written: path, status and phases from its own id. */
+    st = query(db, apr_pstrcat(unit_pool, "SELECT id, path, status, "
+                               "read_us, log_us, total_us FROM ", prefix,
+                               "requests ORDER BY id", NULL), NULL);
+    for (i = 1; i < next; ++i) {
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_int_eq(sqlite3_column_int64(st, 0), i);
+        ck_assert_str_eq((const char *)sqlite3_column_text(st, 1),
+                         apr_psprintf(unit_pool, "/p/%d", i));
+        ck_assert_int_ge(sqlite3_column_int(st, 2), 200);
+        ck_assert_int_eq(sqlite3_column_int64(st, 3),
+                         (apr_int64_t)i * 100 + PROF_PHASE_READ);
+        ck_assert_int_eq(sqlite3_column_int64(st, 4),
+                         (apr_int64_t)i * 100 + PROF_PHASE_LOG);
+        ck_assert_int_eq(sqlite3_column_int64(st, 5),
+                         (apr_int64_t)i * 100 + PROF_PHASE_TOTAL);
+    }
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    ck_assert_int_eq(one_value(db, apr_pstrcat(unit_pool, "SELECT count(*) "
+                                               "FROM ", prefix, "spans",
+                                               NULL)),
+                     1 + 2 + 3 + 17 + PROF_SQL_ROWS_MAX);
+    ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+END_TEST
+
+/* The sizes and statements that have no multi-row form. */
+START_TEST(sql_insert_rows_bounds)
+{
+    prof_sql_dialect_t d = _i ? PROF_SQL_PGSQL : PROF_SQL_SQLITE;
+    const char *sql;
+    int which, n, count;
+
+    ck_assert_ptr_null(prof_sql_insert_rows(unit_pool, d, "p_",
+                                            PROF_STMT_REQUEST_INSERT, 0));
+    ck_assert_ptr_null(prof_sql_insert_rows(unit_pool, d, "p_",
+                                            PROF_STMT_SPAN_INSERT,
+                                            PROF_SQL_ROWS_MAX + 1));
+    for (which = 0; which < PROF_STMT_COUNT; ++which) {
+        if (which != PROF_STMT_REQUEST_INSERT
+            && which != PROF_STMT_SPAN_INSERT) {
+            ck_assert_ptr_null(prof_sql_insert_rows(unit_pool, d, "p_",
+                                                    which, 2));
+        }
+    }
+    /* One row is the single-row statement itself. */
+    ck_assert_str_eq(prof_sql_insert_rows(unit_pool, d, "p_",
+                                          PROF_STMT_SPAN_INSERT, 1),
+                     prof_sql_stmt(unit_pool, d, "p_",
+                                   PROF_STMT_SPAN_INSERT));
+    /* n tuples, and 29 parameters each. */
+    sql = prof_sql_insert_rows(unit_pool, d, "p_", PROF_STMT_REQUEST_INSERT,
+                               PROF_SQL_ROWS_MAX);
+    for (n = 0, count = 0; (sql = strstr(sql, "%")) != NULL; ++sql) {
+        ++count;
+    }
+    ck_assert_int_eq(count, 29 * PROF_SQL_ROWS_MAX);
+    sql = prof_sql_insert_rows(unit_pool, d, "p_", PROF_STMT_REQUEST_INSERT,
+                               PROF_SQL_ROWS_MAX);
+    for (; (sql = strstr(sql, "), (")) != NULL; ++sql) {
+        ++n;
+    }
+    ck_assert_int_eq(n, PROF_SQL_ROWS_MAX - 1);
+}
+END_TEST
+
 Suite *prof_sql_suite(void)
 {
     Suite *s = suite_create("prof_sql");
@@ -954,6 +1096,7 @@ Suite *prof_sql_suite(void)
     tcase_add_loop_test(tc, sql_migrate_and_prepare, 0, N_OF(prefixes));
     tcase_add_loop_test(tc, sql_migrate_in_steps, 0, N_OF(prefixes));
     tcase_add_loop_test(tc, sql_round_trip, 0, N_OF(prefixes));
+    tcase_add_loop_test(tc, sql_insert_rows, 0, N_OF(prefixes));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("text");
@@ -963,6 +1106,7 @@ Suite *prof_sql_suite(void)
     tcase_add_loop_test(tc, sql_migration_bounds, 0, 2);
     tcase_add_loop_test(tc, sql_dialect_texts, 0, N_OF(prefixes));
     tcase_add_loop_test(tc, sql_no_placeholder_left, 0, 2 * N_OF(prefixes));
+    tcase_add_loop_test(tc, sql_insert_rows_bounds, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
