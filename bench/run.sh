@@ -14,6 +14,9 @@
 #           200-byte response header: the cost of emitting any header
 #   control (throughput only) a second server with the base config: the
 #           noise of the machine, measured like a variant
+#   store   timing plus the measurement store (SQLite, every request; the
+#           writer thread runs in the -X process, so callgrind counts it);
+#           not in the default variants: CG_VARIANTS="base timing store"
 #
 # Figures go to stdout and to bench/results/latest.txt.
 set -euo pipefail
@@ -150,6 +153,19 @@ ProfilerServerTiming Off" ;;
             mods="LoadModule profiler_module $MODSO"
             extra="Profiler On
 ProfilerServerTiming On" ;;
+        store)
+            # The measurement store on top of timing: SQLite, every request.
+            mkdir -p "$dir/db"
+            [ "$(id -u)" = 0 ] && chown www-data:www-data "$dir/db"
+            mods="LoadModule dbd_module $MODDIR/mod_dbd.so
+LoadModule profiler_module $MODSO"
+            extra="DBDriver sqlite3
+DBDParams $dir/db/profiler.db
+Profiler On
+ProfilerServerTiming Off
+ProfilerStore On
+ProfilerSample 1
+ProfilerStoreBatch 500 10000" ;;
         floor)
             mods="LoadModule headers_module $MODDIR/mod_headers.so"
             extra="Header set X-Floor \"$FLOOR_VALUE\"" ;;
