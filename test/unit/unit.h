@@ -58,6 +58,10 @@ Suite *prof_hist_suite(void);
 /* test_route.c: route folding, path truncation, query redaction, sampling */
 Suite *prof_route_suite(void);
 
+/* test_report_text.c: the report's escapers (JSON, HTML, CSV) and the
+ * parsers of its parameters (times, status, cursors, numbers) */
+Suite *prof_report_text_suite(void);
+
 /**
  * A deterministic PRNG (splitmix64) for the randomised tests: a failing
  * iteration reruns identically from its loop index, on every platform and

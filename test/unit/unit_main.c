@@ -75,6 +75,7 @@ int main(void)
     srunner_add_suite(sr, prof_row_suite());
     srunner_add_suite(sr, prof_rollup_suite());
     srunner_add_suite(sr, prof_sql_suite());
+    srunner_add_suite(sr, prof_report_text_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
