@@ -26,6 +26,7 @@
 #include "mod_profiler_span.h"
 #include "mod_profiler_upstream.h"
 #include "mod_profiler_store.h"
+#include "mod_profiler_report.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -109,6 +110,10 @@ static const command_rec profiler_cmds[] = {
     AP_INIT_TAKE1("ProfilerRetentionInterval", prof_config_set_store_global,
                   (void *)6, RSRC_CONF,
                   "Seconds between retention runs (default 60)"),
+    AP_INIT_TAKE1("ProfilerReportToken", prof_report_set_token, NULL,
+                  ACCESS_CONF,
+                  "A file holding the secret that \"Require profiler-token\" "
+                  "accepts as \"Authorization: Bearer <secret>\""),
     AP_INIT_TAKE12("ProfilerStoreBatch", prof_config_set_batch, NULL,
                    RSRC_CONF,
                    "<rows> [<ms>]: most rows per transaction and the longest "
@@ -152,6 +157,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_filter_register_hooks(p);
     prof_upstream_register_hooks(p);
     prof_store_register_hooks(p);
+    prof_report_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(profiler) = {

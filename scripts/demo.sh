@@ -97,6 +97,12 @@ DBDriver sqlite3
 DBDParams $dir/db/profiler.db
 DBDPersist Off
 ProfilerStore On
+
+# The dashboard and the JSON API, for local clients only.
+<Location /profiler>
+    SetHandler profiler-report
+    Require ip 127.0.0.1 ::1
+</Location>
 CONF
 
 "$httpd" -f "$dir/httpd.conf" -k start
@@ -108,5 +114,6 @@ echo
 echo "mod_profiler demo: http://127.0.0.1:$port/"
 echo "  curl -sI http://127.0.0.1:$port/ | grep -i server-timing"
 echo "  curl -sI http://127.0.0.1:$port/slow/$(printf 'd%d/' $(seq 1 40))f.html | grep -i server-timing"
+echo "  dashboard: http://127.0.0.1:$port/profiler/   API: curl -s http://127.0.0.1:$port/profiler/api/v1/summary"
 echo "  sqlite3 $dir/db/profiler.db 'SELECT route, count(*), avg(total_us) FROM profiler_requests GROUP BY route'"
 echo "  config and logs: $dir    stop: bash scripts/demo.sh stop"

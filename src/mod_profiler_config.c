@@ -18,7 +18,9 @@ void *prof_config_dir_create(apr_pool_t *p, char *dir)
 {
     prof_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    (void)dir;
+    /* The section's path: under a <Location>, where the report's pages
+     * are (NULL for the server's own configuration). */
+    conf->section = dir ? apr_pstrdup(p, dir) : NULL;
     conf->enabled = PROF_UNSET;
     conf->st_mode = PROF_UNSET;
     conf->st_max_size = PROF_UNSET;
@@ -38,6 +40,9 @@ void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     const prof_dir_conf_t *base = basev, *add = addv;
     prof_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
+    conf->section = add->section ? add->section : base->section;
+    conf->report_token = add->report_token ? add->report_token
+                                           : base->report_token;
     conf->enabled = MERGE_INT(enabled);
     /* The mode and its expression travel together: an inner "On" must not
      * inherit an outer expression. */

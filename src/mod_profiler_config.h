@@ -52,6 +52,8 @@ typedef struct {
     int store_query;            /**< ProfilerStoreQuery; PROF_UNSET */
     apr_array_header_t *query_redact; /**< with it: the names to redact,
                                        *   built-in ones included */
+    const char *section;        /**< the innermost section's path */
+    const char *report_token;   /**< ProfilerReportToken's secret; NULL */
 } prof_dir_conf_t;
 
 /** ProfilerRoute */

@@ -155,6 +155,17 @@ static apr_status_t prune(retention_t *rt, apr_pool_t *p, const char **err)
                       args, &n);
             roll_del += n;
         }
+        /* The hourly rollups: 60 times fewer rows, at once. An hour goes
+         * when all of it is past the cutoff. */
+        if (!ret) {
+            apr_int64_t hour_cutoff = cutoff - apr_time_from_sec(3600);
+
+            args[0] = &hour_cutoff;
+            ret = run(&db, p, apr_psprintf(p, "DELETE FROM %srollups_hour "
+                                           "WHERE hour_us < %%lld",
+                                           db.prefix), args, &n);
+            roll_del += n;
+        }
     }
     if (ret) {
         const char *msg = apr_dbd_error(db.dbd->driver, db.dbd->handle, ret);
@@ -189,6 +200,16 @@ static apr_status_t retention_callback(int state, void *data, apr_pool_t *p)
     rt->down = rv != APR_SUCCESS;
     /* Never an error to mod_watchdog: that would stop the task for good. */
     return APR_SUCCESS;
+}
+
+apr_status_t prof_retention_prune(server_rec *s, apr_pool_t *p,
+                                  const char **err)
+{
+    retention_t rt;
+
+    rt.s = s;
+    rt.down = 0;
+    return prune(&rt, p, err);
 }
 
 int prof_retention_post_config(apr_pool_t *pconf, server_rec *s)

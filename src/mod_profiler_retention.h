@@ -20,6 +20,14 @@
  * message is logged). */
 int prof_retention_post_config(apr_pool_t *pconf, server_rec *s);
 
+/**
+ * One retention pass now, in the calling thread (the report's "prune now"
+ * action): the same deletions, in the same small transactions, as the
+ * background task's. @param err set on failure. Logs nothing itself.
+ */
+apr_status_t prof_retention_prune(server_rec *s, apr_pool_t *p,
+                                  const char **err);
+
 /** Rows deleted in one statement: small, so that writers never wait long
  * for the lock (SQLite) or for row locks (PostgreSQL). */
 #define PROF_RETENTION_BATCH 1000

@@ -27,6 +27,7 @@
 #include "mod_profiler_config.h"
 #include "mod_profiler_store.h"
 #include "mod_profiler_retention.h"
+#include "mod_profiler_report.h"
 
 
 /* Written in post_config (in the parent, before any child exists) and in
@@ -602,8 +603,12 @@ static int insert_requests(writer_t *w, prof_db_t *db, conn_stmts_t *cs,
 /* Merge one aggregate into its database row: make sure the row exists,
  * read it (locked, on PostgreSQL), add, write it back. */
 static int merge_rollup(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
-                        prof_rollup_entry_t *e, const char **err)
+                        prof_rollup_entry_t *e, int hourly, const char **err)
 {
+    /* The minute table's statements, or the hourly table's. */
+    const int ensure = hourly ? PROF_STMT_HOUR_ENSURE : PROF_STMT_ROLLUP_ENSURE;
+    const int sel = hourly ? PROF_STMT_HOUR_SELECT : PROF_STMT_ROLLUP_SELECT;
+    const int update = hourly ? PROF_STMT_HOUR_UPDATE : PROF_STMT_ROLLUP_UPDATE;
     const apr_dbd_driver_t *drv = db->dbd->driver;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
@@ -618,11 +623,11 @@ static int merge_rollup(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
     key[3] = e->route;
     key[4] = e->method;
     key[5] = &e->status_class;
-    if ((ret = pbquery(db, p, cs->stmt[PROF_STMT_ROLLUP_ENSURE], key))) {
+    if ((ret = pbquery(db, p, cs->stmt[ensure], key))) {
         return ret;
     }
-    ret = apr_dbd_pbselect(drv, p, db->dbd->handle, &res,
-                           cs->stmt[PROF_STMT_ROLLUP_SELECT], 1, key);
+    ret = apr_dbd_pbselect(drv, p, db->dbd->handle, &res, cs->stmt[sel], 1,
+                           key);
     if (ret) {
         return ret;
     }
@@ -676,7 +681,7 @@ static int merge_rollup(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
     for (k = 0; k < 6; ++k) {
         args[22 + k] = key[k];
     }
-    return pbquery(db, p, cs->stmt[PROF_STMT_ROLLUP_UPDATE], args);
+    return pbquery(db, p, cs->stmt[update], args);
 }
 
 static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
@@ -689,7 +694,7 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
     prof_db_t db;
     apr_status_t rv;
     apr_size_t i;
-    int ret = 0, k;
+    int ret = 0, k, hourly;
     apr_int64_t registered_before = w->writer_id;
     apr_uint32_t seq_before = w->seq;
 
@@ -720,21 +725,26 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
         *err = dbd_err(&db, p, ret, "cannot insert requests");
         goto leave;
     }
-    agg = prof_rollup_create(p);
-    for (i = 0; i < n; ++i) {
-        prof_rollup_add(agg, rows[i]);
-    }
-    entries = prof_rollup_sorted(agg);
-    for (k = 0; k < entries->nelts; ++k) {
-        *err = NULL;
-        ret = merge_rollup(&db, cs, p,
-                           APR_ARRAY_IDX(entries, k, prof_rollup_entry_t *),
-                           err);
-        if (ret) {
-            if (*err == NULL) {
-                *err = dbd_err(&db, p, ret, "cannot update a rollup");
+    /* Per minute, then per hour: summaries of long ranges read the hours. */
+    for (hourly = 0; hourly < 2; ++hourly) {
+        agg = hourly ? prof_rollup_create_period(p, APR_INT64_C(3600000000))
+                     : prof_rollup_create(p);
+        for (i = 0; i < n; ++i) {
+            prof_rollup_add(agg, rows[i]);
+        }
+        entries = prof_rollup_sorted(agg);
+        for (k = 0; k < entries->nelts; ++k) {
+            *err = NULL;
+            ret = merge_rollup(&db, cs, p,
+                               APR_ARRAY_IDX(entries, k,
+                                             prof_rollup_entry_t *),
+                               hourly, err);
+            if (ret) {
+                if (*err == NULL) {
+                    *err = dbd_err(&db, p, ret, "cannot update a rollup");
+                }
+                goto leave;
             }
-            goto leave;
         }
     }
     {
@@ -875,9 +885,9 @@ static int store_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     const char *driver;
     server_rec *vs;
     char host[APRMAXHOSTLEN + 1];
-    int wanted = 0;
+    int wanted = 0, report;
 
-    (void)plog; (void)ptemp;
+    (void)plog;
     store_active = 0;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
@@ -885,22 +895,27 @@ static int store_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     for (vs = s; vs; vs = vs->next) {
         wanted |= prof_config_srv(vs)->store_maybe_on;
     }
-    if (!wanted) {
+    /* The report reads the database even where nothing is stored (a
+     * reporting server in front of a fleet's PostgreSQL database). */
+    report = prof_report_post_config(ptemp, s) > 0;
+    if (!wanted && !report) {
         return OK;
     }
     dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
     dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     if (dbd_open == NULL || dbd_close == NULL) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PROFLOGNO(00008)
-                     "ProfilerStore On needs mod_dbd: LoadModule dbd_module "
-                     "and set DBDriver and DBDParams in the main server");
+                     "%s needs mod_dbd: LoadModule dbd_module and set "
+                     "DBDriver and DBDParams in the main server",
+                     wanted ? "ProfilerStore On" : "The profiler report");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     driver = find_dbdriver(ap_conftree);
     if (driver == NULL || prof_sql_dialect(driver) < 0) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PROFLOGNO(00009)
-                     "ProfilerStore On needs DBDriver sqlite3 or DBDriver "
-                     "pgsql (with DBDParams) in the main server; %s",
+                     "%s needs DBDriver sqlite3 or DBDriver pgsql (with "
+                     "DBDParams) in the main server; %s",
+                     wanted ? "ProfilerStore On" : "The profiler report",
                      driver ? apr_psprintf(ptemp, "'%s' is not supported",
                                            driver)
                             : "there is none");
@@ -919,6 +934,10 @@ static int store_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (server_name == NULL) {
         server_name = apr_gethostname(host, sizeof(host), pconf) == APR_SUCCESS
                       ? apr_pstrdup(pconf, host) : "localhost";
+    }
+    if (!wanted) {
+        /* Reading only: no writer, no retention task in this server. */
+        return OK;
     }
     if (prof_retention_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -411,3 +411,46 @@ bad:
     prof_hist_init(out);
     return APR_EINVAL;
 }
+
+apr_status_t prof_hist_add_encoded(prof_hist_t *dst, const char *s,
+                                   apr_size_t len)
+{
+    apr_uint32_t bucket[PROF_HIST_BUCKETS];
+    apr_uint64_t count[PROF_HIST_BUCKETS], total = 0, room;
+    apr_size_t pos = 0, n = 0, i;
+    apr_uint64_t b, c;
+    apr_int64_t last = -1;
+
+    if (dst == NULL || len > PROF_HIST_ENCODED_MAX
+        || (s == NULL && len > 0)) {
+        return APR_EINVAL;
+    }
+    /* Read it all first: what cannot be read adds nothing. */
+    while (pos < len) {
+        if (last >= 0 && s[pos++] != ',') {
+            return APR_EINVAL;
+        }
+        if (!read_u64(s, len, &pos, OVERFLOW_BUCKET, &b)
+            || (apr_int64_t)b <= last
+            || pos >= len || s[pos++] != ':'
+            || !read_u64(s, len, &pos, APR_UINT64_MAX, &c)
+            || c == 0 || c > APR_UINT64_MAX - total) {
+            return APR_EINVAL;
+        }
+        bucket[n] = (apr_uint32_t)b;
+        count[n++] = c;
+        total += c;
+        last = (apr_int64_t)b;
+    }
+    /* Then add, saturating as prof_hist_merge() does: the lowest buckets
+     * keep their weight. */
+    room = APR_UINT64_MAX - dst->count;
+    for (i = 0; i < n && room > 0; ++i) {
+        apr_uint64_t add = count[i] < room ? count[i] : room;
+
+        dst->n[bucket[i]] += add;
+        dst->count += add;
+        room -= add;
+    }
+    return APR_SUCCESS;
+}

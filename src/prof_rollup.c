@@ -11,15 +11,22 @@
 struct prof_rollup_t {
     apr_pool_t *pool;
     apr_hash_t *entries;        /* key bytes -> prof_rollup_entry_t * */
+    apr_int64_t period_us;
 };
 
-prof_rollup_t *prof_rollup_create(apr_pool_t *p)
+prof_rollup_t *prof_rollup_create_period(apr_pool_t *p, apr_int64_t period_us)
 {
     prof_rollup_t *agg = apr_palloc(p, sizeof(*agg));
 
     agg->pool = p;
     agg->entries = apr_hash_make(p);
+    agg->period_us = period_us > 0 ? period_us : APR_INT64_C(60000000);
     return agg;
+}
+
+prof_rollup_t *prof_rollup_create(apr_pool_t *p)
+{
+    return prof_rollup_create_period(p, APR_INT64_C(60000000));
 }
 
 static apr_uint64_t sat_add(apr_uint64_t a, apr_uint64_t b)
@@ -59,7 +66,9 @@ static char *make_key(apr_pool_t *p, const prof_row_t *row,
 
 void prof_rollup_add(prof_rollup_t *agg, const prof_row_t *row)
 {
-    apr_int64_t minute = prof_row_minute_us(row->start_us);
+    apr_int64_t minute = row->start_us
+                         - ((row->start_us % agg->period_us) + agg->period_us)
+                           % agg->period_us;
     int cls = prof_row_status_class(row->status), i;
     apr_uint64_t w = row->weight;
     prof_rollup_entry_t *e;

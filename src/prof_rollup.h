@@ -51,8 +51,13 @@ typedef struct {
 
 typedef struct prof_rollup_t prof_rollup_t;
 
-/** A new empty aggregator in p. Clearing p ends it. */
+/** A new empty aggregator in p, per minute. Clearing p ends it. */
 prof_rollup_t *prof_rollup_create(apr_pool_t *p);
+
+/** The same per period_us (3600000000: the hourly rollups); the entries'
+ * minute_us is then the start of their period, from the epoch on. */
+prof_rollup_t *prof_rollup_create_period(apr_pool_t *p,
+                                         apr_int64_t period_us);
 
 /** Fold row into the entry of its key (created when new). Strings are
  * copied into the aggregator's pool. */

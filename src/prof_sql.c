@@ -121,11 +121,36 @@ static const char *expand(apr_pool_t *p, const char *tmpl, const char *prefix)
     return out;
 }
 
+/* s with every "from" replaced by "to". */
+static const char *replace_all(apr_pool_t *p, const char *s, const char *from,
+                               const char *to)
+{
+    const char *at;
+    char *out = "";
+
+    while ((at = strstr(s, from)) != NULL) {
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, s, (apr_size_t)(at - s)),
+                          to, NULL);
+        s = at + strlen(from);
+    }
+    return apr_pstrcat(p, out, s, NULL);
+}
+
 const char *prof_sql_stmt(apr_pool_t *p, prof_sql_dialect_t d,
                           const char *prefix, prof_sql_stmt_t which)
 {
     if ((int)which < 0 || which >= PROF_STMT_COUNT) {
         return NULL;
+    }
+    if (which >= PROF_STMT_HOUR_ENSURE) {
+        /* The hourly table has the minute table's columns, but for the
+         * first one's name. */
+        const char *m = prof_sql_stmt(p, d, "@", which - PROF_STMT_HOUR_ENSURE
+                                              + PROF_STMT_ROLLUP_ENSURE);
+
+        m = replace_all(p, m, "minute_us", "hour_us");
+        m = replace_all(p, m, "@rollups ", "@rollups_hour ");
+        return expand(p, m, prefix);
     }
     if (which == PROF_STMT_ROLLUP_SELECT) {
         /* PostgreSQL: lock the row, so that two servers merging into one
@@ -252,6 +277,31 @@ static const char *const v2_common[] = {
     NULL
 };
 
+/* Schema 3: the hourly rollups. */
+#define HOUR_TABLE \
+    "CREATE TABLE IF NOT EXISTS @rollups_hour (hour_us BIGINT NOT NULL, " \
+    "server TEXT NOT NULL, vhost TEXT NOT NULL, route TEXT NOT NULL, " \
+    "method TEXT NOT NULL, status_class INTEGER NOT NULL, " \
+    "count BIGINT NOT NULL, samples BIGINT NOT NULL, sum_us BIGINT NOT NULL, " \
+    "min_us BIGINT NOT NULL, max_us BIGINT NOT NULL, " \
+    "ttfb_sum_us BIGINT NOT NULL, bytes_sum BIGINT NOT NULL, " \
+    "read_sum_us BIGINT NOT NULL, postread_sum_us BIGINT NOT NULL, " \
+    "quick_sum_us BIGINT NOT NULL, translate_sum_us BIGINT NOT NULL, " \
+    "storage_sum_us BIGINT NOT NULL, headers_sum_us BIGINT NOT NULL, " \
+    "access_sum_us BIGINT NOT NULL, authn_sum_us BIGINT NOT NULL, " \
+    "authz_sum_us BIGINT NOT NULL, type_sum_us BIGINT NOT NULL, " \
+    "fixups_sum_us BIGINT NOT NULL, handler_sum_us BIGINT NOT NULL, " \
+    "body_sum_us BIGINT NOT NULL, log_sum_us BIGINT NOT NULL, " \
+    "hist TEXT NOT NULL, " \
+    "PRIMARY KEY (hour_us, server, vhost, route, method, status_class))", \
+    "CREATE INDEX IF NOT EXISTS @rollups_hour_route ON @rollups_hour " \
+    "(route, hour_us)"
+
+static const char *const v3_common[] = {
+    HOUR_TABLE,
+    NULL
+};
+
 /* Replace each @ID and @NOROWID of s (already prefixed) for dialect d. */
 static const char *dialect_words(apr_pool_t *p, const char *s,
                                  prof_sql_dialect_t d)
@@ -296,6 +346,9 @@ const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
     case 1:
         append(out, p, v2_common, prefix, d);
         break;
+    case 2:
+        append(out, p, v3_common, prefix, d);
+        break;
     default:
         return NULL;
     }
@@ -312,6 +365,12 @@ const char *prof_sql_schema_exists(apr_pool_t *p, prof_sql_dialect_t d,
     }
     return apr_pstrcat(p, "SELECT count(*) FROM sqlite_master WHERE "
                        "type = 'table' AND name = '", prefix, "schema'", NULL);
+}
+
+const char *prof_sql_hourly_first(apr_pool_t *p, const char *prefix)
+{
+    return apr_pstrcat(p, "SELECT min(hour_us) FROM ", prefix,
+                       "rollups_hour", NULL);
 }
 
 const char *prof_sql_schema_get(apr_pool_t *p, prof_sql_dialect_t d,

@@ -15,6 +15,14 @@
  *   spans     the spans of stored requests, (request_id, seq)
  *   rollups   per-minute aggregates, one row per (minute, server, vhost,
  *             route, method, status class)
+ *   rollups_hour  the same per hour (schema 3): summaries of long ranges
+ *             read 60 times fewer rows. The first hour in the table may be
+ *             partial (the table was created, or a writer began, within
+ *             it); every hour after it is complete, since writers write
+ *             both tables in one transaction. So readers take whole hours
+ *             after the first one from here, the rest from the minutes
+ *             (prof_sql_hourly_first()), and a database that had minute
+ *             rollups before schema 3 needs no backfill.
  *
  * Versions. The schema row says which of the migrations below have run;
  * a writer runs the missing ones, in order, in one transaction (under an
@@ -36,7 +44,7 @@
 #include "apr_pools.h"
 
 /** The schema version this code writes. */
-#define PROF_SQL_SCHEMA_VERSION 2
+#define PROF_SQL_SCHEMA_VERSION 3
 
 /** The histogram layout of the rollups' hist column (prof_hist.h). */
 #define PROF_SQL_HIST_LAYOUT 1
@@ -70,6 +78,9 @@ typedef enum {
     PROF_STMT_ROLLUP_ENSURE,        /* key */
     PROF_STMT_ROLLUP_SELECT,        /* key -> scalars, hist */
     PROF_STMT_ROLLUP_UPDATE,        /* scalars, hist, key */
+    PROF_STMT_HOUR_ENSURE,          /* the same three for rollups_hour, */
+    PROF_STMT_HOUR_SELECT,          /* keyed by hour_us */
+    PROF_STMT_HOUR_UPDATE,
     PROF_STMT_COUNT
 } prof_sql_stmt_t;
 
@@ -107,6 +118,10 @@ const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
  * else 0. */
 const char *prof_sql_schema_exists(apr_pool_t *p, prof_sql_dialect_t d,
                                    const char *prefix);
+
+/** A query giving the first hour in the hourly rollups (NULL when there
+ * is none): the hours after it are complete. */
+const char *prof_sql_hourly_first(apr_pool_t *p, const char *prefix);
 
 /** A query giving the schema row: version, hist_layout. */
 const char *prof_sql_schema_get(apr_pool_t *p, prof_sql_dialect_t d,

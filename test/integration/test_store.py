@@ -221,6 +221,7 @@ ProfilerRoute ^/users/([^/]+)/posts$ /users/$1/posts
 </Location>
 <Location /profiler>
     SetHandler profiler-report
+    Require ip 127.0.0.1
 </Location>
 """)
     try:
@@ -287,9 +288,21 @@ def test_rollups_count_exactly_the_raw_rows(test_module):
                         "samples, sum_us, min_us, max_us FROM profiler_rollups "
                         "ORDER BY 1, 2, 3, 4")
         assert raw == roll
+        # The hourly rollups hold the same per hour.
+        raw = db.query("SELECT (start_us / 3600000000) * 3600000000 AS h, "
+                       "route, method, status / 100, sum(weight), count(*), "
+                       "sum(total_us * weight), min(total_us), max(total_us) "
+                       "FROM profiler_requests GROUP BY h, route, method, "
+                       "status / 100 ORDER BY 1, 2, 3, 4")
+        roll = db.query("SELECT hour_us, route, method, status_class, count, "
+                        "samples, sum_us, min_us, max_us FROM "
+                        "profiler_rollups_hour ORDER BY 1, 2, 3, 4")
+        assert raw == roll
         # The histogram holds the count too.
-        for count, hist in db.query("SELECT count, hist FROM profiler_rollups"):
-            assert sum(int(x.split(":")[1]) for x in hist.split(",")) == count
+        for table in ("profiler_rollups", "profiler_rollups_hour"):
+            for count, hist in db.query("SELECT count, hist FROM " + table):
+                assert sum(int(x.split(":")[1])
+                           for x in hist.split(",")) == count
     finally:
         srv.cleanup()
 
@@ -327,13 +340,24 @@ ProfilerRetentionInterval 1
                         "access_sum_us, authn_sum_us, authz_sum_us, type_sum_us, "
                         "fixups_sum_us, handler_sum_us, body_sum_us, log_sum_us, "
                         "hist FROM profiler_rollups")
+            con.execute("INSERT INTO profiler_rollups_hour SELECT hour_us - 3 * "
+                        "86400000000, server, vhost, '/old', method, status_class, "
+                        "count, samples, sum_us, min_us, max_us, ttfb_sum_us, "
+                        "bytes_sum, read_sum_us, postread_sum_us, quick_sum_us, "
+                        "translate_sum_us, storage_sum_us, headers_sum_us, "
+                        "access_sum_us, authn_sum_us, authz_sum_us, type_sum_us, "
+                        "fixups_sum_us, handler_sum_us, body_sum_us, log_sum_us, "
+                        "hist FROM profiler_rollups_hour")
         con.close()
         # By age: the old requests, their spans and the old rollups go.
         wait_for(lambda: count_rows(db, "route = '/old'") == 0, timeout=20)
         assert db.scalar("SELECT count(*) FROM profiler_spans WHERE request_id <= 10") == 0
         wait_for(lambda: db.scalar("SELECT count(*) FROM profiler_rollups "
                                    "WHERE route = '/old'") == 0, timeout=20)
+        wait_for(lambda: db.scalar("SELECT count(*) FROM profiler_rollups_hour "
+                                   "WHERE route = '/old'") == 0, timeout=20)
         assert db.scalar("SELECT count(*) FROM profiler_rollups") >= 1
+        assert db.scalar("SELECT count(*) FROM profiler_rollups_hour") >= 1
         # By count: never more than 50 for long.
         ab(srv, "/index.html", 300, c=5)
         wait_for(lambda: count_rows(db) <= 50, timeout=20)
@@ -342,6 +366,7 @@ ProfilerRetentionInterval 1
         finish(srv)
         # Rollups are kept: they still count every request.
         assert db.scalar("SELECT sum(count) FROM profiler_rollups") == 301
+        assert db.scalar("SELECT sum(count) FROM profiler_rollups_hour") == 301
     finally:
         srv.cleanup()
 
@@ -370,11 +395,12 @@ def test_schema_version_1_is_migrated():
         get(srv, "/index.html")
         finish(srv)
         db = srv.db
-        assert db.query("SELECT version, hist_layout FROM profiler_schema") == [(2, 1)]
+        assert db.query("SELECT version, hist_layout FROM profiler_schema") == [(3, 1)]
         assert count_rows(db, "route = '/kept'") == 1
         assert count_rows(db, "path = '/index.html'") == 1
         assert db.scalar("SELECT count FROM profiler_rollups") == 1
-        assert "tables profiler_* migrated at schema version 2" in srv.read_error_log()
+        assert db.scalar("SELECT count FROM profiler_rollups_hour") == 1
+        assert "tables profiler_* migrated at schema version 3" in srv.read_error_log()
     finally:
         srv.cleanup()
 

@@ -28,7 +28,8 @@ def pg():
 def clean(pg):
     """Each test starts with no tables."""
     pg.query("DROP TABLE IF EXISTS profiler_requests, profiler_spans, "
-             "profiler_rollups, profiler_writers, profiler_schema")
+             "profiler_rollups, profiler_rollups_hour, profiler_writers, "
+             "profiler_schema")
     return PgDb(pg)
 
 
@@ -100,6 +101,12 @@ def test_a_fleet_writes_one_database(clean):
                           "sum(weight) FROM profiler_requests GROUP BY 1, 2 ORDER BY 1, 2")
         roll = clean.query("SELECT minute_us, server, sum(count) FROM profiler_rollups "
                            "GROUP BY 1, 2 ORDER BY 1, 2")
+        assert raw == roll
+        raw = clean.query("SELECT (start_us / 3600000000) * 3600000000 AS h, "
+                          "server, sum(weight) FROM profiler_requests GROUP BY "
+                          "1, 2 ORDER BY 1, 2")
+        roll = clean.query("SELECT hour_us, server, sum(count) FROM "
+                           "profiler_rollups_hour GROUP BY 1, 2 ORDER BY 1, 2")
         assert raw == roll
     finally:
         for s in servers:

@@ -1378,6 +1378,46 @@ START_TEST(decode_arguments)
 }
 END_TEST
 
+/* Adding an encoded histogram equals decoding it and merging the buckets;
+ * one that cannot be decoded adds nothing. */
+START_TEST(add_encoded_equals_decode_merge)
+{
+    prof_hist_t *a = hist_new(), *b = hist_new(), *x = hist_new();
+    uint64_t rs = 0x5eed0000u + (uint64_t)_i;
+    int round, k;
+
+    for (round = 0; round < 20; ++round) {
+        const char *enc;
+        apr_uint64_t before;
+
+        prof_hist_init(x);
+        for (k = 0; k < (int)(unit_rand(&rs) % 200); ++k) {
+            prof_hist_add(x, (apr_interval_time_t)(unit_rand(&rs)
+                                                   % 100000000),
+                          1 + unit_rand(&rs) % 5);
+        }
+        enc = prof_hist_encode(unit_pool, x);
+        ck_assert_int_eq(prof_hist_add_encoded(a, enc, strlen(enc)),
+                         APR_SUCCESS);
+        ck_assert_int_eq(prof_hist_decode(enc, strlen(enc), x), APR_SUCCESS);
+        prof_hist_merge(b, x);
+        ck_assert_uint_eq(a->count, b->count);
+        for (k = 0; k < PROF_HIST_BUCKETS; ++k) {
+            ck_assert_uint_eq(a->n[k], b->n[k]);
+        }
+        /* Damaged: nothing added. */
+        before = a->count;
+        ck_assert_int_eq(prof_hist_add_encoded(a, "3:1,2:1", 7), APR_EINVAL);
+        ck_assert_int_eq(prof_hist_add_encoded(a, "3:1,", 4), APR_EINVAL);
+        ck_assert_int_eq(prof_hist_add_encoded(NULL, "3:1", 3), APR_EINVAL);
+        ck_assert_uint_eq(a->count, before);
+    }
+    free(a);
+    free(b);
+    free(x);
+}
+END_TEST
+
 Suite *prof_hist_suite(void)
 {
     Suite *s = suite_create("prof_hist");
@@ -1418,6 +1458,7 @@ Suite *prof_hist_suite(void)
     tc = tcase_create("encoding");
     tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_test(tc, encode_table);
+    tcase_add_loop_test(tc, add_encoded_equals_decode_merge, 0, 5);
     tcase_add_test(tc, encode_longest);
     tcase_add_loop_test(tc, encode_round_trip, 0, 200);
     tcase_add_loop_test(tc, decode_then_columns, 0, 5);

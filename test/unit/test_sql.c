@@ -305,6 +305,10 @@ static const struct {
     { "ROLLUP_SELECT", "Lssssd", 22 },
     /* those 21 integers, hist, the key */
     { "ROLLUP_UPDATE", "LLLLLLLLLLLLLLLLLLLLL" "s" "Lssssd", 0 },
+    /* the same three for the hourly rollups */
+    { "HOUR_ENSURE", "Lssssd", 0 },
+    { "HOUR_SELECT", "Lssssd", 22 },
+    { "HOUR_UPDATE", "LLLLLLLLLLLLLLLLLLLLL" "s" "Lssssd", 0 },
 };
 
 START_TEST(sql_migrate_and_prepare)

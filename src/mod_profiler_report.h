@@ -1,0 +1,50 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/**
+ * @file  mod_profiler_report.h
+ * @brief The report handler ("SetHandler profiler-report"): the JSON API,
+ *        CSV exports, the HTML dashboard and its actions.
+ *
+ * Under the handler's location L:
+ *
+ *   L/                    the dashboard (summary, charts, store health)
+ *   L/requests            the request list; L/requests/<id> one request
+ *   L/api/v1/summary      JSON (or ?format=csv): per route, from rollups
+ *   L/api/v1/timeseries   JSON (CSV): requests and percentiles over time
+ *   L/api/v1/histogram    JSON (CSV): the latency distribution
+ *   L/api/v1/requests     JSON (CSV): recorded requests, keyset paging
+ *   L/api/v1/requests/<id> JSON: one request, its phases and spans
+ *   L/api/v1/health       JSON: the store's own state
+ *   L/actions/prune       POST, same origin: one retention pass now
+ *   L/actions/clear       POST, same origin: delete every recorded row
+ *   L/assets/app.css, L/assets/app.js   the dashboard's own files
+ *
+ * Every response carries Cache-Control: no-store, nosniff and a strict
+ * Content-Security-Policy; every string from a request is escaped for
+ * where it goes; SQL is parameterized (prof_report_sql.h).
+ *
+ * The report reads the database mod_dbd gives the main server, whether or
+ * not this server stores requests itself (a reporting server can read a
+ * fleet's PostgreSQL database).
+ */
+
+#ifndef MOD_PROFILER_REPORT_H
+#define MOD_PROFILER_REPORT_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+/** Some section of the configuration sets the report handler: then the
+ * store's database is opened for the report even if nothing is stored.
+ * Also warns (once per startup) about report locations that have no
+ * access control. Called from the store's post_config. */
+int prof_report_post_config(apr_pool_t *ptemp, server_rec *s);
+
+/** ProfilerReportToken <file>: the secret that "Require profiler-token"
+ * accepts as "Authorization: Bearer <secret>". */
+const char *prof_report_set_token(cmd_parms *cmd, void *dconf,
+                                  const char *file);
+
+void prof_report_register_hooks(apr_pool_t *p);
+
+#endif /* MOD_PROFILER_REPORT_H */

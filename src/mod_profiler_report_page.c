@@ -1,0 +1,859 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <string.h>
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_protocol.h"
+
+#include "prof_phase.h"
+#include "prof_report_text.h"
+#include "mod_profiler_report_page.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *h(request_rec *r, const char *s)
+{
+    return prof_report_html(r->pool, s);
+}
+
+/* A query value, percent-encoded (everything but the unreserved). */
+static const char *qv(apr_pool_t *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
+
+    for (; *s; ++s) {
+        unsigned char c = (unsigned char)*s;
+
+        if (apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            *o++ = (char)c;
+        }
+        else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static const char *ms_txt(apr_pool_t *p, apr_int64_t us)
+{
+    if (us >= 10000000) {
+        return apr_psprintf(p, "%.1f s", (double)us / 1e6);
+    }
+    if (us >= 10000) {
+        return apr_psprintf(p, "%.0f ms", (double)us / 1e3);
+    }
+    if (us >= 1000) {
+        return apr_psprintf(p, "%.1f ms", (double)us / 1e3);
+    }
+    return apr_psprintf(p, "%.2f ms", (double)us / 1e3);
+}
+
+static const char *time_txt(apr_pool_t *p, apr_int64_t us)
+{
+    apr_time_exp_t t;
+
+    if (apr_time_exp_gmt(&t, us) != APR_SUCCESS) {
+        return "?";
+    }
+    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d:%02d", t.tm_year + 1900,
+                        t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
+                        t.tm_sec);
+}
+
+static const char *iso_min(apr_pool_t *p, apr_int64_t us)
+{
+    apr_time_exp_t t;
+
+    if (apr_time_exp_gmt(&t, us) != APR_SUCCESS) {
+        return "";
+    }
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", t.tm_year + 1900,
+                        t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
+                        t.tm_sec);
+}
+
+/* The current filters as a query string, with some replaced or dropped:
+ * pairs of (name, value-or-NULL) in over, NULL-terminated. */
+static const char *link_args(request_rec *r, const prof_report_view_t *v,
+                             const char *const *over)
+{
+    const prof_report_filter_t *f = v->f;
+    const char *names[] = { "from", "to", "route", "path", "method",
+                            "status", "vhost", "server", "sort", "order",
+                            NULL };
+    const char *vals[10];
+    const char *out = "";
+    int i, k;
+
+    memset(vals, 0, sizeof(vals));
+    if (f) {
+        vals[0] = iso_min(r->pool, f->from_us);
+        vals[1] = iso_min(r->pool, f->to_us);
+        vals[2] = f->route;
+        vals[3] = f->path;
+        vals[4] = f->method;
+        if (f->status_lo) {
+            vals[5] = f->status_hi - f->status_lo == 99
+                      ? apr_psprintf(r->pool, "%dxx", f->status_lo / 100)
+                      : apr_itoa(r->pool, f->status_lo);
+        }
+        vals[6] = f->vhost;
+        vals[7] = f->server;
+    }
+    for (k = 0; over && over[k]; k += 2) {
+        for (i = 0; names[i]; ++i) {
+            if (!strcmp(names[i], over[k])) {
+                vals[i] = over[k + 1];
+            }
+        }
+    }
+    for (i = 0; names[i]; ++i) {
+        if (vals[i] && *vals[i]) {
+            out = apr_pstrcat(r->pool, out, *out ? "&" : "?", names[i], "=",
+                              qv(r->pool, vals[i]), NULL);
+        }
+    }
+    return out;
+}
+
+static void head(request_rec *r, const prof_report_view_t *v,
+                 const char *title)
+{
+    ap_rprintf(r, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+               "<meta charset=\"utf-8\"><meta name=\"viewport\" "
+               "content=\"width=device-width\"><title>%s - mod_profiler"
+               "</title><link rel=\"stylesheet\" href=\"%s/assets/app.css\">"
+               "</head><body><header><a class=\"brand\" href=\"%s/\">"
+               "mod_profiler</a><nav><a href=\"%s/\">Summary</a>"
+               "<a href=\"%s/requests\">Requests</a>"
+               "<a href=\"%s/api/v1/health\">API</a></nav></header><main>\n",
+               h(r, title), h(r, v->base), h(r, v->base), h(r, v->base),
+               h(r, v->base), h(r, v->base));
+}
+
+static void foot(request_rec *r, const prof_report_view_t *v)
+{
+    ap_rprintf(r, "</main><footer>Times in UTC. Summaries, charts and "
+               "percentiles come from per-minute rollups; percentiles are "
+               "within %.1f %% of the exact value.</footer>"
+               "<script src=\"%s/assets/app.js\"></script></body></html>\n",
+               PROF_HIST_MAX_REL_ERR * 100, h(r, v->base));
+}
+
+static void input(request_rec *r, const char *name, const char *label,
+                  const char *value, const char *hint)
+{
+    ap_rprintf(r, "<label>%s <input name=\"%s\" value=\"%s\" "
+               "placeholder=\"%s\"></label>", label, name,
+               h(r, value ? value : ""), h(r, hint));
+}
+
+static void filters(request_rec *r, const prof_report_view_t *v,
+                    const char *action, int lists)
+{
+    const prof_report_filter_t *f = v->f;
+    static const char *const ranges[] = { "-1h", "-6h", "-24h", "-7d",
+                                          "-30d", NULL };
+    const char *status = NULL;
+    int i;
+
+    if (f->status_lo) {
+        status = f->status_hi - f->status_lo == 99
+                 ? apr_psprintf(r->pool, "%dxx", f->status_lo / 100)
+                 : apr_itoa(r->pool, f->status_lo);
+    }
+    ap_rprintf(r, "<form class=\"filters\" method=\"get\" action=\"%s%s\">",
+               h(r, v->base), action);
+    input(r, "from", "From", iso_min(r->pool, f->from_us), "-24h");
+    input(r, "to", "To", iso_min(r->pool, f->to_us), "now");
+    input(r, "route", "Route", f->route, "/item/:id");
+    if (lists) {
+        input(r, "path", "Path prefix", f->path, "/api/");
+    }
+    input(r, "method", "Method", f->method, "GET");
+    input(r, "status", "Status", status, lists ? "404 or 5xx" : "5xx");
+    input(r, "vhost", "Vhost", f->vhost, "");
+    input(r, "server", "Server", f->server, "");
+    if (lists) {
+        input(r, "min_ms", "Min ms",
+              f->min_us >= 0 ? apr_psprintf(r->pool, "%.3f",
+                                            (double)f->min_us / 1e3) : NULL,
+              "");
+        input(r, "max_ms", "Max ms",
+              f->max_us >= 0 ? apr_psprintf(r->pool, "%.3f",
+                                            (double)f->max_us / 1e3) : NULL,
+              "");
+    }
+    ap_rputs("<button type=\"submit\">Apply</button></form><p class=\"ranges\">"
+             "Last ", r);
+    for (i = 0; ranges[i]; ++i) {
+        const char *over[] = { "from", ranges[i], "to", "now", NULL };
+
+        ap_rprintf(r, "<a href=\"%s%s%s\">%s</a> ", h(r, v->base), action,
+                   h(r, link_args(r, v, over)), ranges[i] + 1);
+    }
+    ap_rputs("</p>\n", r);
+}
+
+/* ---- SVG charts ------------------------------------------------------- */
+
+#define CW 720      /* chart width */
+#define CH 200      /* chart height */
+#define ML 56       /* left margin: the axis labels */
+#define MR 56
+#define MT 12
+#define MB 28
+
+static apr_int64_t nice_max(apr_int64_t v)
+{
+    apr_int64_t m = 1;
+
+    while (m < v) {
+        if (m * 2 >= v) {
+            return m * 2;
+        }
+        if (m * 5 >= v) {
+            return m * 5;
+        }
+        m *= 10;
+    }
+    return m;
+}
+
+/* Requests per bucket (bars) and p95 (a line, right axis). */
+static void chart_series(request_rec *r, const apr_array_header_t *series,
+                         apr_int64_t bucket_us)
+{
+    apr_pool_t *p = r->pool;
+    apr_int64_t cmax = 1, pmax = 1;
+    int i, n = series->nelts, pw = CW - ML - MR, ph = CH - MT - MB;
+    double bw;
+    const char *line = "";
+
+    for (i = 0; i < n; ++i) {
+        const prof_report_group_t *g =
+            APR_ARRAY_IDX(series, i, prof_report_group_t *);
+
+        cmax = (apr_int64_t)g->count > cmax ? (apr_int64_t)g->count : cmax;
+        pmax = g->p95_us > pmax ? g->p95_us : pmax;
+    }
+    cmax = nice_max(cmax);
+    pmax = nice_max(pmax);
+    bw = n ? (double)pw / n : pw;
+    ap_rprintf(r, "<figure><figcaption>Requests per %s (bars) and p95 "
+               "latency (line)</figcaption><svg class=\"chart\" id=\"chart-"
+               "series\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\""
+               "requests and p95 over time\">", bucket_us >= APR_INT64_C(3600000000)
+               ? apr_psprintf(p, "%" APR_INT64_T_FMT " h",
+                              bucket_us / APR_INT64_C(3600000000))
+               : apr_psprintf(p, "%" APR_INT64_T_FMT " min",
+                              bucket_us / APR_INT64_C(60000000)), CW, CH);
+    ap_rprintf(r, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
+               "y2=\"%d\"/><text class=\"lbl\" x=\"%d\" y=\"%d\" "
+               "text-anchor=\"end\">%" APR_INT64_T_FMT "</text><text "
+               "class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>"
+               "<text class=\"lbl p95\" x=\"%d\" y=\"%d\">%s</text>",
+               ML, MT + ph, ML + pw, MT + ph, ML - 4, MT + 10, cmax, ML - 4,
+               MT + ph, ML + pw + 4, MT + 10, h(r, ms_txt(p, pmax)));
+    for (i = 0; i < n; ++i) {
+        const prof_report_group_t *g =
+            APR_ARRAY_IDX(series, i, prof_report_group_t *);
+        double x = ML + i * bw, bh = (double)ph * (double)g->count / cmax;
+        double y = MT + ph - (double)ph * (double)g->p95_us / pmax;
+
+        ap_rprintf(r, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" "
+                   "width=\"%.1f\" height=\"%.1f\"><title>%s: %"
+                   APR_UINT64_T_FMT " requests, p95 %s</title></rect>",
+                   x + 0.5, MT + ph - bh, bw > 2 ? bw - 1 : bw, bh,
+                   time_txt(p, g->t_us), g->count, ms_txt(p, g->p95_us));
+        if (g->count) {
+            line = apr_psprintf(p, "%s%.1f,%.1f ", line, x + bw / 2, y);
+        }
+        if (n <= 12 || i % (n / 6) == 0) {
+            ap_rprintf(r, "<text class=\"lbl\" x=\"%.1f\" y=\"%d\">%s</text>",
+                       x, CH - 8, time_txt(p, g->t_us) + 11);
+        }
+    }
+    if (*line) {
+        ap_rprintf(r, "<polyline class=\"p95\" points=\"%s\"/>", line);
+    }
+    ap_rputs("</svg></figure>\n", r);
+}
+
+/* The latency distribution: one bar per histogram bucket between the
+ * first and the last that hold anything. */
+static void chart_hist(request_rec *r, const prof_report_group_t *all)
+{
+    apr_pool_t *p = r->pool;
+    int first = -1, last = -1, b, pw = CW - ML - MR, ph = CH - MT - MB;
+    apr_uint64_t top = 1;
+    double bw;
+
+    for (b = 0; b < PROF_HIST_BUCKETS; ++b) {
+        if (all->hist.n[b]) {
+            first = first < 0 ? b : first;
+            last = b;
+            top = all->hist.n[b] > top ? all->hist.n[b] : top;
+        }
+    }
+    ap_rprintf(r, "<figure><figcaption>Latency distribution (log scale: "
+               "each bar is %.0f %% wider than the one before)</figcaption>"
+               "<svg class=\"chart\" id=\"chart-hist\" viewBox=\"0 0 %d %d\" "
+               "role=\"img\" aria-label=\"latency histogram\">",
+               (1.0905 - 1) * 100, CW, CH);
+    ap_rprintf(r, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
+               "y2=\"%d\"/>", ML, MT + ph, ML + pw, MT + ph);
+    if (first < 0) {
+        ap_rprintf(r, "<text class=\"lbl\" x=\"%d\" y=\"%d\">no requests in "
+                   "this range</text></svg></figure>\n", ML + 8, MT + 40);
+        return;
+    }
+    bw = (double)pw / (last - first + 1);
+    for (b = first; b <= last; ++b) {
+        apr_interval_time_t lo, hi;
+        double bh = (double)ph * (double)all->hist.n[b] / (double)top;
+        double x = ML + (b - first) * bw;
+
+        prof_hist_bounds((apr_uint32_t)b, &lo, &hi);
+        ap_rprintf(r, "<rect class=\"bar hist\" x=\"%.1f\" y=\"%.1f\" "
+                   "width=\"%.1f\" height=\"%.1f\"><title>%s to %s: %"
+                   APR_UINT64_T_FMT "</title></rect>", x, MT + ph - bh,
+                   bw > 1.5 ? bw - 0.5 : bw, bh, ms_txt(p, lo),
+                   ms_txt(p, hi), all->hist.n[b]);
+        if (b == first || b == last || (b - first) % 16 == 0) {
+            ap_rprintf(r, "<text class=\"lbl\" x=\"%.1f\" y=\"%d\">%s</text>",
+                       x, CH - 8, ms_txt(p, lo));
+        }
+    }
+    ap_rprintf(r, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">"
+               "%" APR_UINT64_T_FMT "</text></svg></figure>\n", ML - 4,
+               MT + 10, top);
+}
+
+/* Where the mean request of each route spends its time: a stacked bar per
+ * route (the ten with the most total time), a segment per phase. */
+static void chart_phases(request_rec *r, const prof_report_view_t *v,
+                         const apr_array_header_t *summary)
+{
+    apr_pool_t *p = r->pool;
+    int n = summary->nelts < 10 ? summary->nelts : 10, i, k;
+    int rowh = 22, height = MT + n * rowh + 40, pw = CW - 220 - 20;
+    double top = 1;
+
+    for (i = 0; i < n; ++i) {
+        const prof_report_group_t *g =
+            APR_ARRAY_IDX(summary, i, prof_report_group_t *);
+        double mean = g->count ? (double)g->sum_us / (double)g->count : 0;
+
+        top = mean > top ? mean : top;
+    }
+    ap_rprintf(r, "<figure><figcaption>Phases of the mean request, per route"
+               "</figcaption><svg class=\"chart\" id=\"chart-phases\" "
+               "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"phase "
+               "breakdown per route\">", CW, height);
+    for (i = 0; i < n; ++i) {
+        const prof_report_group_t *g =
+            APR_ARRAY_IDX(summary, i, prof_report_group_t *);
+        double x = 220, y = MT + i * rowh;
+        const char *over[] = { "route", g->route, NULL };
+
+        ap_rprintf(r, "<a href=\"%s/requests%s\"><text class=\"lbl route\" "
+                   "x=\"214\" y=\"%.0f\" text-anchor=\"end\">%s</text></a>",
+                   h(r, v->base), h(r, link_args(r, v, over)), y + 14,
+                   h(r, g->route));
+        for (k = 0; k < PROF_REPORT_PHASES && g->count; ++k) {
+            double w = (double)pw * ((double)g->phase_sum_us[k]
+                                     / (double)g->count) / top;
+
+            if (w < 0.2) {
+                continue;
+            }
+            ap_rprintf(r, "<rect class=\"ph ph-%s\" x=\"%.1f\" y=\"%.0f\" "
+                       "width=\"%.1f\" height=\"%d\"><title>%s %s: %s</title>"
+                       "</rect>", prof_phase_name(k), x, y + 3, w, rowh - 6,
+                       h(r, g->route), prof_phase_name(k),
+                       ms_txt(p, (apr_int64_t)(g->phase_sum_us[k]
+                                               / g->count)));
+            x += w;
+        }
+    }
+    /* The legend. */
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        int x = 20 + (k % 7) * 100, y = MT + n * rowh + 8 + (k / 7) * 16;
+
+        ap_rprintf(r, "<rect class=\"ph ph-%s\" x=\"%d\" y=\"%d\" width=\"10\" "
+                   "height=\"10\"/><text class=\"lbl\" x=\"%d\" y=\"%d\">%s"
+                   "</text>", prof_phase_name(k), x, y, x + 14, y + 9,
+                   prof_phase_name(k));
+    }
+    ap_rputs("</svg></figure>\n", r);
+}
+
+/* ---- pages ------------------------------------------------------------ */
+
+static const char *const sum_cols[][2] = {
+    { "count", "Requests" }, { "total", "Total" }, { "mean", "Mean" },
+    { "p50", "p50" }, { "p95", "p95" }, { "p99", "p99" }, { "max", "Max" },
+    { "errors", "5xx" }, { NULL, NULL }
+};
+
+static void summary_table(request_rec *r, const prof_report_view_t *v,
+                          const apr_array_header_t *summary)
+{
+    apr_pool_t *p = r->pool;
+    const prof_report_filter_t *f = v->f;
+    const char *cur = v->sort ? v->sort : "total";
+    int i, k;
+
+    ap_rputs("<table class=\"summary\" id=\"summary\"><thead><tr>", r);
+    {
+        const char *over[] = { "sort", "route", "order",
+                               !strcmp(cur, "route") && !f->desc ? "desc"
+                                                                 : "asc",
+                               NULL };
+
+        ap_rprintf(r, "<th><a href=\"%s/%s\">Route</a></th>", h(r, v->base),
+                   h(r, link_args(r, v, over)));
+    }
+    if (f->group & PROF_GROUP_METHOD) ap_rputs("<th>Method</th>", r);
+    if (f->group & PROF_GROUP_STATUS) ap_rputs("<th>Status</th>", r);
+    if (f->group & PROF_GROUP_VHOST) ap_rputs("<th>Vhost</th>", r);
+    if (f->group & PROF_GROUP_SERVER) ap_rputs("<th>Server</th>", r);
+    for (k = 0; sum_cols[k][0]; ++k) {
+        const char *over[] = { "sort", sum_cols[k][0], "order",
+                               !strcmp(cur, sum_cols[k][0]) && f->desc
+                               ? "asc" : "desc", NULL };
+
+        ap_rprintf(r, "<th class=\"num%s\"><a href=\"%s/%s\">%s</a></th>",
+                   !strcmp(cur, sum_cols[k][0]) ? " sorted" : "",
+                   h(r, v->base), h(r, link_args(r, v, over)),
+                   sum_cols[k][1]);
+    }
+    ap_rputs("</tr></thead><tbody>\n", r);
+    for (i = 0; i < summary->nelts; ++i) {
+        const prof_report_group_t *g =
+            APR_ARRAY_IDX(summary, i, prof_report_group_t *);
+        const char *over[] = { "route", g->route, "sort", NULL, "order",
+                               NULL, NULL };
+
+        ap_rprintf(r, "<tr><td><a class=\"route\" href=\"%s/requests%s\">%s"
+                   "</a></td>", h(r, v->base), h(r, link_args(r, v, over)),
+                   h(r, g->route));
+        if (f->group & PROF_GROUP_METHOD)
+            ap_rprintf(r, "<td>%s</td>", h(r, g->method));
+        if (f->group & PROF_GROUP_STATUS)
+            ap_rprintf(r, "<td>%dxx</td>", g->status_class);
+        if (f->group & PROF_GROUP_VHOST)
+            ap_rprintf(r, "<td>%s</td>", h(r, g->vhost));
+        if (f->group & PROF_GROUP_SERVER)
+            ap_rprintf(r, "<td>%s</td>", h(r, g->server));
+        ap_rprintf(r, "<td class=\"num\">%" APR_UINT64_T_FMT "</td><td "
+                   "class=\"num\">%s</td><td class=\"num\">%s</td><td "
+                   "class=\"num\">%s</td><td class=\"num\">%s</td><td "
+                   "class=\"num\">%s</td><td class=\"num\">%s</td><td "
+                   "class=\"num\">%.2f %%</td></tr>\n", g->count,
+                   ms_txt(p, (apr_int64_t)g->sum_us),
+                   ms_txt(p, g->count ? (apr_int64_t)(g->sum_us / g->count)
+                                      : 0),
+                   ms_txt(p, g->p50_us), ms_txt(p, g->p95_us),
+                   ms_txt(p, g->p99_us), ms_txt(p, g->max_us),
+                   g->count ? 100.0 * (double)g->errors / (double)g->count
+                            : 0.0);
+    }
+    if (summary->nelts == 0) {
+        ap_rputs("<tr><td colspan=\"9\">No requests recorded in this range."
+                 "</td></tr>", r);
+    }
+    ap_rputs("</tbody></table>\n", r);
+}
+
+static const char *age_txt(apr_pool_t *p, apr_int64_t us)
+{
+    if (us <= 0) {
+        return "off";
+    }
+    if (us % apr_time_from_sec(86400) == 0) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT " days",
+                            us / apr_time_from_sec(86400));
+    }
+    return apr_psprintf(p, "%" APR_INT64_T_FMT " s", apr_time_sec(us));
+}
+
+static void health_box(request_rec *r, const prof_report_view_t *v,
+                       const prof_report_health_t *hl)
+{
+    apr_pool_t *p = r->pool;
+
+    ap_rputs("<section class=\"health\" id=\"health\"><h2>Store</h2>", r);
+    if (!hl->ok) {
+        ap_rputs("<p class=\"error\">The store's counters cannot be read."
+                 "</p></section>\n", r);
+        return;
+    }
+    ap_rprintf(r, "<dl><dt>Database</dt><dd>%s, tables %s*</dd>"
+               "<dt>Requests</dt><dd id=\"health-requests\">%" APR_INT64_T_FMT
+               "</dd><dt>Spans</dt><dd>%" APR_INT64_T_FMT "</dd>"
+               "<dt>Rollup rows</dt><dd>%" APR_INT64_T_FMT "</dd>"
+               "<dt>Oldest, newest</dt><dd>%s, %s</dd>"
+               "<dt>Writers</dt><dd>%d: %" APR_INT64_T_FMT " rows written, "
+               "<span id=\"health-dropped\">%" APR_INT64_T_FMT "</span> "
+               "dropped (queue full), %" APR_INT64_T_FMT " failed</dd>"
+               "<dt>Retention</dt><dd>requests %s, rollups %s, at most %"
+               APR_INT64_T_FMT " requests</dd></dl>",
+               h(r, hl->dialect), h(r, hl->prefix), hl->requests, hl->spans,
+               hl->rollups,
+               hl->oldest_us ? time_txt(p, hl->oldest_us) : "-",
+               hl->newest_us ? time_txt(p, hl->newest_us) : "-",
+               hl->writers, hl->written, hl->dropped, hl->failed,
+               age_txt(p, hl->retention_us),
+               age_txt(p, hl->rollup_retention_us), hl->retention_rows);
+    ap_rprintf(r, "<form method=\"post\" action=\"%s/actions/prune\" "
+               "class=\"inline\"><button type=\"submit\">Apply retention "
+               "now</button></form> <form method=\"post\" action=\"%s/"
+               "actions/clear\" class=\"inline danger\"><button type=\""
+               "submit\" data-confirm=\"Delete every recorded request and "
+               "rollup?\">Clear the store</button></form></section>\n",
+               h(r, v->base), h(r, v->base));
+}
+
+void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
+                                const apr_array_header_t *summary,
+                                const apr_array_header_t *series,
+                                apr_int64_t bucket_us,
+                                const prof_report_group_t *all,
+                                const prof_report_health_t *health)
+{
+    apr_pool_t *p = r->pool;
+
+    head(r, v, "Summary");
+    ap_rprintf(r, "<h1>Where the time goes</h1><p class=\"range\">%s to %s"
+               "</p>", time_txt(p, v->f->from_us), time_txt(p, v->f->to_us));
+    filters(r, v, "/", 0);
+    ap_rprintf(r, "<section class=\"cards\"><div><b id=\"card-count\">%"
+               APR_UINT64_T_FMT "</b>requests</div><div><b>%s</b>mean</div>"
+               "<div><b>%s</b>p50</div><div><b>%s</b>p95</div><div><b>%s</b>"
+               "p99</div><div><b>%.2f %%</b>5xx</div></section>\n",
+               all->count, ms_txt(p, all->count ? (apr_int64_t)(all->sum_us
+                                                                / all->count)
+                                                : 0),
+               ms_txt(p, all->p50_us), ms_txt(p, all->p95_us),
+               ms_txt(p, all->p99_us),
+               all->count ? 100.0 * (double)all->errors / (double)all->count
+                          : 0.0);
+    ap_rputs("<section class=\"charts\">", r);
+    chart_series(r, series, bucket_us);
+    chart_hist(r, all);
+    chart_phases(r, v, summary);
+    ap_rputs("</section><h2>Routes</h2>", r);
+    summary_table(r, v, summary);
+    {
+        const char *over[] = { "sort", v->sort, "order",
+                               v->f->desc ? "desc" : "asc", NULL };
+
+        ap_rprintf(r, "<p class=\"export\"><a href=\"%s/api/v1/summary%s\">"
+                   "JSON</a> <a href=\"%s/api/v1/summary%s%sformat=csv\">CSV"
+                   "</a></p>", h(r, v->base), h(r, link_args(r, v, over)),
+                   h(r, v->base), h(r, link_args(r, v, over)),
+                   *link_args(r, v, over) ? "&amp;" : "?");
+    }
+    health_box(r, v, health);
+    foot(r, v);
+}
+
+void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
+                               const apr_array_header_t *reqs,
+                               const char *next_cursor)
+{
+    static const char *const cols[][2] = {
+        { "start", "Start" }, { NULL, "Method" }, { NULL, "Path" },
+        { NULL, "Route" }, { "status", "Status" }, { "total", "Total" },
+        { "ttfb", "TTFB" }, { "bytes", "Bytes" }, { NULL, NULL }
+    };
+    apr_pool_t *p = r->pool;
+    const prof_report_filter_t *f = v->f;
+    const char *cur = prof_report_sort_name(f->sort);
+    const char *args;
+    int i, k;
+
+    head(r, v, "Requests");
+    ap_rprintf(r, "<h1>Requests%s%s</h1>", f->route ? " of " : "",
+               f->route ? h(r, f->route) : "");
+    filters(r, v, "/requests", 1);
+    ap_rputs("<table class=\"requests\" id=\"requests\"><thead><tr>", r);
+    for (k = 0; cols[k][1]; ++k) {
+        if (cols[k][0]) {
+            const char *over[] = { "sort", cols[k][0], "order",
+                                   !strcmp(cur, cols[k][0]) && f->desc
+                                   ? "asc" : "desc", NULL };
+
+            ap_rprintf(r, "<th%s><a href=\"%s/requests%s\">%s</a></th>",
+                       !strcmp(cur, cols[k][0]) ? " class=\"sorted\"" : "",
+                       h(r, v->base), h(r, link_args(r, v, over)),
+                       cols[k][1]);
+        }
+        else {
+            ap_rprintf(r, "<th>%s</th>", cols[k][1]);
+        }
+    }
+    ap_rputs("</tr></thead><tbody>\n", r);
+    for (i = 0; i < reqs->nelts; ++i) {
+        const prof_report_req_t *q =
+            APR_ARRAY_IDX(reqs, i, prof_report_req_t *);
+
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td><a class=\"req\" "
+                   "href=\"%s/requests/%" APR_INT64_T_FMT "\">%s</a></td>"
+                   "<td>%s</td><td class=\"num\">%d</td><td class=\"num\">%s"
+                   "</td><td class=\"num\">%s</td><td class=\"num\">%"
+                   APR_INT64_T_FMT "</td></tr>\n", time_txt(p, q->start_us),
+                   h(r, q->method), h(r, v->base), q->id, h(r, q->path),
+                   h(r, q->route), q->status, ms_txt(p, q->total_us),
+                   ms_txt(p, q->ttfb_us), q->bytes_sent);
+    }
+    if (reqs->nelts == 0) {
+        ap_rputs("<tr><td colspan=\"8\">No requests match.</td></tr>", r);
+    }
+    ap_rputs("</tbody></table>", r);
+    {
+        const char *over[] = { "sort", cur, "order",
+                               f->desc ? "desc" : "asc", NULL };
+
+        args = link_args(r, v, over);
+    }
+    if (f->min_us >= 0) {
+        args = apr_pstrcat(p, args, *args ? "&" : "?", "min_ms=",
+                           apr_psprintf(p, "%.3f", (double)f->min_us / 1e3),
+                           NULL);
+    }
+    if (f->max_us >= 0) {
+        args = apr_pstrcat(p, args, *args ? "&" : "?", "max_ms=",
+                           apr_psprintf(p, "%.3f", (double)f->max_us / 1e3),
+                           NULL);
+    }
+    if (next_cursor) {
+        ap_rprintf(r, "<p class=\"pager\"><a id=\"next\" href=\"%s/requests"
+                   "%s%scursor=%s\">Next page</a></p>", h(r, v->base),
+                   h(r, args), *args ? "&amp;" : "?",
+                   h(r, qv(p, next_cursor)));
+    }
+    ap_rprintf(r, "<p class=\"export\"><a href=\"%s/api/v1/requests%s\">JSON"
+               "</a> <a href=\"%s/api/v1/requests%s%sformat=csv\">CSV</a>"
+               "</p>", h(r, v->base), h(r, args), h(r, v->base), h(r, args),
+               *args ? "&amp;" : "?");
+    foot(r, v);
+}
+
+void prof_report_phase_offsets(const prof_report_req_t *req,
+                               apr_int64_t *out)
+{
+    apr_int64_t t = 0;
+    int k;
+
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        out[k] = t;
+        t += req->dur_us[k] > 0 ? req->dur_us[k] : 0;
+    }
+}
+
+void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
+                              const prof_report_req_t *q,
+                              const apr_array_header_t *spans)
+{
+    apr_pool_t *p = r->pool;
+    apr_int64_t off[PROF_REPORT_PHASES], span = q->total_us;
+    int i, k, rows = 1, rowh = 20, lw = 200, pw = CW - lw - 20, y, height;
+
+    prof_report_phase_offsets(q, off);
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        if (q->dur_us[k] > 0) {
+            ++rows;
+            span = off[k] + q->dur_us[k] > span ? off[k] + q->dur_us[k]
+                                                 : span;
+        }
+    }
+    for (i = 0; i < spans->nelts; ++i) {
+        const prof_report_span_t *sp =
+            APR_ARRAY_IDX(spans, i, prof_report_span_t *);
+
+        ++rows;
+        span = sp->start_us + sp->dur_us > span ? sp->start_us + sp->dur_us
+                                                 : span;
+    }
+    span = span > 0 ? span : 1;
+    head(r, v, "Request");
+    ap_rprintf(r, "<h1>%s %s</h1><dl class=\"request\" id=\"request\">"
+               "<dt>Status</dt><dd>%d</dd><dt>Total</dt><dd>%s</dd>"
+               "<dt>Time to first byte</dt><dd>%s</dd><dt>Started</dt>"
+               "<dd>%s UTC</dd><dt>Route</dt><dd>%s</dd><dt>Query</dt>"
+               "<dd>%s</dd><dt>Vhost, server</dt><dd>%s, %s</dd>"
+               "<dt>Protocol</dt><dd>%s</dd><dt>Bytes sent</dt><dd>%"
+               APR_INT64_T_FMT "</dd><dt>Sample weight</dt><dd>%d</dd>"
+               "<dt>Id</dt><dd>%" APR_INT64_T_FMT "</dd></dl>",
+               h(r, q->method), h(r, q->path), q->status,
+               ms_txt(p, q->total_us), ms_txt(p, q->ttfb_us),
+               time_txt(p, q->start_us), h(r, q->route),
+               q->query ? h(r, q->query) : "(not recorded)", h(r, q->vhost),
+               h(r, q->server), h(r, q->protocol), q->bytes_sent, q->weight,
+               q->id);
+    height = MT + rows * rowh + 24;
+    ap_rprintf(r, "<figure><figcaption>Waterfall: phases in the order httpd "
+               "runs them, then the spans modules added</figcaption>"
+               "<svg class=\"chart\" id=\"waterfall\" viewBox=\"0 0 %d %d\" "
+               "role=\"img\" aria-label=\"waterfall\">", CW, height);
+    y = MT;
+    ap_rprintf(r, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">"
+               "total</text><rect class=\"wf total\" x=\"%d\" y=\"%d\" "
+               "width=\"%.1f\" height=\"%d\"><title>total %s</title></rect>",
+               lw - 6, y + 14, lw, y + 3,
+               (double)pw * (double)q->total_us / (double)span, rowh - 6,
+               ms_txt(p, q->total_us));
+    y += rowh;
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        if (q->dur_us[k] <= 0) {
+            continue;
+        }
+        ap_rprintf(r, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\""
+                   "end\">%s</text><rect class=\"wf ph ph-%s\" x=\"%.1f\" "
+                   "y=\"%d\" width=\"%.1f\" height=\"%d\"><title>%s: %s at "
+                   "%s</title></rect>", lw - 6, y + 14, prof_phase_name(k),
+                   prof_phase_name(k),
+                   lw + (double)pw * (double)off[k] / (double)span, y + 3,
+                   (double)pw * (double)q->dur_us[k] / (double)span + 0.5,
+                   rowh - 6, prof_phase_name(k), ms_txt(p, q->dur_us[k]),
+                   ms_txt(p, off[k]));
+        y += rowh;
+    }
+    for (i = 0; i < spans->nelts; ++i) {
+        const prof_report_span_t *sp =
+            APR_ARRAY_IDX(spans, i, prof_report_span_t *);
+
+        ap_rprintf(r, "<text class=\"lbl span\" x=\"%d\" y=\"%d\" "
+                   "text-anchor=\"end\">%s</text><rect class=\"wf span\" "
+                   "x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"><title>"
+                   "%s%s%s: %s at %s</title></rect>", lw - 6, y + 14,
+                   h(r, sp->name),
+                   lw + (double)pw * (double)sp->start_us / (double)span,
+                   y + 3, (double)pw * (double)sp->dur_us / (double)span + 0.5,
+                   rowh - 6, h(r, sp->name), sp->desc ? " " : "",
+                   sp->desc ? h(r, sp->desc) : "", ms_txt(p, sp->dur_us),
+                   ms_txt(p, sp->start_us));
+        y += rowh;
+    }
+    ap_rprintf(r, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
+               "y2=\"%d\"/><text class=\"lbl\" x=\"%d\" y=\"%d\">0</text>"
+               "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%s"
+               "</text></svg></figure>\n", lw, y + 2, lw + pw, y + 2, lw,
+               y + 16, lw + pw, y + 16, ms_txt(p, span));
+    ap_rputs("<h2>Spans</h2><table class=\"spans\" id=\"spans\"><thead><tr>"
+             "<th>#</th><th>Name</th><th>Description</th><th>Parent</th>"
+             "<th class=\"num\">Start</th><th class=\"num\">Duration</th>"
+             "</tr></thead><tbody>", r);
+    for (i = 0; i < spans->nelts; ++i) {
+        const prof_report_span_t *sp =
+            APR_ARRAY_IDX(spans, i, prof_report_span_t *);
+
+        ap_rprintf(r, "<tr><td>%d</td><td>%s</td><td>%s</td><td>%s</td>"
+                   "<td class=\"num\">%s</td><td class=\"num\">%s</td></tr>",
+                   sp->seq, h(r, sp->name), sp->desc ? h(r, sp->desc) : "",
+                   sp->parent >= 0 ? apr_itoa(p, sp->parent) : "",
+                   ms_txt(p, sp->start_us), ms_txt(p, sp->dur_us));
+    }
+    if (spans->nelts == 0) {
+        ap_rputs("<tr><td colspan=\"6\">No spans.</td></tr>", r);
+    }
+    ap_rprintf(r, "</tbody></table><p class=\"export\"><a href=\"%s/api/v1/"
+               "requests/%" APR_INT64_T_FMT "\">JSON</a></p>", h(r, v->base),
+               q->id);
+    foot(r, v);
+}
+
+void prof_report_page_error(request_rec *r, const prof_report_view_t *v,
+                            const char *msg)
+{
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    head(r, v, "Error");
+    ap_rprintf(r, "<h1>%d</h1><p class=\"error\" id=\"error\">%s</p>",
+               r->status, h(r, msg));
+    foot(r, v);
+}
+
+/* ---- the dashboard's own files ------------------------------------------ */
+
+static const char app_css[] =
+"*{box-sizing:border-box}body{margin:0;font:14px/1.4 system-ui,sans-serif;"
+"color:#1d2330;background:#f6f7f9}header{display:flex;gap:24px;"
+"align-items:center;padding:10px 20px;background:#1d2330}header a{color:#fff;"
+"text-decoration:none;margin-right:16px}.brand{font-weight:700}"
+"main{max-width:1100px;margin:0 auto;padding:12px 20px}h1{font-size:22px}"
+"h2{font-size:17px;margin-top:28px}.range{color:#566}"
+".filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}"
+".filters label{display:flex;flex-direction:column;font-size:12px;color:#566}"
+".filters input{width:150px;padding:4px}.ranges a{margin-right:6px}"
+".cards{display:flex;gap:12px;margin:14px 0}.cards div{background:#fff;"
+"border:1px solid #dde;border-radius:6px;padding:8px 14px;color:#566}"
+".cards b{display:block;font-size:20px;color:#1d2330}"
+"figure{background:#fff;border:1px solid #dde;border-radius:6px;margin:12px 0;"
+"padding:8px}figcaption{font-weight:600;margin-bottom:4px}"
+".chart{width:100%;height:auto}.axis{stroke:#889;stroke-width:1}"
+".lbl{font-size:11px;fill:#566}.bar{fill:#7aa7e0}.bar.hist{fill:#8fbf8f}"
+".p95{fill:none;stroke:#d9534f;stroke-width:2}.lbl.p95{fill:#d9534f;stroke:none}"
+".wf.total{fill:#c9ced8}.wf.span{fill:#f0ad4e}"
+".ph-read{fill:#4e79a7}.ph-postread{fill:#a0cbe8}.ph-quick{fill:#f28e2b}"
+".ph-translate{fill:#ffbe7d}.ph-storage{fill:#59a14f}.ph-headers{fill:#8cd17d}"
+".ph-access{fill:#b6992d}.ph-authn{fill:#f1ce63}.ph-authz{fill:#499894}"
+".ph-type{fill:#86bcb6}.ph-fixups{fill:#e15759}.ph-handler{fill:#ff9d9a}"
+".ph-body{fill:#79706e}.ph-log{fill:#bab0ac}"
+"table{border-collapse:collapse;width:100%;background:#fff}"
+"th,td{padding:4px 8px;border-bottom:1px solid #e3e5ea;text-align:left;"
+"vertical-align:top}td.num,th.num{text-align:right}th a{color:inherit}"
+"th.sorted{background:#eef2f8}td a{word-break:break-all}"
+".health dl{display:grid;grid-template-columns:160px 1fr;gap:2px 12px}"
+".health dd{margin:0}.inline{display:inline}.danger button{color:#a00}"
+".error{color:#a00;font-weight:600}footer{max-width:1100px;margin:20px auto;"
+"padding:0 20px;color:#788;font-size:12px}"
+"dl.request{display:grid;grid-template-columns:160px 1fr;gap:2px 12px}"
+"dl.request dd{margin:0;word-break:break-all}\n";
+
+/* Progressive enhancement only: everything works without it. */
+static const char app_js[] =
+"'use strict';\n"
+"document.addEventListener('DOMContentLoaded', function () {\n"
+"  document.querySelectorAll('button[data-confirm]').forEach(function (b) {\n"
+"    b.addEventListener('click', function (e) {\n"
+"      if (!window.confirm(b.getAttribute('data-confirm'))) {\n"
+"        e.preventDefault();\n"
+"      }\n"
+"    });\n"
+"  });\n"
+"  var charts = document.querySelectorAll('svg.chart');\n"
+"  document.documentElement.setAttribute('data-charts', String(charts.length));\n"
+"});\n";
+
+int prof_report_asset(request_rec *r, const char *name)
+{
+    const char *body, *type;
+
+    if (!strcmp(name, "app.css")) {
+        body = app_css;
+        type = "text/css; charset=utf-8";
+    }
+    else if (!strcmp(name, "app.js")) {
+        body = app_js;
+        type = "text/javascript; charset=utf-8";
+    }
+    else {
+        return 0;
+    }
+    ap_set_content_type(r, type);
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    if (!r->header_only) {
+        ap_rputs(body, r);
+    }
+    return 1;
+}
