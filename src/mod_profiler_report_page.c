@@ -141,8 +141,9 @@ static void head(request_rec *r, const prof_report_view_t *v,
 static void foot(request_rec *r, const prof_report_view_t *v)
 {
     ap_rprintf(r, "</main><footer>Times in UTC. Summaries, charts and "
-               "percentiles come from per-minute rollups; percentiles are "
-               "within %.1f %% of the exact value.</footer>"
+               "percentiles come from per-minute rollups (hourly ones for "
+               "ranges over 6 hours); percentiles are within %.1f %% of the "
+               "exact value.</footer>"
                "<script src=\"%s/assets/app.js\"></script></body></html>\n",
                PROF_HIST_MAX_REL_ERR * 100, h(r, v->base));
 }
