@@ -328,7 +328,8 @@ static void chart_hist(request_rec *r, const prof_report_group_t *all)
                    APR_UINT64_T_FMT "</title></rect>", x, MT + ph - bh,
                    bw > 1.5 ? bw - 0.5 : bw, bh, ms_txt(p, lo),
                    ms_txt(p, hi), all->hist.n[b]);
-        if (b == first || b == last || (b - first) % 16 == 0) {
+        if (b == first || b == last
+            || ((b - first) % 16 == 0 && last - b >= 16)) {
             ap_rprintf(r, "<text class=\"lbl\" x=\"%.1f\" y=\"%d\">%s</text>",
                        x, CH - 8, ms_txt(p, lo));
         }
