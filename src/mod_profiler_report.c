@@ -775,9 +775,7 @@ static apr_array_header_t *series_of(request_rec *r, agg_t *a)
     arr = apr_array_make(r->pool, 64, sizeof(prof_report_group_t *));
     for (t = bucket_start(a->f->from_us, a->bucket_us); t < a->f->to_us;
          t += a->bucket_us) {
-        const char *key = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, t);
-        prof_report_group_t *g = apr_hash_get(a->buckets, key,
-                                              APR_HASH_KEY_STRING);
+        prof_report_group_t *g = apr_hash_get(a->buckets, &t, sizeof(t));
 
         if (g == NULL) {
             g = group_new(r->pool);
