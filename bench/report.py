@@ -81,6 +81,7 @@ ENDPOINTS = (
     "/profiler/api/v1/timeseries",
     "/profiler/api/v1/histogram",
     "/profiler/api/v1/requests?limit=100",
+    "/profiler/",           # the dashboard: one pass over the rollups, health
 )
 
 
@@ -224,6 +225,9 @@ def problem(status, body, err):
             hint = " (is the profiler-report handler in this module yet?)"
         return "HTTP %s%s%s" % (status, hint,
                                (": " + text[:120]) if text else "")
+    if body.startswith(b"<!DOCTYPE html>"):
+        return None if b'<svg class="chart"' in body else \
+            "HTTP 200 but a page without charts"
     try:
         json.loads(body)
     except ValueError as e:

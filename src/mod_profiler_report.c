@@ -397,6 +397,15 @@ static const char *col_str(apr_pool_t *p, const apr_dbd_driver_t *d,
 
 /* ---- summaries, time series, histograms (rollups) --------------------- */
 
+/* One rollup row, read once, added to up to three groups. */
+typedef struct {
+    apr_int64_t count, samples, sum_us, min_us, max_us, ttfb_sum_us;
+    apr_int64_t bytes_sum, phase_sum_us[PROF_REPORT_PHASES];
+    int status_class;
+    int hist_ok;
+    prof_hist_pairs_t hist;
+} rollup_row_t;
+
 /* What one pass over the rollups builds: any of the summary's groups,
  * the time series' buckets and the histogram of everything. */
 typedef struct {
@@ -409,6 +418,7 @@ typedef struct {
     int hourly;                 /* whole hours: read the hourly rollups */
     char key[4 * 1100 + 2];     /* the group key being looked up */
     apr_size_t key_len;
+    rollup_row_t row;           /* the row being added */
 } agg_t;
 
 static prof_report_group_t *group_new(apr_pool_t *p)
@@ -420,32 +430,49 @@ static prof_report_group_t *group_new(apr_pool_t *p)
     return g;
 }
 
-static void group_add(prof_report_group_t *g, apr_dbd_row_t *row,
-                      const apr_dbd_driver_t *d)
+static void rollup_row_read(rollup_row_t *x, apr_dbd_row_t *row,
+                            const apr_dbd_driver_t *d)
 {
     const char *hist = apr_dbd_get_entry(d, row, 27);
-    apr_int64_t count = col_i64(d, row, 6), mn = col_i64(d, row, 9);
-    apr_int64_t mx = col_i64(d, row, 10);
     int k;
 
-    g->count += (apr_uint64_t)count;
-    g->samples += (apr_uint64_t)col_i64(d, row, 7);
-    g->sum_us += (apr_uint64_t)col_i64(d, row, 8);
-    g->ttfb_sum_us += (apr_uint64_t)col_i64(d, row, 11);
-    g->bytes_sum += (apr_uint64_t)col_i64(d, row, 12);
+    x->status_class = (int)col_i64(d, row, 5);
+    x->count = col_i64(d, row, 6);
+    x->samples = col_i64(d, row, 7);
+    x->sum_us = col_i64(d, row, 8);
+    x->min_us = col_i64(d, row, 9);
+    x->max_us = col_i64(d, row, 10);
+    x->ttfb_sum_us = col_i64(d, row, 11);
+    x->bytes_sum = col_i64(d, row, 12);
     for (k = 0; k < PROF_REPORT_PHASES; ++k) {
-        g->phase_sum_us[k] += (apr_uint64_t)col_i64(d, row, 13 + k);
+        x->phase_sum_us[k] = col_i64(d, row, 13 + k);
     }
-    if (col_i64(d, row, 5) == 5) {
-        g->errors += (apr_uint64_t)count;
+    /* A damaged row adds its scalars but not its buckets. */
+    x->hist_ok = hist && prof_hist_parse(hist, strlen(hist), &x->hist)
+                         == APR_SUCCESS;
+}
+
+static void group_add(prof_report_group_t *g, const rollup_row_t *x)
+{
+    int k;
+
+    g->count += (apr_uint64_t)x->count;
+    g->samples += (apr_uint64_t)x->samples;
+    g->sum_us += (apr_uint64_t)x->sum_us;
+    g->ttfb_sum_us += (apr_uint64_t)x->ttfb_sum_us;
+    g->bytes_sum += (apr_uint64_t)x->bytes_sum;
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        g->phase_sum_us[k] += (apr_uint64_t)x->phase_sum_us[k];
     }
-    if (count > 0) {
-        g->min_us = mn < g->min_us ? mn : g->min_us;
-        g->max_us = mx > g->max_us ? mx : g->max_us;
+    if (x->status_class == 5) {
+        g->errors += (apr_uint64_t)x->count;
     }
-    if (hist) {
-        /* A damaged row adds its scalars but not its buckets. */
-        (void)prof_hist_add_encoded(&g->hist, hist, strlen(hist));
+    if (x->count > 0) {
+        g->min_us = x->min_us < g->min_us ? x->min_us : g->min_us;
+        g->max_us = x->max_us > g->max_us ? x->max_us : g->max_us;
+    }
+    if (x->hist_ok) {
+        prof_hist_add_pairs(&g->hist, &x->hist);
     }
 }
 
@@ -470,8 +497,9 @@ static int summary_row(void *baton, apr_dbd_row_t *row,
     int cls = (int)col_i64(d, row, 5);
     unsigned gr = a->f->group;
 
+    rollup_row_read(&a->row, row, d);
     if (a->all) {
-        group_add(a->all, row, d);
+        group_add(a->all, &a->row);
     }
     if (a->buckets) {
         apr_int64_t t = bucket_start(minute, a->bucket_us);
@@ -483,7 +511,7 @@ static int summary_row(void *baton, apr_dbd_row_t *row,
             apr_hash_set(a->buckets, apr_pmemdup(a->p, &t, sizeof(t)),
                          sizeof(t), g);
         }
-        group_add(g, row, d);
+        group_add(g, &a->row);
     }
     if (a->groups == NULL) {
         return 0;
@@ -531,7 +559,7 @@ static int summary_row(void *baton, apr_dbd_row_t *row,
         apr_hash_set(a->groups, apr_pmemdup(a->p, key, a->key_len),
                      (apr_ssize_t)a->key_len, g);
     }
-    group_add(g, row, d);
+    group_add(g, &a->row);
     return 0;
 }
 
@@ -940,14 +968,30 @@ static void get_health(request_rec *r, conn_t *c, prof_report_health_t *h)
     st.args = NULL;
     st.nargs = 0;
     memset(v, 0, sizeof(v));
-    st.sql = apr_pstrcat(r->pool, "SELECT count(*), min(start_us), "
-                         "max(start_us) FROM ", pre, "requests", NULL);
+    /* Three statements, not one: alone, count(*) counts the pages of the
+     * smallest index and min()/max() read one end of the start_us index;
+     * together they would read every row (1 s instead of 0.1 s on 10
+     * million rows). */
+    st.sql = apr_pstrcat(r->pool, "SELECT count(*) FROM ", pre, "requests",
+                         NULL);
     if (!db_select(r, c, &st, health_row, v)) {
         return;
     }
     h->requests = v[0];
-    h->oldest_us = v[1];
-    h->newest_us = v[2];
+    memset(v, 0, sizeof(v));
+    st.sql = apr_pstrcat(r->pool, "SELECT min(start_us) FROM ", pre,
+                         "requests", NULL);
+    if (!db_select(r, c, &st, health_row, v)) {
+        return;
+    }
+    h->oldest_us = v[0];
+    memset(v, 0, sizeof(v));
+    st.sql = apr_pstrcat(r->pool, "SELECT max(start_us) FROM ", pre,
+                         "requests", NULL);
+    if (!db_select(r, c, &st, health_row, v)) {
+        return;
+    }
+    h->newest_us = v[0];
     memset(v, 0, sizeof(v));
     st.sql = apr_pstrcat(r->pool, "SELECT count(*) FROM ", pre, "spans",
                          NULL);

@@ -412,45 +412,72 @@ bad:
     return APR_EINVAL;
 }
 
-apr_status_t prof_hist_add_encoded(prof_hist_t *dst, const char *s,
-                                   apr_size_t len)
+apr_status_t prof_hist_parse(const char *s, apr_size_t len,
+                             prof_hist_pairs_t *out)
 {
-    apr_uint32_t bucket[PROF_HIST_BUCKETS];
-    apr_uint64_t count[PROF_HIST_BUCKETS], total = 0, room;
-    apr_size_t pos = 0, n = 0, i;
-    apr_uint64_t b, c;
+    apr_size_t pos = 0;
+    apr_uint64_t b, c, total = 0;
     apr_int64_t last = -1;
 
-    if (dst == NULL || len > PROF_HIST_ENCODED_MAX
-        || (s == NULL && len > 0)) {
+    if (out == NULL) {
         return APR_EINVAL;
     }
-    /* Read it all first: what cannot be read adds nothing. */
+    out->n = 0;
+    if (len > PROF_HIST_ENCODED_MAX || (s == NULL && len > 0)) {
+        return APR_EINVAL;
+    }
     while (pos < len) {
         if (last >= 0 && s[pos++] != ',') {
-            return APR_EINVAL;
+            goto bad;
         }
         if (!read_u64(s, len, &pos, OVERFLOW_BUCKET, &b)
             || (apr_int64_t)b <= last
             || pos >= len || s[pos++] != ':'
             || !read_u64(s, len, &pos, APR_UINT64_MAX, &c)
             || c == 0 || c > APR_UINT64_MAX - total) {
-            return APR_EINVAL;
+            goto bad;
         }
-        bucket[n] = (apr_uint32_t)b;
-        count[n++] = c;
+        out->bucket[out->n] = (apr_uint32_t)b;
+        out->count[out->n++] = c;
         total += c;
         last = (apr_int64_t)b;
     }
-    /* Then add, saturating as prof_hist_merge() does: the lowest buckets
-     * keep their weight. */
-    room = APR_UINT64_MAX - dst->count;
-    for (i = 0; i < n && room > 0; ++i) {
-        apr_uint64_t add = count[i] < room ? count[i] : room;
+    return APR_SUCCESS;
 
-        dst->n[bucket[i]] += add;
+bad:
+    out->n = 0;
+    return APR_EINVAL;
+}
+
+void prof_hist_add_pairs(prof_hist_t *dst, const prof_hist_pairs_t *pairs)
+{
+    apr_uint64_t room = APR_UINT64_MAX - dst->count;
+    apr_size_t i;
+
+    /* Saturating as prof_hist_merge() does: the lowest buckets keep their
+     * weight. */
+    for (i = 0; i < pairs->n && room > 0; ++i) {
+        apr_uint64_t add = pairs->count[i] < room ? pairs->count[i] : room;
+
+        dst->n[pairs->bucket[i]] += add;
         dst->count += add;
         room -= add;
     }
+}
+
+apr_status_t prof_hist_add_encoded(prof_hist_t *dst, const char *s,
+                                   apr_size_t len)
+{
+    prof_hist_pairs_t pairs;
+    apr_status_t rv;
+
+    if (dst == NULL) {
+        return APR_EINVAL;
+    }
+    /* Read it all first: what cannot be read adds nothing. */
+    if ((rv = prof_hist_parse(s, len, &pairs)) != APR_SUCCESS) {
+        return rv;
+    }
+    prof_hist_add_pairs(dst, &pairs);
     return APR_SUCCESS;
 }

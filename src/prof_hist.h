@@ -197,6 +197,27 @@ char *prof_hist_encode(apr_pool_t *p, const prof_hist_t *h);
 apr_status_t prof_hist_decode(const char *s, apr_size_t len,
                               prof_hist_t *out);
 
+/** The non-empty buckets of an encoded histogram, in bucket order. */
+typedef struct {
+    apr_size_t n;
+    apr_uint32_t bucket[PROF_HIST_BUCKETS];
+    apr_uint64_t count[PROF_HIST_BUCKETS];
+} prof_hist_pairs_t;
+
+/**
+ * Read what prof_hist_encode() wrote into pairs, to add to one or more
+ * histograms with prof_hist_add_pairs() (a report adds each rollup row to
+ * its group, its time bucket and the total: one parse for the three).
+ * @return APR_SUCCESS; APR_EINVAL for anything prof_hist_decode() refuses,
+ *         and then out->n is 0
+ */
+apr_status_t prof_hist_parse(const char *s, apr_size_t len,
+                             prof_hist_pairs_t *out);
+
+/** Add parsed buckets to dst: its buckets and count (saturating as
+ * prof_hist_merge() does); min, max and sum are the caller's. */
+void prof_hist_add_pairs(prof_hist_t *dst, const prof_hist_pairs_t *pairs);
+
 /**
  * Add the buckets that prof_hist_encode() wrote in s to dst, without a
  * histogram in between: what a report does for every rollup row it reads.

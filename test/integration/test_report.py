@@ -531,3 +531,21 @@ def test_long_ranges_read_the_hourly_rollups(test_module):
     finally:
         s.graceful_stop()
         s.cleanup()
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "worker"])
+def test_other_mpms(test_module, mpm):
+    """The same answers from the other MPMs (the fixture runs event)."""
+    s = report_server(SqliteDb, test_module, name="report-" + mpm, mpm=mpm)
+    try:
+        status, d = api(s, "summary")
+        assert status == 200, d
+        assert {r["route"]: r["count"] for r in d["rows"]} == \
+            {route: sum(n for _, _, n in v) for route, v in TRAFFIC.items()}
+        status, headers, body = fetch(s, "/profiler/")
+        assert status == 200 and body.count('<svg class="chart"') == 3
+    finally:
+        s.graceful_stop()
+        problems = s.log_problems()
+        s.cleanup()
+    assert not problems, "\n".join(problems)
