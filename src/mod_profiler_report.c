@@ -358,7 +358,7 @@ static int db_select(request_rec *r, conn_t *c, const prof_report_stmt_t *st,
     apr_dbd_row_t *row = NULL;
     int ret, stop = 0;
 
-    ret = apr_dbd_prepare(d, r->pool, c->db.dbd->handle, st->sql, NULL, &prep);
+    ret = prof_store_db_prepare(&c->db, r->pool, st->sql, &prep);
     if (!ret) {
         ret = apr_dbd_pbselect(d, r->pool, c->db.dbd->handle, &res, prep, 0,
                                st->args);

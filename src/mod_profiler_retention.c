@@ -31,8 +31,7 @@ static int run(prof_db_t *db, apr_pool_t *p, const char *sql,
     int ret;
 
     *nrows = 0;
-    ret = apr_dbd_prepare(db->dbd->driver, p, db->dbd->handle, sql, NULL,
-                          &st);
+    ret = prof_store_db_prepare(db, p, sql, &st);
     if (ret == 0) {
         ret = apr_dbd_pbquery(db->dbd->driver, p, db->dbd->handle, nrows, st,
                               args);

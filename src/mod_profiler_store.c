@@ -319,6 +319,37 @@ static apr_status_t prepare_conn(prof_db_t *db, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+int prof_store_db_prepare(prof_db_t *db, apr_pool_t *p, const char *sql,
+                          apr_dbd_prepared_t **st)
+{
+    apr_hash_t *cache = db->dbd->prepared;
+    apr_pool_t *cp = apr_hash_pool_get(cache);
+    const char *key;
+    int ret;
+
+    *st = NULL;
+    if (db->dialect != PROF_SQL_SQLITE) {
+        /* PostgreSQL: no label, no server-side statement to keep: apr_dbd
+         * sends it with its parameters each time. */
+        return apr_dbd_prepare(db->dbd->driver, p, db->dbd->handle, sql, NULL,
+                               st);
+    }
+    /* apr-util's SQLite driver keeps every statement it prepares until the
+     * connection closes, and mod_dbd keeps connections: prepared once per
+     * connection and text, and reused. The texts are few: they differ only
+     * by which filters are set. */
+    key = apr_pstrcat(p, "mod_profiler:sql:", sql, NULL);
+    *st = apr_hash_get(cache, key, APR_HASH_KEY_STRING);
+    if (*st) {
+        return 0;
+    }
+    ret = apr_dbd_prepare(db->dbd->driver, cp, db->dbd->handle, sql, NULL, st);
+    if (ret == 0) {
+        apr_hash_set(cache, apr_pstrdup(cp, key), APR_HASH_KEY_STRING, *st);
+    }
+    return ret;
+}
+
 apr_status_t prof_store_db_open(prof_db_t *db, server_rec *s, apr_pool_t *p,
                                 const char **err)
 {

@@ -82,6 +82,17 @@ int prof_store_db_begin(prof_db_t *db);
  * is non-zero, else ROLLBACK. @return 0, or the driver's error number. */
 int prof_store_db_end(prof_db_t *db, int commit);
 
+/**
+ * A statement (apr_dbd format) ready for pbquery/pbselect on db's
+ * connection. SQLite: prepared once per connection and text and kept in
+ * mod_dbd's per-connection hash (apr-util's driver would keep each
+ * statement until the connection closes anyway, so preparing per call
+ * would grow without bound on a persistent connection). PostgreSQL:
+ * unnamed, in p. @return 0 or the driver's error number.
+ */
+int prof_store_db_prepare(prof_db_t *db, apr_pool_t *p, const char *sql,
+                          apr_dbd_prepared_t **st);
+
 /** Give the connection back to mod_dbd. */
 void prof_store_db_close(prof_db_t *db, server_rec *s);
 

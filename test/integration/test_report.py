@@ -549,3 +549,34 @@ def test_other_mpms(test_module, mpm):
         problems = s.log_problems()
         s.cleanup()
     assert not problems, "\n".join(problems)
+
+
+def test_report_requests_do_not_grow_the_child(test_module):
+    """apr-util's SQLite driver keeps every statement prepared on a
+    connection until it closes, and mod_dbd keeps connections: a report
+    that prepared per request grew its child by some 18 KB a request. The
+    statements are now prepared once per connection and text."""
+    import subprocess
+    s = report_server(SqliteDb, test_module, name="report-leak",
+                      mpm="prefork", extra="StartServers 1\n"
+                      "MinSpareServers 1\nMaxSpareServers 1")
+    urls = ["/profiler/api/v1/summary",
+            "/profiler/api/v1/requests?limit=5&route=/t",
+            "/profiler/api/v1/histogram", "/profiler/api/v1/health"]
+
+    def rss_kb():
+        pids = subprocess.run(["pgrep", "-f", s.root], capture_output=True,
+                              text=True).stdout.split()
+        return max(int(open("/proc/%s/status" % p).read()
+                       .split("VmRSS:")[1].split()[0]) for p in pids)
+    try:
+        for i in range(200):
+            assert fetch(s, urls[i % 4])[0] == 200
+        before = rss_kb()
+        for i in range(600):
+            assert fetch(s, urls[i % 4])[0] == 200
+        grown = rss_kb() - before
+        assert grown < 2048, "the child grew by %d kB in 600 requests" % grown
+    finally:
+        s.graceful_stop()
+        s.cleanup()
