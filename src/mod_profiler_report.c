@@ -588,19 +588,35 @@ static int first_i64(void *baton, apr_dbd_row_t *row,
     return 1;
 }
 
-/* Rollup rows of f into groups (by key, by time bucket, or all in one):
- * hourly rows for the whole hours since the hourly table is complete,
- * minute rows for the rest. */
+/* Read the rollup rows of [*from, *to) from one table into the pass. */
+static int read_part(request_rec *r, conn_t *c, agg_t *a, int hourly,
+                     const apr_int64_t *from, const apr_int64_t *to)
+{
+    prof_report_stmt_t st;
+
+    if (*from >= *to) {
+        return 1;
+    }
+    prof_report_sql_rollups(r->pool, c->db.dialect, c->db.prefix, a->f,
+                            hourly, from, to, &st);
+    return db_select(r, c, &st, summary_row, a);
+}
+
+/* Rollup rows of f into groups (by key, by time bucket, or all in one).
+ * Whole hours come from the hourly rollups, 60 times fewer rows, where
+ * that table is complete (every hour after its first: prof_sql.h); the
+ * minutes at the edges of the range, and all of it when a time series
+ * wants buckets shorter than an hour, from the minute rollups. */
 static int read_rollups(request_rec *r, conn_t *c, agg_t *a)
 {
+    const apr_int64_t hour = apr_time_from_sec(3600);
     prof_report_filter_t *f = a->f;
     prof_report_stmt_t st;
-    apr_int64_t *h0 = apr_palloc(r->pool, sizeof(*h0));
-    apr_int64_t first = -1, since = APR_INT64_MAX;
+    apr_int64_t *hs = apr_palloc(r->pool, sizeof(*hs) * 2), *he = hs + 1;
+    apr_int64_t first = -1;
 
-    if (a->hourly) {
-        /* The first hour of the table may be partial: the ones after it
-         * are complete (prof_sql.h). */
+    *hs = *he = f->to_us;
+    if (a->buckets == NULL || a->bucket_us >= hour) {
         st.sql = prof_sql_hourly_first(r->pool, c->db.prefix);
         st.args = NULL;
         st.nargs = 0;
@@ -608,28 +624,20 @@ static int read_rollups(request_rec *r, conn_t *c, agg_t *a)
             return 0;
         }
         if (first > 0) {
-            since = first + apr_time_from_sec(3600);
+            /* The whole hours of the range the hourly table has whole. */
+            *hs = bucket_start(f->from_us + hour - 1, hour);
+            if (*hs < first + hour) {
+                *hs = first + hour;
+            }
+            *he = bucket_start(f->to_us, hour);
+            if (*hs >= *he) {
+                *hs = *he = f->to_us;
+            }
         }
     }
-    *h0 = since > f->from_us ? since : f->from_us;
-    if (*h0 < f->to_us) {
-        prof_report_sql_rollups(r->pool, c->db.dialect, c->db.prefix, f, 1,
-                                h0, &f->to_us, &st);
-        if (!db_select(r, c, &st, summary_row, a)) {
-            return 0;
-        }
-    }
-    else {
-        *h0 = f->to_us;
-    }
-    if (f->from_us < *h0) {
-        prof_report_sql_rollups(r->pool, c->db.dialect, c->db.prefix, f, 0,
-                                &f->from_us, h0, &st);
-        if (!db_select(r, c, &st, summary_row, a)) {
-            return 0;
-        }
-    }
-    return 1;
+    return read_part(r, c, a, 1, hs, he)
+           && read_part(r, c, a, 0, &f->from_us, hs)
+           && read_part(r, c, a, 0, he, &f->to_us);
 }
 
 /* The bucket of a time series for a range: at most 360 points, and whole

@@ -483,9 +483,10 @@ def test_report_alone_reads_a_store_it_does_not_write(test_module, tmp_path):
 
 
 def test_long_ranges_read_the_hourly_rollups(test_module):
-    """Over 6 hours the summary reads whole hours from rollups_hour, all but
-    the table's first hour, which may be partial: that one comes from the
-    minutes. Made-up rows tell which table answered."""
+    """Whole hours come from rollups_hour, all but the table's first hour,
+    which may be partial: that one comes from the minutes, as do the edges
+    of a range and time series in minutes. Made-up rows tell which table
+    answered."""
     import sqlite3
     import time
     s = report_server(SqliteDb, test_module, name="report-hourly")
@@ -525,9 +526,13 @@ def test_long_ranges_read_the_hourly_rollups(test_module):
         assert points[(now_h - 3 * hour) // 1000000] == 1000
         assert points[(now_h - 5 * hour) // 1000000] == 7
         assert sum(points.values()) == TOTAL + 1007
-        # Short ranges read the minutes only.
+        # A short range's summary reads its whole hours from there too...
         status, d = api(s, "summary", **{"from": "-6h"})
-        assert {r["route"]: r["count"] for r in d["rows"]}["/made-up"] == 7
+        assert {r["route"]: r["count"] for r in d["rows"]}["/made-up"] == 1007
+        # ... but a time series in minutes reads the minute rollups only.
+        status, d = api(s, "timeseries", **{"from": "-6h"})
+        assert d["bucket_s"] < 3600
+        assert sum(p["count"] for p in d["points"]) == TOTAL + 7
     finally:
         s.graceful_stop()
         s.cleanup()
