@@ -415,7 +415,6 @@ typedef struct {
     apr_hash_t *buckets;        /* time series: start -> group */
     apr_int64_t bucket_us;
     prof_report_group_t *all;   /* histogram: everything in one */
-    int hourly;                 /* whole hours: read the hourly rollups */
     char key[4 * 1100 + 2];     /* the group key being looked up */
     apr_size_t key_len;
     rollup_row_t row;           /* the row being added */
@@ -775,7 +774,6 @@ static void agg_init(agg_t *a, request_rec *r, prof_report_filter_t *f,
         a->all = group_new(r->pool);
         a->all->route = "";
     }
-    a->hourly = f->hourly;
 }
 
 /* The summary: groups, sorted, at most f->limit. */

@@ -464,20 +464,3 @@ void prof_hist_add_pairs(prof_hist_t *dst, const prof_hist_pairs_t *pairs)
         room -= add;
     }
 }
-
-apr_status_t prof_hist_add_encoded(prof_hist_t *dst, const char *s,
-                                   apr_size_t len)
-{
-    prof_hist_pairs_t pairs;
-    apr_status_t rv;
-
-    if (dst == NULL) {
-        return APR_EINVAL;
-    }
-    /* Read it all first: what cannot be read adds nothing. */
-    if ((rv = prof_hist_parse(s, len, &pairs)) != APR_SUCCESS) {
-        return rv;
-    }
-    prof_hist_add_pairs(dst, &pairs);
-    return APR_SUCCESS;
-}

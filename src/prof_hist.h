@@ -218,15 +218,4 @@ apr_status_t prof_hist_parse(const char *s, apr_size_t len,
  * prof_hist_merge() does); min, max and sum are the caller's. */
 void prof_hist_add_pairs(prof_hist_t *dst, const prof_hist_pairs_t *pairs);
 
-/**
- * Add the buckets that prof_hist_encode() wrote in s to dst, without a
- * histogram in between: what a report does for every rollup row it reads.
- * Only the buckets and count change (saturating as prof_hist_merge()
- * does); min, max and sum are the caller's, from their columns.
- * @return APR_SUCCESS; APR_EINVAL for anything prof_hist_decode() refuses,
- *         and then dst is unchanged
- */
-apr_status_t prof_hist_add_encoded(prof_hist_t *dst, const char *s,
-                                   apr_size_t len);
-
 #endif /* PROF_HIST_H */

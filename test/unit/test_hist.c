@@ -1378,11 +1378,12 @@ START_TEST(decode_arguments)
 }
 END_TEST
 
-/* Adding an encoded histogram equals decoding it and merging the buckets;
- * one that cannot be decoded adds nothing. */
-START_TEST(add_encoded_equals_decode_merge)
+/* Parsing an encoded histogram and adding its pairs equals decoding it and
+ * merging the buckets; what cannot be decoded parses to nothing. */
+START_TEST(add_pairs_equals_decode_merge)
 {
     prof_hist_t *a = hist_new(), *b = hist_new(), *x = hist_new();
+    prof_hist_pairs_t *pairs = malloc(sizeof(*pairs));
     uint64_t rs = 0x5eed0000u + (uint64_t)_i;
     int round, k;
 
@@ -1397,24 +1398,29 @@ START_TEST(add_encoded_equals_decode_merge)
                           1 + unit_rand(&rs) % 5);
         }
         enc = prof_hist_encode(unit_pool, x);
-        ck_assert_int_eq(prof_hist_add_encoded(a, enc, strlen(enc)),
+        ck_assert_int_eq(prof_hist_parse(enc, strlen(enc), pairs),
                          APR_SUCCESS);
+        prof_hist_add_pairs(a, pairs);
         ck_assert_int_eq(prof_hist_decode(enc, strlen(enc), x), APR_SUCCESS);
         prof_hist_merge(b, x);
         ck_assert_uint_eq(a->count, b->count);
         for (k = 0; k < PROF_HIST_BUCKETS; ++k) {
             ck_assert_uint_eq(a->n[k], b->n[k]);
         }
-        /* Damaged: nothing added. */
+        /* Damaged: no pairs, so nothing added. */
         before = a->count;
-        ck_assert_int_eq(prof_hist_add_encoded(a, "3:1,2:1", 7), APR_EINVAL);
-        ck_assert_int_eq(prof_hist_add_encoded(a, "3:1,", 4), APR_EINVAL);
-        ck_assert_int_eq(prof_hist_add_encoded(NULL, "3:1", 3), APR_EINVAL);
+        ck_assert_int_eq(prof_hist_parse("3:1,2:1", 7, pairs), APR_EINVAL);
+        ck_assert_uint_eq(pairs->n, 0);
+        prof_hist_add_pairs(a, pairs);
+        ck_assert_int_eq(prof_hist_parse("3:1,", 4, pairs), APR_EINVAL);
+        ck_assert_uint_eq(pairs->n, 0);
+        ck_assert_int_eq(prof_hist_parse("3:1", 3, NULL), APR_EINVAL);
         ck_assert_uint_eq(a->count, before);
     }
     free(a);
     free(b);
     free(x);
+    free(pairs);
 }
 END_TEST
 
@@ -1458,7 +1464,7 @@ Suite *prof_hist_suite(void)
     tc = tcase_create("encoding");
     tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_test(tc, encode_table);
-    tcase_add_loop_test(tc, add_encoded_equals_decode_merge, 0, 5);
+    tcase_add_loop_test(tc, add_pairs_equals_decode_merge, 0, 5);
     tcase_add_test(tc, encode_longest);
     tcase_add_loop_test(tc, encode_round_trip, 0, 200);
     tcase_add_loop_test(tc, decode_then_columns, 0, 5);
