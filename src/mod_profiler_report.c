@@ -415,6 +415,7 @@ typedef struct {
     apr_hash_t *buckets;        /* time series: start -> group */
     apr_int64_t bucket_us;
     prof_report_group_t *all;   /* histogram: everything in one */
+    int slim;                   /* no summary groups: fewer columns */
     char key[4 * 1100 + 2];     /* the group key being looked up */
     apr_size_t key_len;
     rollup_row_t row;           /* the row being added */
@@ -430,11 +431,27 @@ static prof_report_group_t *group_new(apr_pool_t *p)
 }
 
 static void rollup_row_read(rollup_row_t *x, apr_dbd_row_t *row,
-                            const apr_dbd_driver_t *d)
+                            const apr_dbd_driver_t *d, int slim)
 {
-    const char *hist = apr_dbd_get_entry(d, row, 27);
+    const char *hist;
     int k;
 
+    if (slim) {
+        /* period, status_class, count, samples, sum, min, max, hist */
+        hist = apr_dbd_get_entry(d, row, 7);
+        x->status_class = (int)col_i64(d, row, 1);
+        x->count = col_i64(d, row, 2);
+        x->samples = col_i64(d, row, 3);
+        x->sum_us = col_i64(d, row, 4);
+        x->min_us = col_i64(d, row, 5);
+        x->max_us = col_i64(d, row, 6);
+        x->ttfb_sum_us = x->bytes_sum = 0;
+        memset(x->phase_sum_us, 0, sizeof(x->phase_sum_us));
+        x->hist_ok = hist && prof_hist_parse(hist, strlen(hist), &x->hist)
+                             == APR_SUCCESS;
+        return;
+    }
+    hist = apr_dbd_get_entry(d, row, 27);
     x->status_class = (int)col_i64(d, row, 5);
     x->count = col_i64(d, row, 6);
     x->samples = col_i64(d, row, 7);
@@ -489,14 +506,11 @@ static int summary_row(void *baton, apr_dbd_row_t *row,
     prof_report_group_t *g;
     const char *key;
     apr_int64_t minute = col_i64(d, row, 0);
-    const char *server = apr_dbd_get_entry(d, row, 1);
-    const char *vhost = apr_dbd_get_entry(d, row, 2);
-    const char *route = apr_dbd_get_entry(d, row, 3);
-    const char *method = apr_dbd_get_entry(d, row, 4);
-    int cls = (int)col_i64(d, row, 5);
+    const char *server, *vhost, *route, *method;
+    int cls;
     unsigned gr = a->f->group;
 
-    rollup_row_read(&a->row, row, d);
+    rollup_row_read(&a->row, row, d, a->slim);
     if (a->all) {
         group_add(a->all, &a->row);
     }
@@ -515,6 +529,11 @@ static int summary_row(void *baton, apr_dbd_row_t *row,
     if (a->groups == NULL) {
         return 0;
     }
+    server = apr_dbd_get_entry(d, row, 1);
+    vhost = apr_dbd_get_entry(d, row, 2);
+    route = apr_dbd_get_entry(d, row, 3);
+    method = apr_dbd_get_entry(d, row, 4);
+    cls = a->row.status_class;
     /* The group's key, in a buffer of the pass (no allocation per row):
      * the strings with their NULs, then the class. */
     {
@@ -597,7 +616,7 @@ static int read_part(request_rec *r, conn_t *c, agg_t *a, int hourly,
         return 1;
     }
     prof_report_sql_rollups(r->pool, c->db.dialect, c->db.prefix, a->f,
-                            hourly, from, to, &st);
+                            hourly, a->slim, from, to, &st);
     return db_select(r, c, &st, summary_row, a);
 }
 
@@ -774,6 +793,7 @@ static void agg_init(agg_t *a, request_rec *r, prof_report_filter_t *f,
         a->all = group_new(r->pool);
         a->all->route = "";
     }
+    a->slim = !(want & WANT_SUMMARY);
 }
 
 /* The summary: groups, sorted, at most f->limit. */
@@ -1750,11 +1770,22 @@ static int page(request_rec *r, conn_t *c, const char *base,
     }
     if (ep == EP_SUMMARY) {
         prof_report_health_t h;
-        agg_t a;
+        agg_t a, b2, *series;
+        int ok;
 
-        /* One pass over the rollups for the table and the three charts. */
+        /* One pass over the rollups for the table and the three charts;
+         * two when the series is in minutes: it must read every minute,
+         * the rest only the edges of the hours (read_rollups()). */
         agg_init(&a, r, &f, WANT_SUMMARY | WANT_SERIES | WANT_ALL);
-        if (!read_rollups(r, c, &a)) {
+        series = &a;
+        if (a.bucket_us < apr_time_from_sec(3600)) {
+            agg_init(&a, r, &f, WANT_SUMMARY | WANT_ALL);
+            agg_init(&b2, r, &f, WANT_SERIES);
+            series = &b2;
+        }
+        ok = read_rollups(r, c, &a)
+             && (series == &a || read_rollups(r, c, series));
+        if (!ok) {
             r->status = HTTP_INTERNAL_SERVER_ERROR;
             prof_report_page_error(r, &v, "Reading the store failed; the "
                                    "error log says why.");
@@ -1763,7 +1794,8 @@ static int page(request_rec *r, conn_t *c, const char *base,
         group_finish(a.all);
         get_health(r, c, &h);
         prof_report_page_dashboard(r, &v, summary_of(r, &a, v.sort),
-                                   series_of(r, &a), a.bucket_us, a.all, &h);
+                                   series_of(r, series), series->bucket_us,
+                                   a.all, &h);
     }
     else if (ep == EP_REQUESTS) {
         apr_array_header_t *arr;

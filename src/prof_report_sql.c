@@ -88,7 +88,7 @@ static void common_filters(builder_t *b, prof_report_filter_t *f)
 
 void prof_report_sql_rollups(apr_pool_t *p, prof_sql_dialect_t d,
                              const char *prefix, prof_report_filter_t *f,
-                             int hourly, const apr_int64_t *from_us,
+                             int hourly, int slim, const apr_int64_t *from_us,
                              const apr_int64_t *to_us,
                              prof_report_stmt_t *out)
 {
@@ -97,15 +97,19 @@ void prof_report_sql_rollups(apr_pool_t *p, prof_sql_dialect_t d,
 
     (void)d;
     b_init(&b, p);
-    b_text(&b, apr_pstrcat(p, "SELECT ", col, ", server, vhost, route, "
+    b_text(&b, apr_pstrcat(p, "SELECT ", col, slim
+                           ? ", status_class, count, samples, sum_us, "
+                             "min_us, max_us, hist"
+                           : ", server, vhost, route, "
                            "method, status_class, count, samples, sum_us, "
                            "min_us, max_us, ttfb_sum_us, bytes_sum, "
                            "read_sum_us, postread_sum_us, quick_sum_us, "
                            "translate_sum_us, storage_sum_us, "
                            "headers_sum_us, access_sum_us, authn_sum_us, "
                            "authz_sum_us, type_sum_us, fixups_sum_us, "
-                           "handler_sum_us, body_sum_us, log_sum_us, hist "
-                           "FROM ", prefix, hourly ? "rollups_hour" : "rollups",
+                           "handler_sum_us, body_sum_us, log_sum_us, hist",
+                           " FROM ", prefix,
+                           hourly ? "rollups_hour" : "rollups",
                            " WHERE ", col, " >= %lld", NULL));
     APR_ARRAY_PUSH(b.args, const void *) = from_us;
     b_cond(&b, apr_pstrcat(p, col, " < %lld", NULL), to_us);

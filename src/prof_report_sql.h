@@ -87,14 +87,16 @@ const char *prof_report_sort_column(prof_sort_t s);
  * The rollup rows a summary, time series or histogram reads: key columns
  * (minute_us or hour_us, server, vhost, route, method, status_class), then
  * count, samples, sum_us, min_us, max_us, ttfb_sum_us, bytes_sum, the 14
- * phase sums in prof_phase order, hist. Filters: time (*from_us <= period
- * start < *to_us: both must outlive the statement), route, method, status
- * class, vhost, server. hourly: from rollups_hour. The caller groups and
- * merges.
+ * phase sums in prof_phase order, hist. slim: only the period start,
+ * status_class, count, samples, sum_us, min_us, max_us and hist (what a
+ * time series or a histogram needs: each column costs apr_dbd a
+ * conversion per row). Filters: time (*from_us <= period start < *to_us:
+ * both must outlive the statement), route, method, status class, vhost,
+ * server. hourly: from rollups_hour. The caller groups and merges.
  */
 void prof_report_sql_rollups(apr_pool_t *p, prof_sql_dialect_t d,
                              const char *prefix, prof_report_filter_t *f,
-                             int hourly, const apr_int64_t *from_us,
+                             int hourly, int slim, const apr_int64_t *from_us,
                              const apr_int64_t *to_us,
                              prof_report_stmt_t *out);
 
