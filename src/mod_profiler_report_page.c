@@ -87,8 +87,8 @@ static const char *link_args(request_rec *r, const prof_report_view_t *v,
     const prof_report_filter_t *f = v->f;
     const char *names[] = { "from", "to", "route", "path", "method",
                             "status", "vhost", "server", "sort", "order",
-                            NULL };
-    const char *vals[10];
+                            "group", NULL };
+    const char *vals[11];
     const char *out = "";
     int i, k;
 
@@ -106,6 +106,17 @@ static const char *link_args(request_rec *r, const prof_report_view_t *v,
         }
         vals[6] = f->vhost;
         vals[7] = f->server;
+        if (f->group) {
+            vals[10] = apr_pstrcat(r->pool,
+                                   (f->group & PROF_GROUP_METHOD)
+                                   ? ",method" : "",
+                                   (f->group & PROF_GROUP_STATUS)
+                                   ? ",status" : "",
+                                   (f->group & PROF_GROUP_VHOST)
+                                   ? ",vhost" : "",
+                                   (f->group & PROF_GROUP_SERVER)
+                                   ? ",server" : "", NULL) + 1;
+        }
     }
     for (k = 0; over && over[k]; k += 2) {
         for (i = 0; names[i]; ++i) {
@@ -364,7 +375,7 @@ static void chart_phases(request_rec *r, const prof_report_view_t *v,
         const prof_report_group_t *g =
             APR_ARRAY_IDX(summary, i, prof_report_group_t *);
         double x = 220, y = MT + i * rowh;
-        const char *over[] = { "route", g->route, NULL };
+        const char *over[] = { "route", g->route, "group", NULL, NULL };
 
         ap_rprintf(r, "<a href=\"%s/requests%s\"><text class=\"lbl route\" "
                    "x=\"214\" y=\"%.0f\" text-anchor=\"end\">%s</text></a>",
@@ -443,7 +454,7 @@ static void summary_table(request_rec *r, const prof_report_view_t *v,
         const prof_report_group_t *g =
             APR_ARRAY_IDX(summary, i, prof_report_group_t *);
         const char *over[] = { "route", g->route, "sort", NULL, "order",
-                               NULL, NULL };
+                               NULL, "group", NULL, NULL };
 
         ap_rprintf(r, "<tr><td><a class=\"route\" href=\"%s/requests%s\">%s"
                    "</a></td>", h(r, v->base), h(r, link_args(r, v, over)),

@@ -585,3 +585,14 @@ def test_report_requests_do_not_grow_the_child(test_module):
     finally:
         s.graceful_stop()
         s.cleanup()
+
+
+def test_grouped_dashboard_keeps_its_grouping_in_links(srv):
+    status, headers, body = fetch(srv, "/profiler/?group=method,status")
+    assert status == 200
+    assert "<th>Method</th><th>Status</th>" in body
+    # Sorting keeps the grouping; a route's requests do not take it.
+    assert "sort=count&amp;order=desc&amp;group=method%2Cstatus" in body
+    for href in re.findall(r'<a class="route" href="([^"]+)"', body):
+        assert "group=" not in href
+        assert fetch(srv, href.replace("&amp;", "&"))[0] == 200
