@@ -77,7 +77,6 @@ typedef struct {
     const char *base;           /**< the handler's location, no trailing / */
     prof_report_filter_t *f;
     const char *sort;           /**< the summary's sort field */
-    const char *error;          /**< a message to show instead of data */
 } prof_report_view_t;
 
 /** The dashboard: filters, charts (requests and p95 over time, latency

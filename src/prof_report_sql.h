@@ -107,7 +107,6 @@ void prof_report_sql_rollups(apr_pool_t *p, prof_sql_dialect_t d,
     "read_us, postread_us, quick_us, translate_us, storage_us, headers_us, " \
     "access_us, authn_us, authz_us, type_us, fixups_us, handler_us, " \
     "body_us, log_us, weight, spans_dropped"
-#define PROF_REPORT_REQUEST_NCOLS 29
 
 /**
  * A page of the request list: every filter, sorted by f->sort then id,
