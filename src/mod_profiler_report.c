@@ -1784,7 +1784,7 @@ static int page(request_rec *r, conn_t *c, const char *base,
                                    "error log says why.");
             return OK;
         }
-        prof_report_page_requests(r, &v, arr, next);
+        prof_report_page_requests(r, &v, arr, next, NULL);
     }
     else {
         apr_array_header_t *spans = NULL;

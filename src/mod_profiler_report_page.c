@@ -582,7 +582,8 @@ void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
 
 void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
                                const apr_array_header_t *reqs,
-                               const char *next_cursor)
+                               const char *next_cursor,
+                               const prof_report_group_t *route_stats)
 {
     static const char *const cols[][2] = {
         { "start", "Start" }, { NULL, "Method" }, { NULL, "Path" },
@@ -595,6 +596,7 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
     const char *args;
     int i, k;
 
+    (void)route_stats;  /* TODO(issue 10, item 10): the route's own statistics */
     head(r, v, "Requests");
     ap_rprintf(r, "<h1>Requests%s%s</h1>", f->route ? " of " : "",
                f->route ? h(r, f->route) : "");

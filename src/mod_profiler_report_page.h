@@ -38,6 +38,7 @@ typedef struct {
     apr_uint64_t ttfb_sum_us;
     apr_uint64_t bytes_sum;
     apr_uint64_t errors;        /**< 5xx */
+    apr_uint64_t client_errors; /**< 4xx */
     apr_uint64_t phase_sum_us[PROF_REPORT_PHASES];
     apr_int64_t min_us, max_us;
     apr_int64_t p50_us, p95_us, p99_us;
@@ -50,6 +51,11 @@ typedef struct {
     const char *server, *vhost, *method, *route, *path, *query, *protocol;
     apr_int64_t start_us, bytes_sent, total_us, ttfb_us;
     apr_int64_t dur_us[PROF_REPORT_PHASES];
+    /** When each phase began, µs from the start of the request (store
+     * column phase_starts, schema 4); -1: did not run. Meaningful only
+     * with has_starts: rows written before schema 4 have no starts. */
+    apr_int64_t start_offset_us[PROF_REPORT_PHASES];
+    int has_starts;
     int status, weight, spans_dropped;
 } prof_report_req_t;
 
@@ -91,7 +97,8 @@ void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
 /** The request list, with a link to the next page when there is one. */
 void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
                                const apr_array_header_t *reqs,
-                               const char *next_cursor);
+                               const char *next_cursor,
+                               const prof_report_group_t *route_stats);
 
 /** One request: its columns, and the waterfall of its phases and spans. */
 void prof_report_page_request(request_rec *r, const prof_report_view_t *v,

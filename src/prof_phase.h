@@ -75,6 +75,11 @@ typedef struct {
  */
 typedef struct {
     apr_interval_time_t dur_us[PROF_PHASE_COUNT]; /**< accumulated, >= 0 */
+    /** When each phase was first entered, in µs from the start of the
+     * request (the start of `read`, r->request_time, is 0); -1 for a phase
+     * that has not run. What the waterfall draws: the real offset, not the
+     * sum of the phases before. */
+    apr_interval_time_t first_us[PROF_PHASE_COUNT];
     prof_mono_us_t start_us;    /**< monotonic time the record was started */
     prof_mono_us_t open_us;     /**< when the open phase was entered */
     prof_mono_us_t last_us;     /**< time of the last mark folded, or start */
@@ -98,8 +103,14 @@ static APR_INLINE void prof_phase_rec_start(prof_phase_rec_t *rec,
                                             prof_mono_us_t now_us,
                                             apr_interval_time_t read_us)
 {
+    int i;
+
     memset(rec->dur_us, 0, sizeof(rec->dur_us));
     rec->dur_us[PROF_PHASE_READ] = read_us > 0 ? read_us : 0;
+    for (i = 0; i < PROF_PHASE_COUNT; ++i) {
+        rec->first_us[i] = -1;
+    }
+    rec->first_us[PROF_PHASE_READ] = 0;
     rec->seen = 1u << PROF_PHASE_READ;
     rec->start_us = now_us;
     rec->open_us = now_us;
@@ -173,6 +184,10 @@ static APR_INLINE void prof_phase_enter(prof_phase_rec_t *rec,
         rec->open = (int)phase;
         rec->open_us = now_us;
         rec->seen |= 1u << phase;
+        if (rec->first_us[phase] < 0) {
+            rec->first_us[phase] = rec->dur_us[PROF_PHASE_READ]
+                + (now_us > rec->start_us ? now_us - rec->start_us : 0);
+        }
     }
 }
 

@@ -193,6 +193,34 @@ START_TEST(reenter_accumulates)
 }
 END_TEST
 
+/* The waterfall draws each phase where it really began: the first entry,
+ * as an offset from the start of `read`; a later entry (an internal
+ * redirect) moves nothing; a phase that never ran stays -1. */
+START_TEST(first_entry_offsets)
+{
+    prof_phase_rec_t rec;
+    int i;
+
+    start_dirty(&rec, T0, 40);
+    ck_assert_int_eq(rec.first_us[PROF_PHASE_READ], 0);
+    for (i = 1; i < PROF_PHASE_COUNT; ++i) {
+        ck_assert_int_eq(rec.first_us[i], -1);
+    }
+    prof_phase_enter(&rec, PROF_PHASE_POSTREAD, T0 + 5);
+    prof_phase_leave(&rec, PROF_PHASE_POSTREAD, T0 + 7);
+    prof_phase_enter(&rec, PROF_PHASE_ACCESS, T0 + 100);
+    prof_phase_leave(&rec, PROF_PHASE_ACCESS, T0 + 110);
+    prof_phase_enter(&rec, PROF_PHASE_ACCESS, T0 + 200);
+    ck_assert_int_eq(rec.first_us[PROF_PHASE_POSTREAD], 45);
+    ck_assert_int_eq(rec.first_us[PROF_PHASE_ACCESS], 140);
+    ck_assert_int_eq(rec.first_us[PROF_PHASE_TRANSLATE], -1);
+    /* The gap between postread and access is in no phase. */
+    ck_assert_int_gt(rec.first_us[PROF_PHASE_ACCESS],
+                     rec.first_us[PROF_PHASE_POSTREAD]
+                     + rec.dur_us[PROF_PHASE_POSTREAD]);
+}
+END_TEST
+
 /* Entering the open phase again closes and reopens it: nothing is counted
  * twice and nothing is lost. */
 START_TEST(enter_open_phase_again)
@@ -560,6 +588,7 @@ Suite *prof_phase_suite(void)
                         (int)(sizeof(read_in) / sizeof(read_in[0])));
     tcase_add_test(tc, enter_closes_previous);
     tcase_add_test(tc, reenter_accumulates);
+    tcase_add_test(tc, first_entry_offsets);
     tcase_add_test(tc, enter_open_phase_again);
     tcase_add_test(tc, leave_only_the_open_phase);
     tcase_add_test(tc, close_backwards_adds_nothing);
