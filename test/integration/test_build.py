@@ -12,6 +12,7 @@ import re
 import subprocess
 
 from harness import ROOT
+from test_readme import shell_commands
 
 # A warning from gcc/clang ("warning:"), from libtool ("*** Warning: ..."),
 # from make ("warning: overriding recipe") or from ar/ld.
@@ -36,6 +37,8 @@ def copy_checkout(dest):
 
 
 def test_clean_build_prints_no_warning(tmp_path):
+    # The command the README gives, which test_readme leaves to this test.
+    assert "make -f Makefile.apxs" in [c for _, c in shell_commands()]
     work = copy_checkout(str(tmp_path / "src"))
     assert not os.path.exists(os.path.join(work, ".libs"))
     r = subprocess.run(["make", "-f", "Makefile.apxs"], cwd=work,

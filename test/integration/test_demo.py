@@ -13,7 +13,6 @@ rows for them, that the error log has no warning, and stops it with
 import http.client
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -23,20 +22,15 @@ import time
 import pytest
 
 from harness import ROOT, _LOG_PROBLEM, free_port, parse_server_timing, dur_us
-
-README = os.path.join(ROOT, "README.md")
-
+from test_readme import shell_commands
 
 def readme_command(script):
-    """The command line of the README's ```sh blocks that runs `script`
-    (its comment dropped; `sudo ` too, which root does not need and which
-    would drop PORT and DEMO_DIR from the environment)."""
-    text = open(README).read()
-    for block in re.findall(r"^ *```sh\n(.*?)^ *```", text, re.S | re.M):
-        for line in block.splitlines():
-            cmd = line.split("#", 1)[0].strip()
-            if cmd.endswith(script):
-                return re.sub(r"^sudo\s+", "", cmd)
+    """The README's shell command that runs `script`, as test_readme reads
+    it (comment and `sudo` dropped: root needs no sudo, and sudo would drop
+    PORT and DEMO_DIR from the environment)."""
+    for _, cmd in shell_commands():
+        if cmd.endswith(script):
+            return cmd
     raise AssertionError("README.md has no ```sh line running %s" % script)
 
 
