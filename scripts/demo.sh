@@ -235,6 +235,8 @@ for _ in 1 2 3; do
   done
 done
 
+stop_cmd="bash scripts/demo.sh stop"
+if [ -n "${DEMO_DIR:-}" ]; then stop_cmd="DEMO_DIR=$dir $stop_cmd"; fi
 cat <<EOF
 
 mod_profiler demo: $base/  (sent a few requests to each URL below)
@@ -247,5 +249,5 @@ mod_profiler demo: $base/  (sent a few requests to each URL below)
   curl -sI $base/missing | grep -i server-timing      a 404
   dashboard: $base/profiler/   API: curl -s $base/profiler/api/v1/summary
   sqlite3 $dir/db/profiler.db 'SELECT route, status, count(*), avg(total_us) FROM profiler_requests GROUP BY 1, 2'
-  config and logs: $dir    stop: bash scripts/demo.sh stop
+  config and logs: $dir    stop: $stop_cmd
 EOF
