@@ -15,6 +15,8 @@ case "${1:-test}" in
                python3 python3-pytest python3-h2 curl
                chromium sqlite3 libsqlite3-dev libaprutil1-dbd-sqlite3
                libaprutil1-dbd-pgsql postgresql apache2-utils) ;;
+  # The demo also builds examples/mod_profiler_example.c with apxs (in
+  # apache2-dev) and uses mod_cgid and mod_proxy_http (in apache2).
   demo)  want=("${build[@]}" curl sqlite3 libaprutil1-dbd-sqlite3) ;;
   bench) want=("${build[@]}" wrk valgrind python3 curl sqlite3
                libaprutil1-dbd-sqlite3) ;;
