@@ -440,6 +440,21 @@ static const char *svg_label(apr_pool_t *p, const char *s, apr_size_t max)
                 : s;
 }
 
+/* Whether a group has phase durations at all (rows of a store that kept
+ * none, or a group made without them): without, the bar would claim that
+ * all the time was spent in no phase. */
+static int group_has_phases(const prof_report_group_t *g)
+{
+    int k;
+
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        if (g->phase_sum_us[k]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The share of a group's time in no phase: between our hooks, in httpd and
  * in other modules' hooks that run before ours (phases are disjoint, so
  * their sum never exceeds the total). */
@@ -463,7 +478,9 @@ static void phase_bar(request_rec *r, const prof_report_group_t *g,
     apr_int64_t gap = group_nophase_us(g);
     int k;
 
-    if (!g->count || !g->sum_us) {
+    if (!g->count || !g->sum_us || !group_has_phases(g)) {
+        ap_rprintf(r, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\">no phase "
+                   "durations recorded</text>", x + 4, y + bh - 4.5);
         return;
     }
     for (k = 0; k <= PROF_REPORT_PHASES; ++k) {
@@ -716,7 +733,8 @@ static void route_phases(request_rec *r, const prof_report_group_t *g)
     ap_rputs("</svg></figure><table class=\"phases\" id=\"route-phase-table\">"
              "<thead><tr><th>Phase</th><th class=\"num\">Mean</th>"
              "<th class=\"num\">Share</th></tr></thead><tbody>", r);
-    for (k = 0; k <= PROF_REPORT_PHASES && g->count; ++k) {
+    for (k = 0; k <= PROF_REPORT_PHASES && g->count && group_has_phases(g);
+         ++k) {
         apr_uint64_t us = k < PROF_REPORT_PHASES ? g->phase_sum_us[k]
                                                  : (apr_uint64_t)gap;
 
@@ -1156,7 +1174,7 @@ static const char app_css[] =
 ".lbl.pct{fill:#1d2330;stroke:none;font-weight:600}"
 ".lbl.num{fill:#1d2330;font-weight:600}.lbl.in{fill:#1d2330;font-size:10px}"
 ".lbl.gap{font-style:italic}"
-".gap{fill:#e4e6ea;stroke:#788;stroke-width:.6;stroke-dasharray:2 2}"
+"rect.gap{fill:#e4e6ea;stroke:#788;stroke-width:.6;stroke-dasharray:2 2}"
 ".wf.total{fill:#c9ced8}.wf.span{fill:#f0ad4e}"
 ".ph-read{fill:#4e79a7}.ph-postread{fill:#a0cbe8}.ph-quick{fill:#f28e2b}"
 ".ph-translate{fill:#ffbe7d}.ph-storage{fill:#59a14f}.ph-headers{fill:#8cd17d}"
