@@ -494,7 +494,7 @@ static void phase_bar(request_rec *r, const prof_report_group_t *g,
         if (sw < 0.2) {
             continue;
         }
-        ap_rprintf(r, "<rect class=\"ph %s\" x=\"%.1f\" y=\"%.1f\" "
+        ap_rprintf(r, "<rect class=\"seg ph %s\" x=\"%.1f\" y=\"%.1f\" "
                    "width=\"%.1f\" height=\"%d\"><title>%s %s: %s mean, "
                    "%.1f %%</title></rect>",
                    k < PROF_REPORT_PHASES
@@ -517,7 +517,7 @@ static void phase_legend(request_rec *r, int y0)
     for (k = 0; k <= PROF_REPORT_PHASES; ++k) {
         int x = 20 + (k % 7) * 100, y = y0 + (k / 7) * 16;
 
-        ap_rprintf(r, "<rect class=\"ph %s%s\" x=\"%d\" y=\"%d\" width=\"10\" "
+        ap_rprintf(r, "<rect class=\"swatch ph %s%s\" x=\"%d\" y=\"%d\" width=\"10\" "
                    "height=\"10\"/><text class=\"lbl\" x=\"%d\" y=\"%d\">%s"
                    "</text>", k < PROF_REPORT_PHASES ? "ph-" : "gap",
                    k < PROF_REPORT_PHASES ? prof_phase_name(k) : "", x, y,
@@ -584,7 +584,7 @@ static void summary_table(request_rec *r, const prof_report_view_t *v,
     const char *cur = v->sort ? v->sort : "total";
     int i, k;
 
-    ap_rputs("<table class=\"summary\" id=\"summary\"><thead><tr>", r);
+    ap_rputs("<div class=\"scroll\"><table class=\"summary\" id=\"summary\"><thead><tr>", r);
     {
         const char *over[] = { "sort", "route", "order",
                                !strcmp(cur, "route") && !f->desc ? "desc"
@@ -644,7 +644,7 @@ static void summary_table(request_rec *r, const prof_report_view_t *v,
         ap_rputs("<tr><td colspan=\"10\">No requests recorded in this range."
                  "</td></tr>", r);
     }
-    ap_rputs("</tbody></table>\n", r);
+    ap_rputs("</tbody></table></div>\n", r);
 }
 
 static const char *age_txt(apr_pool_t *p, apr_int64_t us)
@@ -730,7 +730,7 @@ static void route_phases(request_rec *r, const prof_report_group_t *g)
                CW, 28 + 8 + 3 * 16);
     phase_bar(r, g, 20, 4, pw, 22);
     phase_legend(r, 36);
-    ap_rputs("</svg></figure><table class=\"phases\" id=\"route-phase-table\">"
+    ap_rputs("</svg></figure><div class=\"scroll\"><table class=\"phases\" id=\"route-phase-table\">"
              "<thead><tr><th>Phase</th><th class=\"num\">Mean</th>"
              "<th class=\"num\">Share</th></tr></thead><tbody>", r);
     for (k = 0; k <= PROF_REPORT_PHASES && g->count && group_has_phases(g);
@@ -748,7 +748,7 @@ static void route_phases(request_rec *r, const prof_report_group_t *g)
                    ms_txt(p, (apr_int64_t)(us / g->count)),
                    pct_txt(p, us, g->sum_us));
     }
-    ap_rputs("</tbody></table>\n", r);
+    ap_rputs("</tbody></table></div>\n", r);
 }
 
 void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
@@ -816,7 +816,7 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
         route_phases(r, route_stats);
         ap_rputs("</section></section><h2>Requests</h2>", r);
     }
-    ap_rputs("<table class=\"requests\" id=\"requests\"><thead><tr>", r);
+    ap_rputs("<div class=\"scroll\"><table class=\"requests\" id=\"requests\"><thead><tr>", r);
     for (k = 0; cols[k][1]; ++k) {
         if (cols[k][0]) {
             const char *over[] = { "sort", cols[k][0], "order",
@@ -851,7 +851,7 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
     if (reqs->nelts == 0) {
         ap_rputs("<tr><td colspan=\"9\">No requests match.</td></tr>", r);
     }
-    ap_rputs("</tbody></table>", r);
+    ap_rputs("</tbody></table></div>", r);
     {
         const char *over[] = { "sort", cur, "order",
                                f->desc ? "desc" : "asc", NULL };
@@ -1088,7 +1088,7 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                "</text></svg></figure>\n", WL, y + 2, WW - WR - 8, y + 2, WL,
                y + 16, WW - WR - 8, y + 16, ms_txt(p, scale));
     /* The same as numbers, in the order the time was spent. */
-    ap_rprintf(r, "<h2>Phases</h2><table class=\"phases\" id=\"phases\">"
+    ap_rprintf(r, "<h2>Phases</h2><div class=\"scroll\"><table class=\"phases\" id=\"phases\">"
                "<thead><tr><th>Phase</th><th class=\"num\">Start%s</th>"
                "<th class=\"num\">Duration</th><th class=\"num\">Share</th>"
                "</tr></thead><tbody>", q->has_starts ? "" : " (approximate)");
@@ -1105,11 +1105,11 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
     }
     ap_rprintf(r, "</tbody><tfoot><tr><td>in no phase, %d gap%s</td><td>"
                "</td><td class=\"num\" id=\"nophase-total\">%s</td><td "
-               "class=\"num\">%s</td></tr></tfoot></table>", gaps,
+               "class=\"num\">%s</td></tr></tfoot></table></div>", gaps,
                gaps == 1 ? "" : "s", ms_txt(p, nophase),
                pct_txt(p, (apr_uint64_t)nophase,
                        (apr_uint64_t)(q->total_us > 0 ? q->total_us : 0)));
-    ap_rputs("<h2>Spans</h2><table class=\"spans\" id=\"spans\"><thead><tr>"
+    ap_rputs("<h2>Spans</h2><div class=\"scroll\"><table class=\"spans\" id=\"spans\"><thead><tr>"
              "<th>#</th><th>Name</th><th>Description</th><th>Parent</th>"
              "<th class=\"num\">Start</th><th class=\"num\">Duration</th>"
              "</tr></thead><tbody>", r);
@@ -1126,7 +1126,7 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
     if (spans->nelts == 0) {
         ap_rputs("<tr><td colspan=\"6\">No spans.</td></tr>", r);
     }
-    ap_rprintf(r, "</tbody></table><p class=\"export\"><a href=\"%s/api/v1/"
+    ap_rprintf(r, "</tbody></table></div><p class=\"export\"><a href=\"%s/api/v1/"
                "requests/%" APR_INT64_T_FMT "\">JSON</a></p>", h(r, v->base),
                q->id);
     foot(r, v);
@@ -1182,6 +1182,8 @@ static const char app_css[] =
 ".ph-type{fill:#86bcb6}.ph-fixups{fill:#e15759}.ph-handler{fill:#ff9d9a}"
 ".ph-body{fill:#79706e}.ph-log{fill:#bab0ac}"
 "table{border-collapse:collapse;width:100%;background:#fff}"
+/* A table wider than a narrow window scrolls by itself, not the page. */
+".scroll{overflow-x:auto;max-width:100%}"
 "th,td{padding:4px 8px;border-bottom:1px solid #e3e5ea;text-align:left;"
 "vertical-align:top;overflow-wrap:anywhere}td.num,th.num{text-align:right}"
 "th a{color:inherit}"
