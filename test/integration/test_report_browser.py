@@ -18,6 +18,7 @@ import datetime
 import os
 import re
 import shutil
+import sqlite3
 import struct
 import subprocess
 import tempfile
@@ -433,25 +434,34 @@ def test_waterfall_draws_phases_at_their_stored_starts(busy):
         busy.db.query("ALTER TABLE profiler_requests ADD COLUMN phase_starts "
                       "TEXT")
         busy.start()
-    # Each phase 7 µs after the end of the one before: a gap before each.
+    # Each phase a little after the end of the one before: a gap before
+    # each, all of them together half the time that no phase covers.
+    ran = [n for n in PHASES if q["dur"][n] > 0]
+    gap = (q["total"] - sum(q["dur"].values())) // (2 * len(ran))
+    assert gap >= 1
     starts, t = [], 0
     for name in PHASES:
         if q["dur"][name] > 0:
-            t += 7
+            t += gap
             starts.append(str(t))
             t += q["dur"][name]
         else:
             starts.append("")
     assert t < q["total"]
-    busy.db.query("UPDATE profiler_requests SET phase_starts = ? WHERE id = ?",
-                  (",".join(starts), q["id"]))
+    con = sqlite3.connect(busy.db.path, isolation_level=None, timeout=30)
+    try:
+        con.execute("UPDATE profiler_requests SET phase_starts = ? "
+                    "WHERE id = ?", (",".join(starts), q["id"]))
+    finally:
+        con.close()
     page = dom(busy.url("/profiler/requests/%d" % q["id"]))
     assert 'id="approximate"' not in page
     expect, t = [], 0
     for name in PHASES:
         if q["dur"][name] > 0:
-            expect += [("(no phase)", t, 7), (name, t + 7, q["dur"][name])]
-            t += 7 + q["dur"][name]
+            expect += [("(no phase)", t, gap),
+                       (name, t + gap, q["dur"][name])]
+            t += gap + q["dur"][name]
     expect.append(("(no phase)", t, q["total"] - t))
     got = phase_table(page)
     assert [n for n, _, _ in got] == [n for n, _, _ in expect], got
