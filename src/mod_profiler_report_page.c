@@ -557,7 +557,7 @@ static void chart_phases(request_rec *r, const prof_report_view_t *v,
                    "x=\"%d\" y=\"%.0f\" text-anchor=\"end\">%s<title>%s"
                    "</title></text></a>", h(r, v->base),
                    h(r, link_args(r, v, over)), lw - 6, y + 14,
-                   h(r, svg_label(p, g->route, 30)), h(r, g->route));
+                   h(r, svg_label(p, g->route, 27)), h(r, g->route));
         phase_bar(r, g, lw, y + 3, pw, rowh - 6);
         ap_rprintf(r, "<text class=\"lbl num mean\" x=\"%d\" y=\"%.0f\" "
                    "text-anchor=\"end\">%s</text>", CW - 4, y + 14,
@@ -1191,6 +1191,10 @@ static const char app_css[] =
 ".num,.time,.cards b,.lbl.num{white-space:nowrap;"
 "font-variant-numeric:tabular-nums}th{white-space:nowrap}"
 "tr.gap td{color:#566;font-style:italic}"
+/* Routes and paths break anywhere, but only once their column has a
+ * useful width: a narrow window scrolls the table instead. */
+".summary td:first-child,.requests td:nth-child(4),.requests td:nth-child(5)"
+"{min-width:10em}"
 "table.phases{width:auto;min-width:50%}"
 ".note{background:#fff8e1;border-left:3px solid #f0ad4e;padding:6px 10px;"
 "margin:4px 0}"
