@@ -517,9 +517,9 @@ static void phase_legend(request_rec *r, int y0)
     for (k = 0; k <= PROF_REPORT_PHASES; ++k) {
         int x = 20 + (k % 7) * 100, y = y0 + (k / 7) * 16;
 
-        ap_rprintf(r, "<rect class=\"swatch ph %s%s\" x=\"%d\" y=\"%d\" width=\"10\" "
-                   "height=\"10\"/><text class=\"lbl\" x=\"%d\" y=\"%d\">%s"
-                   "</text>", k < PROF_REPORT_PHASES ? "ph-" : "gap",
+        ap_rprintf(r, "<rect class=\"swatch ph %s%s\" x=\"%d\" y=\"%d\" "
+                   "width=\"10\" height=\"10\"/><text class=\"lbl\" x=\"%d\" "
+                   "y=\"%d\">%s</text>", k < PROF_REPORT_PHASES ? "ph-" : "gap",
                    k < PROF_REPORT_PHASES ? prof_phase_name(k) : "", x, y,
                    x + 14, y + 9,
                    k < PROF_REPORT_PHASES ? prof_phase_name(k)
@@ -584,7 +584,8 @@ static void summary_table(request_rec *r, const prof_report_view_t *v,
     const char *cur = v->sort ? v->sort : "total";
     int i, k;
 
-    ap_rputs("<div class=\"scroll\"><table class=\"summary\" id=\"summary\"><thead><tr>", r);
+    ap_rputs("<div class=\"scroll\"><table class=\"summary\" id=\"summary\">"
+             "<thead><tr>", r);
     {
         const char *over[] = { "sort", "route", "order",
                                !strcmp(cur, "route") && !f->desc ? "desc"
@@ -730,7 +731,8 @@ static void route_phases(request_rec *r, const prof_report_group_t *g)
                CW, 28 + 8 + 3 * 16);
     phase_bar(r, g, 20, 4, pw, 22);
     phase_legend(r, 36);
-    ap_rputs("</svg></figure><div class=\"scroll\"><table class=\"phases\" id=\"route-phase-table\">"
+    ap_rputs("</svg></figure><div class=\"scroll\"><table class=\"phases\" "
+             "id=\"route-phase-table\">"
              "<thead><tr><th>Phase</th><th class=\"num\">Mean</th>"
              "<th class=\"num\">Share</th></tr></thead><tbody>", r);
     for (k = 0; k <= PROF_REPORT_PHASES && g->count && group_has_phases(g);
@@ -816,7 +818,8 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
         route_phases(r, route_stats);
         ap_rputs("</section></section><h2>Requests</h2>", r);
     }
-    ap_rputs("<div class=\"scroll\"><table class=\"requests\" id=\"requests\"><thead><tr>", r);
+    ap_rputs("<div class=\"scroll\"><table class=\"requests\" id=\"requests\">"
+             "<thead><tr>", r);
     for (k = 0; cols[k][1]; ++k) {
         if (cols[k][0]) {
             const char *over[] = { "sort", cols[k][0], "order",
@@ -1088,7 +1091,8 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                "</text></svg></figure>\n", WL, y + 2, WW - WR - 8, y + 2, WL,
                y + 16, WW - WR - 8, y + 16, ms_txt(p, scale));
     /* The same as numbers, in the order the time was spent. */
-    ap_rprintf(r, "<h2>Phases</h2><div class=\"scroll\"><table class=\"phases\" id=\"phases\">"
+    ap_rprintf(r, "<h2>Phases</h2><div class=\"scroll\"><table "
+               "class=\"phases\" id=\"phases\">"
                "<thead><tr><th>Phase</th><th class=\"num\">Start%s</th>"
                "<th class=\"num\">Duration</th><th class=\"num\">Share</th>"
                "</tr></thead><tbody>", q->has_starts ? "" : " (approximate)");
@@ -1109,7 +1113,8 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                gaps == 1 ? "" : "s", ms_txt(p, nophase),
                pct_txt(p, (apr_uint64_t)nophase,
                        (apr_uint64_t)(q->total_us > 0 ? q->total_us : 0)));
-    ap_rputs("<h2>Spans</h2><div class=\"scroll\"><table class=\"spans\" id=\"spans\"><thead><tr>"
+    ap_rputs("<h2>Spans</h2><div class=\"scroll\"><table class=\"spans\" "
+             "id=\"spans\"><thead><tr>"
              "<th>#</th><th>Name</th><th>Description</th><th>Parent</th>"
              "<th class=\"num\">Start</th><th class=\"num\">Duration</th>"
              "</tr></thead><tbody>", r);
@@ -1126,7 +1131,8 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
     if (spans->nelts == 0) {
         ap_rputs("<tr><td colspan=\"6\">No spans.</td></tr>", r);
     }
-    ap_rprintf(r, "</tbody></table></div><p class=\"export\"><a href=\"%s/api/v1/"
+    ap_rprintf(r, "</tbody></table></div><p class=\"export\"><a "
+               "href=\"%s/api/v1/"
                "requests/%" APR_INT64_T_FMT "\">JSON</a></p>", h(r, v->base),
                q->id);
     foot(r, v);
@@ -1155,7 +1161,8 @@ static const char app_css[] =
 ".filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}"
 ".filters label{display:flex;flex-direction:column;font-size:12px;color:#566}"
 ".filters input{width:150px;padding:4px}.ranges a{margin-right:6px}"
-".cards{display:flex;flex-wrap:wrap;gap:12px;margin:14px 0}.cards div{background:#fff;"
+".cards{display:flex;flex-wrap:wrap;gap:12px;margin:14px 0}"
+".cards div{background:#fff;"
 "border:1px solid #dde;border-radius:6px;padding:8px 14px;color:#566}"
 ".cards b{display:block;font-size:20px;color:#1d2330}"
 "figure{background:#fff;border:1px solid #dde;border-radius:6px;margin:12px 0;"
@@ -1171,7 +1178,9 @@ static const char app_css[] =
 ".key-bar{width:12px;height:10px;background:#a8c4e8}"
 ".key-p95{width:18px;height:3px;background:#b0123b}"
 ".pct{stroke:#1d2330;stroke-width:1;stroke-dasharray:3 2}"
-".lbl.pct{fill:#1d2330;stroke:none;font-weight:600}"
+/* A white halo keeps the percentile labels readable over the bars. */
+".lbl.pct{fill:#1d2330;font-weight:600;paint-order:stroke;stroke:#fff;"
+"stroke-width:3px;stroke-linejoin:round}"
 ".lbl.num{fill:#1d2330;font-weight:600}.lbl.in{fill:#1d2330;font-size:10px}"
 ".lbl.gap{font-style:italic}"
 "rect.gap{fill:#e4e6ea;stroke:#788;stroke-width:.6;stroke-dasharray:2 2}"
