@@ -123,9 +123,16 @@ def evaluate(url, expression, width=1200, height=900, timeout=90):
                                % res["exceptionDetails"])
         return res["result"].get("value")
     finally:
+        # Closed through the protocol, so that its helper processes are gone
+        # too before the profile is removed; killed only when that fails.
         if proc:
-            proc.kill()
-            proc.wait()
+            try:
+                os.write(to_chrome_w, json.dumps(
+                    {"id": 0, "method": "Browser.close"}).encode() + b"\0")
+                proc.wait(15)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
         for fd in (to_chrome_w, from_chrome_r):
             try:
                 os.close(fd)
