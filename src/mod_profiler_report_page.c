@@ -52,7 +52,10 @@ static const char *ms_txt(apr_pool_t *p, apr_int64_t us)
     if (us >= 1000) {
         return apr_psprintf(p, "%.1f ms", (double)us / 1e3);
     }
-    return apr_psprintf(p, "%.2f ms", (double)us / 1e3);
+    if (us >= 100) {
+        return apr_psprintf(p, "%.2f ms", (double)us / 1e3);
+    }
+    return apr_psprintf(p, "%.3f ms", (double)us / 1e3);
 }
 
 static const char *time_txt(apr_pool_t *p, apr_int64_t us)
@@ -65,6 +68,27 @@ static const char *time_txt(apr_pool_t *p, apr_int64_t us)
     return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d:%02d", t.tm_year + 1900,
                         t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
                         t.tm_sec);
+}
+
+/* A request's start, to the millisecond: requests a few ms apart must not
+ * look simultaneous. */
+static const char *time_ms_txt(apr_pool_t *p, apr_int64_t us)
+{
+    apr_time_exp_t t;
+
+    if (apr_time_exp_gmt(&t, us) != APR_SUCCESS) {
+        return "?";
+    }
+    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d:%02d.%03d",
+                        t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
+                        t.tm_min, t.tm_sec, t.tm_usec / 1000);
+}
+
+static const char *pct_txt(apr_pool_t *p, apr_uint64_t part,
+                           apr_uint64_t whole)
+{
+    return apr_psprintf(p, "%.2f %%", whole ? 100.0 * (double)part
+                                              / (double)whole : 0.0);
 }
 
 static const char *iso_min(apr_pool_t *p, apr_int64_t us)
@@ -239,7 +263,10 @@ static apr_int64_t nice_max(apr_int64_t v)
     return m;
 }
 
-/* Requests per bucket (bars) and p95 (a line, right axis). */
+/* Requests per bucket (bars, left axis) and p95 (line and dots, right
+ * axis). The line is drawn after the bars, thicker and in a colour the bars
+ * do not use, with an axis of its own: the two scales have nothing in
+ * common. A dot per bucket, because a range of one bucket has no line. */
 static void chart_series(request_rec *r, const apr_array_header_t *series,
                          apr_int64_t bucket_us)
 {
@@ -247,7 +274,7 @@ static void chart_series(request_rec *r, const apr_array_header_t *series,
     apr_int64_t cmax = 1, pmax = 1;
     int i, n = series->nelts, pw = CW - ML - MR, ph = CH - MT - MB;
     double bw;
-    const char *line = "";
+    const char *line = "", *dots = "";
 
     for (i = 0; i < n; ++i) {
         const prof_report_group_t *g =
@@ -259,21 +286,35 @@ static void chart_series(request_rec *r, const apr_array_header_t *series,
     cmax = nice_max(cmax);
     pmax = nice_max(pmax);
     bw = n ? (double)pw / n : pw;
-    ap_rprintf(r, "<figure><figcaption>Requests per %s (bars) and p95 "
-               "latency (line)</figcaption><svg class=\"chart\" id=\"chart-"
-               "series\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\""
-               "requests and p95 over time\">", bucket_us >= APR_INT64_C(3600000000)
+    ap_rprintf(r, "<figure><figcaption>Requests per %s and p95 latency "
+               "<span class=\"key\"><i class=\"key-bar\"></i>requests (left "
+               "axis) <i class=\"key-p95\"></i>p95 (right axis)</span>"
+               "</figcaption><svg class=\"chart\" id=\"chart-series\" "
+               "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"requests and "
+               "p95 over time\">",
+               bucket_us >= APR_INT64_C(3600000000)
                ? apr_psprintf(p, "%" APR_INT64_T_FMT " h",
                               bucket_us / APR_INT64_C(3600000000))
                : apr_psprintf(p, "%" APR_INT64_T_FMT " min",
                               bucket_us / APR_INT64_C(60000000)), CW, CH);
+    /* Both axes, each with its top, middle and 0. */
     ap_rprintf(r, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
-               "y2=\"%d\"/><text class=\"lbl\" x=\"%d\" y=\"%d\" "
-               "text-anchor=\"end\">%" APR_INT64_T_FMT "</text><text "
-               "class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>"
-               "<text class=\"lbl p95\" x=\"%d\" y=\"%d\">%s</text>",
-               ML, MT + ph, ML + pw, MT + ph, ML - 4, MT + 10, cmax, ML - 4,
-               MT + ph, ML + pw + 4, MT + 10, h(r, ms_txt(p, pmax)));
+               "y2=\"%d\"/><line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
+               "y2=\"%d\"/><line class=\"axis p95-axis\" x1=\"%d\" y1=\"%d\" "
+               "x2=\"%d\" y2=\"%d\"/>", ML, MT + ph, ML + pw, MT + ph, ML, MT,
+               ML, MT + ph, ML + pw, MT, ML + pw, MT + ph);
+    ap_rprintf(r, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%"
+               APR_INT64_T_FMT "</text><text class=\"lbl\" x=\"%d\" y=\"%d\" "
+               "text-anchor=\"end\">%" APR_INT64_T_FMT "</text><text class=\""
+               "lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>",
+               ML - 4, MT + 10, cmax, ML - 4, MT + ph / 2 + 4, cmax / 2,
+               ML - 4, MT + ph);
+    ap_rprintf(r, "<text class=\"lbl p95\" x=\"%d\" y=\"%d\">%s</text>"
+               "<text class=\"lbl p95\" x=\"%d\" y=\"%d\">%s</text>"
+               "<text class=\"lbl p95\" x=\"%d\" y=\"%d\">0</text>",
+               ML + pw + 4, MT + 10, h(r, ms_txt(p, pmax)), ML + pw + 4,
+               MT + ph / 2 + 4, h(r, ms_txt(p, pmax / 2)), ML + pw + 4,
+               MT + ph);
     for (i = 0; i < n; ++i) {
         const prof_report_group_t *g =
             APR_ARRAY_IDX(series, i, prof_report_group_t *);
@@ -287,6 +328,11 @@ static void chart_series(request_rec *r, const apr_array_header_t *series,
                    time_txt(p, g->t_us), g->count, ms_txt(p, g->p95_us));
         if (g->count) {
             line = apr_psprintf(p, "%s%.1f,%.1f ", line, x + bw / 2, y);
+            dots = apr_psprintf(p, "%s<circle class=\"p95-dot\" cx=\"%.1f\" "
+                                "cy=\"%.1f\" r=\"%.1f\"><title>%s: p95 %s"
+                                "</title></circle>", dots, x + bw / 2, y,
+                                n > 120 ? 1.5 : 3.0, time_txt(p, g->t_us),
+                                ms_txt(p, g->p95_us));
         }
         if (n <= 12 || i % (n / 6) == 0) {
             ap_rprintf(r, "<text class=\"lbl\" x=\"%.1f\" y=\"%d\">%s</text>",
@@ -294,19 +340,25 @@ static void chart_series(request_rec *r, const apr_array_header_t *series,
         }
     }
     if (*line) {
-        ap_rprintf(r, "<polyline class=\"p95\" points=\"%s\"/>", line);
+        ap_rprintf(r, "<polyline class=\"p95\" points=\"%s\"/>%s", line,
+                   dots);
     }
     ap_rputs("</svg></figure>\n", r);
 }
 
 /* The latency distribution: one bar per histogram bucket between the
- * first and the last that hold anything. */
+ * first and the last that hold anything, with p50, p95 and p99 marked and
+ * written out. */
 static void chart_hist(request_rec *r, const prof_report_group_t *all)
 {
     apr_pool_t *p = r->pool;
-    int first = -1, last = -1, b, pw = CW - ML - MR, ph = CH - MT - MB;
+    int first = -1, last = -1, b, k, pw = CW - ML - MR, ph = CH - MT - MB;
     apr_uint64_t top = 1;
     double bw;
+    const struct { const char *name; apr_int64_t us; } marks[] = {
+        { "p50", all->p50_us }, { "p95", all->p95_us },
+        { "p99", all->p99_us }
+    };
 
     for (b = 0; b < PROF_HIST_BUCKETS; ++b) {
         if (all->hist.n[b]) {
@@ -341,71 +393,178 @@ static void chart_hist(request_rec *r, const prof_report_group_t *all)
                    ms_txt(p, hi), all->hist.n[b]);
         if (b == first || b == last
             || ((b - first) % 16 == 0 && last - b >= 16)) {
-            ap_rprintf(r, "<text class=\"lbl\" x=\"%.1f\" y=\"%d\">%s</text>",
-                       x, CH - 8, ms_txt(p, lo));
+            ap_rprintf(r, "<text class=\"lbl\" x=\"%.1f\" y=\"%d\"%s>%s"
+                       "</text>", b == last && b != first ? x + bw : x,
+                       CH - 8, b == last && b != first
+                               ? " text-anchor=\"end\"" : "", ms_txt(p, lo));
         }
+    }
+    /* The percentiles, each on a line of its own so that close ones stay
+     * readable; the label goes left of the marker near the right edge. */
+    for (k = 0; k < 3; ++k) {
+        int mb = (int)prof_hist_bucket(marks[k].us);
+        double x;
+
+        mb = mb < first ? first : mb > last ? last : mb;
+        x = ML + (mb - first + 0.5) * bw;
+        ap_rprintf(r, "<line class=\"pct\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
+                   "y2=\"%d\"/><text class=\"lbl pct\" x=\"%.1f\" y=\"%d\"%s>"
+                   "%s %s</text>", x, MT, x, MT + ph,
+                   x > ML + pw * 0.75 ? x - 3 : x + 3, MT + 10 + 13 * k,
+                   x > ML + pw * 0.75 ? " text-anchor=\"end\"" : "",
+                   marks[k].name, ms_txt(p, marks[k].us));
     }
     ap_rprintf(r, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">"
                "%" APR_UINT64_T_FMT "</text></svg></figure>\n", ML - 4,
                MT + 10, top);
 }
 
-/* Where the mean request of each route spends its time: a stacked bar per
- * route (the ten with the most total time), a segment per phase. */
+/* A label for an SVG text, which cannot wrap: at most max characters
+ * (UTF-8 sequences kept whole), with an ellipsis when cut. */
+static const char *svg_label(apr_pool_t *p, const char *s, apr_size_t max)
+{
+    apr_size_t i = 0, chars = 0;
+
+    if (!s) {
+        return "";
+    }
+    while (s[i] && chars < max) {
+        ++i;
+        while (((unsigned char)s[i] & 0xC0) == 0x80) {
+            ++i;
+        }
+        ++chars;
+    }
+    return s[i] ? apr_pstrcat(p, apr_pstrmemdup(p, s, i), "\xE2\x80\xA6",
+                              NULL)
+                : s;
+}
+
+/* Whether a group has phase durations at all (rows of a store that kept
+ * none, or a group made without them): without, the bar would claim that
+ * all the time was spent in no phase. */
+static int group_has_phases(const prof_report_group_t *g)
+{
+    int k;
+
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        if (g->phase_sum_us[k]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The share of a group's time in no phase: between our hooks, in httpd and
+ * in other modules' hooks that run before ours (phases are disjoint, so
+ * their sum never exceeds the total). */
+static apr_int64_t group_nophase_us(const prof_report_group_t *g)
+{
+    apr_uint64_t in = 0;
+    int k;
+
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        in += g->phase_sum_us[k];
+    }
+    return g->sum_us > in ? (apr_int64_t)(g->sum_us - in) : 0;
+}
+
+/* One stacked bar of a group's phases, normalised to the group's own
+ * total: the segments are shares, the caller writes the absolute mean. */
+static void phase_bar(request_rec *r, const prof_report_group_t *g,
+                      double x, double y, double w, int bh)
+{
+    apr_pool_t *p = r->pool;
+    apr_int64_t gap = group_nophase_us(g);
+    int k;
+
+    if (!g->count || !g->sum_us || !group_has_phases(g)) {
+        ap_rprintf(r, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\">no phase "
+                   "durations recorded</text>", x + 4, y + bh - 4.5);
+        return;
+    }
+    for (k = 0; k <= PROF_REPORT_PHASES; ++k) {
+        apr_uint64_t us = k < PROF_REPORT_PHASES ? g->phase_sum_us[k]
+                                                 : (apr_uint64_t)gap;
+        double share = (double)us / (double)g->sum_us;
+        double sw = w * share;
+        const char *name = k < PROF_REPORT_PHASES ? prof_phase_name(k)
+                                                  : "(no phase)";
+
+        if (sw < 0.2) {
+            continue;
+        }
+        ap_rprintf(r, "<rect class=\"seg ph %s\" x=\"%.1f\" y=\"%.1f\" "
+                   "width=\"%.1f\" height=\"%d\"><title>%s %s: %s mean, "
+                   "%.1f %%</title></rect>",
+                   k < PROF_REPORT_PHASES
+                   ? apr_pstrcat(p, "ph-", name, NULL) : "gap", x, y, sw, bh,
+                   h(r, g->route), name,
+                   ms_txt(p, (apr_int64_t)(us / g->count)), share * 100);
+        if (sw >= 36) {
+            ap_rprintf(r, "<text class=\"lbl in\" x=\"%.1f\" y=\"%.1f\" "
+                       "text-anchor=\"middle\">%.0f %%</text>", x + sw / 2,
+                       y + bh - 4.5, share * 100);
+        }
+        x += sw;
+    }
+}
+
+static void phase_legend(request_rec *r, int y0)
+{
+    int k;
+
+    for (k = 0; k <= PROF_REPORT_PHASES; ++k) {
+        int x = 20 + (k % 7) * 100, y = y0 + (k / 7) * 16;
+
+        ap_rprintf(r, "<rect class=\"swatch ph %s%s\" x=\"%d\" y=\"%d\" "
+                   "width=\"10\" height=\"10\"/><text class=\"lbl\" x=\"%d\" "
+                   "y=\"%d\">%s</text>", k < PROF_REPORT_PHASES ? "ph-" : "gap",
+                   k < PROF_REPORT_PHASES ? prof_phase_name(k) : "", x, y,
+                   x + 14, y + 9,
+                   k < PROF_REPORT_PHASES ? prof_phase_name(k)
+                                          : "(no phase)");
+    }
+}
+
+/* Where the mean request of each route spends its time: a bar per route
+ * (the ten with the most total time), a segment per phase. Each bar is its
+ * own route's mean, drawn full width, with that mean written beside it: on
+ * one shared scale a route a thousand times slower than the others leaves
+ * them a pixel each, and a log scale would not do either, because the log
+ * of a sum is not the sum of the logs: stacked segments on it cannot be
+ * compared. Shares per route and the absolute number keep both readable. */
 static void chart_phases(request_rec *r, const prof_report_view_t *v,
                          const apr_array_header_t *summary)
 {
     apr_pool_t *p = r->pool;
-    int n = summary->nelts < 10 ? summary->nelts : 10, i, k;
-    int rowh = 22, height = MT + n * rowh + 40, pw = CW - 220 - 20;
-    double top = 1;
+    int n = summary->nelts < 10 ? summary->nelts : 10, i;
+    int rowh = 22, lw = 200, rw = 86, pw = CW - lw - rw - 10;
+    int height = MT + n * rowh + 8 + 3 * 16;
 
-    for (i = 0; i < n; ++i) {
-        const prof_report_group_t *g =
-            APR_ARRAY_IDX(summary, i, prof_report_group_t *);
-        double mean = g->count ? (double)g->sum_us / (double)g->count : 0;
-
-        top = mean > top ? mean : top;
-    }
-    ap_rprintf(r, "<figure><figcaption>Phases of the mean request, per route"
-               "</figcaption><svg class=\"chart\" id=\"chart-phases\" "
+    ap_rprintf(r, "<figure><figcaption>Phases of the mean request, per route: "
+               "each bar is that route's mean (100 %%), the number its mean "
+               "in ms</figcaption><svg class=\"chart\" id=\"chart-phases\" "
                "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"phase "
                "breakdown per route\">", CW, height);
     for (i = 0; i < n; ++i) {
         const prof_report_group_t *g =
             APR_ARRAY_IDX(summary, i, prof_report_group_t *);
-        double x = 220, y = MT + i * rowh;
+        double y = MT + i * rowh;
         const char *over[] = { "route", g->route, "group", NULL, NULL };
 
         ap_rprintf(r, "<a href=\"%s/requests%s\"><text class=\"lbl route\" "
-                   "x=\"214\" y=\"%.0f\" text-anchor=\"end\">%s</text></a>",
-                   h(r, v->base), h(r, link_args(r, v, over)), y + 14,
-                   h(r, g->route));
-        for (k = 0; k < PROF_REPORT_PHASES && g->count; ++k) {
-            double w = (double)pw * ((double)g->phase_sum_us[k]
-                                     / (double)g->count) / top;
-
-            if (w < 0.2) {
-                continue;
-            }
-            ap_rprintf(r, "<rect class=\"ph ph-%s\" x=\"%.1f\" y=\"%.0f\" "
-                       "width=\"%.1f\" height=\"%d\"><title>%s %s: %s</title>"
-                       "</rect>", prof_phase_name(k), x, y + 3, w, rowh - 6,
-                       h(r, g->route), prof_phase_name(k),
-                       ms_txt(p, (apr_int64_t)(g->phase_sum_us[k]
-                                               / g->count)));
-            x += w;
-        }
+                   "x=\"%d\" y=\"%.0f\" text-anchor=\"end\">%s<title>%s"
+                   "</title></text></a>", h(r, v->base),
+                   h(r, link_args(r, v, over)), lw - 6, y + 14,
+                   h(r, svg_label(p, g->route, 27)), h(r, g->route));
+        phase_bar(r, g, lw, y + 3, pw, rowh - 6);
+        ap_rprintf(r, "<text class=\"lbl num mean\" x=\"%d\" y=\"%.0f\" "
+                   "text-anchor=\"end\">%s</text>", CW - 4, y + 14,
+                   ms_txt(p, g->count ? (apr_int64_t)(g->sum_us / g->count)
+                                      : 0));
     }
-    /* The legend. */
-    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
-        int x = 20 + (k % 7) * 100, y = MT + n * rowh + 8 + (k / 7) * 16;
-
-        ap_rprintf(r, "<rect class=\"ph ph-%s\" x=\"%d\" y=\"%d\" width=\"10\" "
-                   "height=\"10\"/><text class=\"lbl\" x=\"%d\" y=\"%d\">%s"
-                   "</text>", prof_phase_name(k), x, y, x + 14, y + 9,
-                   prof_phase_name(k));
-    }
+    phase_legend(r, MT + n * rowh + 8);
     ap_rputs("</svg></figure>\n", r);
 }
 
@@ -425,7 +584,8 @@ static void summary_table(request_rec *r, const prof_report_view_t *v,
     const char *cur = v->sort ? v->sort : "total";
     int i, k;
 
-    ap_rputs("<table class=\"summary\" id=\"summary\"><thead><tr>", r);
+    ap_rputs("<div class=\"scroll\"><table class=\"summary\" id=\"summary\">"
+             "<thead><tr>", r);
     {
         const char *over[] = { "sort", "route", "order",
                                !strcmp(cur, "route") && !f->desc ? "desc"
@@ -449,7 +609,7 @@ static void summary_table(request_rec *r, const prof_report_view_t *v,
                    h(r, v->base), h(r, link_args(r, v, over)),
                    sum_cols[k][1]);
     }
-    ap_rputs("</tr></thead><tbody>\n", r);
+    ap_rputs("<th class=\"num\">4xx</th></tr></thead><tbody>\n", r);
     for (i = 0; i < summary->nelts; ++i) {
         const prof_report_group_t *g =
             APR_ARRAY_IDX(summary, i, prof_report_group_t *);
@@ -471,20 +631,21 @@ static void summary_table(request_rec *r, const prof_report_view_t *v,
                    "class=\"num\">%s</td><td class=\"num\">%s</td><td "
                    "class=\"num\">%s</td><td class=\"num\">%s</td><td "
                    "class=\"num\">%s</td><td class=\"num\">%s</td><td "
-                   "class=\"num\">%.2f %%</td></tr>\n", g->count,
+                   "class=\"num\">%s</td><td class=\"num\">%s</td></tr>\n",
+                   g->count,
                    ms_txt(p, (apr_int64_t)g->sum_us),
                    ms_txt(p, g->count ? (apr_int64_t)(g->sum_us / g->count)
                                       : 0),
                    ms_txt(p, g->p50_us), ms_txt(p, g->p95_us),
                    ms_txt(p, g->p99_us), ms_txt(p, g->max_us),
-                   g->count ? 100.0 * (double)g->errors / (double)g->count
-                            : 0.0);
+                   pct_txt(p, g->errors, g->count),
+                   pct_txt(p, g->client_errors, g->count));
     }
     if (summary->nelts == 0) {
-        ap_rputs("<tr><td colspan=\"9\">No requests recorded in this range."
+        ap_rputs("<tr><td colspan=\"10\">No requests recorded in this range."
                  "</td></tr>", r);
     }
-    ap_rputs("</tbody></table>\n", r);
+    ap_rputs("</tbody></table></div>\n", r);
 }
 
 static const char *age_txt(apr_pool_t *p, apr_int64_t us)
@@ -536,6 +697,62 @@ static void health_box(request_rec *r, const prof_report_view_t *v,
                h(r, v->base), h(r, v->base));
 }
 
+/* The key numbers of a group, as numbers. */
+static void stat_cards(request_rec *r, const prof_report_group_t *g,
+                       const char *id)
+{
+    apr_pool_t *p = r->pool;
+
+    ap_rprintf(r, "<section class=\"cards\" id=\"%s\"><div><b id=\"%s-count\">"
+               "%" APR_UINT64_T_FMT "</b>requests</div><div><b>%s</b>mean"
+               "</div><div><b>%s</b>p50</div><div><b>%s</b>p95</div><div><b>"
+               "%s</b>p99</div><div><b>%s</b>max</div><div><b>%s</b>5xx</div>"
+               "<div><b>%s</b>4xx</div></section>\n", id, id, g->count,
+               ms_txt(p, g->count ? (apr_int64_t)(g->sum_us / g->count) : 0),
+               ms_txt(p, g->p50_us), ms_txt(p, g->p95_us),
+               ms_txt(p, g->p99_us), ms_txt(p, g->count ? g->max_us : 0),
+               pct_txt(p, g->errors, g->count),
+               pct_txt(p, g->client_errors, g->count));
+}
+
+/* A route's mean request, phase by phase: one bar (shares) and a table
+ * (the mean of each phase and its share), "(no phase)" included. */
+static void route_phases(request_rec *r, const prof_report_group_t *g)
+{
+    apr_pool_t *p = r->pool;
+    apr_int64_t gap = group_nophase_us(g);
+    int k, pw = CW - 40;
+
+    ap_rprintf(r, "<figure><figcaption>Phases of the mean request (%s)"
+               "</figcaption><svg class=\"chart\" id=\"route-phases\" "
+               "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"phase "
+               "breakdown of the route\">",
+               ms_txt(p, g->count ? (apr_int64_t)(g->sum_us / g->count) : 0),
+               CW, 28 + 8 + 3 * 16);
+    phase_bar(r, g, 20, 4, pw, 22);
+    phase_legend(r, 36);
+    ap_rputs("</svg></figure><div class=\"scroll\"><table class=\"phases\" "
+             "id=\"route-phase-table\">"
+             "<thead><tr><th>Phase</th><th class=\"num\">Mean</th>"
+             "<th class=\"num\">Share</th></tr></thead><tbody>", r);
+    for (k = 0; k <= PROF_REPORT_PHASES && g->count && group_has_phases(g);
+         ++k) {
+        apr_uint64_t us = k < PROF_REPORT_PHASES ? g->phase_sum_us[k]
+                                                 : (apr_uint64_t)gap;
+
+        if (!us) {
+            continue;
+        }
+        ap_rprintf(r, "<tr><td>%s</td><td class=\"num\">%s</td><td "
+                   "class=\"num\">%s</td></tr>",
+                   k < PROF_REPORT_PHASES ? prof_phase_name(k)
+                                          : "(no phase)",
+                   ms_txt(p, (apr_int64_t)(us / g->count)),
+                   pct_txt(p, us, g->sum_us));
+    }
+    ap_rputs("</tbody></table></div>\n", r);
+}
+
 void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
                                 const apr_array_header_t *summary,
                                 const apr_array_header_t *series,
@@ -549,17 +766,7 @@ void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
     ap_rprintf(r, "<h1>Where the time goes</h1><p class=\"range\">%s to %s"
                "</p>", time_txt(p, v->f->from_us), time_txt(p, v->f->to_us));
     filters(r, v, "/", 0);
-    ap_rprintf(r, "<section class=\"cards\"><div><b id=\"card-count\">%"
-               APR_UINT64_T_FMT "</b>requests</div><div><b>%s</b>mean</div>"
-               "<div><b>%s</b>p50</div><div><b>%s</b>p95</div><div><b>%s</b>"
-               "p99</div><div><b>%.2f %%</b>5xx</div></section>\n",
-               all->count, ms_txt(p, all->count ? (apr_int64_t)(all->sum_us
-                                                                / all->count)
-                                                : 0),
-               ms_txt(p, all->p50_us), ms_txt(p, all->p95_us),
-               ms_txt(p, all->p99_us),
-               all->count ? 100.0 * (double)all->errors / (double)all->count
-                          : 0.0);
+    stat_cards(r, all, "cards");
     ap_rputs("<section class=\"charts\">", r);
     chart_series(r, series, bucket_us);
     chart_hist(r, all);
@@ -586,7 +793,8 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
                                const prof_report_group_t *route_stats)
 {
     static const char *const cols[][2] = {
-        { "start", "Start" }, { NULL, "Method" }, { NULL, "Path" },
+        { "start", "Start" }, { NULL, "Method" }, { NULL, "Protocol" },
+        { NULL, "Path" },
         { NULL, "Route" }, { "status", "Status" }, { "total", "Total" },
         { "ttfb", "TTFB" }, { "bytes", "Bytes" }, { NULL, NULL }
     };
@@ -596,12 +804,22 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
     const char *args;
     int i, k;
 
-    (void)route_stats;  /* TODO(issue 10, item 10): the route's own statistics */
     head(r, v, "Requests");
     ap_rprintf(r, "<h1>Requests%s%s</h1>", f->route ? " of " : "",
                f->route ? h(r, f->route) : "");
     filters(r, v, "/requests", 1);
-    ap_rputs("<table class=\"requests\" id=\"requests\"><thead><tr>", r);
+    if (route_stats) {
+        ap_rprintf(r, "<section class=\"route-stats\" id=\"route-stats\">"
+                   "<h2>The route from %s to %s</h2>",
+                   time_txt(p, f->from_us), time_txt(p, f->to_us));
+        stat_cards(r, route_stats, "route-cards");
+        ap_rputs("<section class=\"charts\">", r);
+        chart_hist(r, route_stats);
+        route_phases(r, route_stats);
+        ap_rputs("</section></section><h2>Requests</h2>", r);
+    }
+    ap_rputs("<div class=\"scroll\"><table class=\"requests\" id=\"requests\">"
+             "<thead><tr>", r);
     for (k = 0; cols[k][1]; ++k) {
         if (cols[k][0]) {
             const char *over[] = { "sort", cols[k][0], "order",
@@ -622,19 +840,21 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
         const prof_report_req_t *q =
             APR_ARRAY_IDX(reqs, i, prof_report_req_t *);
 
-        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td><a class=\"req\" "
+        ap_rprintf(r, "<tr><td class=\"time\">%s</td><td>%s</td><td "
+                   "class=\"proto\">%s</td><td><a class=\"req\" "
                    "href=\"%s/requests/%" APR_INT64_T_FMT "\">%s</a></td>"
                    "<td>%s</td><td class=\"num\">%d</td><td class=\"num\">%s"
                    "</td><td class=\"num\">%s</td><td class=\"num\">%"
-                   APR_INT64_T_FMT "</td></tr>\n", time_txt(p, q->start_us),
-                   h(r, q->method), h(r, v->base), q->id, h(r, q->path),
+                   APR_INT64_T_FMT "</td></tr>\n", time_ms_txt(p, q->start_us),
+                   h(r, q->method), h(r, q->protocol ? q->protocol : ""),
+                   h(r, v->base), q->id, h(r, q->path),
                    h(r, q->route), q->status, ms_txt(p, q->total_us),
                    ms_txt(p, q->ttfb_us), q->bytes_sent);
     }
     if (reqs->nelts == 0) {
-        ap_rputs("<tr><td colspan=\"8\">No requests match.</td></tr>", r);
+        ap_rputs("<tr><td colspan=\"9\">No requests match.</td></tr>", r);
     }
-    ap_rputs("</tbody></table>", r);
+    ap_rputs("</tbody></table></div>", r);
     {
         const char *over[] = { "sort", cur, "order",
                                f->desc ? "desc" : "asc", NULL };
@@ -676,96 +896,225 @@ void prof_report_phase_offsets(const prof_report_req_t *req,
     }
 }
 
+/* A stretch of a request's time: a phase, or time in no phase. */
+typedef struct {
+    int phase;                  /**< -1: no phase */
+    apr_int64_t at_us, dur_us;
+} wf_piece_t;
+
+/* The request's phases and the gaps between them, in the order of their
+ * start; at[] is where each phase is drawn (-1: nowhere). A gap is time
+ * inside the request that no phase covers: httpd between our hooks, and
+ * the hooks of other modules that run before ours. A phase that ran more
+ * than once (an internal redirect) is drawn from its first start with its
+ * summed duration, so it may hide a gap: the sum stays exact only for the
+ * usual single run. Returns the number of pieces (at most
+ * 2 * PROF_REPORT_PHASES + 1). */
+static int wf_pieces(const prof_report_req_t *q, const apr_int64_t *at,
+                     wf_piece_t *out)
+{
+    int idx[PROF_REPORT_PHASES], n = 0, i, j, k, np = 0;
+    apr_int64_t cur = 0;
+
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        if (at[k] < 0 || q->dur_us[k] <= 0) {
+            continue;
+        }
+        for (i = n; i > 0 && at[idx[i - 1]] > at[k]; --i) {
+            idx[i] = idx[i - 1];
+        }
+        idx[i] = k;
+        ++n;
+    }
+    for (j = 0; j < n; ++j) {
+        k = idx[j];
+        if (at[k] > cur) {
+            out[np].phase = -1;
+            out[np].at_us = cur;
+            out[np++].dur_us = at[k] - cur;
+        }
+        out[np].phase = k;
+        out[np].at_us = at[k];
+        out[np++].dur_us = q->dur_us[k];
+        cur = at[k] + q->dur_us[k] > cur ? at[k] + q->dur_us[k] : cur;
+    }
+    if (q->total_us > cur) {
+        out[np].phase = -1;
+        out[np].at_us = cur;
+        out[np++].dur_us = q->total_us - cur;
+    }
+    return np;
+}
+
+#define WW 960      /* the waterfall's width */
+#define WL 180      /* its labels */
+#define WR 84       /* its durations, right of the bars */
+
+/* One row of the waterfall: the label, bars (x and width in µs), and the
+ * duration written out at the right. */
+static void wf_row(request_rec *r, int y, const char *label,
+                   const char *cls, const char *dur)
+{
+    ap_rprintf(r, "<text class=\"lbl %s\" x=\"%d\" y=\"%d\" text-anchor=\""
+               "end\">%s</text><text class=\"lbl num dur\" x=\"%d\" y=\"%d\" "
+               "text-anchor=\"end\">%s</text>", cls, WL - 6, y + 14, label,
+               WW - 4, y + 14, dur);
+}
+
+static void wf_bar(request_rec *r, const char *cls, apr_int64_t at,
+                   apr_int64_t dur, apr_int64_t scale, int y,
+                   const char *title)
+{
+    int pw = WW - WL - WR - 8;
+
+    ap_rprintf(r, "<rect class=\"wf %s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
+               "height=\"14\"><title>%s</title></rect>", cls,
+               WL + (double)pw * (double)at / (double)scale, y + 3,
+               (double)pw * (double)dur / (double)scale + 0.5, title);
+}
+
 void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                               const prof_report_req_t *q,
                               const apr_array_header_t *spans)
 {
     apr_pool_t *p = r->pool;
-    apr_int64_t off[PROF_REPORT_PHASES], span = q->total_us;
-    int i, k, rows = 1, rowh = 20, lw = 200, pw = CW - lw - 20, y, height;
+    apr_int64_t at[PROF_REPORT_PHASES], scale = q->total_us, nophase = 0;
+    wf_piece_t pieces[2 * PROF_REPORT_PHASES + 1];
+    int i, k, np, gaps = 0, rows = 2, rowh = 20, y, height;
 
-    prof_report_phase_offsets(q, off);
-    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
-        if (q->dur_us[k] > 0) {
-            ++rows;
-            span = off[k] + q->dur_us[k] > span ? off[k] + q->dur_us[k]
-                                                 : span;
+    /* Where each phase began: stored since schema 4; before, only where
+     * it would have begun had the phases followed each other. */
+    if (q->has_starts) {
+        for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+            at[k] = q->start_offset_us[k];
         }
+    }
+    else {
+        prof_report_phase_offsets(q, at);
+    }
+    np = wf_pieces(q, at, pieces);
+    for (i = 0; i < np; ++i) {
+        if (pieces[i].phase < 0) {
+            nophase += pieces[i].dur_us;
+            ++gaps;
+        }
+        scale = pieces[i].at_us + pieces[i].dur_us > scale
+                ? pieces[i].at_us + pieces[i].dur_us : scale;
+    }
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        rows += q->dur_us[k] > 0;
     }
     for (i = 0; i < spans->nelts; ++i) {
         const prof_report_span_t *sp =
             APR_ARRAY_IDX(spans, i, prof_report_span_t *);
 
         ++rows;
-        span = sp->start_us + sp->dur_us > span ? sp->start_us + sp->dur_us
-                                                 : span;
+        scale = sp->start_us + sp->dur_us > scale ? sp->start_us + sp->dur_us
+                                                  : scale;
     }
-    span = span > 0 ? span : 1;
+    scale = scale > 0 ? scale : 1;
     head(r, v, "Request");
     ap_rprintf(r, "<h1>%s %s</h1><dl class=\"request\" id=\"request\">"
-               "<dt>Status</dt><dd>%d</dd><dt>Total</dt><dd>%s</dd>"
-               "<dt>Time to first byte</dt><dd>%s</dd><dt>Started</dt>"
-               "<dd>%s UTC</dd><dt>Route</dt><dd>%s</dd><dt>Query</dt>"
+               "<dt>Status</dt><dd>%d</dd><dt>Total</dt><dd class=\"num\">%s"
+               "</dd><dt>Time to first byte</dt><dd class=\"num\">%s</dd>"
+               "<dt>Started</dt><dd class=\"time\" id=\"started\">%s UTC</dd>"
+               "<dt>Route</dt><dd>%s</dd><dt>Query</dt>"
                "<dd>%s</dd><dt>Vhost, server</dt><dd>%s, %s</dd>"
-               "<dt>Protocol</dt><dd>%s</dd><dt>Bytes sent</dt><dd>%"
-               APR_INT64_T_FMT "</dd><dt>Sample weight</dt><dd>%d</dd>"
-               "<dt>Id</dt><dd>%" APR_INT64_T_FMT "</dd></dl>",
+               "<dt>Protocol</dt><dd id=\"protocol\">%s</dd><dt>Bytes sent"
+               "</dt><dd class=\"num\">%" APR_INT64_T_FMT "</dd><dt>Sample "
+               "weight</dt><dd>%d</dd><dt>Id</dt><dd>%" APR_INT64_T_FMT
+               "</dd></dl>",
                h(r, q->method), h(r, q->path), q->status,
                ms_txt(p, q->total_us), ms_txt(p, q->ttfb_us),
-               time_txt(p, q->start_us), h(r, q->route),
+               time_ms_txt(p, q->start_us), h(r, q->route),
                q->query ? h(r, q->query) : "(not recorded)", h(r, q->vhost),
-               h(r, q->server), h(r, q->protocol), q->bytes_sent, q->weight,
-               q->id);
+               h(r, q->server), h(r, q->protocol ? q->protocol : ""),
+               q->bytes_sent, q->weight, q->id);
     height = MT + rows * rowh + 24;
-    ap_rprintf(r, "<figure><figcaption>Waterfall: phases in the order httpd "
-               "runs them, then the spans modules added</figcaption>"
+    ap_rprintf(r, "<figure><figcaption>Waterfall: the phases where they ran, "
+               "the time in no phase (httpd between hooks, and other modules' "
+               "hooks that run before ours), then the spans modules added; "
+               "durations on the right</figcaption>%s"
                "<svg class=\"chart\" id=\"waterfall\" viewBox=\"0 0 %d %d\" "
-               "role=\"img\" aria-label=\"waterfall\">", CW, height);
+               "role=\"img\" aria-label=\"waterfall\">",
+               q->has_starts ? ""
+               : "<p class=\"note\" id=\"approximate\">Approximate offsets: "
+                 "this request was recorded before the store kept when each "
+                 "phase began, so each phase is drawn where the one before "
+                 "it ended, and the time in no phase is drawn after the "
+                 "last phase, not where it was spent.</p>", WW, height);
     y = MT;
-    ap_rprintf(r, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">"
-               "total</text><rect class=\"wf total\" x=\"%d\" y=\"%d\" "
-               "width=\"%.1f\" height=\"%d\"><title>total %s</title></rect>",
-               lw - 6, y + 14, lw, y + 3,
-               (double)pw * (double)q->total_us / (double)span, rowh - 6,
-               ms_txt(p, q->total_us));
+    wf_row(r, y, "total", "", ms_txt(p, q->total_us));
+    wf_bar(r, "total", 0, q->total_us, scale, y,
+           apr_pstrcat(p, "total ", ms_txt(p, q->total_us), NULL));
     y += rowh;
     for (k = 0; k < PROF_REPORT_PHASES; ++k) {
         if (q->dur_us[k] <= 0) {
             continue;
         }
-        ap_rprintf(r, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\""
-                   "end\">%s</text><rect class=\"wf ph ph-%s\" x=\"%.1f\" "
-                   "y=\"%d\" width=\"%.1f\" height=\"%d\"><title>%s: %s at "
-                   "%s</title></rect>", lw - 6, y + 14, prof_phase_name(k),
-                   prof_phase_name(k),
-                   lw + (double)pw * (double)off[k] / (double)span, y + 3,
-                   (double)pw * (double)q->dur_us[k] / (double)span + 0.5,
-                   rowh - 6, prof_phase_name(k), ms_txt(p, q->dur_us[k]),
-                   ms_txt(p, off[k]));
+        wf_row(r, y, prof_phase_name(k), "", ms_txt(p, q->dur_us[k]));
+        if (at[k] >= 0) {
+            wf_bar(r, apr_pstrcat(p, "ph ph-", prof_phase_name(k), NULL),
+                   at[k], q->dur_us[k], scale, y,
+                   apr_psprintf(p, "%s: %s at %s%s", prof_phase_name(k),
+                                ms_txt(p, q->dur_us[k]), q->has_starts
+                                ? "" : "about ", ms_txt(p, at[k])));
+        }
         y += rowh;
     }
+    wf_row(r, y, "(no phase)", "gap", ms_txt(p, nophase));
+    for (i = 0; i < np; ++i) {
+        if (pieces[i].phase < 0) {
+            wf_bar(r, "gap", pieces[i].at_us, pieces[i].dur_us, scale, y,
+                   apr_psprintf(p, "(no phase): %s at %s%s",
+                                ms_txt(p, pieces[i].dur_us), q->has_starts
+                                ? "" : "about ", ms_txt(p, pieces[i].at_us)));
+        }
+    }
+    y += rowh;
     for (i = 0; i < spans->nelts; ++i) {
         const prof_report_span_t *sp =
             APR_ARRAY_IDX(spans, i, prof_report_span_t *);
 
-        ap_rprintf(r, "<text class=\"lbl span\" x=\"%d\" y=\"%d\" "
-                   "text-anchor=\"end\">%s</text><rect class=\"wf span\" "
-                   "x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"><title>"
-                   "%s%s%s: %s at %s</title></rect>", lw - 6, y + 14,
-                   h(r, sp->name),
-                   lw + (double)pw * (double)sp->start_us / (double)span,
-                   y + 3, (double)pw * (double)sp->dur_us / (double)span + 0.5,
-                   rowh - 6, h(r, sp->name), sp->desc ? " " : "",
-                   sp->desc ? h(r, sp->desc) : "", ms_txt(p, sp->dur_us),
-                   ms_txt(p, sp->start_us));
+        wf_row(r, y, h(r, svg_label(p, sp->name, 26)), "span",
+               ms_txt(p, sp->dur_us));
+        wf_bar(r, "span", sp->start_us, sp->dur_us, scale, y,
+               apr_psprintf(p, "%s%s%s: %s at %s", h(r, sp->name),
+                            sp->desc ? " " : "",
+                            sp->desc ? h(r, sp->desc) : "",
+                            ms_txt(p, sp->dur_us), ms_txt(p, sp->start_us)));
         y += rowh;
     }
     ap_rprintf(r, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
                "y2=\"%d\"/><text class=\"lbl\" x=\"%d\" y=\"%d\">0</text>"
                "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%s"
-               "</text></svg></figure>\n", lw, y + 2, lw + pw, y + 2, lw,
-               y + 16, lw + pw, y + 16, ms_txt(p, span));
-    ap_rputs("<h2>Spans</h2><table class=\"spans\" id=\"spans\"><thead><tr>"
+               "</text></svg></figure>\n", WL, y + 2, WW - WR - 8, y + 2, WL,
+               y + 16, WW - WR - 8, y + 16, ms_txt(p, scale));
+    /* The same as numbers, in the order the time was spent. */
+    ap_rprintf(r, "<h2>Phases</h2><div class=\"scroll\"><table "
+               "class=\"phases\" id=\"phases\">"
+               "<thead><tr><th>Phase</th><th class=\"num\">Start%s</th>"
+               "<th class=\"num\">Duration</th><th class=\"num\">Share</th>"
+               "</tr></thead><tbody>", q->has_starts ? "" : " (approximate)");
+    for (i = 0; i < np; ++i) {
+        ap_rprintf(r, "<tr%s><td>%s</td><td class=\"num\">%s</td><td "
+                   "class=\"num\">%s</td><td class=\"num\">%s</td></tr>",
+                   pieces[i].phase < 0 ? " class=\"gap\"" : "",
+                   pieces[i].phase < 0 ? "(no phase)"
+                                       : prof_phase_name(pieces[i].phase),
+                   ms_txt(p, pieces[i].at_us), ms_txt(p, pieces[i].dur_us),
+                   pct_txt(p, (apr_uint64_t)pieces[i].dur_us,
+                           (apr_uint64_t)(q->total_us > 0 ? q->total_us
+                                                          : 0)));
+    }
+    ap_rprintf(r, "</tbody><tfoot><tr><td>in no phase, %d gap%s</td><td>"
+               "</td><td class=\"num\" id=\"nophase-total\">%s</td><td "
+               "class=\"num\">%s</td></tr></tfoot></table></div>", gaps,
+               gaps == 1 ? "" : "s", ms_txt(p, nophase),
+               pct_txt(p, (apr_uint64_t)nophase,
+                       (apr_uint64_t)(q->total_us > 0 ? q->total_us : 0)));
+    ap_rputs("<h2>Spans</h2><div class=\"scroll\"><table class=\"spans\" "
+             "id=\"spans\"><thead><tr>"
              "<th>#</th><th>Name</th><th>Description</th><th>Parent</th>"
              "<th class=\"num\">Start</th><th class=\"num\">Duration</th>"
              "</tr></thead><tbody>", r);
@@ -782,7 +1131,8 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
     if (spans->nelts == 0) {
         ap_rputs("<tr><td colspan=\"6\">No spans.</td></tr>", r);
     }
-    ap_rprintf(r, "</tbody></table><p class=\"export\"><a href=\"%s/api/v1/"
+    ap_rprintf(r, "</tbody></table></div><p class=\"export\"><a "
+               "href=\"%s/api/v1/"
                "requests/%" APR_INT64_T_FMT "\">JSON</a></p>", h(r, v->base),
                q->id);
     foot(r, v);
@@ -805,19 +1155,35 @@ static const char app_css[] =
 "color:#1d2330;background:#f6f7f9}header{display:flex;gap:24px;"
 "align-items:center;padding:10px 20px;background:#1d2330}header a{color:#fff;"
 "text-decoration:none;margin-right:16px}.brand{font-weight:700}"
-"main{max-width:1100px;margin:0 auto;padding:12px 20px}h1{font-size:22px}"
+"main{max-width:1100px;margin:0 auto;padding:12px 20px}h1{font-size:22px;"
+"overflow-wrap:anywhere}"
 "h2{font-size:17px;margin-top:28px}.range{color:#566}"
 ".filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}"
 ".filters label{display:flex;flex-direction:column;font-size:12px;color:#566}"
 ".filters input{width:150px;padding:4px}.ranges a{margin-right:6px}"
-".cards{display:flex;gap:12px;margin:14px 0}.cards div{background:#fff;"
+".cards{display:flex;flex-wrap:wrap;gap:12px;margin:14px 0}"
+".cards div{background:#fff;"
 "border:1px solid #dde;border-radius:6px;padding:8px 14px;color:#566}"
 ".cards b{display:block;font-size:20px;color:#1d2330}"
 "figure{background:#fff;border:1px solid #dde;border-radius:6px;margin:12px 0;"
 "padding:8px}figcaption{font-weight:600;margin-bottom:4px}"
 ".chart{width:100%;height:auto}.axis{stroke:#889;stroke-width:1}"
-".lbl{font-size:11px;fill:#566}.bar{fill:#7aa7e0}.bar.hist{fill:#8fbf8f}"
-".p95{fill:none;stroke:#d9534f;stroke-width:2}.lbl.p95{fill:#d9534f;stroke:none}"
+".lbl{font-size:11px;fill:#566}.bar{fill:#a8c4e8}.bar.hist{fill:#8fbf8f}"
+/* The p95 line: dark and saturated against the pale bars, drawn on top. */
+".p95{fill:none;stroke:#b0123b;stroke-width:2.5;stroke-linejoin:round}"
+".lbl.p95{fill:#b0123b;stroke:none;font-weight:600}.p95-dot{fill:#b0123b}"
+".axis.p95-axis{stroke:#b0123b}"
+".key{font-weight:400;font-size:12px;color:#566;margin-left:12px}"
+".key i{display:inline-block;vertical-align:middle;margin:0 4px 0 10px}"
+".key-bar{width:12px;height:10px;background:#a8c4e8}"
+".key-p95{width:18px;height:3px;background:#b0123b}"
+".pct{stroke:#1d2330;stroke-width:1;stroke-dasharray:3 2}"
+/* A white halo keeps the percentile labels readable over the bars. */
+".lbl.pct{fill:#1d2330;font-weight:600;paint-order:stroke;stroke:#fff;"
+"stroke-width:3px;stroke-linejoin:round}"
+".lbl.num{fill:#1d2330;font-weight:600}.lbl.in{fill:#1d2330;font-size:10px}"
+".lbl.gap{font-style:italic}"
+"rect.gap{fill:#e4e6ea;stroke:#788;stroke-width:.6;stroke-dasharray:2 2}"
 ".wf.total{fill:#c9ced8}.wf.span{fill:#f0ad4e}"
 ".ph-read{fill:#4e79a7}.ph-postread{fill:#a0cbe8}.ph-quick{fill:#f28e2b}"
 ".ph-translate{fill:#ffbe7d}.ph-storage{fill:#59a14f}.ph-headers{fill:#8cd17d}"
@@ -825,15 +1191,29 @@ static const char app_css[] =
 ".ph-type{fill:#86bcb6}.ph-fixups{fill:#e15759}.ph-handler{fill:#ff9d9a}"
 ".ph-body{fill:#79706e}.ph-log{fill:#bab0ac}"
 "table{border-collapse:collapse;width:100%;background:#fff}"
+/* A table wider than a narrow window scrolls by itself, not the page. */
+".scroll{overflow-x:auto;max-width:100%}"
 "th,td{padding:4px 8px;border-bottom:1px solid #e3e5ea;text-align:left;"
-"vertical-align:top}td.num,th.num{text-align:right}th a{color:inherit}"
+"vertical-align:top;overflow-wrap:anywhere}td.num,th.num{text-align:right}"
+"th a{color:inherit}"
+/* Numbers and times never break inside, and their digits line up. */
+".num,.time,.cards b,.lbl.num{white-space:nowrap;"
+"font-variant-numeric:tabular-nums}th{white-space:nowrap}"
+"tr.gap td{color:#566;font-style:italic}"
+/* Routes and paths break anywhere, but only once their column has a
+ * useful width: a narrow window scrolls the table instead. */
+".summary td:first-child,.requests td:nth-child(4),.requests td:nth-child(5)"
+"{min-width:10em}"
+"table.phases{width:auto;min-width:50%}"
+".note{background:#fff8e1;border-left:3px solid #f0ad4e;padding:6px 10px;"
+"margin:4px 0}"
 "th.sorted{background:#eef2f8}td a{word-break:break-all}"
 ".health dl{display:grid;grid-template-columns:160px 1fr;gap:2px 12px}"
 ".health dd{margin:0}.inline{display:inline}.danger button{color:#a00}"
 ".error{color:#a00;font-weight:600}footer{max-width:1100px;margin:20px auto;"
 "padding:0 20px;color:#788;font-size:12px}"
 "dl.request{display:grid;grid-template-columns:160px 1fr;gap:2px 12px}"
-"dl.request dd{margin:0;word-break:break-all}\n";
+"dl.request dd{margin:0;overflow-wrap:anywhere}\n";
 
 /* Progressive enhancement only: everything works without it. */
 static const char app_js[] =

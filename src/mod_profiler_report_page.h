@@ -85,8 +85,10 @@ typedef struct {
     const char *sort;           /**< the summary's sort field */
 } prof_report_view_t;
 
-/** The dashboard: filters, charts (requests and p95 over time, latency
- * histogram, phases per route), the summary table, the store's health. */
+/** The dashboard: filters, the key numbers, charts (requests and p95 over
+ * time, latency histogram with p50/p95/p99 marked, phases per route, each
+ * route's bar normalised to its own mean), the summary table (5xx and 4xx
+ * rates: client_errors, 0 while unknown), the store's health. */
 void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
                                 const apr_array_header_t *summary,
                                 const apr_array_header_t *series,
@@ -94,13 +96,20 @@ void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
                                 const prof_report_group_t *all,
                                 const prof_report_health_t *health);
 
-/** The request list, with a link to the next page when there is one. */
+/** The request list (start times to the ms, protocol), with a link to the
+ * next page when there is one. With route_stats (the page is filtered to
+ * one route) the route's own numbers, latency histogram and phase
+ * breakdown come first; NULL shows the list alone. */
 void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
                                const apr_array_header_t *reqs,
                                const char *next_cursor,
                                const prof_report_group_t *route_stats);
 
-/** One request: its columns, and the waterfall of its phases and spans. */
+/** One request: its columns, and the waterfall of its phases, of the time
+ * in no phase and of its spans, with every duration written out. With
+ * has_starts the phases are drawn at start_offset_us[]; without, where
+ * prof_report_phase_offsets() puts them, and the page says that this is
+ * approximate. */
 void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                               const prof_report_req_t *req,
                               const apr_array_header_t *spans);
