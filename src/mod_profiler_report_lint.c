@@ -7,6 +7,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
 
 #include "mod_profiler_private.h"
@@ -154,6 +155,7 @@ typedef struct {
     apr_pool_t *pconf;          /* for what outlives the scan */
     server_rec *s;
     int n;
+    int quiet;                  /* find, but do not warn */
 } scan_t;
 
 static void found_report(scan_t *sc, const ap_directive_t *d,
@@ -162,15 +164,17 @@ static void found_report(scan_t *sc, const ap_directive_t *d,
     const ap_directive_t *section = d->parent, *loc;
 
     ++sc->n;
-    if (section == NULL || is_vhost(section)) {
+    if (sc->quiet) {
+        ;
+    }
+    else if (section == NULL || is_vhost(section)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sc->s, PROFLOGNO(00024)
                      "the profiler report is set for the whole %s by %s "
                      "(%s:%d), with no section to control access to it",
                      section ? "virtual host" : "server", how,
                      d->filename ? d->filename : "?", d->line_num);
-        return;
     }
-    if (!in_chain(sc->p, section, has_access_control)) {
+    else if (!in_chain(sc->p, section, has_access_control)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sc->s, PROFLOGNO(00023)
                      "the profiler report at %s %s (%s:%d) has no access "
                      "control: anyone who can reach it sees every recorded "
@@ -212,7 +216,7 @@ static void scan(scan_t *sc, const ap_directive_t *d,
         if ((how = sets_report(sc->p, d))) {
             found_report(sc, d, how, vh);
         }
-        else if (is(d, "Require")
+        else if (!sc->quiet && is(d, "Require")
                  && !strcasecmp(word(sc->p, d->args, 0), "profiler-token")
                  && !in_chain(sc->p, d->parent, has_token)) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sc->s,
@@ -244,6 +248,11 @@ int prof_report_lint(apr_pool_t *ptemp, server_rec *s)
     sc.pconf = s->process->pconf;
     sc.s = s;
     sc.n = 0;
+    /* httpd reads its configuration twice at startup: warn in the pass
+     * that serves (its warnings reach the error log), or in "-t", which
+     * has only the first. */
+    sc.quiet = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+               && ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_CONFIG_TEST;
     bases = apr_array_make(sc.pconf, 4, sizeof(base_t));
     scan(&sc, ap_conftree, NULL);
     done = apr_pmemdup(ptemp, &sc.n, sizeof(sc.n));
