@@ -167,8 +167,8 @@ static int api(request_rec *r, const char *what)
                                         0, &d);
         break;
     case PROF_EP_ROUTE:
-        got = prof_report_query_rollups(r, &c, &pa.f, PROF_REPORT_WANT_ALL
-                                        | PROF_REPORT_WANT_PHASES, 0, &d);
+        /* What the request list of a route shows above its rows. */
+        got = prof_report_query_route(r, &c, &pa.f, &d.all);
         break;
     case PROF_EP_REQUESTS:
         got = prof_report_query_requests(r, &c, &pa.f, &d);
@@ -210,7 +210,6 @@ static int api(request_rec *r, const char *what)
         prof_report_json_histogram(r, &pa.f, d.all, pa.csv);
         break;
     case PROF_EP_ROUTE:
-        d.all->route = pa.f.route;
         prof_report_json_route(r, &pa.f, d.all);
         break;
     case PROF_EP_REQUESTS:
