@@ -672,23 +672,34 @@ static int span_row(void *baton, apr_dbd_row_t *row,
 }
 
 /* Does the requests table have the phase_starts column (schema 4)? Asked
- * of the database itself, once per process and prefix, so that the report
- * reads a store written by an older module, and one written by a newer
- * one, as they are. A statement that names the column fails to prepare
- * where it is missing: that is the answer, not an error to log. */
+ * of the database itself, once per process, so that the report reads a
+ * store written by an older module, and one written by a newer one, as
+ * they are. A query that names a missing column fails: that is the
+ * answer, not an error to log. (Not a prepare: PostgreSQL's unnamed ones
+ * reach the server only when run; and a random-access select, which
+ * apr_dbd's PostgreSQL driver runs to its end at once, so no result of
+ * the failed query is left pending on the connection.) */
 static int has_phase_starts(request_rec *r, prof_report_conn_t *c)
 {
-    static volatile int known = -1;     /* a plain int: the same answer
-                                         * whichever thread writes it */
-    apr_dbd_prepared_t *prep = NULL;
+    static volatile int known = -1;     /* the same answer whichever
+                                         * thread writes it */
+    const apr_dbd_driver_t *d = c->db.dbd->driver;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int ret;
 
     if (known >= 0) {
         return known;
     }
-    known = prof_store_db_prepare(&c->db, r->pool, apr_pstrcat(r->pool,
-                                  "SELECT phase_starts FROM ", c->db.prefix,
-                                  "requests WHERE id = %lld", NULL), &prep)
-            == 0;
+    ret = apr_dbd_select(d, r->pool, c->db.dbd->handle, &res,
+                         apr_pstrcat(r->pool, "SELECT phase_starts FROM ",
+                                     c->db.prefix, "requests WHERE 1 = 0",
+                                     NULL), 1);
+    if (ret == 0) {
+        while (apr_dbd_get_row(d, r->pool, res, &row, -1) == 0) {
+        }
+    }
+    known = ret == 0;
     return known;
 }
 
