@@ -17,7 +17,6 @@
 #include "prof_report_text.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_store.h"
-#include "mod_profiler_report_params.h"
 #include "mod_profiler_report_query.h"
 
 /* ---- the database ------------------------------------------------------ */
@@ -672,24 +671,26 @@ static int span_row(void *baton, apr_dbd_row_t *row,
 }
 
 /* Does the requests table have the phase_starts column (schema 4)? Asked
- * of the database itself, once per process, so that the report reads a
- * store written by an older module, and one written by a newer one, as
- * they are. A query that names a missing column fails: that is the
- * answer, not an error to log. (Not a prepare: PostgreSQL's unnamed ones
+ * of the database itself, so that the report reads a store written by an
+ * older module, and one written by a newer one, as they are. A column once
+ * seen stays (schemas only grow); its absence is asked again each time (a
+ * migration may add it while this process runs), one query that reads no
+ * row. A query that names a missing column fails: that is the answer, not
+ * an error to log. (Not a prepare: PostgreSQL's unnamed ones
  * reach the server only when run; and a random-access select, which
  * apr_dbd's PostgreSQL driver runs to its end at once, so no result of
  * the failed query is left pending on the connection.) */
 static int has_phase_starts(request_rec *r, prof_report_conn_t *c)
 {
-    static volatile int known = -1;     /* the same answer whichever
+    static volatile int seen = 0;       /* the same answer whichever
                                          * thread writes it */
     const apr_dbd_driver_t *d = c->db.dbd->driver;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     int ret;
 
-    if (known >= 0) {
-        return known;
+    if (seen) {
+        return 1;
     }
     ret = apr_dbd_select(d, r->pool, c->db.dbd->handle, &res,
                          apr_pstrcat(r->pool, "SELECT phase_starts FROM ",
@@ -698,9 +699,9 @@ static int has_phase_starts(request_rec *r, prof_report_conn_t *c)
     if (ret == 0) {
         while (apr_dbd_get_row(d, r->pool, res, &row, -1) == 0) {
         }
+        seen = 1;
     }
-    known = ret == 0;
-    return known;
+    return ret == 0;
 }
 
 int prof_report_query_request(request_rec *r, prof_report_conn_t *c,

@@ -26,6 +26,10 @@ def test_measured_and_approximate_starts(test_module):
                       mpm="prefork", extra="StartServers 1\n"
                       "MinSpareServers 1\nMaxSpareServers 1")
     try:
+        # No single request is read before the column is added: apr-util's
+        # SQLite driver would fail the statements it prepared before with
+        # "database schema has changed" (once per statement: a migration's
+        # cost for every running child, not the report's alone).
         import sqlite3
         con = sqlite3.connect(s.db.path, timeout=30)
         with con:
