@@ -185,9 +185,10 @@ static void found_report(scan_t *sc, const ap_directive_t *d,
                      section->line_num);
     }
     /* The report's base: the innermost <Location> (not a regex) around
-     * the handler; elsewhere ProfilerReportBase says it, or the handler
-     * guesses from the URI. */
-    for (loc = section; loc && !is_vhost(loc); loc = loc->parent) {
+     * its SetHandler; elsewhere (and for AddHandler or a RewriteRule, which
+     * serve URLs below it or anywhere) ProfilerReportBase says it, or the
+     * handler guesses from the URI. */
+    for (loc = is(d, "SetHandler") ? section : NULL; loc && !is_vhost(loc); loc = loc->parent) {
         if (is(loc, "<Location")) {
             const char *path = section_arg(sc->p, loc);
             apr_size_t n = strlen(path);

@@ -206,3 +206,33 @@ def test_bad_report_base_fails_configtest(value, needle):
         srv.cleanup()
     assert res.returncode != 0 and needle in res.stdout + res.stderr, \
         res.stdout + res.stderr
+
+
+def test_set_by_a_rewrite_rule():
+    """RewriteRule [H=profiler-report] serves the report anywhere its
+    pattern says: ProfilerReportBase tells where; the startup scan finds the
+    rule and warns that no section around it controls access."""
+    srv = make_server(SqliteDb, name="report-base-rewrite",
+                      modules=("rewrite",), extra="""
+RewriteEngine On
+RewriteRule ^/stats(/|$) - [H=profiler-report]
+<Location /stats>
+    Require ip 127.0.0.1
+    ProfilerReportBase /stats
+</Location>
+""")
+    for _ in range(3):
+        fetch(srv, "/index.html")
+    wait_for(lambda: srv.db.scalar(
+        "SELECT count(*) FROM profiler_requests") >= 3)
+    wait_for(lambda: srv.db.scalar(
+        "SELECT sum(count) FROM profiler_rollups") >= 3)
+    try:
+        check_every_endpoint(srv, "/stats")
+    finally:
+        srv.graceful_stop()
+        log = srv.read_error_log()
+        problems = srv.log_problems((r"PROF00024.*RewriteRule",))
+        srv.cleanup()
+    assert not problems, "\n".join(problems)
+    assert "PROF00024" in log, log
