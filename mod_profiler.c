@@ -114,6 +114,10 @@ static const command_rec profiler_cmds[] = {
                   ACCESS_CONF,
                   "A file holding the secret that \"Require profiler-token\" "
                   "accepts as \"Authorization: Bearer <secret>\""),
+    AP_INIT_TAKE1("ProfilerReportBase", prof_report_set_base, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "The URL path of the report, where the <Location> that sets "
+                  "the handler does not say it (<Directory>, Alias, regex)"),
     AP_INIT_TAKE12("ProfilerStoreBatch", prof_config_set_batch, NULL,
                    RSRC_CONF,
                    "<rows> [<ms>]: most rows per transaction and the longest "

@@ -43,6 +43,8 @@ void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->section = add->section ? add->section : base->section;
     conf->report_token = add->report_token ? add->report_token
                                            : base->report_token;
+    conf->report_base = add->report_base ? add->report_base
+                                         : base->report_base;
     conf->enabled = MERGE_INT(enabled);
     /* The mode and its expression travel together: an inner "On" must not
      * inherit an outer expression. */

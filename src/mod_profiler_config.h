@@ -54,6 +54,8 @@ typedef struct {
                                        *   built-in ones included */
     const char *section;        /**< the innermost section's path */
     const char *report_token;   /**< ProfilerReportToken's secret; NULL */
+    const char *report_base;    /**< ProfilerReportBase, no trailing '/';
+                                 *   NULL: unset */
 } prof_dir_conf_t;
 
 /** ProfilerRoute */

@@ -14,13 +14,17 @@
  *   L/api/v1/histogram    JSON (CSV): the latency distribution
  *   L/api/v1/requests     JSON (CSV): recorded requests, keyset paging
  *   L/api/v1/requests/<id> JSON: one request, its phases and spans
+ *   L/api/v1/route?route=R JSON: one route's statistics and histogram
  *   L/api/v1/health       JSON: the store's own state
  *   L/actions/prune       POST, same origin: one retention pass now
  *   L/actions/clear       POST, same origin: delete every recorded row
  *   L/assets/app.css, L/assets/app.js   the dashboard's own files
  *
+ * L is ProfilerReportBase, else the <Location> whose SetHandler names the
+ * report, else guessed from the URI (mod_profiler_report_lint.h).
+ *
  * Every response carries Cache-Control: no-store, nosniff and a strict
- * Content-Security-Policy; every string from a request is escaped for
+ * Content-Security-Policy, once each; every string from a request is escaped for
  * where it goes; SQL is parameterized (prof_report_sql.h).
  *
  * The report reads the database mod_dbd gives the main server, whether or
@@ -34,16 +38,18 @@
 #include "httpd.h"
 #include "http_config.h"
 
-/** Some section of the configuration sets the report handler: then the
- * store's database is opened for the report even if nothing is stored.
- * Also warns (once per startup) about report locations that have no
- * access control. Called from the store's post_config. */
-int prof_report_post_config(apr_pool_t *ptemp, server_rec *s);
+/* The store asks whether any section sets the report (then it opens the
+ * database for the report even if nothing is stored): the scan lives in
+ * its own unit. */
+#include "mod_profiler_report_lint.h"
+/* ProfilerReportToken, set in mod_profiler.c's table. */
+#include "mod_profiler_report_auth.h"
 
-/** ProfilerReportToken <file>: the secret that "Require profiler-token"
- * accepts as "Authorization: Bearer <secret>". */
-const char *prof_report_set_token(cmd_parms *cmd, void *dconf,
-                                  const char *file);
+/** ProfilerReportBase <path>: the URL path of the report, where it cannot
+ * be derived from the <Location> that sets the handler (a <Directory>
+ * with an Alias, a regex section, a RewriteRule). */
+const char *prof_report_set_base(cmd_parms *cmd, void *dconf,
+                                 const char *path);
 
 void prof_report_register_hooks(apr_pool_t *p);
 

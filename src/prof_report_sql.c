@@ -121,6 +121,30 @@ void prof_report_sql_rollups(apr_pool_t *p, prof_sql_dialect_t d,
     b_done(&b, out);
 }
 
+/* The conditions of a request list other than the cursor. */
+static void request_filters(builder_t *b, prof_report_filter_t *f)
+{
+    common_filters(b, f);
+    if (f->path) {
+        /* A prefix by characters: the same in both dialects, whatever the
+         * collation (PostgreSQL's need not order bytes). */
+        f->path_chars = utf8_chars(f->path);
+        b_cond(b, "substr(path, 1, %d)", &f->path_chars);
+        b_text(b, " = %s");
+        APR_ARRAY_PUSH(b->args, const void *) = f->path;
+    }
+    if (f->status_lo) {
+        b_cond(b, "status >= %d", &f->status_lo);
+        b_cond(b, "status <= %d", &f->status_hi);
+    }
+    if (f->min_us >= 0) {
+        b_cond(b, "total_us >= %lld", &f->min_us);
+    }
+    if (f->max_us >= 0) {
+        b_cond(b, "total_us <= %lld", &f->max_us);
+    }
+}
+
 void prof_report_sql_requests(apr_pool_t *p, prof_sql_dialect_t d,
                               const char *prefix, prof_report_filter_t *f,
                               prof_report_stmt_t *out)
@@ -132,28 +156,29 @@ void prof_report_sql_requests(apr_pool_t *p, prof_sql_dialect_t d,
 
     (void)d;
     b_init(&b, p);
-    b_text(&b, apr_pstrcat(p, "SELECT " PROF_REPORT_REQUEST_COLS " FROM ",
-                           prefix, "requests WHERE start_us >= %lld", NULL));
-    APR_ARRAY_PUSH(b.args, const void *) = &f->from_us;
-    b_cond(&b, "start_us < %lld", &f->to_us);
-    common_filters(&b, f);
-    if (f->path) {
-        /* A prefix by characters: the same in both dialects, whatever the
-         * collation (PostgreSQL's need not order bytes). */
-        f->path_chars = utf8_chars(f->path);
-        b_cond(&b, "substr(path, 1, %d)", &f->path_chars);
-        b_text(&b, " = %s");
-        APR_ARRAY_PUSH(b.args, const void *) = f->path;
+    if (f->sort == PROF_SORT_START) {
+        b_text(&b, apr_pstrcat(p, "SELECT " PROF_REPORT_REQUEST_COLS " FROM ",
+                               prefix, "requests WHERE start_us >= %lld",
+                               NULL));
+        APR_ARRAY_PUSH(b.args, const void *) = &f->from_us;
+        b_cond(&b, "start_us < %lld", &f->to_us);
+        request_filters(&b, f);
     }
-    if (f->status_lo) {
-        b_cond(&b, "status >= %d", &f->status_lo);
-        b_cond(&b, "status <= %d", &f->status_hi);
-    }
-    if (f->min_us >= 0) {
-        b_cond(&b, "total_us >= %lld", &f->min_us);
-    }
-    if (f->max_us >= 0) {
-        b_cond(&b, "total_us <= %lld", &f->max_us);
+    else {
+        /* The newest rows of the range first (the start_us index, read
+         * backwards, stops after the window), then sorted: the same rows
+         * on every page as long as the range holds no newer ones. */
+        f->window = PROF_REPORT_SORT_WINDOW;
+        b_text(&b, apr_pstrcat(p, "SELECT " PROF_REPORT_REQUEST_COLS
+                               " FROM (SELECT " PROF_REPORT_REQUEST_COLS
+                               " FROM ", prefix, "requests WHERE start_us "
+                               ">= %lld", NULL));
+        APR_ARRAY_PUSH(b.args, const void *) = &f->from_us;
+        b_cond(&b, "start_us < %lld", &f->to_us);
+        request_filters(&b, f);
+        b_text(&b, " ORDER BY start_us DESC, id DESC LIMIT %d) w "
+                   "WHERE 1 = 1");
+        APR_ARRAY_PUSH(b.args, const void *) = &f->window;
     }
     if (f->has_cursor) {
         /* Keyset paging: strictly after the last row shown, in the order
@@ -172,17 +197,18 @@ void prof_report_sql_requests(apr_pool_t *p, prof_sql_dialect_t d,
 }
 
 void prof_report_sql_request(apr_pool_t *p, const char *prefix,
-                             const apr_int64_t *id, prof_report_stmt_t *out)
+                             int with_starts, const apr_int64_t *id,
+                             prof_report_stmt_t *out)
 {
     builder_t b;
 
     b_init(&b, p);
-    b_text(&b, apr_pstrcat(p, "SELECT " PROF_REPORT_REQUEST_COLS " FROM ",
+    b_text(&b, apr_pstrcat(p, "SELECT " PROF_REPORT_REQUEST_COLS,
+                           with_starts ? ", phase_starts" : "", " FROM ",
                            prefix, "requests WHERE id = %lld", NULL));
     APR_ARRAY_PUSH(b.args, const void *) = id;
     b_done(&b, out);
 }
-
 void prof_report_sql_spans(apr_pool_t *p, const char *prefix,
                            const apr_int64_t *id, prof_report_stmt_t *out)
 {

@@ -67,6 +67,7 @@ typedef struct {
     int path_chars;             /**< characters in path */
     int status_class;           /**< status_lo / 100, for the rollups */
     int limit_plus;             /**< limit + 1: one more tells "there is more" */
+    int window;                 /**< PROF_REPORT_SORT_WINDOW */
 } prof_report_filter_t;
 
 /** A statement and its parameters (pointers into the filter). */
@@ -108,18 +109,29 @@ void prof_report_sql_rollups(apr_pool_t *p, prof_sql_dialect_t d,
     "access_us, authn_us, authz_us, type_us, fixups_us, handler_us, " \
     "body_us, log_us, weight, spans_dropped"
 
+/** A request list sorted by anything but its start time sorts only the
+ * newest this many rows of its range (and of its other filters): the
+ * start_us index finds them, so such a page reads and sorts at most this
+ * many rows however long the range, and no index per sort column costs
+ * every insert. Sorting by start time has no such bound: the index
+ * gives that order itself. */
+#define PROF_REPORT_SORT_WINDOW 20000
+
 /**
  * A page of the request list: every filter, sorted by f->sort then id,
  * after the cursor if any, f->limit + 1 rows (the extra one says that
- * there is a next page).
+ * there is a next page). Sorted by anything but start: within the newest
+ * PROF_REPORT_SORT_WINDOW rows that match the filters.
  */
 void prof_report_sql_requests(apr_pool_t *p, prof_sql_dialect_t d,
                               const char *prefix, prof_report_filter_t *f,
                               prof_report_stmt_t *out);
 
-/** One request by id (*id must outlive the statement). */
+/** One request by id (*id must outlive the statement); with_starts: the
+ * phase_starts column (schema 4) after PROF_REPORT_REQUEST_COLS. */
 void prof_report_sql_request(apr_pool_t *p, const char *prefix,
-                             const apr_int64_t *id, prof_report_stmt_t *out);
+                             int with_starts, const apr_int64_t *id,
+                             prof_report_stmt_t *out);
 
 /** The spans of one request: seq, name, description, parent, start_us,
  * dur_us, metric, in seq order. */

@@ -818,3 +818,60 @@ apr_status_t prof_report_ms_parse(const char *s, apr_int64_t *out_us)
     *out_us = ms * 1000 + frac;
     return APR_SUCCESS;
 }
+
+int prof_report_route_param_ok(const char *s)
+{
+    if (s == NULL || !*s) {
+        return 0;
+    }
+    if (*s == '/') {
+        return 1;
+    }
+    for (; *s; ++s) {
+        unsigned char c = (unsigned char)*s;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
+              || c == ':')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+apr_status_t prof_report_phase_starts_parse(const char *s, apr_int64_t *out,
+                                            int n)
+{
+    apr_int64_t v[64];
+    int k = 0, digits;
+
+    if (s == NULL || out == NULL || n < 1 || n > 64) {
+        return APR_EINVAL;
+    }
+    for (;;) {
+        apr_int64_t x = 0;
+
+        if (k == n) {
+            return APR_EINVAL;
+        }
+        for (digits = 0; *s >= '0' && *s <= '9'; ++s, ++digits) {
+            if (digits == 15) {
+                return APR_EINVAL;
+            }
+            x = x * 10 + (*s - '0');
+        }
+        v[k++] = digits ? x : -1;
+        if (*s == '\0') {
+            break;
+        }
+        if (*s != ',') {
+            return APR_EINVAL;
+        }
+        ++s;
+    }
+    if (k != n) {
+        return APR_EINVAL;
+    }
+    memcpy(out, v, sizeof(*out) * (apr_size_t)n);
+    return APR_SUCCESS;
+}

@@ -304,4 +304,32 @@ apr_status_t prof_report_int_parse(const char *s, apr_int64_t min,
  */
 apr_status_t prof_report_ms_parse(const char *s, apr_int64_t *out_us);
 
+/**
+ * Is s a value the report's route parameter takes? A route is a folded
+ * path, which starts with '/' (anything after it: the caller refuses
+ * control bytes), or a ProfilerRoute name: letters, digits and - _ . :
+ * (ASCII). The one place that says which route names the report accepts:
+ * it must accept every name the ProfilerRoute directive does.
+ *
+ * @param s the text; NULL and "" are refused
+ * @return 1 when valid, 0 when not.
+ */
+int prof_report_route_param_ok(const char *s);
+
+/**
+ * The store's phase_starts column (schema 4): PROF_PHASE_COUNT - 1 = 14
+ * comma-separated fields, one per phase in prof_phase order (read ..
+ * log), each the decimal µs from the start of the request at which the
+ * phase was first entered, or empty when it did not run ("0,41,,,60,...").
+ * Each field is at most 15 digits; no signs, no spaces.
+ *
+ * @param s   the text; NULL is refused
+ * @param out n offsets, -1 for a phase that did not run; written on
+ *            success only
+ * @param n   the number of fields expected
+ * @return APR_SUCCESS, or APR_EINVAL.
+ */
+apr_status_t prof_report_phase_starts_parse(const char *s, apr_int64_t *out,
+                                            int n);
+
 #endif /* PROF_REPORT_TEXT_H */

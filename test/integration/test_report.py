@@ -596,3 +596,54 @@ def test_grouped_dashboard_keeps_its_grouping_in_links(srv):
     for href in re.findall(r'<a class="route" href="([^"]+)"', body):
         assert "group=" not in href
         assert fetch(srv, href.replace("&amp;", "&"))[0] == 200
+
+
+# ---- 4xx counts and one route's statistics ------------------------------------
+
+def test_client_errors_per_route_and_over_time(srv):
+    want = {route: sum(n for _, cls, n in v if cls == 4)
+            for route, v in TRAFFIC.items()}
+    status, d = api(srv, "summary")
+    assert status == 200, d
+    assert {r["route"]: r["client_errors"] for r in d["rows"]} == want
+    status, d = api(srv, "summary", group="status")
+    for r in d["rows"]:
+        assert r["client_errors"] == (r["count"] if r["status"] == "4xx"
+                                      else 0), r
+    status, d = api(srv, "timeseries", **{"from": "-1h"})
+    assert sum(p["client_errors"] for p in d["points"]) == sum(want.values())
+    status, headers, body = fetch(srv, "/profiler/api/v1/summary?format=csv")
+    table = list(csv.reader(io.StringIO(body)))
+    col = table[0].index("client_errors")
+    assert {r[0]: int(r[col]) for r in table[1:]} == want
+
+
+def test_one_routes_statistics(srv):
+    """The numbers of a route's request page (route_stats), from the
+    rollups: the same as the summary's row, plus its histogram."""
+    status, summary = api(srv, "summary")
+    rows = {r["route"]: r for r in summary["rows"]}
+    for route in ("/t", "/item/:id"):
+        status, d = api(srv, "route", route=route)
+        assert status == 200, d
+        g = d["route"]
+        for k in ("count", "errors", "client_errors", "p50_ms", "p95_ms",
+                  "p99_ms", "max_ms", "total_ms", "phases"):
+            assert g[k] == rows[route][k], (route, k)
+        assert sum(b["count"] for b in d["buckets"]) == g["count"]
+        totals = [row[5] for row in rows_of(srv, route)]
+        assert float(d["min_ms"]) * 1000 == pytest.approx(min(totals), abs=1)
+        assert 0 < sum(g["phases"].values()) <= 1.0001
+    status, d = api(srv, "route", route="/t", status="5xx")
+    assert d["route"]["count"] == 6
+    status, d = api(srv, "route")
+    assert status == 400 and d["error"]["parameter"] == "route"
+    status, d = api(srv, "route", route="/t", path="/t")
+    assert status == 400 and d["error"]["parameter"] == "path"
+    # The route's request page reads the same statistics.
+    status, headers, body = fetch(srv, "/profiler/requests?route=/t&status=503")
+    assert status == 200
+
+
+def rows_of(srv, route):
+    return rows(srv, "route = ?", (route,))

@@ -2071,6 +2071,93 @@ START_TEST(ms_null)
 }
 END_TEST
 
+
+/* ---- phase starts and route parameters --------------------------------- */
+
+typedef struct {
+    const char *in;
+    apr_status_t rv;
+    apr_int64_t want[14];
+} starts_case_t;
+
+#define NO (-1)
+static const starts_case_t starts_cases[] = {
+    { "0,41,,,60,70,80,90,100,110,120,130,500,900", OK,
+      { 0, 41, NO, NO, 60, 70, 80, 90, 100, 110, 120, 130, 500, 900 } },
+    { ",,,,,,,,,,,,,", OK,
+      { NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO } },
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12,999999999999999", OK,
+      { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+        APR_INT64_C(999999999999999) } },
+    { "007,,,,,,,,,,,,,", OK,
+      { 7, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO } },
+    { "", BAD, { 0 } },                                /* one field */
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12", BAD, { 0 } },    /* 13 */
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12,13,", BAD, { 0 } }, /* 15 */
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12,-1", BAD, { 0 } },
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12,+1", BAD, { 0 } },
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12, 1", BAD, { 0 } },
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12,1 ", BAD, { 0 } },
+    { "0;1,2,3,4,5,6,7,8,9,10,11,12,13", BAD, { 0 } },
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12,1000000000000000", BAD, { 0 } },
+    { "0,1,2,3,4,5,6,7,8,9,10,11,12,1e3", BAD, { 0 } },
+};
+
+START_TEST(starts_table)
+{
+    const starts_case_t *c = &starts_cases[_i];
+    apr_int64_t out[14];
+    apr_status_t rv;
+    int k;
+
+    for (k = 0; k < 14; ++k) {
+        out[k] = UNTOUCHED;
+    }
+    rv = prof_report_phase_starts_parse(c->in, out, 14);
+    EXPECT(rv == c->rv, "starts(%s) = %d", show(c->in), rv);
+    for (k = 0; k < 14; ++k) {
+        EXPECT(out[k] == (rv == OK ? c->want[k] : UNTOUCHED),
+               "starts(%s)[%d] gave %" APR_INT64_T_FMT, show(c->in), k,
+               out[k]);
+    }
+}
+END_TEST
+
+START_TEST(starts_null)
+{
+    apr_int64_t out[14];
+
+    ck_assert_int_eq(prof_report_phase_starts_parse(NULL, out, 14), BAD);
+    ck_assert_int_eq(prof_report_phase_starts_parse("1", NULL, 1), BAD);
+    ck_assert_int_eq(prof_report_phase_starts_parse("1", out, 0), BAD);
+    ck_assert_int_eq(prof_report_phase_starts_parse("1", out, 1), OK);
+    ck_assert(out[0] == 1);
+}
+END_TEST
+
+static const struct {
+    const char *in;
+    int ok;
+} route_cases[] = {
+    { "/item/:id", 1 }, { "/", 1 }, { "/a b", 1 }, { "/<x>'\"", 1 },
+    { "checkout", 1 }, { "api.v2", 1 }, { "a-b_c:d", 1 },
+    { "", 0 }, { "a b", 0 }, { "a'b", 0 }, { "a;b", 0 }, { "a/b", 0 },
+    { "\xc3\xa9t\xc3\xa9", 0 },
+};
+
+START_TEST(route_param_table)
+{
+    EXPECT(prof_report_route_param_ok(route_cases[_i].in)
+           == route_cases[_i].ok, "route(%s)", show(route_cases[_i].in));
+}
+END_TEST
+
+START_TEST(route_param_null)
+{
+    ck_assert_int_eq(prof_report_route_param_ok(NULL), 0);
+}
+END_TEST
+
 Suite *prof_report_text_suite(void)
 {
     Suite *s = suite_create("prof_report_text");
@@ -2136,6 +2223,13 @@ Suite *prof_report_text_suite(void)
     tcase_add_test(tc, ms_random);
     tcase_add_test(tc, ms_null);
     tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("store_values");
+    tcase_add_loop_test(tc, starts_table, 0, N_OF(starts_cases));
+    tcase_add_test(tc, starts_null);
+    tcase_add_loop_test(tc, route_param_table, 0, N_OF(route_cases));
+    tcase_add_test(tc, route_param_null);
     suite_add_tcase(s, tc);
     return s;
 }
