@@ -13,7 +13,7 @@
 
 #include "httpd.h"
 
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 
 /** Could r be stored: the store runs in this process and r's
  * configuration stores requests? Cheap; asked when the output filter is

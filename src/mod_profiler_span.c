@@ -15,7 +15,7 @@
 #include "prof_st.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 #include "mod_profiler_span.h"
 
 struct profiler_record_t {

@@ -13,7 +13,7 @@
 #include "mod_profiler.h"
 #include "prof_span.h"
 #include "prof_st.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 
 /* The optional functions of include/mod_profiler.h; registered by the glue. */
 profiler_span_t *prof_api_span_start(request_rec *r, const char *name,

@@ -17,7 +17,7 @@
 #include "prof_st_parse.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_upstream.h"
 

@@ -12,7 +12,7 @@
 
 #include "httpd.h"
 #include "prof_st.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 
 /**
  * Apply ProfilerUpstreamTiming to the Server-Timing fields r's response
