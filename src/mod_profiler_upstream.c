@@ -81,6 +81,14 @@ int prof_upstream_write_st(request_rec *r, prof_st_buf_t *st, int present)
     return 1;
 }
 
+void prof_upstream_drop(request_rec *r)
+{
+    if (prof_config_up_mode(r) == PROF_UP_DROP) {
+        apr_table_unset(r->err_headers_out, ST_FIELD);
+        apr_table_unset(r->headers_out, ST_FIELD);
+    }
+}
+
 void prof_upstream_end(prof_req_t *rq)
 {
     if (rq->upstream) {
