@@ -265,6 +265,18 @@ void prof_span_metric(prof_span_set_t *set, const char *name,
     }
 }
 
+apr_size_t prof_span_claimed(const prof_span_set_t *set)
+{
+    apr_uint32_t claimed;
+
+    if (set == NULL) {
+        return 0;
+    }
+    /* claimed runs past max by the claims that failed once full */
+    claimed = apr_atomic_read32((volatile apr_uint32_t *)&set->claimed);
+    return claimed < set->max ? claimed : set->max;
+}
+
 apr_size_t prof_span_finished(prof_span_set_t *set, prof_span_info_t *out,
                               apr_size_t n)
 {

@@ -81,6 +81,14 @@ void prof_span_metric(prof_span_set_t *set, const char *name,
 apr_uint32_t prof_span_dropped(const prof_span_set_t *set);
 
 /**
+ * How many spans were claimed in the set so far (started or added, ended or
+ * not), never more than its max: what a reader must make room for to get
+ * every span that exists now, so that reading costs what was used, not the
+ * budget. NULL counts 0. Thread-safe; a snapshot, which only grows.
+ */
+apr_size_t prof_span_claimed(const prof_span_set_t *set);
+
+/**
  * The spans that have ended, in start order (by start time, then by
  * index), into out (room for at most n); returns how many. Spans still open
  * are left out. Thread-safe against writers; the strings stay valid until
