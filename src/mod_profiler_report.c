@@ -22,6 +22,7 @@
 #include "prof_phase.h"
 #include "prof_report_sql.h"
 #include "prof_report_text.h"
+#include "prof_route.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
 #include "mod_profiler_store.h"
@@ -193,14 +194,10 @@ static int parse_filter(request_rec *r, apr_table_t *t, endpoint_t ep,
     if (f->path && *f->path != '/') {
         return bad(b, "path", "is a path prefix: it starts with /");
     }
-    /* A route is a folded path, or a ProfilerRoute name: a word. */
-    if (f->route && *f->route != '/') {
-        for (s = f->route; *s; ++s) {
-            if (!apr_isalnum(*s) && !strchr("-_.:", *s)) {
-                return bad(b, "route", "is a path (/item/:id) or a "
-                           "ProfilerRoute name (letters, digits, - _ . :)");
-            }
-        }
+    /* A route is a folded path, or a ProfilerRoute name. */
+    if (f->route && !prof_report_route_param_ok(f->route)) {
+        return bad(b, "route", "is a path (/item/:id) or a ProfilerRoute "
+                   "name (" PROF_ROUTE_NAME_RULE ")");
     }
     if (f->method) {
         for (s = f->method; *s; ++s) {

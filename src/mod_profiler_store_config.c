@@ -14,6 +14,7 @@
 #include "http_config.h"
 #include "http_log.h"
 
+#include "prof_route.h"
 #include "prof_sample.h"
 #include "prof_sql.h"
 #include "mod_profiler_private.h"
@@ -186,9 +187,12 @@ const char *prof_config_set_route(cmd_parms *cmd, void *dconf,
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid regular "
                             "expression", cmd->cmd->name, regex);
     }
-    if (name[0] == '\0') {
-        return apr_psprintf(cmd->pool, "%s: the route name must not be empty",
-                            cmd->cmd->name);
+    /* The report must take back every name the store keeps: one rule. */
+    if ((c = prof_route_name_check(name)) != NULL) {
+        return apr_psprintf(cmd->pool, "%s: the route name '%s' %s; use %s",
+                            cmd->cmd->name,
+                            ap_escape_logitem(cmd->pool, name), c,
+                            PROF_ROUTE_NAME_RULE);
     }
     /* $n must name a group the regex has. */
     for (c = name; *c; ++c) {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "prof_report_text.h"
+#include "prof_route.h"
 
 #define US_PER_S        APR_INT64_C(1000000)
 #define S_PER_DAY       86400
@@ -817,4 +818,12 @@ apr_status_t prof_report_ms_parse(const char *s, apr_int64_t *out_us)
     }
     *out_us = ms * 1000 + frac;
     return APR_SUCCESS;
+}
+
+int prof_report_route_param_ok(const char *s)
+{
+    if (s == NULL || !*s) {
+        return 0;
+    }
+    return *s == '/' || prof_route_name_check(s) == NULL;
 }

@@ -103,6 +103,93 @@ static int segment_is_id(const unsigned char *s, apr_size_t n)
     return n > 0 && (digits == n || n >= 16 || (n >= 8 && digits > 0));
 }
 
+/* The length of the UTF-8 character at s (1 to 4), or 0 when s does not
+ * start a valid one: overlong forms, surrogates, past U+10FFFF, a missing
+ * continuation byte (a NUL is one) are all invalid. */
+static apr_size_t utf8_char_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
+            || (c == 0xe0 && s[1] < 0xa0)           /* overlong */
+            || (c == 0xed && s[1] >= 0xa0)) {       /* surrogates */
+            return 0;
+        }
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
+            || (s[3] & 0xc0) != 0x80
+            || (c == 0xf0 && s[1] < 0x90)           /* overlong */
+            || (c == 0xf4 && s[1] >= 0x90)) {       /* past U+10FFFF */
+            return 0;
+        }
+        return 4;
+    }
+    return 0;   /* a continuation byte, 0xc0, 0xc1, 0xf5-0xff */
+}
+
+/* The bytes a route name may hold besides those >= 0x80 (checked as UTF-8):
+ * letters, digits, space and the punctuation of PROF_ROUTE_NAME_RULE. */
+static const unsigned char name_punct[256] = {
+    [' '] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['&'] = 1,
+    ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1,
+    ['.'] = 1, ['/'] = 1, [':'] = 1, ['?'] = 1, ['@'] = 1, ['['] = 1,
+    [']'] = 1, ['^'] = 1, ['_'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1,
+    ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+const char *prof_route_name_check(const char *name)
+{
+    const unsigned char *s = (const unsigned char *)name;
+    apr_size_t len = 0, n;
+
+    if (name == NULL || name[0] == '\0') {
+        return "is empty";
+    }
+    if (name[0] == ' ') {
+        return "starts with a space";
+    }
+    while (s[len]) {
+        if (s[len] < 0x20 || s[len] == 0x7f) {
+            return "holds a control character";
+        }
+        if (s[len] < 0x80 && !name_punct[s[len]]) {
+            return "holds a character a route name cannot have";
+        }
+        if ((n = utf8_char_len(s + len)) == 0) {
+            return "is not valid UTF-8";
+        }
+        len += n;
+        if (len > PROF_ROUTE_NAME_MAX) {
+            return "is longer than 256 bytes";
+        }
+    }
+    if (s[len - 1] == ' ') {
+        return "ends with a space";
+    }
+    return NULL;
+}
+
 /* The fold's writer: bytes go into buf while they fit in cap; the first one
  * that does not sets full, and everything after it is ignored. */
 typedef struct {

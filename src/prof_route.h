@@ -44,6 +44,42 @@
 /** What the value of a redacted query parameter becomes. */
 #define PROF_QUERY_REDACTED "REDACTED"
 
+/** The longest ProfilerRoute name, in bytes (the store's route column keeps
+ * PROF_ROW_ROUTE_MAX = as many; a unit test holds them equal). */
+#define PROF_ROUTE_NAME_MAX 256
+
+/** What prof_route_name_check() accepts, for error messages. */
+#define PROF_ROUTE_NAME_RULE "1 to 256 bytes of UTF-8: letters, digits, " \
+    "spaces (not first or last) and ! # $ & ( ) * + , - . / : ? @ [ ] ^ _ " \
+    "{ | } ~"
+
+/**
+ * Is name a route name that the store keeps and the report takes back as
+ * its route parameter? The one rule for both: the ProfilerRoute directive
+ * refuses what this refuses, and the report accepts every name it accepts,
+ * so every link the dashboard makes to a route answers.
+ *
+ * Accepted: 1 to PROF_ROUTE_NAME_MAX bytes of valid UTF-8 (shortest forms,
+ * no surrogates, at most U+10FFFF) made of ASCII letters and digits, any
+ * character beyond ASCII, spaces, and the punctuation
+ * ! # $ & ( ) * + , - . / : ? @ [ ] ^ _ { | } ~ -- so "/item/:id",
+ * "checkout page", "api.v2", "Bestellung (alt)", "search & more?", "user $1"
+ * and "caf\xc3\xa9" are names. Refused: control bytes (HTAB included) and
+ * DEL; the quotes, a backslash, '`', ';', '=', '<', '>' and '%', which no
+ * route needs and which the report turns away as probing (SQL, HTML, a
+ * value encoded twice) in every text parameter; and a space at either end (a name that differs from another
+ * only there would look the same in every list). A leading '/' is allowed:
+ * such a name reads like a folded path, and the report takes it like one.
+ *
+ * Part of the APR-only core: no allocation, no locale, linear in the name.
+ *
+ * @param name the name, NUL-terminated; NULL is refused
+ * @return NULL when accepted, else why not: a static English phrase
+ *         ("is empty", "holds a control character", ...) to follow the
+ *         name in an error message.
+ */
+const char *prof_route_name_check(const char *name);
+
 /**
  * The default route of a URL path: the path with every segment that looks
  * like an identifier replaced by PROF_ROUTE_ID.

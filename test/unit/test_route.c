@@ -26,7 +26,9 @@
 #include "apr_pools.h"
 #include "apr_tables.h"
 
+#include "prof_report_text.h"
 #include "prof_route.h"
+#include "prof_row.h"
 #include "prof_sample.h"
 #include "unit.h"
 
@@ -1067,6 +1069,82 @@ START_TEST(sampling_mean_error)
 }
 END_TEST
 
+/* --------------------------------------------------------- route names */
+
+static const struct {
+    const char *name;
+    int ok;
+} name_cases[] = {
+    { "/item/:id", 1 }, { "checkout page", 1 }, { "api.v2", 1 },
+    { "a", 1 }, { "Bestellung (alt)", 1 }, { "search & more?#", 1 },
+    { "user $1", 1 }, { "caf\xc3\xa9", 1 }, { "\xe2\x82\xac", 1 },
+    { "\xf0\x9f\x98\x80 smile", 1 }, { "a  b", 1 }, { "*", 1 },
+    { "+plus+", 1 }, { "~", 1 }, { "[a]{b}|c^d@e,f!g", 1 },
+    /* what the report turns away as probing */
+    { "a\"b", 0 }, { "a'b", 0 }, { "a<b", 0 }, { "a>b", 0 }, { "a\\b", 0 },
+    { "a`b", 0 }, { "a;b", 0 }, { "a=b", 0 }, { "' OR '1'='1", 0 },
+    { "100%", 0 }, { "%27%3B", 0 },
+    { "", 0 }, { " lead", 0 }, { "trail ", 0 }, { " ", 0 },
+    { "tab\there", 0 }, { "new\nline", 0 }, { "cr\r", 0 }, { "del\x7f", 0 },
+    { "\x01", 0 }, { "\x1f", 0 },
+    { "latin1 \xe9", 0 },              /* not UTF-8 */
+    { "\xc3", 0 }, { "\xc3(", 0 },       /* cut, or a bad continuation */
+    { "\xc0\xaf", 0 }, { "\xe0\x80\xaf", 0 }, /* overlong '/' */
+    { "\xed\xa0\x80", 0 },              /* a surrogate */
+    { "\xf4\x90\x80\x80", 0 },          /* past U+10FFFF */
+    { "\xf8\x88\x80\x80\x80", 0 }, { "\xff", 0 }, { "\x80", 0 },
+};
+
+START_TEST(route_name_table)
+{
+    const char *why = prof_route_name_check(name_cases[_i].name);
+
+    ck_assert_msg((why == NULL) == name_cases[_i].ok,
+                  "prof_route_name_check(\"%s\") = %s", show(name_cases[_i].name),
+                  why ? why : "accepted");
+    /* whatever the directive accepts, the report accepts */
+    if (name_cases[_i].ok) {
+        ck_assert(prof_report_route_param_ok(name_cases[_i].name));
+    }
+    else if (name_cases[_i].name[0] != '/') {
+        ck_assert(!prof_report_route_param_ok(name_cases[_i].name));
+    }
+}
+END_TEST
+
+START_TEST(route_name_length_and_null)
+{
+    char name[PROF_ROUTE_NAME_MAX + 2];
+
+    ck_assert_str_eq(prof_route_name_check(NULL), "is empty");
+    ck_assert(!prof_report_route_param_ok(NULL));
+    ck_assert(!prof_report_route_param_ok(""));
+    /* the store's route column keeps as many bytes as a name may have */
+    ck_assert_int_eq(PROF_ROUTE_NAME_MAX, PROF_ROW_ROUTE_MAX);
+    memset(name, 'x', sizeof(name));
+    name[PROF_ROUTE_NAME_MAX] = '\0';
+    ck_assert_ptr_null(prof_route_name_check(name));
+    ck_assert(prof_report_route_param_ok(name));
+    name[PROF_ROUTE_NAME_MAX] = 'x';
+    name[PROF_ROUTE_NAME_MAX + 1] = '\0';
+    ck_assert_str_eq(prof_route_name_check(name), "is longer than 256 bytes");
+    /* a character that would end past the limit */
+    memset(name, 'x', sizeof(name));
+    memcpy(name + PROF_ROUTE_NAME_MAX - 1, "\xc3\xa9", 3);
+    ck_assert_ptr_nonnull(prof_route_name_check(name));
+}
+END_TEST
+
+/* A folded path is a route the report takes whatever its bytes (the
+ * caller refuses control bytes): paths are what clients sent. */
+START_TEST(route_param_paths)
+{
+    ck_assert(prof_report_route_param_ok("/"));
+    ck_assert(prof_report_route_param_ok("/a b/\xff/:id"));
+    ck_assert(prof_report_route_param_ok("/trailing "));
+}
+END_TEST
+
 Suite *prof_route_suite(void)
 {
     Suite *s = suite_create("prof_route");
@@ -1097,6 +1175,12 @@ Suite *prof_route_suite(void)
     tcase_add_test(tc, redact_odd_arrays);
     tcase_add_loop_test(tc, redact_long, 0, 3);
     tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("route_name");
+    tcase_add_loop_test(tc, route_name_table, 0, N_OF(name_cases));
+    tcase_add_test(tc, route_name_length_and_null);
+    tcase_add_test(tc, route_param_paths);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sample");
