@@ -60,14 +60,30 @@ void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->store = MERGE_INT(store);
     conf->sample = add->sample >= 0 ? add->sample : base->sample;
     conf->sample_slow_us = MERGE_INT(sample_slow_us);
-    /* On and its names travel together, like the expression above. */
-    if (add->store_query != PROF_UNSET) {
-        conf->store_query = add->store_query;
+    /* On/Off is the inner section's; the names to hide add up, so that an
+     * inner "ProfilerStoreQuery On x" never shows what an outer section
+     * hid. Both lists start with the same built-in names: the merged one
+     * is the inner list and the names the outer one added. */
+    conf->store_query = MERGE_INT(store_query);
+    if (add->query_redact == NULL || add->query_extras == 0) {
+        conf->query_redact = base->query_redact ? base->query_redact
+                                                : add->query_redact;
+        conf->query_extras = base->query_redact ? base->query_extras
+                                                : add->query_extras;
+    }
+    else if (base->query_redact == NULL || base->query_extras == 0) {
         conf->query_redact = add->query_redact;
+        conf->query_extras = add->query_extras;
     }
     else {
-        conf->store_query = base->store_query;
-        conf->query_redact = base->query_redact;
+        int i, nb = base->query_redact->nelts;
+
+        conf->query_redact = apr_array_copy(p, add->query_redact);
+        for (i = nb - base->query_extras; i < nb; ++i) {
+            APR_ARRAY_PUSH(conf->query_redact, const char *) =
+                APR_ARRAY_IDX(base->query_redact, i, const char *);
+        }
+        conf->query_extras = add->query_extras + base->query_extras;
     }
     return conf;
 }

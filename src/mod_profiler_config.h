@@ -51,7 +51,9 @@ typedef struct {
     apr_int64_t sample_slow_us; /**< ProfilerSampleSlow; 0: off, < 0 unset */
     int store_query;            /**< ProfilerStoreQuery; PROF_UNSET */
     apr_array_header_t *query_redact; /**< with it: the names to redact,
-                                       *   built-in ones included */
+                                       *   built-in ones first */
+    int query_extras;           /**< how many of them the configuration
+                                 *   added (the last ones) */
     const char *section;        /**< the innermost section's path */
     const char *report_token;   /**< ProfilerReportToken's secret; NULL */
 } prof_dir_conf_t;

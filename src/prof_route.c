@@ -313,29 +313,37 @@ static unsigned char ascii_lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
 }
 
-/* Is the name n[0..len), as written, ASCII case-insensitively want? */
-static int name_eq_raw(const unsigned char *n, apr_size_t len,
-                       const unsigned char *want)
+/* Bytes as names compare: ASCII case-insensitively, '-' and '_' alike. */
+static unsigned char name_fold(unsigned char c)
+{
+    return c == '-' ? '_' : ascii_lower(c);
+}
+
+/* Is n[0..len) want, as names compare? */
+static int name_eq(const unsigned char *n, apr_size_t len,
+                   const unsigned char *want)
 {
     apr_size_t i;
 
     for (i = 0; i < len; ++i) {
-        if (want[i] == '\0' || ascii_lower(n[i]) != ascii_lower(want[i])) {
+        /* want ending first also rejects a decoded NUL ("%00") */
+        if (want[i] == '\0' || name_fold(n[i]) != name_fold(want[i])) {
             return 0;
         }
     }
     return want[len] == '\0';
 }
 
-/* The same after decoding n ("%XX" and '+'), byte by byte, without a copy. */
-static int name_eq_decoded(const unsigned char *n, apr_size_t len,
-                           const unsigned char *want)
+/* Decode n[0..len) ("%XX" and '+') into out, which has room for max bytes;
+ * the decoded length, or max + 1 when it does not fit. */
+static apr_size_t name_decode(const unsigned char *n, apr_size_t len,
+                              unsigned char *out, apr_size_t max)
 {
-    apr_size_t i = 0;
-    unsigned char c;
+    apr_size_t i = 0, o = 0;
 
     while (i < len) {
-        c = n[i];
+        unsigned char c = n[i];
+
         if (c == '%' && len - i >= 3 && hex_class[n[i + 1]]
             && hex_class[n[i + 2]]) {
             c = (unsigned char)(hex_value(n[i + 1]) * 16
@@ -346,19 +354,54 @@ static int name_eq_decoded(const unsigned char *n, apr_size_t len,
             c = c == '+' ? ' ' : c;
             i++;
         }
-        /* want ending first also rejects a decoded NUL ("%00"). */
-        if (*want == '\0' || ascii_lower(c) != ascii_lower(*want)) {
-            return 0;
+        if (o == max) {
+            return max + 1;
         }
-        want++;
+        out[o++] = c;
     }
-    return *want == '\0';
+    return o;
+}
+
+/* Does want match the decoded name d[0..len) whole or any of its parts in
+ * brackets notation: "a" of "a[b][c]", "b" and "c"? */
+static int name_parts_match(const unsigned char *d, apr_size_t len,
+                            const unsigned char *want)
+{
+    apr_size_t i = 0, start;
+
+    if (name_eq(d, len, want)) {
+        return 1;
+    }
+    while (i < len && d[i] != '[') {
+        i++;
+    }
+    if (i == len) {
+        return 0;               /* no brackets: compared whole above */
+    }
+    if (name_eq(d, i, want)) {
+        return 1;
+    }
+    while (i < len) {           /* at a '[' */
+        start = ++i;
+        while (i < len && d[i] != ']') {
+            i++;
+        }
+        if (name_eq(d + start, i - start, want)) {
+            return 1;
+        }
+        while (i < len && d[i] != '[') {
+            i++;
+        }
+    }
+    return 0;
 }
 
 static int name_is_redacted(const char *name, apr_size_t len,
                             const apr_array_header_t *names)
 {
     const unsigned char *n = (const unsigned char *)name;
+    unsigned char dec[PROF_QUERY_NAME_MAX];
+    apr_size_t dlen;
     int i;
 
     if (names == NULL) {
@@ -367,6 +410,7 @@ static int name_is_redacted(const char *name, apr_size_t len,
     if (names->elt_size != (int)sizeof(const char *)) {
         return 1;   /* not an array of names: fail closed */
     }
+    dlen = name_decode(n, len, dec, sizeof(dec));
     for (i = 0; i < names->nelts; ++i) {
         const char *entry = ((const char *const *)names->elts)[i];
         const unsigned char *want = (const unsigned char *)entry;
@@ -374,11 +418,20 @@ static int name_is_redacted(const char *name, apr_size_t len,
         if (want == NULL || want[0] == '\0') {
             continue;
         }
-        if (name_eq_raw(n, len, want) || name_eq_decoded(n, len, want)) {
+        if (dlen > sizeof(dec)) {
+            return 1;   /* too long to read part by part: fail closed */
+        }
+        if (name_eq(n, len, want) || name_parts_match(dec, dlen, want)) {
             return 1;
         }
     }
     return 0;
+}
+
+/* Parameters are separated by '&' and ';'. */
+static int is_sep(char c)
+{
+    return c == '&' || c == ';';
 }
 
 const char *prof_query_redact(apr_pool_t *p, const char *args,
@@ -394,7 +447,7 @@ const char *prof_query_redact(apr_pool_t *p, const char *args,
         return NULL;
     }
     for (len = 0; args[len]; ++len) {
-        amps += args[len] == '&';
+        amps += is_sep(args[len]);
     }
     /* An empty value becoming PROF_QUERY_REDACTED is the most one parameter
      * grows. */
@@ -406,7 +459,7 @@ const char *prof_query_redact(apr_pool_t *p, const char *args,
         int redact;
 
         eq = NULL;
-        for (param = s; *s && *s != '&'; ++s) {
+        for (param = s; *s && !is_sep(*s); ++s) {
             if (eq == NULL && *s == '=') {
                 eq = s;
             }
@@ -421,7 +474,7 @@ const char *prof_query_redact(apr_pool_t *p, const char *args,
             break;      /* whole parameters only */
         }
         if (sep) {
-            out[o++] = '&';
+            out[o++] = param[-1];   /* the separator, as written */
         }
         memcpy(out + o, param, keep);
         o += keep;

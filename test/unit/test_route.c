@@ -696,8 +696,36 @@ static const redact_case_t redact_cases[] = {
     { "&a=1", { "a", NULL }, 0, NOLIMIT, "&a=REDACTED" },
     { "=x&=y", { "x", NULL }, 0, NOLIMIT, "=x&=y" },
     { "=x", { "", NULL }, 0, NOLIMIT, "=x" },           /* "" is skipped */
-    { "a=1;password=x", PW, 0, NOLIMIT, "a=1;password=x" },  /* ';' is data */
+    /* ';' separates too, and is kept as written */
+    { "a=1;password=x", PW, 0, NOLIMIT, "a=1;password=REDACTED" },
     { "password;a=x", PW, 0, NOLIMIT, "password;a=x" },
+    { "password=x;a=1", PW, 0, NOLIMIT, "password=REDACTED;a=1" },
+    { "a=1;password=x&token=y;b=2", { "password", "token", NULL }, 0,
+      NOLIMIT, "a=1;password=REDACTED&token=REDACTED;b=2" },
+    { ";;a=1;", { "a", NULL }, 0, NOLIMIT, ";;a=REDACTED;" },
+    { "a=x%3Bpassword=y", PW, 0, NOLIMIT, "a=x%3Bpassword=y" }, /* encoded */
+    /* brackets notation: any part */
+    { "user[password]=x", PW, 0, NOLIMIT, "user[password]=REDACTED" },
+    { "a[b][token]=x", { "token", NULL }, 0, NOLIMIT, "a[b][token]=REDACTED" },
+    { "a[token][b]=x", { "token", NULL }, 0, NOLIMIT, "a[token][b]=REDACTED" },
+    { "password[]=x&password[]=y", PW, 0, NOLIMIT,
+      "password[]=REDACTED&password[]=REDACTED" },
+    { "password[0]=x", PW, 0, NOLIMIT, "password[0]=REDACTED" },
+    { "user%5Bpassword%5D=x", PW, 0, NOLIMIT, "user%5Bpassword%5D=REDACTED" },
+    { "user%5bPassWord%5d=x", PW, 0, NOLIMIT, "user%5bPassWord%5d=REDACTED" },
+    { "[password]=x", PW, 0, NOLIMIT, "[password]=REDACTED" },
+    { "x[password=1", PW, 0, NOLIMIT, "x[password=REDACTED" },
+    { "user[name]=bob&user[passwords]=1&passwords[x]=2", PW, 0, NOLIMIT,
+      "user[name]=bob&user[passwords]=1&passwords[x]=2" },
+    { "user[pass]word=x", PW, 0, NOLIMIT, "user[pass]word=x" },
+    { "user[password]=x", { "user[password]", NULL }, 0, NOLIMIT,
+      "user[password]=REDACTED" },
+    /* '-' and '_' alike */
+    { "X-Amz-Signature=abc&X-Amz-Date=1", { "x_amz_signature", NULL }, 0,
+      NOLIMIT, "X-Amz-Signature=REDACTED&X-Amz-Date=1" },
+    { "api-key=1&api_key=2&apikey=3", { "api_key", NULL }, 0, NOLIMIT,
+      "api-key=REDACTED&api_key=REDACTED&apikey=3" },
+    { "x_api_key=1", { "x-api-key", NULL }, 0, NOLIMIT, "x_api_key=REDACTED" },
     { "p=\xc3\xa9&q=\xff", { "p", NULL }, 0, NOLIMIT, "p=REDACTED&q=\xff" },
     { "\xc3\xa9=1", { "\xc3\xa9", NULL }, 0, NOLIMIT, "\xc3\xa9=REDACTED" },
     { "%C3%A9=1", { "\xc3\xa9", NULL }, 0, NOLIMIT, "%C3%A9=REDACTED" },
@@ -716,6 +744,9 @@ static const redact_case_t redact_cases[] = {
     { "a=1&password=x", PW, 0, 20, "a=1" },
     { "a=1&&", { NULL }, 0, 4, "a=1&" },
     { "a=1&&", { NULL }, 0, 5, "a=1&&" },
+    { "a=1;b=2", { NULL }, 0, 6, "a=1" },
+    { "a=1;b=2", { NULL }, 0, 7, "a=1;b=2" },
+    { "a=1;password=x", PW, 0, 20, "a=1" },
 };
 
 static apr_array_header_t *names_array(const char *const *names)
@@ -744,6 +775,42 @@ START_TEST(redact_table)
                   "redact(\"%s\", %zu) = \"%s\", want \"%s\"", show(c->args),
                   (size_t)c->max_len, show(out), show(c->want));
     ck_assert_uint_le(strlen(out), c->max_len);
+}
+END_TEST
+
+/* A name too long to read part by part is hidden whenever names are given
+ * (fails closed); just short enough, it is read. */
+START_TEST(redact_long_names)
+{
+    static const char *const pw[] = PW;
+    char *args = malloc(PROF_QUERY_NAME_MAX + 16);
+    const char *out;
+
+    memset(args, 'a', PROF_QUERY_NAME_MAX);
+    strcpy(args + PROF_QUERY_NAME_MAX, "=x");
+    out = prof_query_redact(unit_pool, args, names_array(pw), NOLIMIT);
+    ck_assert_str_eq(out + PROF_QUERY_NAME_MAX, "=x");
+    /* one more byte: not read, redacted */
+    memset(args, 'a', PROF_QUERY_NAME_MAX + 1);
+    strcpy(args + PROF_QUERY_NAME_MAX + 1, "=x");
+    out = prof_query_redact(unit_pool, args, names_array(pw), NOLIMIT);
+    ck_assert_str_eq(out + PROF_QUERY_NAME_MAX + 1, "=" PROF_QUERY_REDACTED);
+    /* ... encoded bytes count decoded: 3 * 256 written is 256 read */
+    free(args);
+    args = malloc(3 * PROF_QUERY_NAME_MAX + 16);
+    {
+        int i;
+        for (i = 0; i < PROF_QUERY_NAME_MAX; ++i) {
+            memcpy(args + 3 * i, "%61", 3);
+        }
+    }
+    strcpy(args + 3 * PROF_QUERY_NAME_MAX, "=x");
+    out = prof_query_redact(unit_pool, args, names_array(pw), NOLIMIT);
+    ck_assert_str_eq(out + 3 * PROF_QUERY_NAME_MAX, "=x");
+    /* no names: nothing to hide, whatever the length */
+    out = prof_query_redact(unit_pool, args, NULL, NOLIMIT);
+    ck_assert_str_eq(out, args);
+    free(args);
 }
 END_TEST
 
@@ -1172,6 +1239,7 @@ Suite *prof_route_suite(void)
     tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, redact_table, 0, N_OF(redact_cases));
     tcase_add_test(tc, redact_null_args);
+    tcase_add_test(tc, redact_long_names);
     tcase_add_test(tc, redact_odd_arrays);
     tcase_add_loop_test(tc, redact_long, 0, 3);
     tcase_set_timeout(tc, 60);
