@@ -160,6 +160,14 @@ const char *prof_config_set_store_global(cmd_parms *cmd, void *dconf,
 const char *prof_config_set_batch(cmd_parms *cmd, void *dconf,
                                   const char *rows, const char *ms);
 
+/**
+ * Check what the directive setters cannot see alone, for check_config (so
+ * that apachectl -t reports it): warn about ProfilerServerTiming where
+ * Profiler is Off, with the file and line of the directive and of its
+ * section. Reads the directive tree; never fails the configuration.
+ */
+void prof_config_check(apr_pool_t *ptemp, server_rec *s);
+
 /** The store settings of the server (the main server's, with defaults
  * filled in), for post_config and child_init. */
 void prof_config_store_get(server_rec *main_server, prof_store_conf_t *out);
