@@ -407,21 +407,27 @@ static void check_scope(apr_pool_t *p, server_rec *s,
 void prof_config_check(apr_pool_t *ptemp, server_rec *s)
 {
     const ap_directive_t *d, *main_off = NULL;
-    int main_on, v;
+    int main_on, any_on, v;
 
     if (ap_conftree == NULL) {
         return;
     }
     /* The main server: everything outside <VirtualHost>; its top-level
-     * Profiler is what every vhost inherits. */
+     * Profiler is what every vhost inherits. What it sets, sections
+     * included, applies in every vhost too: Profiler On in any of them
+     * can make it count. */
     main_on = list_turns_on(ptemp, ap_conftree);
+    any_on = main_on;
     for (d = ap_conftree; d; d = d->next) {
         if (is_directive(d, "Profiler")
             && (v = prof_config_parse_flag(first_arg(ptemp, d))) >= 0) {
             main_off = v ? NULL : d;
         }
+        if (!any_on && is_directive(d, "<VirtualHost") && d->first_child) {
+            any_on = list_turns_on(ptemp, d->first_child);
+        }
     }
-    check_scope(ptemp, s, ap_conftree, NULL, main_on);
+    check_scope(ptemp, s, ap_conftree, NULL, any_on);
     for (d = ap_conftree; d; d = d->next) {
         if (is_directive(d, "<VirtualHost") && d->first_child) {
             check_scope(ptemp, s, d->first_child, main_off,

@@ -154,6 +154,9 @@ def test_server_timing_where_profiler_is_on_nowhere_warns():
     "Profiler On\nProfilerServerTiming On\n</VirtualHost>",
     "Profiler On\nProfilerServerTiming Off\n<Location /x>\nProfiler Off\n"
     "ProfilerServerTiming Off\n</Location>",
+    # the main server's setting, inherited by a vhost that turns it on
+    "ProfilerServerTiming On\n<VirtualHost 127.0.0.1:@PORT@>\n"
+    "ServerName v.test\nProfiler On\n</VirtualHost>",
 ])
 def test_no_warning_where_the_header_can_be_sent(body):
     res, _, _ = configtest_out(body)
