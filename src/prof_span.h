@@ -11,7 +11,9 @@
  * malloc'd block, published into a slot claimed with an atomic counter and
  * freed with the set (prof_span_set_free(), from a pool cleanup of the
  * request). The set is bounded: at most `max` spans; further calls are
- * counted, not stored.
+ * counted, not stored. Its memory follows what was used, not max: slots
+ * come in chunks made on first use, and readers size their arrays by
+ * prof_span_claimed().
  *
  * A span started while another span of the same set is open on the same
  * thread is its child. The thread remembers its open span as (set id,

@@ -138,6 +138,39 @@ START_TEST(claimed_counts_what_was_used)
 }
 END_TEST
 
+/* Slots come in chunks of 64: budgets around the edges, filled to the
+ * brim, keep every span exactly once and drop the rest. */
+START_TEST(budgets_at_chunk_edges)
+{
+    static const apr_uint32_t budgets[] = { 1, 63, 64, 65, 127, 128, 129,
+                                            4096 };
+    apr_uint32_t max = budgets[_i], k, tries = max + 10;
+    prof_span_set_t *set = prof_span_set_create(max, 0);
+    static char seen[4096];
+    apr_size_t n;
+
+    for (k = 0; k < tries; ++k) {
+        if (k % 2) {
+            prof_span_metric(set, "m", 1, NULL);
+        }
+        else {
+            prof_span_end(prof_span_start(set, "s", k % 4 ? NULL : "d"));
+        }
+    }
+    ck_assert_uint_eq(prof_span_claimed(set), max);
+    ck_assert_uint_eq(prof_span_dropped(set), tries - max);
+    n = prof_span_finished(set, info, prof_span_claimed(set));
+    ck_assert_uint_eq(n, max);
+    memset(seen, 0, sizeof(seen));
+    for (k = 0; k < n; ++k) {
+        ck_assert_int_lt(info[k].index, (int)max);
+        ck_assert(!seen[info[k].index]);
+        seen[info[k].index] = 1;
+    }
+    prof_span_set_free(set);
+}
+END_TEST
+
 START_TEST(parents_on_one_thread)
 {
     prof_span_set_t *set = prof_span_set_create(16, 0);
@@ -330,6 +363,7 @@ Suite *prof_span_suite(void)
     tcase_add_test(tc, too_long_or_empty_is_dropped_and_counted);
     tcase_add_loop_test(tc, budget_is_bounded, 0, 5);
     tcase_add_loop_test(tc, claimed_counts_what_was_used, 0, 5);
+    tcase_add_loop_test(tc, budgets_at_chunk_edges, 0, 8);
     tcase_add_test(tc, parents_on_one_thread);
     tcase_add_test(tc, stale_open_span_of_a_freed_set);
     tcase_add_test(tc, descriptions_replace);
