@@ -98,6 +98,15 @@ prof_span_set_t *prof_span_set_create(apr_uint32_t max, prof_mono_us_t base_us)
     return set;
 }
 
+/* An acquire load of a pointer that only ever goes from NULL to its final
+ * value: on every span start, so not a locked CAS (which would also take
+ * the cache line from the other threads of the request). */
+#if defined(__GNUC__)
+#define LOAD_PTR(p) ((void *)__atomic_load_n((p), __ATOMIC_ACQUIRE))
+#else
+#define LOAD_PTR(p) apr_atomic_casptr((p), NULL, NULL)
+#endif
+
 /* The chunk of slot i, made now if create and it is missing (the first
  * caller's wins; NULL only when out of memory), else NULL if missing. */
 static volatile void **slot_chunk(prof_span_set_t *set, apr_uint32_t i,
@@ -105,7 +114,7 @@ static volatile void **slot_chunk(prof_span_set_t *set, apr_uint32_t i,
 {
     volatile void **ch, **fresh;
 
-    ch = apr_atomic_casptr(&set->chunks[i / SLOT_CHUNK], NULL, NULL);
+    ch = LOAD_PTR(&set->chunks[i / SLOT_CHUNK]);
     if (ch == NULL && create) {
         fresh = calloc(SLOT_CHUNK, sizeof(*fresh));
         if (fresh == NULL) {
@@ -138,9 +147,11 @@ void prof_span_set_free(prof_span_set_t *set)
     if (set == NULL) {
         return;
     }
+    /* No other call runs now: plain reads. */
     n = set->claimed < set->max ? set->claimed : set->max;
     for (i = 0; i < n; ++i) {
-        prof_span_t *sp = slot_get(set, i);
+        volatile void **ch = (volatile void **)set->chunks[i / SLOT_CHUNK];
+        prof_span_t *sp = ch ? (prof_span_t *)ch[i % SLOT_CHUNK] : NULL;
 
         if (sp) {
             free_desc_block(sp, (void *)sp->desc);  /* a replaced one */
