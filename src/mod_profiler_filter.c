@@ -156,7 +156,7 @@ static int add_filter_if_read(request_rec *r, prof_req_t *rq)
 /* ProfilerUpstreamTiming drop holds for every response, not only those that
  * get our field: without a profile, or where nothing of ours is written,
  * the filter comes without one (ctx NULL) just to take theirs out. Never on
- * a subrequest: its protocol-level filters are its main request's. */
+ * a subrequest: its headers never reach the client. */
 static void add_drop_filter(request_rec *r)
 {
     if (r->main == NULL && prof_config_up_mode(r) == PROF_UP_DROP) {
