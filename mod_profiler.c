@@ -139,6 +139,24 @@ static int profiler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* Checks that need the whole configuration run here, not in post_config:
+ * check_config also runs for apachectl -t, so what it finds is seen
+ * before a graceful restart, not after. */
+static int profiler_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)plog;
+    /* httpd reads its configuration twice at startup, first before the
+     * error log is open: warn there only for -t (on the console), else in
+     * the reading that follows, and after each restart (in the log). */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+        && ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_CONFIG_TEST) {
+        return OK;
+    }
+    prof_config_check(ptemp, s);
+    return OK;
+}
+
 static void profiler_register_hooks(apr_pool_t *p)
 {
     /* The span API: stateless until a request has a profile, so it can be
@@ -157,6 +175,8 @@ static void profiler_register_hooks(apr_pool_t *p)
 
     /* Only says hello; order does not matter. */
     ap_hook_post_config(profiler_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Warnings only; order does not matter. */
+    ap_hook_check_config(profiler_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     prof_timing_register_hooks(p);
     prof_filter_register_hooks(p);
     prof_upstream_register_hooks(p);

@@ -98,7 +98,7 @@ static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
 
 void prof_collect_request(request_rec *r, prof_req_t *rq)
 {
-    request_rec *first = rq->r, *last = r;
+    request_rec *first = rq->r, *last = prof_req_final(r);
     const prof_srv_conf_t *sconf;
     const apr_array_header_t *query_names;
     const apr_int64_t *dur = rq->phases.dur_us;
@@ -111,14 +111,13 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     int always;
 
     /* The report never profiles itself into the store. */
-    if (r->handler && !strcmp(r->handler, PROF_REPORT_HANDLER)) {
+    if (last->handler && !strcmp(last->handler, PROF_REPORT_HANDLER)) {
         return;
     }
-    /* What the client asked for is the initial request; how it ended, the
-     * last one of its internal redirects (as mod_log_config's %>s). */
-    while (last->next) {
-        last = last->next;
-    }
+    /* What the client asked for is the initial request (its path and
+     * route, as %U logs them); how it ended, and the configuration that
+     * decides what is kept, the last one of its internal redirects (r,
+     * as mod_log_config's %>s). */
     sconf = prof_config_srv(first->server);
     path = first->parsed_uri.path ? first->parsed_uri.path : first->uri;
     if (path == NULL || ignored(sconf, path)) {

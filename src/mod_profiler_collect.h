@@ -13,7 +13,7 @@
 
 #include "httpd.h"
 
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 
 /** Could r be stored: the store runs in this process and r's
  * configuration stores requests? Cheap; asked when the output filter is
@@ -21,8 +21,9 @@
 int prof_collect_wanted(request_rec *r);
 
 /**
- * At the end of logging, with rq's durations folded, for a request for
- * which prof_collect_wanted() is true: decide whether the
+ * At the end of logging, with rq's durations folded, for the last request
+ * r of rq's chain of internal redirects, for which prof_collect_wanted() is
+ * true: decide whether the
  * request is stored and, if so, build its row and hand it to the writer.
  * Never waits and never fails the request: a full queue counts the row
  * and drops it.

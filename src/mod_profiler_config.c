@@ -62,14 +62,30 @@ void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->store = MERGE_INT(store);
     conf->sample = add->sample >= 0 ? add->sample : base->sample;
     conf->sample_slow_us = MERGE_INT(sample_slow_us);
-    /* On and its names travel together, like the expression above. */
-    if (add->store_query != PROF_UNSET) {
-        conf->store_query = add->store_query;
+    /* On/Off is the inner section's; the names to hide add up, so that an
+     * inner "ProfilerStoreQuery On x" never shows what an outer section
+     * hid. Both lists start with the same built-in names: the merged one
+     * is the inner list and the names the outer one added. */
+    conf->store_query = MERGE_INT(store_query);
+    if (add->query_redact == NULL || add->query_extras == 0) {
+        conf->query_redact = base->query_redact ? base->query_redact
+                                                : add->query_redact;
+        conf->query_extras = base->query_redact ? base->query_extras
+                                                : add->query_extras;
+    }
+    else if (base->query_redact == NULL || base->query_extras == 0) {
         conf->query_redact = add->query_redact;
+        conf->query_extras = add->query_extras;
     }
     else {
-        conf->store_query = base->store_query;
-        conf->query_redact = base->query_redact;
+        int i, nb = base->query_redact->nelts;
+
+        conf->query_redact = apr_array_copy(p, add->query_redact);
+        for (i = nb - base->query_extras; i < nb; ++i) {
+            APR_ARRAY_PUSH(conf->query_redact, const char *) =
+                APR_ARRAY_IDX(base->query_redact, i, const char *);
+        }
+        conf->query_extras = add->query_extras + base->query_extras;
     }
     return conf;
 }
@@ -286,4 +302,138 @@ apr_size_t prof_config_st_max_size(const request_rec *r)
 {
     int v = dir_conf(r)->st_max_size;
     return (apr_size_t)(v == PROF_UNSET ? PROF_DEFAULT_ST_MAX_SIZE : v);
+}
+
+/* ---- The configuration check (check_config: apachectl -t sees it) ---- */
+
+/* The first word of a directive's arguments, unquoted ("Off", "\"On\""). */
+static const char *first_arg(apr_pool_t *p, const ap_directive_t *d)
+{
+    const char *args = d->args ? d->args : "";
+
+    return ap_getword_conf(p, &args);
+}
+
+static int is_directive(const ap_directive_t *d, const char *name)
+{
+    return d->directive && !strcasecmp(d->directive, name);
+}
+
+/* Does "Profiler On" stand anywhere in the list from d on, sections
+ * included, <VirtualHost> sections left out? */
+static int list_turns_on(apr_pool_t *p, const ap_directive_t *d)
+{
+    for (; d; d = d->next) {
+        if (is_directive(d, "Profiler")
+            && prof_config_parse_flag(first_arg(p, d)) == 1) {
+            return 1;
+        }
+        if (d->first_child && !is_directive(d, "<VirtualHost")
+            && list_turns_on(p, d->first_child)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Where the section that holds d begins, for a message. */
+static const char *section_of(apr_pool_t *p, const ap_directive_t *d)
+{
+    const ap_directive_t *sec = d->parent;
+
+    if (sec == NULL) {
+        return "the server configuration";
+    }
+    return apr_psprintf(p, "%s %s (%s:%d)", sec->directive,
+                        sec->args ? sec->args : "", sec->filename,
+                        sec->line_num);
+}
+
+/*
+ * Walk one scope of the directive tree (a server's top level, or a
+ * section), knowing what "Profiler" is there by lexical inheritance: a
+ * ProfilerServerTiming that can never send anything is a mistake worth a
+ * warning at -t. Two cases are certain: Profiler is On nowhere in the
+ * server (server_on 0), or this scope or one around it says Profiler Off
+ * and nothing inside it says On. (A section elsewhere that matches the same
+ * requests could still turn it on: the message says so.)
+ */
+static void check_scope(apr_pool_t *p, server_rec *s,
+                        const ap_directive_t *first,
+                        const ap_directive_t *off_at, int server_on)
+{
+    const ap_directive_t *d;
+    int v, inner_on = -1;
+
+    /* This scope's own Profiler: the last one holds. */
+    for (d = first; d; d = d->next) {
+        if (is_directive(d, "Profiler")
+            && (v = prof_config_parse_flag(first_arg(p, d))) >= 0) {
+            off_at = v ? NULL : d;
+        }
+    }
+    for (d = first; d; d = d->next) {
+        if (is_directive(d, "ProfilerServerTiming")
+            && prof_config_parse_flag(first_arg(p, d)) != 0) {
+            if (!server_on) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             PROFLOGNO(00120) "ProfilerServerTiming %s at "
+                             "%s:%d, in %s, has no effect: Profiler is On "
+                             "nowhere in this server", first_arg(p, d),
+                             d->filename, d->line_num, section_of(p, d));
+                continue;
+            }
+            if (off_at == NULL) {
+                continue;
+            }
+            if (inner_on < 0) {
+                inner_on = list_turns_on(p, first);
+            }
+            if (!inner_on) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             PROFLOGNO(00121) "ProfilerServerTiming %s at "
+                             "%s:%d, in %s, has no effect: Profiler is Off "
+                             "there (%s:%d), and no section inside turns it "
+                             "On; sending Server-Timing needs Profiler On "
+                             "for the same requests", first_arg(p, d),
+                             d->filename, d->line_num, section_of(p, d),
+                             off_at->filename, off_at->line_num);
+            }
+        }
+        else if (d->first_child && !is_directive(d, "<VirtualHost")) {
+            check_scope(p, s, d->first_child, off_at, server_on);
+        }
+    }
+}
+
+void prof_config_check(apr_pool_t *ptemp, server_rec *s)
+{
+    const ap_directive_t *d, *main_off = NULL;
+    int main_on, any_on, v;
+
+    if (ap_conftree == NULL) {
+        return;
+    }
+    /* The main server: everything outside <VirtualHost>; its top-level
+     * Profiler is what every vhost inherits. What it sets, sections
+     * included, applies in every vhost too: Profiler On in any of them
+     * can make it count. */
+    main_on = list_turns_on(ptemp, ap_conftree);
+    any_on = main_on;
+    for (d = ap_conftree; d; d = d->next) {
+        if (is_directive(d, "Profiler")
+            && (v = prof_config_parse_flag(first_arg(ptemp, d))) >= 0) {
+            main_off = v ? NULL : d;
+        }
+        if (!any_on && is_directive(d, "<VirtualHost") && d->first_child) {
+            any_on = list_turns_on(ptemp, d->first_child);
+        }
+    }
+    check_scope(ptemp, s, ap_conftree, NULL, any_on);
+    for (d = ap_conftree; d; d = d->next) {
+        if (is_directive(d, "<VirtualHost") && d->first_child) {
+            check_scope(ptemp, s, d->first_child, main_off,
+                        main_on || list_turns_on(ptemp, d->first_child));
+        }
+    }
 }

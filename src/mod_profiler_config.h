@@ -51,7 +51,9 @@ typedef struct {
     apr_int64_t sample_slow_us; /**< ProfilerSampleSlow; 0: off, < 0 unset */
     int store_query;            /**< ProfilerStoreQuery; PROF_UNSET */
     apr_array_header_t *query_redact; /**< with it: the names to redact,
-                                       *   built-in ones included */
+                                       *   built-in ones first */
+    int query_extras;           /**< how many of them the configuration
+                                 *   added (the last ones) */
     const char *section;        /**< the innermost section's path */
     const char *report_token;   /**< ProfilerReportToken's secret; NULL */
     const char *report_base;    /**< ProfilerReportBase, no trailing '/';
@@ -159,6 +161,14 @@ const char *prof_config_set_store_global(cmd_parms *cmd, void *dconf,
                                          const char *arg);
 const char *prof_config_set_batch(cmd_parms *cmd, void *dconf,
                                   const char *rows, const char *ms);
+
+/**
+ * Check what the directive setters cannot see alone, for check_config (so
+ * that apachectl -t reports it): warn about ProfilerServerTiming where
+ * Profiler is Off, with the file and line of the directive and of its
+ * section. Reads the directive tree; never fails the configuration.
+ */
+void prof_config_check(apr_pool_t *ptemp, server_rec *s);
 
 /** The store settings of the server (the main server's, with defaults
  * filled in), for post_config and child_init. */

@@ -15,7 +15,7 @@
 #include "prof_st.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 #include "mod_profiler_filter.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_collect.h"
@@ -64,6 +64,22 @@ static void write_server_timing(request_rec *r, prof_req_t *rq)
     }
 }
 
+/* An error bucket makes the header filter answer with an error response
+ * instead; that one comes through us again (we are re-added from
+ * insert_error_filter) and gets the header. */
+static int has_error_bucket(apr_bucket_brigade *bb)
+{
+    apr_bucket *e;
+
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        if (AP_BUCKET_IS_ERROR(e)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     prof_req_t *rq = f->ctx;
@@ -72,17 +88,18 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     if (APR_BRIGADE_EMPTY(bb)) {
         return ap_pass_brigade(f->next, bb);
     }
+    if (rq == NULL) {
+        /* Only ProfilerUpstreamTiming drop, for a response that gets no
+         * field of ours: take theirs out, then get out of the way. */
+        if (!has_error_bucket(bb)) {
+            prof_upstream_drop(f->r);
+            ap_remove_output_filter(f);
+        }
+        return ap_pass_brigade(f->next, bb);
+    }
     if (!rq->headers_sent) {
-        apr_bucket *e;
-
-        /* An error bucket makes the header filter answer with an error
-         * response instead; that one comes through us again (we are
-         * re-added from insert_error_filter) and gets the header. */
-        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
-             e = APR_BUCKET_NEXT(e)) {
-            if (AP_BUCKET_IS_ERROR(e)) {
-                return ap_pass_brigade(f->next, bb);
-            }
+        if (has_error_bucket(bb)) {
+            return ap_pass_brigade(f->next, bb);
         }
         prof_phase_mark(&rq->phases, PROF_PHASE_BODY);
         prof_upstream_end(rq);
@@ -92,6 +109,9 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         rq->headers_sent = 1;
         if (rq->send_header) {
             write_server_timing(f->r, rq);
+        }
+        else {
+            prof_upstream_drop(f->r);
         }
     }
     if (!APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
@@ -104,14 +124,21 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return rv;
 }
 
-static void add_filter_if_read(request_rec *r, prof_req_t *rq)
+/* Returns whether the filter was added. */
+static int add_filter_if_read(request_rec *r, prof_req_t *rq)
 {
-    if (rq->headers_sent || !prof_config_enabled(r)) {
-        return;
+    if (rq->headers_sent) {
+        return 0;
     }
     /* Decided here, with the request's final configuration, before any
      * byte of the response: the expr= gate sees the request, not the
-     * response. */
+     * response. An internal redirect (ErrorDocument, a CGI's local
+     * redirect, DirectoryIndex) comes through here again and decides anew,
+     * so the last request's configuration holds, as for the record. */
+    if (!prof_config_enabled(r)) {
+        rq->send_header = 0;
+        return 0;
+    }
     rq->send_header = prof_config_st_allowed(r);
     /* The filter ends the handler phase and measures the body. Where
      * nothing will read that (no header, no module on the record hook, no
@@ -120,6 +147,20 @@ static void add_filter_if_read(request_rec *r, prof_req_t *rq)
     if (rq->send_header || prof_record_wanted() || prof_collect_wanted(r)
         || APLOGrtrace1(r)) {
         ap_add_output_filter_handle(prof_out_filter_handle, rq, r,
+                                    r->connection);
+        return 1;
+    }
+    return 0;
+}
+
+/* ProfilerUpstreamTiming drop holds for every response, not only those that
+ * get our field: without a profile, or where nothing of ours is written,
+ * the filter comes without one (ctx NULL) just to take theirs out. Never on
+ * a subrequest: its headers never reach the client. */
+static void add_drop_filter(request_rec *r)
+{
+    if (r->main == NULL && prof_config_up_mode(r) == PROF_UP_DROP) {
+        ap_add_output_filter_handle(prof_out_filter_handle, NULL, r,
                                     r->connection);
     }
 }
@@ -136,8 +177,11 @@ static void insert_filter(request_rec *r)
         if (prof_phase_current(&rq->phases) != PROF_PHASE_QUICK) {
             prof_phase_mark(&rq->phases, PROF_PHASE_HANDLER);
         }
-        add_filter_if_read(r, rq);
+        if (add_filter_if_read(r, rq)) {
+            return;
+        }
     }
+    add_drop_filter(r);
 }
 
 /* Error responses start again from the protocol filters. */
@@ -145,9 +189,10 @@ static void insert_error_filter(request_rec *r)
 {
     prof_req_t *rq = prof_req_get(r);
 
-    if (rq) {
-        add_filter_if_read(r, rq);
+    if (rq && add_filter_if_read(r, rq)) {
+        return;
     }
+    add_drop_filter(r);
 }
 
 void prof_filter_register_hooks(apr_pool_t *p)

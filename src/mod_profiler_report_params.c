@@ -11,6 +11,7 @@
 #include "util_script.h"
 
 #include "prof_report_text.h"
+#include "prof_route.h"
 #include "mod_profiler_report_params.h"
 
 /* A range with no from: the day before to. */
@@ -179,7 +180,7 @@ static int parse_one(request_rec *r, prof_report_ep_t ep, const param_t *pm,
         if (!strcmp(pm->name, "route")) {
             if (!prof_report_route_param_ok(v)) {
                 return bad(b, "route", "is a path (/item/:id) or a "
-                           "ProfilerRoute name (letters, digits, - _ . :)");
+                           "ProfilerRoute name (" PROF_ROUTE_NAME_RULE ")");
             }
             f->route = v;
         }

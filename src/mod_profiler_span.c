@@ -15,7 +15,7 @@
 #include "prof_st.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 #include "mod_profiler_span.h"
 
 struct profiler_record_t {
@@ -143,13 +143,19 @@ apr_size_t prof_req_finished_spans(request_rec *r, prof_req_t *rq,
                                   prof_span_info_t **out)
 {
     prof_span_set_t *set = prof_req_spans(rq);
+    apr_size_t n = prof_span_claimed(set);
 
+    /* Room for the spans claimed so far, not for ProfilerMaxSpans: this
+     * runs up to three times a request (header, record hook, store), and
+     * a budget of 4096 would cost 200 KB of r->pool each time for a
+     * request with one span. A span claimed (by another thread) after this
+     * look is left out, like one that has not ended yet. */
     *out = NULL;
-    if (set == NULL || rq->max_spans == 0) {
+    if (n == 0) {
         return 0;
     }
-    *out = apr_palloc(r->pool, rq->max_spans * sizeof(**out));
-    return prof_span_finished(set, *out, rq->max_spans);
+    *out = apr_palloc(r->pool, n * sizeof(**out));
+    return prof_span_finished(set, *out, n);
 }
 
 void prof_span_write_st(request_rec *r, prof_req_t *rq, prof_st_buf_t *st)

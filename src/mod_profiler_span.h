@@ -13,7 +13,7 @@
 #include "mod_profiler.h"
 #include "prof_span.h"
 #include "prof_st.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 
 /* The optional functions of include/mod_profiler.h; registered by the glue. */
 profiler_span_t *prof_api_span_start(request_rec *r, const char *name,
@@ -49,12 +49,13 @@ static APR_INLINE prof_span_set_t *prof_req_spans(prof_req_t *rq)
     return (prof_span_set_t *)rq->spans;
 }
 
-/** Append the finished spans of rq to st in start order (the header). */
 /** The finished spans of rq, in start order, in an array from r's pool
- * (r's own thread only); 0 and NULL when there are none. */
+ * sized by the spans claimed, not by ProfilerMaxSpans (r's own thread
+ * only); 0 and NULL when there are none. */
 apr_size_t prof_req_finished_spans(request_rec *r, prof_req_t *rq,
                                    prof_span_info_t **out);
 
+/** Append the finished spans of rq to st in start order (the header). */
 void prof_span_write_st(request_rec *r, prof_req_t *rq, prof_st_buf_t *st);
 
 /** Look up, once, whether any module wants finished records. For

@@ -14,6 +14,7 @@
 #include "http_config.h"
 #include "http_log.h"
 
+#include "prof_route.h"
 #include "prof_sample.h"
 #include "prof_sql.h"
 #include "mod_profiler_private.h"
@@ -101,13 +102,25 @@ const char *prof_config_set_sample_slow(cmd_parms *cmd, void *dconf,
 }
 
 /* Query parameters whose values are never stored, whatever the
- * configuration adds: the usual names of credentials and session ids. */
+ * configuration adds: the usual names of credentials, signatures and
+ * session ids. Names compare case-insensitively with '-' and '_' alike
+ * (prof_query_redact()), so "api_key" also covers "api-key" and "API-Key".
+ * client_id is not here: OAuth makes it public, and it tells requests
+ * apart usefully; ProfilerStoreQuery On client_id hides it. */
 static const char *const builtin_redact[] = {
-    "password", "passwd", "pwd", "pass", "secret", "token", "access_token",
-    "refresh_token", "id_token", "api_key", "apikey", "key", "auth",
-    "authorization", "session", "sessionid", "session_id", "sid", "code",
-    "signature", "sig", "jsessionid", "phpsessid", "client_secret"
+    "password", "passwd", "pwd", "pass", "passphrase", "secret", "token",
+    "access_token", "refresh_token", "id_token", "auth_token", "oauth_token",
+    "private_token", "oauth_signature", "oauth_verifier", "code_verifier",
+    "client_secret", "client_assertion", "api_key", "apikey", "x_api_key",
+    "key", "access_key", "secret_key", "awsaccesskeyid", "auth",
+    "authorization", "credential", "credentials", "session", "sessionid",
+    "session_id", "sid", "jsessionid", "phpsessid", "code", "otp",
+    "signature", "sig", "hmac", "jwt", "x_amz_signature", "x_amz_credential",
+    "x_amz_security_token", "x_goog_signature", "x_goog_credential",
+    "csrf_token", "xsrf_token", "authenticity_token"
 };
+
+#define N_BUILTIN ((int)(sizeof(builtin_redact) / sizeof(builtin_redact[0])))
 
 const char *prof_config_set_store_query(cmd_parms *cmd, void *dconf,
                                         int argc, char *const argv[])
@@ -123,21 +136,27 @@ const char *prof_config_set_store_query(cmd_parms *cmd, void *dconf,
     }
     conf->store_query = v;
     /* The whole list, built-in names first, made here once rather than on
-     * every request. */
-    conf->query_redact = apr_array_make(cmd->pool, argc + (int)(
-        sizeof(builtin_redact) / sizeof(builtin_redact[0])), sizeof(char *));
-    for (i = 0; i < (int)(sizeof(builtin_redact) / sizeof(builtin_redact[0]));
-         ++i) {
-        *(const char **)apr_array_push(conf->query_redact) = builtin_redact[i];
+     * every request; the merge adds an outer section's names (those after
+     * the built-in ones) to an inner one's. Repeated in one section, the
+     * names add up too. */
+    if (conf->query_redact == NULL) {
+        conf->query_redact = apr_array_make(cmd->pool, N_BUILTIN + argc,
+                                            sizeof(char *));
+        for (i = 0; i < N_BUILTIN; ++i) {
+            APR_ARRAY_PUSH(conf->query_redact, const char *) =
+                builtin_redact[i];
+        }
     }
     for (i = 1; i < argc; ++i) {
         if (argv[i][0] == '\0' || ap_strchr_c(argv[i], '&')
-            || ap_strchr_c(argv[i], '=')) {
-            return apr_psprintf(cmd->pool, "%s: '%s' is not a parameter name",
-                                cmd->cmd->name, argv[i]);
+            || ap_strchr_c(argv[i], ';') || ap_strchr_c(argv[i], '=')) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a parameter name "
+                                "(it holds none of & ; =)", cmd->cmd->name,
+                                argv[i]);
         }
-        *(const char **)apr_array_push(conf->query_redact) = argv[i];
+        APR_ARRAY_PUSH(conf->query_redact, const char *) = argv[i];
     }
+    conf->query_extras = conf->query_redact->nelts - N_BUILTIN;
     return NULL;
 }
 
@@ -186,9 +205,12 @@ const char *prof_config_set_route(cmd_parms *cmd, void *dconf,
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid regular "
                             "expression", cmd->cmd->name, regex);
     }
-    if (name[0] == '\0') {
-        return apr_psprintf(cmd->pool, "%s: the route name must not be empty",
-                            cmd->cmd->name);
+    /* The report must take back every name the store keeps: one rule. */
+    if ((c = prof_route_name_check(name)) != NULL) {
+        return apr_psprintf(cmd->pool, "%s: the route name '%s' %s; use %s",
+                            cmd->cmd->name,
+                            ap_escape_logitem(cmd->pool, name), c,
+                            PROF_ROUTE_NAME_RULE);
     }
     /* $n must name a group the regex has. */
     for (c = name; *c; ++c) {

@@ -132,6 +132,7 @@ static int hook_log_first(request_rec *r)
 static int hook_log_last(request_rec *r)
 {
     prof_req_t *rq = prof_req_get(r);
+    request_rec *last;
     prof_phase_rec_t *ph;
     int wanted, store, trace;
 
@@ -141,7 +142,12 @@ static int hook_log_last(request_rec *r)
     ph = &rq->phases;
     prof_phase_mark(ph, PROF_MARK_LEAVE | PROF_PHASE_LOG);
     prof_span_own_cleanup(rq);
-    if (!prof_config_enabled(r)) {
+    /* httpd logs the initial request; after an internal redirect
+     * (ErrorDocument, a CGI's local redirect) the configuration that holds
+     * is the last request's, as its status is (mod_log_config's %>s), and
+     * as it was for the header. */
+    last = prof_req_final(r);
+    if (!prof_config_enabled(last)) {
         /* Timed from the start because its <Location> was not known yet,
          * but the profiler is off where the request ended up. */
         return DECLINED;
@@ -149,8 +155,8 @@ static int hook_log_last(request_rec *r)
     /* The record is complete. Folding the marks into durations is work for
      * whoever reads it: modules on the record_complete hook, the trace log. */
     wanted = prof_record_wanted();
-    store = prof_collect_wanted(r);
-    trace = APLOGrtrace1(r);
+    store = prof_collect_wanted(last);
+    trace = APLOGrtrace1(last);
     if (!wanted && !store && !trace) {
         return DECLINED;
     }
@@ -159,7 +165,7 @@ static int hook_log_last(request_rec *r)
         prof_record_complete(r, rq);
     }
     if (store) {
-        prof_collect_request(r, rq);
+        prof_collect_request(last, rq);
     }
     if (trace) {
         prof_span_set_t *set = prof_req_spans(rq);

@@ -2,55 +2,15 @@
 
 /**
  * @file  mod_profiler_timing.h
- * @brief The per-request profile and the hooks that mark the phase edges.
- *
- * A request's profile is allocated in the pool of its *initial* request and
- * shared by the internal redirects that follow it, so an internal redirect
- * adds to the same profile; a subrequest has none, so its time stays in the
- * phase that ran it. httpd runs one request's phases on one thread at a time, so the
- * profile needs no lock.
+ * @brief The hooks that create a request's profile (mod_profiler_req.h) and
+ *        mark its phase edges, and the end of the record at logging.
  */
 
 #ifndef MOD_PROFILER_TIMING_H
 #define MOD_PROFILER_TIMING_H
 
-#include "apr_portable.h"
-
 #include "httpd.h"
-#include "http_config.h"
-#include "prof_phase.h"
-#include "mod_profiler_private.h"
-
-/** The profile of one request. */
-typedef struct {
-    prof_phase_rec_t phases;
-    request_rec *r;                 /**< the initial request */
-    /* Spans of other modules: created on first use by whichever thread
-     * comes first (see mod_profiler_span.c), freed by a cleanup of r->pool
-     * registered with the profile. */
-    volatile void *spans;           /**< prof_span_set_t * */
-    apr_os_thread_t owner;          /**< the thread that read the request */
-    int spans_cleanup;              /**< the set's cleanup is registered */
-    apr_uint32_t max_spans;         /**< ProfilerMaxSpans of r's server */
-    void *upstream;                 /**< the running `upstream` prof_span_t */
-    apr_interval_time_t ttfb_us;    /**< request start until headers left */
-    unsigned headers_sent:1;        /**< our filter has seen the response */
-    unsigned send_header:1;         /**< ProfilerServerTiming allows it */
-} prof_req_t;
-
-/**
- * The profile r belongs to: NULL for subrequests (their time belongs to the
- * phase that ran them) and for requests that are not being profiled.
- *
- * Every request of a chain of internal redirects carries the pointer in its
- * own request_config (post_read_request copies it along), and a subrequest
- * gets a fresh request_config from httpd, so this is one array load: it runs
- * at every phase edge.
- */
-static APR_INLINE prof_req_t *prof_req_get(const request_rec *r)
-{
-    return ap_get_module_config(r->request_config, &profiler_module);
-}
+#include "mod_profiler_req.h"
 
 /** Register the phase hooks. */
 void prof_timing_register_hooks(apr_pool_t *p);

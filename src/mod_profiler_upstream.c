@@ -17,7 +17,7 @@
 #include "prof_st_parse.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_upstream.h"
 
@@ -79,6 +79,14 @@ int prof_upstream_write_st(request_rec *r, prof_st_buf_t *st, int present)
                     e->has_desc ? e->desc : NULL);
     }
     return 1;
+}
+
+void prof_upstream_drop(request_rec *r)
+{
+    if (prof_config_up_mode(r) == PROF_UP_DROP) {
+        apr_table_unset(r->err_headers_out, ST_FIELD);
+        apr_table_unset(r->headers_out, ST_FIELD);
+    }
 }
 
 void prof_upstream_end(prof_req_t *rq)

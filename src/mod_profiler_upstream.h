@@ -12,7 +12,7 @@
 
 #include "httpd.h"
 #include "prof_st.h"
-#include "mod_profiler_timing.h"
+#include "mod_profiler_req.h"
 
 /**
  * Apply ProfilerUpstreamTiming to the Server-Timing fields r's response
@@ -22,6 +22,13 @@
  * whether any field was taken out.
  */
 int prof_upstream_write_st(request_rec *r, prof_st_buf_t *st, int present);
+
+/**
+ * ProfilerUpstreamTiming drop where our own field is not written (no
+ * ProfilerServerTiming, an expr= that is false, Profiler Off): take out the
+ * Server-Timing fields r's response carries. Nothing for merge and pass.
+ */
+void prof_upstream_drop(request_rec *r);
 
 /** Does r's response already carry Server-Timing? (Sizes the buffer.) */
 int prof_upstream_present(request_rec *r);

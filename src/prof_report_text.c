@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "prof_report_text.h"
+#include "prof_route.h"
 
 #define US_PER_S        APR_INT64_C(1000000)
 #define S_PER_DAY       86400
@@ -824,19 +825,7 @@ int prof_report_route_param_ok(const char *s)
     if (s == NULL || !*s) {
         return 0;
     }
-    if (*s == '/') {
-        return 1;
-    }
-    for (; *s; ++s) {
-        unsigned char c = (unsigned char)*s;
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-              || c == ':')) {
-            return 0;
-        }
-    }
-    return 1;
+    return *s == '/' || prof_route_name_check(s) == NULL;
 }
 
 apr_status_t prof_report_phase_starts_parse(const char *s, apr_int64_t *out,

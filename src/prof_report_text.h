@@ -307,9 +307,9 @@ apr_status_t prof_report_ms_parse(const char *s, apr_int64_t *out_us);
 /**
  * Is s a value the report's route parameter takes? A route is a folded
  * path, which starts with '/' (anything after it: the caller refuses
- * control bytes), or a ProfilerRoute name: letters, digits and - _ . :
- * (ASCII). The one place that says which route names the report accepts:
- * it must accept every name the ProfilerRoute directive does.
+ * control bytes), or a ProfilerRoute name, which the directive checked
+ * with prof_route_name_check() (prof_route.h): the same check here, so the
+ * report accepts every name the directive does.
  *
  * @param s the text; NULL and "" are refused
  * @return 1 when valid, 0 when not.

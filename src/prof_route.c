@@ -103,6 +103,93 @@ static int segment_is_id(const unsigned char *s, apr_size_t n)
     return n > 0 && (digits == n || n >= 16 || (n >= 8 && digits > 0));
 }
 
+/* The length of the UTF-8 character at s (1 to 4), or 0 when s does not
+ * start a valid one: overlong forms, surrogates, past U+10FFFF, a missing
+ * continuation byte (a NUL is one) are all invalid. */
+static apr_size_t utf8_char_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
+            || (c == 0xe0 && s[1] < 0xa0)           /* overlong */
+            || (c == 0xed && s[1] >= 0xa0)) {       /* surrogates */
+            return 0;
+        }
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
+            || (s[3] & 0xc0) != 0x80
+            || (c == 0xf0 && s[1] < 0x90)           /* overlong */
+            || (c == 0xf4 && s[1] >= 0x90)) {       /* past U+10FFFF */
+            return 0;
+        }
+        return 4;
+    }
+    return 0;   /* a continuation byte, 0xc0, 0xc1, 0xf5-0xff */
+}
+
+/* The bytes a route name may hold besides those >= 0x80 (checked as UTF-8):
+ * letters, digits, space and the punctuation of PROF_ROUTE_NAME_RULE. */
+static const unsigned char name_punct[256] = {
+    [' '] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['&'] = 1,
+    ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1,
+    ['.'] = 1, ['/'] = 1, [':'] = 1, ['?'] = 1, ['@'] = 1, ['['] = 1,
+    [']'] = 1, ['^'] = 1, ['_'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1,
+    ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+const char *prof_route_name_check(const char *name)
+{
+    const unsigned char *s = (const unsigned char *)name;
+    apr_size_t len = 0, n;
+
+    if (name == NULL || name[0] == '\0') {
+        return "is empty";
+    }
+    if (name[0] == ' ') {
+        return "starts with a space";
+    }
+    while (s[len]) {
+        if (s[len] < 0x20 || s[len] == 0x7f) {
+            return "holds a control character";
+        }
+        if (s[len] < 0x80 && !name_punct[s[len]]) {
+            return "holds a character a route name cannot have";
+        }
+        if ((n = utf8_char_len(s + len)) == 0) {
+            return "is not valid UTF-8";
+        }
+        len += n;
+        if (len > PROF_ROUTE_NAME_MAX) {
+            return "is longer than 256 bytes";
+        }
+    }
+    if (s[len - 1] == ' ') {
+        return "ends with a space";
+    }
+    return NULL;
+}
+
 /* The fold's writer: bytes go into buf while they fit in cap; the first one
  * that does not sets full, and everything after it is ignored. */
 typedef struct {
@@ -226,29 +313,37 @@ static unsigned char ascii_lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
 }
 
-/* Is the name n[0..len), as written, ASCII case-insensitively want? */
-static int name_eq_raw(const unsigned char *n, apr_size_t len,
-                       const unsigned char *want)
+/* Bytes as names compare: ASCII case-insensitively, '-' and '_' alike. */
+static unsigned char name_fold(unsigned char c)
+{
+    return c == '-' ? '_' : ascii_lower(c);
+}
+
+/* Is n[0..len) want, as names compare? */
+static int name_eq(const unsigned char *n, apr_size_t len,
+                   const unsigned char *want)
 {
     apr_size_t i;
 
     for (i = 0; i < len; ++i) {
-        if (want[i] == '\0' || ascii_lower(n[i]) != ascii_lower(want[i])) {
+        /* want ending first also rejects a decoded NUL ("%00") */
+        if (want[i] == '\0' || name_fold(n[i]) != name_fold(want[i])) {
             return 0;
         }
     }
     return want[len] == '\0';
 }
 
-/* The same after decoding n ("%XX" and '+'), byte by byte, without a copy. */
-static int name_eq_decoded(const unsigned char *n, apr_size_t len,
-                           const unsigned char *want)
+/* Decode n[0..len) ("%XX" and '+') into out, which has room for max bytes;
+ * the decoded length, or max + 1 when it does not fit. */
+static apr_size_t name_decode(const unsigned char *n, apr_size_t len,
+                              unsigned char *out, apr_size_t max)
 {
-    apr_size_t i = 0;
-    unsigned char c;
+    apr_size_t i = 0, o = 0;
 
     while (i < len) {
-        c = n[i];
+        unsigned char c = n[i];
+
         if (c == '%' && len - i >= 3 && hex_class[n[i + 1]]
             && hex_class[n[i + 2]]) {
             c = (unsigned char)(hex_value(n[i + 1]) * 16
@@ -259,19 +354,54 @@ static int name_eq_decoded(const unsigned char *n, apr_size_t len,
             c = c == '+' ? ' ' : c;
             i++;
         }
-        /* want ending first also rejects a decoded NUL ("%00"). */
-        if (*want == '\0' || ascii_lower(c) != ascii_lower(*want)) {
-            return 0;
+        if (o == max) {
+            return max + 1;
         }
-        want++;
+        out[o++] = c;
     }
-    return *want == '\0';
+    return o;
+}
+
+/* Does want match the decoded name d[0..len) whole or any of its parts in
+ * brackets notation: "a" of "a[b][c]", "b" and "c"? */
+static int name_parts_match(const unsigned char *d, apr_size_t len,
+                            const unsigned char *want)
+{
+    apr_size_t i = 0, start;
+
+    if (name_eq(d, len, want)) {
+        return 1;
+    }
+    while (i < len && d[i] != '[') {
+        i++;
+    }
+    if (i == len) {
+        return 0;               /* no brackets: compared whole above */
+    }
+    if (name_eq(d, i, want)) {
+        return 1;
+    }
+    while (i < len) {           /* at a '[' */
+        start = ++i;
+        while (i < len && d[i] != ']') {
+            i++;
+        }
+        if (name_eq(d + start, i - start, want)) {
+            return 1;
+        }
+        while (i < len && d[i] != '[') {
+            i++;
+        }
+    }
+    return 0;
 }
 
 static int name_is_redacted(const char *name, apr_size_t len,
                             const apr_array_header_t *names)
 {
     const unsigned char *n = (const unsigned char *)name;
+    unsigned char dec[PROF_QUERY_NAME_MAX];
+    apr_size_t dlen;
     int i;
 
     if (names == NULL) {
@@ -280,6 +410,7 @@ static int name_is_redacted(const char *name, apr_size_t len,
     if (names->elt_size != (int)sizeof(const char *)) {
         return 1;   /* not an array of names: fail closed */
     }
+    dlen = name_decode(n, len, dec, sizeof(dec));
     for (i = 0; i < names->nelts; ++i) {
         const char *entry = ((const char *const *)names->elts)[i];
         const unsigned char *want = (const unsigned char *)entry;
@@ -287,11 +418,20 @@ static int name_is_redacted(const char *name, apr_size_t len,
         if (want == NULL || want[0] == '\0') {
             continue;
         }
-        if (name_eq_raw(n, len, want) || name_eq_decoded(n, len, want)) {
+        if (dlen > sizeof(dec)) {
+            return 1;   /* too long to read part by part: fail closed */
+        }
+        if (name_eq(n, len, want) || name_parts_match(dec, dlen, want)) {
             return 1;
         }
     }
     return 0;
+}
+
+/* Parameters are separated by '&' and ';'. */
+static int is_sep(char c)
+{
+    return c == '&' || c == ';';
 }
 
 const char *prof_query_redact(apr_pool_t *p, const char *args,
@@ -307,7 +447,7 @@ const char *prof_query_redact(apr_pool_t *p, const char *args,
         return NULL;
     }
     for (len = 0; args[len]; ++len) {
-        amps += args[len] == '&';
+        amps += is_sep(args[len]);
     }
     /* An empty value becoming PROF_QUERY_REDACTED is the most one parameter
      * grows. */
@@ -319,7 +459,7 @@ const char *prof_query_redact(apr_pool_t *p, const char *args,
         int redact;
 
         eq = NULL;
-        for (param = s; *s && *s != '&'; ++s) {
+        for (param = s; *s && !is_sep(*s); ++s) {
             if (eq == NULL && *s == '=') {
                 eq = s;
             }
@@ -334,7 +474,7 @@ const char *prof_query_redact(apr_pool_t *p, const char *args,
             break;      /* whole parameters only */
         }
         if (sep) {
-            out[o++] = '&';
+            out[o++] = param[-1];   /* the separator, as written */
         }
         memcpy(out + o, param, keep);
         o += keep;

@@ -44,6 +44,46 @@
 /** What the value of a redacted query parameter becomes. */
 #define PROF_QUERY_REDACTED "REDACTED"
 
+/** The longest parameter name, decoded, that prof_query_redact() compares
+ * part by part; a longer one is redacted unread (fails closed). */
+#define PROF_QUERY_NAME_MAX 256
+
+/** The longest ProfilerRoute name, in bytes (the store's route column keeps
+ * PROF_ROW_ROUTE_MAX = as many; a unit test holds them equal). */
+#define PROF_ROUTE_NAME_MAX 256
+
+/** What prof_route_name_check() accepts, for error messages. */
+#define PROF_ROUTE_NAME_RULE "1 to 256 bytes of UTF-8: letters, digits, " \
+    "spaces (not first or last) and ! # $ & ( ) * + , - . / : ? @ [ ] ^ _ " \
+    "{ | } ~"
+
+/**
+ * Is name a route name that the store keeps and the report takes back as
+ * its route parameter? The one rule for both: the ProfilerRoute directive
+ * refuses what this refuses, and the report accepts every name it accepts,
+ * so every link the dashboard makes to a route answers.
+ *
+ * Accepted: 1 to PROF_ROUTE_NAME_MAX bytes of valid UTF-8 (shortest forms,
+ * no surrogates, at most U+10FFFF) made of ASCII letters and digits, any
+ * character beyond ASCII, spaces, and the punctuation
+ * ! # $ & ( ) * + , - . / : ? @ [ ] ^ _ { | } ~ -- so "/item/:id",
+ * "checkout page", "api.v2", "Bestellung (alt)", "search & more?", "user $1"
+ * and "caf\xc3\xa9" are names. Refused: control bytes (HTAB included) and
+ * DEL; the quotes, a backslash, '`', ';', '=', '<', '>' and '%', which no
+ * route needs and which the report turns away as probing (SQL, HTML, a
+ * value encoded twice) in every text parameter; and a space at either end (a name that differs from another
+ * only there would look the same in every list). A leading '/' is allowed:
+ * such a name reads like a folded path, and the report takes it like one.
+ *
+ * Part of the APR-only core: no allocation, no locale, linear in the name.
+ *
+ * @param name the name, NUL-terminated; NULL is refused
+ * @return NULL when accepted, else why not: a static English phrase
+ *         ("is empty", "holds a control character", ...) to follow the
+ *         name in an error message.
+ */
+const char *prof_route_name_check(const char *name);
+
 /**
  * The default route of a URL path: the path with every segment that looks
  * like an identifier replaced by PROF_ROUTE_ID.
@@ -128,25 +168,38 @@ apr_size_t prof_utf8_prefix_len(const char *s, apr_size_t max_len);
 /**
  * The query string with the values of sensitive parameters replaced.
  *
- * Parameters are separated by '&' only; ';' is an ordinary byte (of a name
- * or a value), as in the WHATWG URL standard's application/x-www-form-
- * urlencoded parser that browsers use to build query strings. A parameter's
- * name is what comes before its first '=', its value what follows it. Every
- * parameter whose name is in redact_names becomes name=PROF_QUERY_REDACTED,
- * the name kept as written; an empty value is replaced too, so the result
- * does not tell an empty secret from another. Everything else is kept byte
- * for byte, in order: parameters without '=' (whatever their name: there is
- * no value to hide), empty parameters ("a=1&&b=2", a trailing '&'), empty
- * names ("=x"), repeated names (each occurrence is redacted).
+ * Parameters are separated by '&' and by ';' (the HTML 4 recommendation,
+ * and what PHP's arg_separator.input, Perl's CGI.pm, Python's parse_qs
+ * before 3.10 and many Java servlet containers split on): whatever the
+ * application splits on, a secret after a ';' is hidden. A parameter's
+ * name is what comes before its first '=', its value what follows it.
+ * Every parameter whose name matches becomes name=PROF_QUERY_REDACTED, the
+ * name and the separator kept as written; an empty value is replaced too,
+ * so the result does not tell an empty secret from another. Everything else
+ * is kept byte for byte, in order: parameters without '=' (whatever their
+ * name: there is no value to hide), empty parameters ("a=1&&b=2", a
+ * trailing '&'), empty names ("=x"), repeated names (each occurrence is
+ * redacted).
  *
  * A name matches an entry of redact_names when, compared ASCII
- * case-insensitively, it equals the entry either as written or after
- * decoding ("%XX" with two hex digits is that byte, '+' is a space; any
- * other '%' stays): "Password", "pass%77ord" and "PASS%57ORD" all match
- * "password". Case-insensitive and decoded, because the application that
- * reads the query may be (ASP.NET compares names case-insensitively, and
- * every framework decodes them), and a value wrongly hidden costs one
- * profile column while a value wrongly kept leaks a secret.
+ * case-insensitively and with '-' and '_' taken as the same byte, the entry
+ * equals
+ *  - the name as written, or
+ *  - the name decoded ("%XX" with two hex digits is that byte, '+' is a
+ *    space; any other '%' stays), or
+ *  - a part of the decoded name in brackets notation: the part before its
+ *    first '[', or what stands between a '[' and the next ']' (or the end):
+ *    "user[password]", "a[b][token]", "password[]" and
+ *    "user%5Bpassword%5D" all match "password".
+ * So "Password", "pass%77ord", "PASS%57ORD" and "pass-word" all match
+ * "pass_word", and "X-Amz-Signature" matches "x_amz_signature". Case-
+ * insensitive, decoded and by part, because the application that reads the
+ * query may be (ASP.NET compares names case-insensitively, every framework
+ * decodes them, PHP and Rails make nested parameters of brackets), and a
+ * value wrongly hidden costs one profile column while a value wrongly kept
+ * leaks a secret. For the same reason a name longer than
+ * PROF_QUERY_NAME_MAX bytes after decoding has its value hidden whenever
+ * any entry is given.
  *
  * @param p            pool for the result
  * @param args         the query string without the '?' (r->args),
@@ -159,8 +212,9 @@ apr_size_t prof_utf8_prefix_len(const char *s, apr_size_t max_len);
  *                     redacted.
  * @param max_len      the most bytes the result may have. The result is the
  *                     longest run of whole (redacted) parameters from the
- *                     start, with their '&', that fits: it is cut just
- *                     before the '&' of the first parameter that does not
+ *                     start, with their separators, that fits: it is cut
+ *                     just before the separator of the first parameter that
+ *                     does not
  *                     fit, never inside a parameter, so a value is never
  *                     partly shown. When the first parameter does not fit,
  *                     the result is "". A cut result carries no mark.

@@ -30,6 +30,11 @@ typedef struct desc_block_t {
     char text[1];
 } desc_block_t;
 
+/* Slots come in chunks, made when a span first needs one: a set sized by
+ * a ProfilerMaxSpans of 4096 costs, for a request with a few spans, the
+ * chunk array and one chunk (about 1 KB), not 4096 slots (32 KB). */
+#define SLOT_CHUNK 64
+
 struct prof_span_set_t {
     apr_uint32_t id;
     apr_uint32_t max;
@@ -37,7 +42,10 @@ struct prof_span_set_t {
     volatile apr_uint32_t dropped;
     prof_mono_us_t base_us;
     volatile void *retired;         /* desc_block_t list */
-    volatile void *slots[1];        /* max of them */
+    apr_uint32_t nchunks;
+    /* nchunks pointers to arrays of SLOT_CHUNK slots (prof_span_t *),
+     * NULL until made; the first chunk follows them in the same block. */
+    volatile void *chunks[1];
 };
 
 /* Set ids tell a thread's remembered open span apart from one of an earlier
@@ -75,15 +83,60 @@ static void free_desc_block(const prof_span_t *sp, void *desc)
 prof_span_set_t *prof_span_set_create(apr_uint32_t max, prof_mono_us_t base_us)
 {
     prof_span_set_t *set;
-    apr_size_t n = max ? max : 1;
+    apr_size_t nchunks = max ? (max + SLOT_CHUNK - 1) / SLOT_CHUNK : 1;
+    apr_size_t first = max < SLOT_CHUNK ? (max ? max : 1) : SLOT_CHUNK;
 
-    set = calloc(1, sizeof(*set) + (n - 1) * sizeof(set->slots[0]));
+    set = calloc(1, sizeof(*set) + (nchunks - 1 + first)
+                    * sizeof(set->chunks[0]));
     if (set) {
         set->id = apr_atomic_inc32(&next_set_id) + 1;
         set->max = max;
         set->base_us = base_us;
+        set->nchunks = (apr_uint32_t)nchunks;
+        set->chunks[0] = (void *)&set->chunks[nchunks];
     }
     return set;
+}
+
+/* An acquire load of a pointer that only ever goes from NULL to its final
+ * value: on every span start, so not a locked CAS (which would also take
+ * the cache line from the other threads of the request). */
+#if defined(__GNUC__)
+#define LOAD_PTR(p) ((void *)__atomic_load_n((p), __ATOMIC_ACQUIRE))
+#else
+#define LOAD_PTR(p) apr_atomic_casptr((p), NULL, NULL)
+#endif
+
+/* The chunk of slot i, made now if create and it is missing (the first
+ * caller's wins; NULL only when out of memory), else NULL if missing. */
+static volatile void **slot_chunk(prof_span_set_t *set, apr_uint32_t i,
+                                  int create)
+{
+    volatile void **ch, **fresh;
+
+    ch = LOAD_PTR(&set->chunks[i / SLOT_CHUNK]);
+    if (ch == NULL && create) {
+        fresh = calloc(SLOT_CHUNK, sizeof(*fresh));
+        if (fresh == NULL) {
+            return NULL;
+        }
+        ch = apr_atomic_casptr(&set->chunks[i / SLOT_CHUNK], fresh, NULL);
+        if (ch) {
+            free(fresh);        /* another thread's came first */
+        }
+        else {
+            ch = fresh;
+        }
+    }
+    return ch;
+}
+
+/* The span in slot i, if it was published. */
+static prof_span_t *slot_get(prof_span_set_t *set, apr_uint32_t i)
+{
+    volatile void **ch = slot_chunk(set, i, 0);
+
+    return ch ? apr_atomic_casptr(&ch[i % SLOT_CHUNK], NULL, NULL) : NULL;
 }
 
 void prof_span_set_free(prof_span_set_t *set)
@@ -94,14 +147,19 @@ void prof_span_set_free(prof_span_set_t *set)
     if (set == NULL) {
         return;
     }
+    /* No other call runs now: plain reads. */
     n = set->claimed < set->max ? set->claimed : set->max;
     for (i = 0; i < n; ++i) {
-        prof_span_t *sp = (prof_span_t *)set->slots[i];
+        volatile void **ch = (volatile void **)set->chunks[i / SLOT_CHUNK];
+        prof_span_t *sp = ch ? (prof_span_t *)ch[i % SLOT_CHUNK] : NULL;
 
         if (sp) {
             free_desc_block(sp, (void *)sp->desc);  /* a replaced one */
             free(sp);
         }
+    }
+    for (i = 1; i < set->nchunks; ++i) {
+        free((void *)set->chunks[i]);   /* the first is part of the set */
     }
     for (d = (desc_block_t *)set->retired; d; d = next) {
         next = d->next;
@@ -137,6 +195,7 @@ static prof_span_t *new_span(prof_span_set_t *set, const char *name,
 {
     apr_size_t nlen, dlen = 0, i;
     apr_uint32_t slot;
+    volatile void **chunk;
     prof_span_t *sp;
 
     if (set == NULL) {
@@ -156,7 +215,8 @@ static prof_span_t *new_span(prof_span_set_t *set, const char *name,
         return NULL;
     }
     sp = malloc(sizeof(*sp) + nlen + 1 + (desc ? dlen + 1 : 0));
-    if (sp == NULL) {
+    if (sp == NULL || (chunk = slot_chunk(set, slot, 1)) == NULL) {
+        free(sp);
         drop(set);      /* the slot stays empty; readers skip it */
         return NULL;
     }
@@ -192,7 +252,7 @@ static prof_span_t *new_span(prof_span_set_t *set, const char *name,
         sp->parent = tls_slot;
     }
 #endif
-    apr_atomic_casptr(&set->slots[slot], sp, NULL);    /* publish */
+    apr_atomic_casptr(&chunk[slot % SLOT_CHUNK], sp, NULL);   /* publish */
     return sp;
 }
 
@@ -265,6 +325,18 @@ void prof_span_metric(prof_span_set_t *set, const char *name,
     }
 }
 
+apr_size_t prof_span_claimed(const prof_span_set_t *set)
+{
+    apr_uint32_t claimed;
+
+    if (set == NULL) {
+        return 0;
+    }
+    /* claimed runs past max by the claims that failed once full */
+    claimed = apr_atomic_read32((volatile apr_uint32_t *)&set->claimed);
+    return claimed < set->max ? claimed : set->max;
+}
+
 apr_size_t prof_span_finished(prof_span_set_t *set, prof_span_info_t *out,
                               apr_size_t n)
 {
@@ -279,7 +351,7 @@ apr_size_t prof_span_finished(prof_span_set_t *set, prof_span_info_t *out,
         claimed = set->max;
     }
     for (i = 0; i < claimed && k < n; ++i) {
-        prof_span_t *sp = apr_atomic_casptr(&set->slots[i], NULL, NULL);
+        prof_span_t *sp = slot_get(set, i);
         prof_span_info_t info;
 
         if (sp == NULL || apr_atomic_read32(&sp->state) != SPAN_ENDED) {

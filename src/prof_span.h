@@ -11,7 +11,9 @@
  * malloc'd block, published into a slot claimed with an atomic counter and
  * freed with the set (prof_span_set_free(), from a pool cleanup of the
  * request). The set is bounded: at most `max` spans; further calls are
- * counted, not stored.
+ * counted, not stored. Its memory follows what was used, not max: slots
+ * come in chunks made on first use, and readers size their arrays by
+ * prof_span_claimed().
  *
  * A span started while another span of the same set is open on the same
  * thread is its child. The thread remembers its open span as (set id,
@@ -79,6 +81,14 @@ void prof_span_metric(prof_span_set_t *set, const char *name,
 
 /** Spans dropped so far (set full, strings too long, no memory). */
 apr_uint32_t prof_span_dropped(const prof_span_set_t *set);
+
+/**
+ * How many spans were claimed in the set so far (started or added, ended or
+ * not), never more than its max: what a reader must make room for to get
+ * every span that exists now, so that reading costs what was used, not the
+ * budget. NULL counts 0. Thread-safe; a snapshot, which only grows.
+ */
+apr_size_t prof_span_claimed(const prof_span_set_t *set);
 
 /**
  * The spans that have ended, in start order (by start time, then by

@@ -150,13 +150,15 @@ int prof_st_add(prof_st_buf_t *b, const char *name, apr_interval_time_t dur_us,
                     PUT('\\');
                     PUT(*s);
                 }
-                else if (*s < 0x20 || *s == 0x7f) {
-                    /* No control byte may reach a header, HTAB included:
-                     * CR/LF would split it, NUL would cut it. */
+                else if ((*s < 0x20 && *s != '\t') || *s == 0x7f) {
+                    /* The bytes a quoted-string cannot hold: CR/LF would
+                     * split the header, NUL would cut it. */
                     PUT(' ');
                 }
                 else {
-                    PUT(*s);    /* VCHAR, SP and obs-text are qdtext */
+                    /* qdtext (RFC 9110 5.6.4): HTAB, SP, VCHAR and
+                     * obs-text, kept byte for byte. */
+                    PUT(*s);
                 }
             }
             PUT('"');

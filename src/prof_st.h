@@ -14,8 +14,10 @@
  *
  * Whatever bytes a caller passes, the writer produces a value of that grammar:
  * names are RFC 9110 tokens (other bytes become '_'), a description is a token
- * or a quoted-string with '"' and '\' escaped and every control byte replaced
- * by a space, durations are milliseconds with a '.' radix and three decimals
+ * or a quoted-string (RFC 9110 5.6.4) with '"' and '\' escaped and every
+ * other byte a quoted-string may hold (HTAB, SP, VCHAR, obs-text) kept byte for
+ * byte; only the bytes it cannot hold (the controls other than HTAB, and DEL)
+ * become a space, durations are milliseconds with a '.' radix and three decimals
  * (microseconds), never negative, NaN or in exponent form, whatever the locale.
  * The value is bounded: an entry that does not fit is dropped whole, never cut.
  *

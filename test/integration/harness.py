@@ -232,7 +232,9 @@ def parse_server_timing(value):
     from the grammar we promise (', ' between entries, no OWS inside) raises.
     Returns [(name, {param: value})]."""
     out = []
-    if re.search(r"[\x00-\x1f\x7f]", value):
+    # HTAB may stand inside a quoted-string (RFC 9110 qdtext), nowhere
+    # else: outside one, the token patterns below refuse it.
+    if re.search(r"[\x00-\x08\x0a-\x1f\x7f]", value):
         raise ValueError("control byte in %r" % value)
     parts = split_entries(value)
     for k, part in enumerate(parts):

@@ -85,3 +85,101 @@ def test_not_allowed_in_htaccess():
         assert "ProfilerServerTiming not allowed here" in srv.read_error_log()
     finally:
         srv.cleanup()
+
+
+# -- ProfilerServerTiming where Profiler is Off: a warning at -t -----------
+
+def configtest_out(body):
+    srv = Httpd(body, name="configcheck")
+    try:
+        res = srv.configtest()
+        with open(srv.conf) as f:
+            lines = f.read().splitlines()
+        return res, srv.conf, lines
+    finally:
+        srv.cleanup()
+
+
+def line_of(lines, text, after=0):
+    return next(i + 1 for i, l in enumerate(lines) if i >= after and text in l)
+
+
+def test_server_timing_under_profiler_off_warns_at_configtest():
+    res, conf, lines = configtest_out(
+        "Profiler On\n"
+        "<Location /quiet>\n    Profiler \"Off\"\n"
+        "    ProfilerServerTiming On\n</Location>\n"
+        "<Directory /tmp>\n    Profiler off\n"
+        "    ProfilerServerTiming \"expr=%{HTTP:X-Debug} == 'yes'\"\n"
+        "</Directory>\n")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "Syntax OK" in out, out
+    loc = line_of(lines, "<Location /quiet>")
+    st = line_of(lines, "ProfilerServerTiming On", loc)
+    off = line_of(lines, "Profiler \"Off\"", loc)
+    assert ("PROF00121: ProfilerServerTiming On at %s:%d, in <Location /quiet> "
+            "(%s:%d), has no effect: Profiler is Off there (%s:%d)"
+            % (conf, st, conf, loc, conf, off)) in out, out
+    d = line_of(lines, "<Directory /tmp>")
+    assert ("in <Directory /tmp> (%s:%d), has no effect" % (conf, d)) in out, out
+    assert out.count("PROF00121") == 2, out
+
+
+def test_server_timing_where_profiler_is_on_nowhere_warns():
+    res, conf, lines = configtest_out(
+        "ProfilerServerTiming On\n"
+        "<VirtualHost 127.0.0.1:@PORT@>\n    ServerName v.test\n"
+        "    <Location /v>\n        ProfilerServerTiming On\n"
+        "    </Location>\n</VirtualHost>\n")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    assert ("PROF00120: ProfilerServerTiming On at %s:%d, in the server "
+            "configuration, has no effect: Profiler is On nowhere in this "
+            "server" % (conf, line_of(lines, "ProfilerServerTiming On"))) in out
+    assert "in <Location /v> (%s:%d)" % (conf, line_of(lines, "<Location /v>")) in out
+    assert out.count("PROF0012") == 2, out
+
+
+@pytest.mark.parametrize("body", [
+    # the usual: the header everywhere, the profiler where wanted
+    "ProfilerServerTiming On\n<Location /app>\nProfiler On\n</Location>",
+    # Off for a place, the header inherited from the server: not a mistake
+    "Profiler On\nProfilerServerTiming On\n<Location /off>\nProfiler Off\n"
+    "</Location>",
+    # Off around, On again inside
+    "<Location /a>\nProfiler Off\nProfilerServerTiming On\n<If \"true\">\n"
+    "Profiler On\n</If>\n</Location>",
+    # a vhost that turns it on for itself
+    "Profiler Off\n<VirtualHost 127.0.0.1:@PORT@>\nServerName v.test\n"
+    "Profiler On\nProfilerServerTiming On\n</VirtualHost>",
+    "Profiler On\nProfilerServerTiming Off\n<Location /x>\nProfiler Off\n"
+    "ProfilerServerTiming Off\n</Location>",
+    # the main server's setting, inherited by a vhost that turns it on
+    "ProfilerServerTiming On\n<VirtualHost 127.0.0.1:@PORT@>\n"
+    "ServerName v.test\nProfiler On\n</VirtualHost>",
+])
+def test_no_warning_where_the_header_can_be_sent(body):
+    res, _, _ = configtest_out(body)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "Syntax OK" in out, out
+    assert "PROF0012" not in out, out
+
+
+def test_the_warning_is_logged_once_at_startup_and_again_on_restart():
+    import time
+    srv = Httpd("Profiler On\n<Location /quiet>\nProfiler Off\n"
+                "ProfilerServerTiming On\n</Location>\n", name="configwarn")
+    try:
+        srv.start()
+        assert srv.read_error_log().count("PROF00121") == 1
+        srv.graceful_restart()
+        deadline = time.time() + 15
+        while srv.read_error_log().count("PROF00121") < 2 \
+                and time.time() < deadline:
+            time.sleep(0.1)
+        assert srv.read_error_log().count("PROF00121") == 2
+        srv.stop()
+        # not on the console as well
+        assert "PROF00121" not in srv.proc.stdout.read()
+    finally:
+        srv.cleanup()

@@ -277,3 +277,45 @@ def test_the_example_module_builds_and_works(built_module, tmp_path):
             assert not srv.log_problems()
         finally:
             srv.cleanup()
+
+
+def _child_vm_kb(srv):
+    """VmSize of the one child of a prefork server, in kB."""
+    import glob
+    for status in glob.glob("/proc/[0-9]*/status"):
+        try:
+            with open(status) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if "\nPPid:\t%d\n" % srv.proc.pid in text:
+            return int(re.search(r"^VmSize:\s+(\d+)", text, re.M).group(1))
+    raise AssertionError("no child of %d" % srv.proc.pid)
+
+
+def test_reading_spans_costs_what_was_used_not_the_budget(test_module):
+    """ProfilerMaxSpans 4096 and requests with a few spans: reading them
+    (for the header and the record hook) must not take room for 4096 each
+    time (about 200 KB of the request's pool per read before the fix, which
+    the child then keeps). One prefork child, so its growth is ours."""
+    conf = (CONF % TEST_MOD) + (
+        "\n<IfModule profiler_module>\n    ProfilerMaxSpans 4096\n"
+        "</IfModule>\nStartServers 1\nMinSpareServers 1\nMaxSpareServers 1\n"
+        "MaxRequestWorkers 1\n")
+    srv = Httpd(conf, mpm="prefork", modules=["include"], name="spans-mem")
+    srv.start()
+    try:
+        # warm up with a request whose spans are never read
+        urllib.request.urlopen(srv.url("/t-off")).read()
+        before = _child_vm_kb(srv)
+        for _ in range(100):
+            r = urllib.request.urlopen(srv.url("/t"))
+            r.read()
+            names = [n for n, _ in parse_server_timing(r.headers["Server-Timing"])]
+            assert {"outer", "inner", "db", "cache"} <= set(names)
+        grown = _child_vm_kb(srv) - before
+        assert grown < 128, "the child grew by %d kB" % grown
+        problems = srv.log_problems()
+    finally:
+        srv.cleanup()
+    assert not problems, "\n".join(problems)

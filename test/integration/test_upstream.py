@@ -130,3 +130,122 @@ def test_no_field_no_upstream_entries(server):
     _, _, fields = get(server, "/up/none.asis")
     theirs, ours, spans = split(parse_server_timing(fields[0]))
     assert theirs == [] and [n for n, _ in spans] == ["upstream"]
+
+
+# -- A backend of its own: a second apache2, without mod_profiler -----------
+
+BACKEND_CONF = r"""
+AddHandler send-as-is asis
+"""
+
+FRONT_CONF = r"""
+Profiler On
+ProfilerServerTiming On
+ProxyPass /merge/ http://127.0.0.1:@BACKEND@/
+ProxyPass /drop/ http://127.0.0.1:@BACKEND@/
+ProxyPass /drop-st-off/ http://127.0.0.1:@BACKEND@/
+ProxyPass /drop-expr-false/ http://127.0.0.1:@BACKEND@/
+ProxyPass /drop-unprofiled/ http://127.0.0.1:@BACKEND@/
+ProxyPass /drop-bare/ http://127.0.0.1:@BACKEND@/
+<Location /drop/>
+    ProfilerUpstreamTiming drop
+</Location>
+<Location /drop-st-off/>
+    ProfilerUpstreamTiming drop
+    ProfilerServerTiming Off
+</Location>
+<Location /drop-expr-false/>
+    ProfilerUpstreamTiming drop
+    ProfilerServerTiming "expr=%{REQUEST_URI} =~ m#^/nowhere#"
+</Location>
+<Location /drop-unprofiled/>
+    ProfilerUpstreamTiming drop
+    Profiler Off
+</Location>
+"""
+
+# Tabs inside quoted-strings, as qdtext and as a quoted-pair; a tab is the
+# one control byte a quoted-string may hold.
+BACKEND_ASIS = {
+    "tab.asis": ("200 OK", ['app;dur=2;desc="a\tb", db;desc="x\\\ty"']),
+    "valid.asis": ("200 OK", ['db;dur=53, cache;desc="hit"']),
+    "missing.asis": ("404 Not Found", ['db;dur=1;desc="lookup"']),
+    "broken.asis": ("500 Internal Server Error", ['app;dur=9']),
+}
+
+
+@pytest.fixture(scope="module", params=MPMS)
+def front(request):
+    backend = Httpd(BACKEND_CONF, mpm=request.param, profiler=False,
+                    name="backend-" + request.param, modules=["asis"])
+    for name, (status, fields) in BACKEND_ASIS.items():
+        head = "Status: %s\nContent-Type: text/plain\n" % status
+        head += "".join("Server-Timing: %s\n" % f for f in fields)
+        backend.write(name, head + "\nbody of %s\n" % name)
+    backend.start()
+    srv = Httpd(FRONT_CONF.replace("@BACKEND@", str(backend.port)),
+                mpm=request.param, name="front-" + request.param,
+                modules=["proxy", "proxy_http"])
+    try:
+        srv.start()
+        yield srv
+        problems = srv.log_problems() + backend.log_problems()
+    finally:
+        srv.cleanup()
+        backend.cleanup()
+    assert not problems, "\n".join(problems)
+
+
+def raw_fields(srv, path):
+    """The Server-Timing fields as the bytes on the wire (latin-1)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", srv.port), 10) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close"
+                   "\r\n\r\n" % path).encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    status = int(head[0].split()[1])
+    return status, [line.split(":", 1)[1].lstrip(" ")
+                    for line in head[1:]
+                    if line.lower().startswith("server-timing:")]
+
+
+def test_merge_keeps_a_tab_in_a_description(front):
+    status, fields = raw_fields(front, "/merge/tab.asis")
+    assert status == 200 and len(fields) == 1
+    # byte for byte on the wire: the tab stays a tab, not a space
+    assert fields[0].startswith('app;dur=2.000;desc="a\tb", db;desc="x\ty", ')
+    theirs, _, _ = split(parse_server_timing(fields[0]))
+    assert theirs == [("app", {"dur": "2.000", "desc": "a\tb"}),
+                      ("db", {"desc": "x\ty"})]
+
+
+@pytest.mark.parametrize("where", ["drop", "drop-st-off", "drop-expr-false",
+                                   "drop-unprofiled"])
+@pytest.mark.parametrize("page,code", [("valid.asis", 200),
+                                       ("missing.asis", 404),
+                                       ("broken.asis", 500)])
+def test_drop_holds_whether_or_not_ours_is_sent(front, where, page, code):
+    status, fields = raw_fields(front, "/%s/%s" % (where, page))
+    assert status == code
+    if where == "drop":
+        # ours only
+        assert len(fields) == 1
+        theirs, ours, _ = split(parse_server_timing(fields[0]))
+        assert theirs == [] and ours[-1][0] == "total"
+    else:
+        # no field of ours here, and still none of theirs
+        assert fields == []
+
+
+def test_merge_without_drop_still_passes_theirs(front):
+    # the control: the same backend pages do carry a field
+    status, fields = raw_fields(front, "/merge/missing.asis")
+    assert status == 404 and len(fields) == 1
+    theirs, _, _ = split(parse_server_timing(fields[0]))
+    assert theirs == [("db", {"dur": "1.000", "desc": "lookup"})]

@@ -26,7 +26,9 @@
 #include "apr_pools.h"
 #include "apr_tables.h"
 
+#include "prof_report_text.h"
 #include "prof_route.h"
+#include "prof_row.h"
 #include "prof_sample.h"
 #include "unit.h"
 
@@ -694,8 +696,36 @@ static const redact_case_t redact_cases[] = {
     { "&a=1", { "a", NULL }, 0, NOLIMIT, "&a=REDACTED" },
     { "=x&=y", { "x", NULL }, 0, NOLIMIT, "=x&=y" },
     { "=x", { "", NULL }, 0, NOLIMIT, "=x" },           /* "" is skipped */
-    { "a=1;password=x", PW, 0, NOLIMIT, "a=1;password=x" },  /* ';' is data */
+    /* ';' separates too, and is kept as written */
+    { "a=1;password=x", PW, 0, NOLIMIT, "a=1;password=REDACTED" },
     { "password;a=x", PW, 0, NOLIMIT, "password;a=x" },
+    { "password=x;a=1", PW, 0, NOLIMIT, "password=REDACTED;a=1" },
+    { "a=1;password=x&token=y;b=2", { "password", "token", NULL }, 0,
+      NOLIMIT, "a=1;password=REDACTED&token=REDACTED;b=2" },
+    { ";;a=1;", { "a", NULL }, 0, NOLIMIT, ";;a=REDACTED;" },
+    { "a=x%3Bpassword=y", PW, 0, NOLIMIT, "a=x%3Bpassword=y" }, /* encoded */
+    /* brackets notation: any part */
+    { "user[password]=x", PW, 0, NOLIMIT, "user[password]=REDACTED" },
+    { "a[b][token]=x", { "token", NULL }, 0, NOLIMIT, "a[b][token]=REDACTED" },
+    { "a[token][b]=x", { "token", NULL }, 0, NOLIMIT, "a[token][b]=REDACTED" },
+    { "password[]=x&password[]=y", PW, 0, NOLIMIT,
+      "password[]=REDACTED&password[]=REDACTED" },
+    { "password[0]=x", PW, 0, NOLIMIT, "password[0]=REDACTED" },
+    { "user%5Bpassword%5D=x", PW, 0, NOLIMIT, "user%5Bpassword%5D=REDACTED" },
+    { "user%5bPassWord%5d=x", PW, 0, NOLIMIT, "user%5bPassWord%5d=REDACTED" },
+    { "[password]=x", PW, 0, NOLIMIT, "[password]=REDACTED" },
+    { "x[password=1", PW, 0, NOLIMIT, "x[password=REDACTED" },
+    { "user[name]=bob&user[passwords]=1&passwords[x]=2", PW, 0, NOLIMIT,
+      "user[name]=bob&user[passwords]=1&passwords[x]=2" },
+    { "user[pass]word=x", PW, 0, NOLIMIT, "user[pass]word=x" },
+    { "user[password]=x", { "user[password]", NULL }, 0, NOLIMIT,
+      "user[password]=REDACTED" },
+    /* '-' and '_' alike */
+    { "X-Amz-Signature=abc&X-Amz-Date=1", { "x_amz_signature", NULL }, 0,
+      NOLIMIT, "X-Amz-Signature=REDACTED&X-Amz-Date=1" },
+    { "api-key=1&api_key=2&apikey=3", { "api_key", NULL }, 0, NOLIMIT,
+      "api-key=REDACTED&api_key=REDACTED&apikey=3" },
+    { "x_api_key=1", { "x-api-key", NULL }, 0, NOLIMIT, "x_api_key=REDACTED" },
     { "p=\xc3\xa9&q=\xff", { "p", NULL }, 0, NOLIMIT, "p=REDACTED&q=\xff" },
     { "\xc3\xa9=1", { "\xc3\xa9", NULL }, 0, NOLIMIT, "\xc3\xa9=REDACTED" },
     { "%C3%A9=1", { "\xc3\xa9", NULL }, 0, NOLIMIT, "%C3%A9=REDACTED" },
@@ -714,6 +744,9 @@ static const redact_case_t redact_cases[] = {
     { "a=1&password=x", PW, 0, 20, "a=1" },
     { "a=1&&", { NULL }, 0, 4, "a=1&" },
     { "a=1&&", { NULL }, 0, 5, "a=1&&" },
+    { "a=1;b=2", { NULL }, 0, 6, "a=1" },
+    { "a=1;b=2", { NULL }, 0, 7, "a=1;b=2" },
+    { "a=1;password=x", PW, 0, 20, "a=1" },
 };
 
 static apr_array_header_t *names_array(const char *const *names)
@@ -742,6 +775,42 @@ START_TEST(redact_table)
                   "redact(\"%s\", %zu) = \"%s\", want \"%s\"", show(c->args),
                   (size_t)c->max_len, show(out), show(c->want));
     ck_assert_uint_le(strlen(out), c->max_len);
+}
+END_TEST
+
+/* A name too long to read part by part is hidden whenever names are given
+ * (fails closed); just short enough, it is read. */
+START_TEST(redact_long_names)
+{
+    static const char *const pw[] = PW;
+    char *args = malloc(PROF_QUERY_NAME_MAX + 16);
+    const char *out;
+
+    memset(args, 'a', PROF_QUERY_NAME_MAX);
+    strcpy(args + PROF_QUERY_NAME_MAX, "=x");
+    out = prof_query_redact(unit_pool, args, names_array(pw), NOLIMIT);
+    ck_assert_str_eq(out + PROF_QUERY_NAME_MAX, "=x");
+    /* one more byte: not read, redacted */
+    memset(args, 'a', PROF_QUERY_NAME_MAX + 1);
+    strcpy(args + PROF_QUERY_NAME_MAX + 1, "=x");
+    out = prof_query_redact(unit_pool, args, names_array(pw), NOLIMIT);
+    ck_assert_str_eq(out + PROF_QUERY_NAME_MAX + 1, "=" PROF_QUERY_REDACTED);
+    /* ... encoded bytes count decoded: 3 * 256 written is 256 read */
+    free(args);
+    args = malloc(3 * PROF_QUERY_NAME_MAX + 16);
+    {
+        int i;
+        for (i = 0; i < PROF_QUERY_NAME_MAX; ++i) {
+            memcpy(args + 3 * i, "%61", 3);
+        }
+    }
+    strcpy(args + 3 * PROF_QUERY_NAME_MAX, "=x");
+    out = prof_query_redact(unit_pool, args, names_array(pw), NOLIMIT);
+    ck_assert_str_eq(out + 3 * PROF_QUERY_NAME_MAX, "=x");
+    /* no names: nothing to hide, whatever the length */
+    out = prof_query_redact(unit_pool, args, NULL, NOLIMIT);
+    ck_assert_str_eq(out, args);
+    free(args);
 }
 END_TEST
 
@@ -1067,6 +1136,82 @@ START_TEST(sampling_mean_error)
 }
 END_TEST
 
+/* --------------------------------------------------------- route names */
+
+static const struct {
+    const char *name;
+    int ok;
+} name_cases[] = {
+    { "/item/:id", 1 }, { "checkout page", 1 }, { "api.v2", 1 },
+    { "a", 1 }, { "Bestellung (alt)", 1 }, { "search & more?#", 1 },
+    { "user $1", 1 }, { "caf\xc3\xa9", 1 }, { "\xe2\x82\xac", 1 },
+    { "\xf0\x9f\x98\x80 smile", 1 }, { "a  b", 1 }, { "*", 1 },
+    { "+plus+", 1 }, { "~", 1 }, { "[a]{b}|c^d@e,f!g", 1 },
+    /* what the report turns away as probing */
+    { "a\"b", 0 }, { "a'b", 0 }, { "a<b", 0 }, { "a>b", 0 }, { "a\\b", 0 },
+    { "a`b", 0 }, { "a;b", 0 }, { "a=b", 0 }, { "' OR '1'='1", 0 },
+    { "100%", 0 }, { "%27%3B", 0 },
+    { "", 0 }, { " lead", 0 }, { "trail ", 0 }, { " ", 0 },
+    { "tab\there", 0 }, { "new\nline", 0 }, { "cr\r", 0 }, { "del\x7f", 0 },
+    { "\x01", 0 }, { "\x1f", 0 },
+    { "latin1 \xe9", 0 },              /* not UTF-8 */
+    { "\xc3", 0 }, { "\xc3(", 0 },       /* cut, or a bad continuation */
+    { "\xc0\xaf", 0 }, { "\xe0\x80\xaf", 0 }, /* overlong '/' */
+    { "\xed\xa0\x80", 0 },              /* a surrogate */
+    { "\xf4\x90\x80\x80", 0 },          /* past U+10FFFF */
+    { "\xf8\x88\x80\x80\x80", 0 }, { "\xff", 0 }, { "\x80", 0 },
+};
+
+START_TEST(route_name_table)
+{
+    const char *why = prof_route_name_check(name_cases[_i].name);
+
+    ck_assert_msg((why == NULL) == name_cases[_i].ok,
+                  "prof_route_name_check(\"%s\") = %s", show(name_cases[_i].name),
+                  why ? why : "accepted");
+    /* whatever the directive accepts, the report accepts */
+    if (name_cases[_i].ok) {
+        ck_assert(prof_report_route_param_ok(name_cases[_i].name));
+    }
+    else if (name_cases[_i].name[0] != '/') {
+        ck_assert(!prof_report_route_param_ok(name_cases[_i].name));
+    }
+}
+END_TEST
+
+START_TEST(route_name_length_and_null)
+{
+    char name[PROF_ROUTE_NAME_MAX + 2];
+
+    ck_assert_str_eq(prof_route_name_check(NULL), "is empty");
+    ck_assert(!prof_report_route_param_ok(NULL));
+    ck_assert(!prof_report_route_param_ok(""));
+    /* the store's route column keeps as many bytes as a name may have */
+    ck_assert_int_eq(PROF_ROUTE_NAME_MAX, PROF_ROW_ROUTE_MAX);
+    memset(name, 'x', sizeof(name));
+    name[PROF_ROUTE_NAME_MAX] = '\0';
+    ck_assert_ptr_null(prof_route_name_check(name));
+    ck_assert(prof_report_route_param_ok(name));
+    name[PROF_ROUTE_NAME_MAX] = 'x';
+    name[PROF_ROUTE_NAME_MAX + 1] = '\0';
+    ck_assert_str_eq(prof_route_name_check(name), "is longer than 256 bytes");
+    /* a character that would end past the limit */
+    memset(name, 'x', sizeof(name));
+    memcpy(name + PROF_ROUTE_NAME_MAX - 1, "\xc3\xa9", 3);
+    ck_assert_ptr_nonnull(prof_route_name_check(name));
+}
+END_TEST
+
+/* A folded path is a route the report takes whatever its bytes (the
+ * caller refuses control bytes): paths are what clients sent. */
+START_TEST(route_param_paths)
+{
+    ck_assert(prof_report_route_param_ok("/"));
+    ck_assert(prof_report_route_param_ok("/a b/\xff/:id"));
+    ck_assert(prof_report_route_param_ok("/trailing "));
+}
+END_TEST
+
 Suite *prof_route_suite(void)
 {
     Suite *s = suite_create("prof_route");
@@ -1094,9 +1239,16 @@ Suite *prof_route_suite(void)
     tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, redact_table, 0, N_OF(redact_cases));
     tcase_add_test(tc, redact_null_args);
+    tcase_add_test(tc, redact_long_names);
     tcase_add_test(tc, redact_odd_arrays);
     tcase_add_loop_test(tc, redact_long, 0, 3);
     tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("route_name");
+    tcase_add_loop_test(tc, route_name_table, 0, N_OF(name_cases));
+    tcase_add_test(tc, route_name_length_and_null);
+    tcase_add_test(tc, route_param_paths);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sample");

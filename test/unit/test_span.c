@@ -97,6 +97,80 @@ START_TEST(budget_is_bounded)
 }
 END_TEST
 
+/* A reader sizes its array by prof_span_claimed(): what was used, never
+ * the budget, and always enough for every span there is. */
+START_TEST(claimed_counts_what_was_used)
+{
+    static const apr_uint32_t budgets[] = { 0, 1, 3, 64, 4096 };
+    apr_uint32_t max = budgets[_i];
+    prof_span_set_t *set = prof_span_set_create(max, 0);
+    prof_span_t *open;
+    apr_size_t want = 0;
+    int k;
+
+    ck_assert_uint_eq(prof_span_claimed(NULL), 0);
+    ck_assert_uint_eq(prof_span_claimed(set), 0);
+    /* one span, as most requests that have any */
+    prof_span_end(prof_span_start(set, "one", NULL));
+    want = max ? 1 : 0;
+    ck_assert_uint_eq(prof_span_claimed(set), want);
+    /* an open span counts (its slot is taken), and so does a metric */
+    open = prof_span_start(set, "open", NULL);
+    prof_span_metric(set, "m", 3, NULL);
+    want = max < 3 ? max : 3;
+    ck_assert_uint_eq(prof_span_claimed(set), want);
+    /* a dropped one does not */
+    prof_span_start(set, "", NULL);
+    ck_assert_uint_eq(prof_span_claimed(set), want);
+    /* room for claimed is room for every finished span */
+    ck_assert_uint_eq(prof_span_finished(set, info, prof_span_claimed(set)),
+                      max == 0 ? 0 : max < 3 ? max : 2);
+    prof_span_end(open);
+    ck_assert_uint_eq(prof_span_finished(set, info, prof_span_claimed(set)),
+                      want);
+    /* past the budget: claims that fail push the counter on, the answer
+     * stays at max */
+    for (k = 0; k < 10; ++k) {
+        prof_span_metric(set, "m", 1, NULL);
+    }
+    ck_assert_uint_eq(prof_span_claimed(set), max < 13 ? max : 13);
+    prof_span_set_free(set);
+}
+END_TEST
+
+/* Slots come in chunks of 64: budgets around the edges, filled to the
+ * brim, keep every span exactly once and drop the rest. */
+START_TEST(budgets_at_chunk_edges)
+{
+    static const apr_uint32_t budgets[] = { 1, 63, 64, 65, 127, 128, 129,
+                                            4096 };
+    apr_uint32_t max = budgets[_i], k, tries = max + 10;
+    prof_span_set_t *set = prof_span_set_create(max, 0);
+    static char seen[4096];
+    apr_size_t n;
+
+    for (k = 0; k < tries; ++k) {
+        if (k % 2) {
+            prof_span_metric(set, "m", 1, NULL);
+        }
+        else {
+            prof_span_end(prof_span_start(set, "s", k % 4 ? NULL : "d"));
+        }
+    }
+    ck_assert_uint_eq(prof_span_claimed(set), max);
+    ck_assert_uint_eq(prof_span_dropped(set), tries - max);
+    n = prof_span_finished(set, info, prof_span_claimed(set));
+    ck_assert_uint_eq(n, max);
+    memset(seen, 0, sizeof(seen));
+    for (k = 0; k < n; ++k) {
+        ck_assert_int_lt(info[k].index, (int)max);
+        ck_assert(!seen[info[k].index]);
+        seen[info[k].index] = 1;
+    }
+    prof_span_set_free(set);
+}
+END_TEST
+
 START_TEST(parents_on_one_thread)
 {
     prof_span_set_t *set = prof_span_set_create(16, 0);
@@ -288,6 +362,8 @@ Suite *prof_span_suite(void)
                         (int)(sizeof(names) / sizeof(names[0])));
     tcase_add_test(tc, too_long_or_empty_is_dropped_and_counted);
     tcase_add_loop_test(tc, budget_is_bounded, 0, 5);
+    tcase_add_loop_test(tc, claimed_counts_what_was_used, 0, 5);
+    tcase_add_loop_test(tc, budgets_at_chunk_edges, 0, 8);
     tcase_add_test(tc, parents_on_one_thread);
     tcase_add_test(tc, stale_open_span_of_a_freed_set);
     tcase_add_test(tc, descriptions_replace);

@@ -134,12 +134,14 @@ static apr_status_t parse_exact(const char *s, size_t len,
 
 /* ---------------------------------------------------------- round trip */
 
-/* got is want with every control byte a space, as prof_st_add() maps. */
+/* got is want with every byte a quoted-string cannot hold (a control byte
+ * other than HTAB) a space, as prof_st_add() maps: a round trip keeps every
+ * valid quoted-string byte for byte, tabs included. */
 static int desc_maps(const char *got, const char *want)
 {
     for (; *want; ++want, ++got) {
         unsigned char c = (unsigned char)*want;
-        char m = (c < 0x20 || c == 0x7f) ? ' ' : *want;
+        char m = ((c < 0x20 && c != '\t') || c == 0x7f) ? ' ' : *want;
 
         if (*got != m) {
             return 0;
