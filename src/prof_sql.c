@@ -367,6 +367,43 @@ const char *prof_sql_schema_exists(apr_pool_t *p, prof_sql_dialect_t d,
                        "type = 'table' AND name = '", prefix, "schema'", NULL);
 }
 
+/* Retention. The oldest requests go first, in batches chosen through the
+ * start_us index; spans before their requests, by the same choice. */
+#define OLDEST "SELECT id FROM @requests WHERE start_us < %lld " \
+    "ORDER BY start_us LIMIT %d"
+
+static const char *const retention[PROF_RET_COUNT] = {
+    /* PROF_RET_OLDEST_REQUEST: the first entry of the start_us index */
+    "SELECT min(start_us) FROM @requests",
+    /* PROF_RET_DELETE_SPANS */
+    "DELETE FROM @spans WHERE request_id IN (" OLDEST ")",
+    /* PROF_RET_DELETE_REQUESTS */
+    "DELETE FROM @requests WHERE id IN (" OLDEST ")",
+    /* PROF_RET_COUNT_REQUESTS */
+    "SELECT count(*) FROM @requests",
+    /* PROF_RET_ROWS_WRITTEN */
+    "SELECT sum(rows_written) FROM @writers",
+    /* PROF_RET_OLDEST_MINUTE: the first entry of the primary key */
+    "SELECT min(minute_us) FROM @rollups",
+    /* PROF_RET_DELETE_MINUTES */
+    "DELETE FROM @rollups WHERE minute_us < %lld",
+    /* PROF_RET_OLDEST_HOUR */
+    "SELECT min(hour_us) FROM @rollups_hour",
+    /* PROF_RET_DELETE_HOURS */
+    "DELETE FROM @rollups_hour WHERE hour_us < %lld",
+    /* PROF_RET_DELETE_WRITERS */
+    "DELETE FROM @writers WHERE last_write_us < %lld"
+};
+
+const char *prof_sql_retention(apr_pool_t *p, const char *prefix,
+                               prof_sql_retention_t which)
+{
+    if ((int)which < 0 || which >= PROF_RET_COUNT) {
+        return NULL;
+    }
+    return expand(p, retention[which], prefix);
+}
+
 const char *prof_sql_hourly_first(apr_pool_t *p, const char *prefix)
 {
     return apr_pstrcat(p, "SELECT min(hour_us) FROM ", prefix,

@@ -142,6 +142,28 @@ const char *prof_sql_migration_lock(apr_pool_t *p, prof_sql_dialect_t d,
  * (run them with a select); NULL-terminated; none for PostgreSQL. */
 const char *const *prof_sql_connection_setup(prof_sql_dialect_t d);
 
+/** The statements of retention (mod_profiler_retention.c), by number.
+ * Each first asks cheaply (through an index) whether anything is due, so
+ * that a store with nothing to delete costs a few reads, no write lock. */
+typedef enum {
+    PROF_RET_OLDEST_REQUEST = 0,  /* -> min(start_us) */
+    PROF_RET_DELETE_SPANS,        /* cutoff, limit: spans of the oldest */
+    PROF_RET_DELETE_REQUESTS,     /* cutoff, limit: the oldest requests */
+    PROF_RET_COUNT_REQUESTS,      /* -> count(*) */
+    PROF_RET_ROWS_WRITTEN,        /* -> sum(rows_written) of the writers */
+    PROF_RET_OLDEST_MINUTE,       /* -> min(minute_us) */
+    PROF_RET_DELETE_MINUTES,      /* cutoff */
+    PROF_RET_OLDEST_HOUR,         /* -> min(hour_us) */
+    PROF_RET_DELETE_HOURS,        /* cutoff */
+    PROF_RET_DELETE_WRITERS,      /* cutoff: writers gone since */
+    PROF_RET_COUNT
+} prof_sql_retention_t;
+
+/** The text of retention statement which for prefix, in p; NULL for a
+ * which out of range. The same in both dialects. */
+const char *prof_sql_retention(apr_pool_t *p, const char *prefix,
+                               prof_sql_retention_t which);
+
 /** The canonical phase names in column order (the 14 phases, not total),
  * the same as prof_phase_name(); columns are "<name>_us". */
 #define PROF_SQL_PHASE_COLUMNS 14
