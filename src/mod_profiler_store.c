@@ -69,7 +69,7 @@ static void (*prev_hup)(int);
 #define ROW_SIZES 6
 
 /* Parameters per row of the two multi-row inserts. */
-#define REQUEST_PARAMS (13 + PROF_SQL_PHASE_COLUMNS + 2)
+#define REQUEST_PARAMS (13 + PROF_SQL_PHASE_COLUMNS + 3)
 #define SPAN_PARAMS    8
 
 int prof_store_running(void)
@@ -97,6 +97,7 @@ typedef struct {
     int status[PROF_SQL_ROWS_MAX];
     int weight[PROF_SQL_ROWS_MAX];
     int dropped[PROF_SQL_ROWS_MAX];
+    char starts[PROF_SQL_ROWS_MAX][PROF_ROW_STARTS_MAX];
     int n;
 } request_buf_t;
 
@@ -117,6 +118,7 @@ typedef struct {
     apr_uint32_t seq;           /* the last request id's low half */
     apr_uint64_t written;       /* rows committed */
     apr_uint64_t failed;        /* rows lost to database errors */
+    apr_time_t last_write_us;   /* the last commit */
     int named;                  /* the thread has its name */
     int down;                   /* in an outage */
     apr_time_t down_since;
@@ -237,6 +239,8 @@ static void request_params(request_buf_t *b, apr_int64_t id,
     }
     a[13 + PROF_SQL_PHASE_COLUMNS] = &b->weight[b->n];
     a[14 + PROF_SQL_PHASE_COLUMNS] = &b->dropped[b->n];
+    a[15 + PROF_SQL_PHASE_COLUMNS] = prof_row_phase_starts(
+        row, b->starts[b->n], sizeof(b->starts[b->n]));  /* NULL: none */
     ++b->n;
 }
 
@@ -410,8 +414,13 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
         return APR_EGENERAL;
     }
     /* A new id range when this writer is new to the database, or its
-     * 2^32 sequence numbers are used up. */
-    if (w->writer_id == 0 || w->seq > 0xFFFFFFFFu - n) {
+     * 2^32 sequence numbers are used up, or it has been idle for so long
+     * that retention may have taken its row of the writers table (it
+     * prunes writers idle for longer than ProfilerRetention). */
+    if (w->writer_id == 0 || w->seq > 0xFFFFFFFFu - n
+        || (prof_db_conf()->retention_us > 0
+            && apr_time_now() - w->last_write_us
+               > prof_db_conf()->retention_us / 2)) {
         if ((ret = register_writer(w, &db, cs, p)) != 0) {
             *err = ret > 0 ? prof_db_error(&db, p, ret, "cannot register the writer")
                            : "cannot read the writer's id back";
@@ -480,6 +489,7 @@ leave:
         return APR_EGENERAL;
     }
     w->written += n;
+    w->last_write_us = apr_time_now();
     return APR_SUCCESS;
 }
 

@@ -69,8 +69,9 @@ static const char *const stmt_common[PROF_STMT_COUNT] = {
     /* PROF_STMT_REQUEST_INSERT */
     "INSERT INTO @requests (id, server, vhost, start_us, method, route, "
     "path, query, status, protocol, bytes_sent, total_us, ttfb_us, "
-    PHASE_COLS ", weight, spans_dropped) VALUES (%lld, %s, %s, %lld, %s, "
-    "%s, %s, %s, %d, %s, %lld, %lld, %lld, " P14 ", %d, %d)",
+    PHASE_COLS ", weight, spans_dropped, phase_starts) VALUES (%lld, %s, "
+    "%s, %lld, %s, %s, %s, %s, %d, %s, %lld, %lld, %lld, " P14 ", %d, %d, "
+    "%s)",
     /* PROF_STMT_SPAN_INSERT */
     "INSERT INTO @spans (request_id, seq, name, description, parent, "
     "start_us, dur_us, metric) VALUES (%lld, %d, %s, %s, %d, %lld, %lld, %d)",
@@ -302,6 +303,12 @@ static const char *const v3_common[] = {
     NULL
 };
 
+/* Schema 4: when each phase started (prof_row_phase_starts()). */
+static const char *const v4_common[] = {
+    "ALTER TABLE @requests ADD COLUMN phase_starts TEXT",
+    NULL
+};
+
 /* Replace each @ID and @NOROWID of s (already prefixed) for dialect d. */
 static const char *dialect_words(apr_pool_t *p, const char *s,
                                  prof_sql_dialect_t d)
@@ -348,6 +355,9 @@ const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
         break;
     case 2:
         append(out, p, v3_common, prefix, d);
+        break;
+    case 3:
+        append(out, p, v4_common, prefix, d);
         break;
     default:
         return NULL;

@@ -24,6 +24,9 @@
  *             (prof_sql_hourly_first()), and a database that had minute
  *             rollups before schema 3 needs no backfill.
  *
+ * Schema 4 adds requests.phase_starts: when each phase was first entered
+ * (prof_row_phase_starts()), NULL for rows written before.
+ *
  * Versions. The schema row says which of the migrations below have run;
  * a writer runs the missing ones, in order, in one transaction (under an
  * advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so any number
@@ -44,7 +47,7 @@
 #include "apr_pools.h"
 
 /** The schema version this code writes. */
-#define PROF_SQL_SCHEMA_VERSION 3
+#define PROF_SQL_SCHEMA_VERSION 4
 
 /** The histogram layout of the rollups' hist column (prof_hist.h). */
 #define PROF_SQL_HIST_LAYOUT 1
@@ -88,7 +91,7 @@ typedef enum {
 const char *prof_sql_stmt(apr_pool_t *p, prof_sql_dialect_t d,
                           const char *prefix, prof_sql_stmt_t which);
 
-/** The most rows one multi-row INSERT writes: 32 requests are 928
+/** The most rows one multi-row INSERT writes: 32 requests are 960
  * parameters, under the 999 that older SQLite builds allow. */
 #define PROF_SQL_ROWS_MAX 32
 

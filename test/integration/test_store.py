@@ -395,12 +395,15 @@ def test_schema_version_1_is_migrated():
         get(srv, "/index.html")
         finish(srv)
         db = srv.db
-        assert db.query("SELECT version, hist_layout FROM profiler_schema") == [(3, 1)]
+        assert db.query("SELECT version, hist_layout FROM profiler_schema") == [(4, 1)]
         assert count_rows(db, "route = '/kept'") == 1
         assert count_rows(db, "path = '/index.html'") == 1
+        # Schema 4: rows from before have no phase starts; new ones do.
+        assert count_rows(db, "route = '/kept' AND phase_starts IS NULL") == 1
+        assert count_rows(db, "path = '/index.html' AND phase_starts LIKE '0,%'") == 1
         assert db.scalar("SELECT count FROM profiler_rollups") == 1
         assert db.scalar("SELECT count FROM profiler_rollups_hour") == 1
-        assert "tables profiler_* migrated at schema version 3" in srv.read_error_log()
+        assert "tables profiler_* migrated at schema version 4" in srv.read_error_log()
     finally:
         srv.cleanup()
 
