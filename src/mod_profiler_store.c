@@ -752,7 +752,7 @@ static int store_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     if (prof_db_check_config(s, ptemp, wanted ? "ProfilerStore On"
-                                              : "The profiler report") != OK) {
+                                              : "SetHandler profiler-report") != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     prof_config_store_get(s, &conf);
