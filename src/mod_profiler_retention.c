@@ -206,12 +206,16 @@ static apr_status_t prune(retention_t *rt, apr_pool_t *p, const char **err)
      * children are long gone (a writer idle for half that registers
      * anew before it writes again). */
     if (!ret && conf->retention_us > 0) {
-        apr_int64_t cutoff = now - conf->retention_us;
+        apr_int64_t cutoff = now - conf->retention_us, oldest;
         const void *args[1];
+        int null;
 
         args[0] = &cutoff;
-        ret = run(&db, p, &t, PROF_RET_DELETE_WRITERS, args, &n);
-        t.writers = n;
+        if (!(ret = number(&db, p, &t, PROF_RET_OLDEST_WRITE, &oldest, &null))
+            && !null && oldest < cutoff) {
+            ret = run(&db, p, &t, PROF_RET_DELETE_WRITERS, args, &n);
+            t.writers = n;
+        }
     }
     if (ret) {
         *err = prof_db_error(&db, p, ret, "deleting old rows");

@@ -401,6 +401,8 @@ static const char *const retention[PROF_RET_COUNT] = {
     "SELECT min(hour_us) FROM @rollups_hour",
     /* PROF_RET_DELETE_HOURS */
     "DELETE FROM @rollups_hour WHERE hour_us < %lld",
+    /* PROF_RET_OLDEST_WRITE: a few rows */
+    "SELECT min(last_write_us) FROM @writers",
     /* PROF_RET_DELETE_WRITERS */
     "DELETE FROM @writers WHERE last_write_us < %lld"
 };

@@ -158,6 +158,7 @@ typedef enum {
     PROF_RET_DELETE_MINUTES,      /* cutoff */
     PROF_RET_OLDEST_HOUR,         /* -> min(hour_us) */
     PROF_RET_DELETE_HOURS,        /* cutoff */
+    PROF_RET_OLDEST_WRITE,        /* -> min(last_write_us) of the writers */
     PROF_RET_DELETE_WRITERS,      /* cutoff: writers gone since */
     PROF_RET_COUNT
 } prof_sql_retention_t;

@@ -510,6 +510,8 @@ START_TEST(sql_retention_statements)
                         "('s', 2, 2, 0, 20, 6, 0, 0)", NULL), NULL);
     ck_assert_int_eq(one_value(db, prof_sql_retention(
                          unit_pool, prefix, PROF_RET_ROWS_WRITTEN)), 10);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_OLDEST_WRITE)), 10);
     cutoff = 15;
     ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
                                                 PROF_RET_DELETE_WRITERS),
