@@ -521,13 +521,13 @@ static void writer_idle(void *baton)
     writer_t *w = baton;
     apr_time_t now = apr_time_now();
     const char *err = NULL;
-    prof_db_t db;
 
     if (!w->down || now < w->retry_at || prof_queue_closed(store_queue)) {
         return;
     }
-    if (prof_db_open(&db, w->s, w->pool, &err) == APR_SUCCESS) {
-        prof_db_close(&db, w->s);
+    /* No rows: the writer's registration and counters only, so that what
+     * the outage cost is in the database too. */
+    if (write_rows(w, NULL, 0, &err) == APR_SUCCESS) {
         outage_over(w, apr_time_now());
     }
     else {
