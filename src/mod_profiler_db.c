@@ -226,13 +226,12 @@ int prof_db_run(prof_db_t *db, apr_pool_t *p, const char *sql,
 
 int prof_db_begin(prof_db_t *db)
 {
-    return prof_db_exec(db, db->dialect == PROF_SQL_SQLITE
-                            ? "BEGIN IMMEDIATE" : "BEGIN", NULL);
+    return prof_db_exec(db, prof_sql_begin(db->dialect), NULL);
 }
 
 int prof_db_end(prof_db_t *db, int commit)
 {
-    return prof_db_exec(db, commit ? "COMMIT" : "ROLLBACK", NULL);
+    return prof_db_exec(db, prof_sql_end(commit), NULL);
 }
 
 void prof_db_schema_recheck(void)

@@ -255,7 +255,7 @@ static void *APR_THREAD_FUNC writer_main(apr_thread_t *thd, void *data)
         n = prof_queue_pop_batch(w->q, w->items, w->batch_max,
                                  w->interval_us);
         if (apr_atomic_read32(&w->abandoned)) {
-            break;                  /* the items stay where they are */
+            break;                  /* nothing more is written */
         }
         if (n > 0) {
             /* Whatever it returns: the callee owns and counts the items. */

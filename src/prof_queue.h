@@ -205,8 +205,8 @@ apr_status_t prof_writer_stop(prof_writer_t *w);
  * For a process that is being killed: make the writer stop as soon as its
  * current wait or batch ends, without writing anything more, and make
  * prof_writer_stop() (and the pool's pre-cleanup) return at once, with no
- * lock taken and no join. Items left in the queue are neither written nor
- * freed. Async-signal-safe (one atomic store): for a signal handler such
+ * lock taken and no join. Items left in the queue, or taken for a batch
+ * that had not begun, are neither written nor freed. Async-signal-safe (one atomic store): for a signal handler such
  * as prefork's, which destroys the child's pool in the handler. Ignored
  * for NULL.
  */

@@ -452,6 +452,16 @@ const char *prof_sql_migration_lock(apr_pool_t *p, prof_sql_dialect_t d,
                        prefix, "schema'))", NULL);
 }
 
+const char *prof_sql_begin(prof_sql_dialect_t d)
+{
+    return d == PROF_SQL_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN";
+}
+
+const char *prof_sql_end(int commit)
+{
+    return commit ? "COMMIT" : "ROLLBACK";
+}
+
 const char *const *prof_sql_connection_setup(prof_sql_dialect_t d)
 {
     /* WAL lets readers (the report) work while a writer writes, and

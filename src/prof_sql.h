@@ -141,6 +141,15 @@ const char *prof_sql_schema_set(apr_pool_t *p, prof_sql_dialect_t d,
 const char *prof_sql_migration_lock(apr_pool_t *p, prof_sql_dialect_t d,
                                     const char *prefix);
 
+/** The statement that begins a transaction: BEGIN IMMEDIATE on SQLite
+ * (take the write lock now, so that a busy database is met at the start,
+ * not in the middle), BEGIN on PostgreSQL. */
+const char *prof_sql_begin(prof_sql_dialect_t d);
+
+/** The statement that ends one: COMMIT when commit is non-zero, else
+ * ROLLBACK. */
+const char *prof_sql_end(int commit);
+
 /** Settings for each new connection, each a query that may return a row
  * (run them with a select); NULL-terminated; none for PostgreSQL. */
 const char *const *prof_sql_connection_setup(prof_sql_dialect_t d);

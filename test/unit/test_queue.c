@@ -672,6 +672,41 @@ START_TEST(writer_blocks_signals_and_ticks_when_idle)
 }
 END_TEST
 
+/* A killed process: abandon is one atomic store; the writer leaves at
+ * the end of its wait without writing what is queued, and stop then
+ * returns at once, with no lock and no join (the items stay the
+ * caller's to leak or free). */
+START_TEST(abandoned_writer_leaves_without_writing)
+{
+    prof_queue_t *q;
+    prof_writer_t *w;
+    probe_t pb;
+    prof_mono_us_t t0;
+    apr_uint32_t k;
+
+    memset(&pb, 0, sizeof(pb));
+    ck_assert_int_eq(prof_writer_exited(NULL), 1);
+    prof_writer_abandon(NULL);
+    ck_assert_int_eq(prof_queue_create(&q, 100, unit_pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_writer_start(&w, q, 100, 20000, probe_write,
+                                       NULL, &pb, unit_pool), APR_SUCCESS);
+    for (k = 0; k < 5; ++k) {
+        ck_assert_int_eq(prof_queue_push(q, ITEM(k)), 1);
+    }
+    ck_assert_int_eq(prof_writer_exited(w), 0);
+    prof_writer_abandon(w);
+    t0 = prof_clock_now_us();
+    while (!prof_writer_exited(w)) {
+        ck_assert_int_lt(prof_clock_now_us() - t0, DEADLINE_US);
+        apr_sleep(1000);
+    }
+    ck_assert_uint_eq(apr_atomic_read32(&pb.batches), 0);
+    ck_assert_int_eq(prof_writer_stop(w), APR_SUCCESS);
+    /* Stop neither closed the queue nor waited for anything. */
+    ck_assert_int_eq(prof_queue_closed(q), 0);
+}
+END_TEST
+
 /* write_batch fails on every other call, the first one included: the
  * writer goes on. 100 items waiting before the writer starts
  * make exactly ten batches of ten. */
@@ -724,6 +759,7 @@ Suite *prof_queue_suite(void)
                         (int)(sizeof(flush_counts) / sizeof(flush_counts[0])));
     tcase_add_test(tc, failed_batches_do_not_stop_the_writer);
     tcase_add_test(tc, writer_blocks_signals_and_ticks_when_idle);
+    tcase_add_test(tc, abandoned_writer_leaves_without_writing);
     suite_add_tcase(s, tc);
     return s;
 }

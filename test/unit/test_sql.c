@@ -227,7 +227,9 @@ static void migrate(sqlite3 *db, const char *prefix, apr_int64_t now)
         check_raw(*setup);
         run(db, *setup, NULL);
     }
-    run(db, "BEGIN IMMEDIATE", NULL);
+    ck_assert_str_eq(prof_sql_begin(PROF_SQL_SQLITE), "BEGIN IMMEDIATE");
+    ck_assert_str_eq(prof_sql_begin(PROF_SQL_PGSQL), "BEGIN");
+    run(db, prof_sql_begin(PROF_SQL_SQLITE), NULL);
     if (schema_exists(db, prefix)) {
         from = (int)one_value(db, apr_pstrcat(unit_pool, "SELECT version "
                                               "FROM ", prefix, "schema",
@@ -249,7 +251,7 @@ static void migrate(sqlite3 *db, const char *prefix, apr_int64_t now)
                                                  prefix,
                                                  PROF_SQL_SCHEMA_VERSION),
                          args), 1);
-    run(db, "COMMIT", NULL);
+    run(db, prof_sql_end(1), NULL);
 }
 
 static apr_int64_t schema_exists(sqlite3 *db, const char *prefix)
