@@ -272,7 +272,8 @@ static apr_status_t schema_ensure(prof_db_t *db, apr_pool_t *p,
         goto leave;
     }
     ret = prof_db_select_first(db, p, prof_sql_schema_exists(p, db->dialect,
-                                                   db->prefix), &v);
+                                                             db->prefix),
+                               &v);
     if (ret) {
         *err = prof_db_error(db, p, ret, "cannot read the schema");
         rv = APR_EGENERAL;
@@ -310,14 +311,13 @@ static apr_status_t schema_ensure(prof_db_t *db, apr_pool_t *p,
     for (from = version; from < PROF_SQL_SCHEMA_VERSION; ++from) {
         const char **stmt = prof_sql_migration(p, db->dialect, db->prefix,
                                                from);
-        int nrows;
 
         for (; stmt && *stmt; ++stmt) {
-            ret = apr_dbd_query(drv, db->dbd->handle, &nrows, *stmt);
+            ret = prof_db_exec(db, *stmt, NULL);
             if (ret) {
                 *err = prof_db_error(db, p, ret, apr_psprintf(
-                                   p, "cannot migrate the schema from "
-                                   "version %d", from));
+                                         p, "cannot migrate the schema from "
+                                         "version %d", from));
                 rv = APR_EGENERAL;
                 goto leave;
             }
@@ -337,7 +337,8 @@ static apr_status_t schema_ensure(prof_db_t *db, apr_pool_t *p,
             ret = apr_dbd_pbquery(drv, p, db->dbd->handle, &nrows, set, args);
         }
         if (ret) {
-            *err = prof_db_error(db, p, ret, "cannot record the schema version");
+            *err = prof_db_error(db, p, ret,
+                                 "cannot record the schema version");
             rv = APR_EGENERAL;
             goto leave;
         }
@@ -399,7 +400,8 @@ apr_status_t prof_db_statements(prof_db_t *db, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-apr_dbd_prepared_t *prof_db_stmt(prof_db_stmts_t *stmts, prof_sql_stmt_t which)
+apr_dbd_prepared_t *prof_db_stmt(prof_db_stmts_t *stmts,
+                                 prof_sql_stmt_t which)
 {
     return stmts->stmt[which];
 }

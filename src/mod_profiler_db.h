@@ -147,7 +147,8 @@ apr_status_t prof_db_statements(prof_db_t *db, apr_pool_t *p,
                                 prof_db_stmts_t **out, const char **err);
 
 /** Statement which of stmts. */
-apr_dbd_prepared_t *prof_db_stmt(prof_db_stmts_t *stmts, prof_sql_stmt_t which);
+apr_dbd_prepared_t *prof_db_stmt(prof_db_stmts_t *stmts,
+                                 prof_sql_stmt_t which);
 
 /**
  * The multi-row insert of nrows (a power of two up to PROF_SQL_ROWS_MAX)

@@ -143,22 +143,12 @@ static apr_int64_t clamp64(apr_uint64_t v)
     return v > (apr_uint64_t)APR_INT64_MAX ? APR_INT64_MAX : (apr_int64_t)v;
 }
 
-static int pbquery(prof_db_t *db, apr_pool_t *p, apr_dbd_prepared_t *st,
-                   const void **args)
-{
-    int nrows;
-
-    return apr_dbd_pbquery(db->dbd->driver, p, db->dbd->handle, &nrows, st,
-                           args);
-}
-
 static int register_writer(writer_t *w, prof_db_t *db, prof_db_stmts_t *cs,
                            apr_pool_t *p)
 {
     apr_int64_t now = apr_time_now();
     int pid = (int)getpid(), ret;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
+    const char *id = NULL;
     const void *args[5];
 
     args[0] = server_name;
@@ -166,20 +156,20 @@ static int register_writer(writer_t *w, prof_db_t *db, prof_db_stmts_t *cs,
     args[2] = &w->nonce;
     args[3] = &now;
     args[4] = &now;
-    if ((ret = pbquery(db, p, prof_db_stmt(cs, PROF_STMT_WRITER_INSERT), args))) {
+    if ((ret = prof_db_pquery(db, p, prof_db_stmt(cs, PROF_STMT_WRITER_INSERT),
+                              args, NULL))) {
         return ret;
     }
     args[0] = &w->nonce;
     args[1] = server_name;
     args[2] = &pid;
-    ret = apr_dbd_pbselect(db->dbd->driver, p, db->dbd->handle, &res,
-                           prof_db_stmt(cs, PROF_STMT_WRITER_SELECT), 1, args);
+    ret = prof_db_pselect_first(db, p, prof_db_stmt(cs,
+                                                    PROF_STMT_WRITER_SELECT),
+                                args, &id);
     if (ret) {
         return ret;
     }
-    while (apr_dbd_get_row(db->dbd->driver, p, res, &row, -1) == 0) {
-        w->writer_id = to_i64(apr_dbd_get_entry(db->dbd->driver, row, 0));
-    }
+    w->writer_id = to_i64(id);
     w->seq = 0;
     return w->writer_id > 0 ? 0 : -1;
 }
@@ -202,7 +192,7 @@ static int insert_rows(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
                                        1 << k, &st)) != 0) {
             return ret;
         }
-        if ((ret = pbquery(db, p, st, args)) != 0) {
+        if ((ret = prof_db_pquery(db, p, st, args, NULL)) != 0) {
             return ret;
         }
         args += nparams << k;
@@ -324,11 +314,11 @@ static int merge_rollup(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
     key[3] = e->route;
     key[4] = e->method;
     key[5] = &e->status_class;
-    if ((ret = pbquery(db, p, prof_db_stmt(cs, ensure), key))) {
+    if ((ret = prof_db_pquery(db, p, prof_db_stmt(cs, ensure), key, NULL))) {
         return ret;
     }
-    ret = apr_dbd_pbselect(drv, p, db->dbd->handle, &res, prof_db_stmt(cs, sel), 1,
-                           key);
+    ret = apr_dbd_pbselect(drv, p, db->dbd->handle, &res,
+                           prof_db_stmt(cs, sel), 1, key);
     if (ret) {
         return ret;
     }
@@ -382,7 +372,7 @@ static int merge_rollup(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
     for (k = 0; k < 6; ++k) {
         args[22 + k] = key[k];
     }
-    return pbquery(db, p, prof_db_stmt(cs, update), args);
+    return prof_db_pquery(db, p, prof_db_stmt(cs, update), args, NULL);
 }
 
 static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
@@ -422,7 +412,8 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
             && apr_time_now() - w->last_write_us
                > prof_db_conf()->retention_us / 2)) {
         if ((ret = register_writer(w, &db, cs, p)) != 0) {
-            *err = ret > 0 ? prof_db_error(&db, p, ret, "cannot register the writer")
+            *err = ret > 0 ? prof_db_error(&db, p, ret,
+                                           "cannot register the writer")
                            : "cannot read the writer's id back";
             goto leave;
         }
@@ -447,7 +438,8 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
                                hourly, err);
             if (ret) {
                 if (*err == NULL) {
-                    *err = prof_db_error(&db, p, ret, "cannot update a rollup");
+                    *err = prof_db_error(&db, p, ret,
+                                         "cannot update a rollup");
                 }
                 goto leave;
             }
@@ -466,8 +458,11 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
         args[2] = &dropped;
         args[3] = &failed;
         args[4] = &w->writer_id;
-        if ((ret = pbquery(&db, p, prof_db_stmt(cs, PROF_STMT_WRITER_UPDATE), args))) {
-            *err = prof_db_error(&db, p, ret, "cannot update the writer's counters");
+        if ((ret = prof_db_pquery(&db, p,
+                                  prof_db_stmt(cs, PROF_STMT_WRITER_UPDATE),
+                                  args, NULL))) {
+            *err = prof_db_error(&db, p, ret,
+                                 "cannot update the writer's counters");
             goto leave;
         }
     }
@@ -556,13 +551,14 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
     }
 #endif
     if (prof_queue_closed(store_queue)) {
-        /* The child stops: write what can be written by the deadline; in
-         * an outage, or after it, count the rest as lost at once. */
+        /* The child stops: write what can be written by the deadline;
+         * after it, or in an outage before its next try, count the rest
+         * as lost at once, never wait. */
         if (!w->closing) {
             w->closing = 1;
             w->drain_until = now + DRAIN_US;
         }
-        if (w->down || now >= w->drain_until) {
+        if (now >= w->drain_until || (w->down && now < w->retry_at)) {
             for (i = 0; i < n; ++i) {
                 prof_row_free(rows[i]);
             }
@@ -718,7 +714,8 @@ static void sqlite_access_check(server_rec *s, apr_pool_t *ptemp)
                      "\"install -d -o %s -g %s %s/profiler\" and DBDParams "
                      "%s/profiler/%s (or chown the file and its directory "
                      "to %s); until then nothing is stored", user, (long)uid,
-                     path, bad, (long)st.st_uid, (unsigned)(st.st_mode & 07777),
+                     path, bad, (long)st.st_uid,
+                     (unsigned)(st.st_mode & 07777),
                      user, user, group, dir, dir, slash + 1, user);
     }
 }
@@ -751,8 +748,9 @@ static int store_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (!wanted && !report) {
         return OK;
     }
-    if (prof_db_check_config(s, ptemp, wanted ? "ProfilerStore On"
-                                              : "SetHandler profiler-report") != OK) {
+    if (prof_db_check_config(s, ptemp,
+                             wanted ? "ProfilerStore On"
+                                    : "SetHandler profiler-report") != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     prof_config_store_get(s, &conf);
@@ -899,7 +897,8 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
     rv = apr_pool_create(&w->pool, pchild);
     if (rv == APR_SUCCESS) {
         apr_pool_tag(w->pool, "profiler_writer");
-        rv = prof_queue_create(&q, (apr_size_t)prof_db_conf()->queue_size, pchild);
+        rv = prof_queue_create(&q, (apr_size_t)prof_db_conf()->queue_size,
+                               pchild);
     }
     if (rv == APR_SUCCESS) {
         prof_queue_set_batch_at(q, (apr_size_t)prof_db_conf()->batch_rows);

@@ -412,8 +412,8 @@ START_TEST(writer_writes_a_full_batch_early)
 
     sink_init(&sink);
     ck_assert_int_eq(prof_queue_create(&q, 1000, unit_pool), APR_SUCCESS);
-    ck_assert_int_eq(prof_writer_start(&w, q, BATCH, LONG_WAIT_US, sink_write, NULL,
-                                       &sink, unit_pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_writer_start(&w, q, BATCH, LONG_WAIT_US, sink_write,
+                                       NULL, &sink, unit_pool), APR_SUCCESS);
     for (k = 0; k < BATCH; ++k) {
         ck_assert_int_eq(prof_queue_push(q, rec_new(0, k)), 1);
     }
@@ -559,8 +559,8 @@ START_TEST(stop_flushes_everything)
 
     sink_init(&sink);
     ck_assert_int_eq(prof_queue_create(&q, 10000, unit_pool), APR_SUCCESS);
-    ck_assert_int_eq(prof_writer_start(&w, q, 64, LONG_WAIT_US, sink_write, NULL,
-                                       &sink, unit_pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_writer_start(&w, q, 64, LONG_WAIT_US, sink_write,
+                                       NULL, &sink, unit_pool), APR_SUCCESS);
     for (k = 0; k < n; ++k) {
         ck_assert_int_eq(prof_queue_push(q, rec_new(0, k)), 1);
     }
@@ -603,8 +603,8 @@ START_TEST(destroying_the_pool_flushes)
     ck_assert_int_eq(apr_pool_create(&res, child), APR_SUCCESS);
     apr_pool_cleanup_register(res, &sink, sink_gone, apr_pool_cleanup_null);
     ck_assert_int_eq(prof_queue_create(&q, 10000, child), APR_SUCCESS);
-    ck_assert_int_eq(prof_writer_start(&w, q, 64, LONG_WAIT_US, sink_write, NULL,
-                                       &sink, child), APR_SUCCESS);
+    ck_assert_int_eq(prof_writer_start(&w, q, 64, LONG_WAIT_US, sink_write,
+                                       NULL, &sink, child), APR_SUCCESS);
     apr_pool_cleanup_register(child, &sink, sink_gone, apr_pool_cleanup_null);
     for (k = 0; k < n; ++k) {
         ck_assert_int_eq(prof_queue_push(q, rec_new(0, k)), 1);
@@ -626,7 +626,8 @@ static int sigterm_blocked(void)
     sigset_t cur;
 
     return pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0
-           && sigismember(&cur, SIGTERM) == 1 && sigismember(&cur, SIGINT) == 1;
+           && sigismember(&cur, SIGTERM) == 1
+           && sigismember(&cur, SIGINT) == 1;
 }
 
 static apr_status_t probe_write(void *baton, void **items, apr_size_t n)
@@ -723,8 +724,8 @@ START_TEST(failed_batches_do_not_stop_the_writer)
     for (k = 0; k < 100; ++k) {
         ck_assert_int_eq(prof_queue_push(q, rec_new(0, k)), 1);
     }
-    ck_assert_int_eq(prof_writer_start(&w, q, 10, LONG_WAIT_US, sink_write, NULL,
-                                       &sink, unit_pool), APR_SUCCESS);
+    ck_assert_int_eq(prof_writer_start(&w, q, 10, LONG_WAIT_US, sink_write,
+                                       NULL, &sink, unit_pool), APR_SUCCESS);
     ck_assert(wait_for(&sink.delivered, 100));
     ck_assert_int_eq(prof_writer_stop(w), APR_SUCCESS);
     ck_assert_uint_eq(sink.calls, 10);
