@@ -63,6 +63,8 @@ static volatile apr_uint64_t rows_lost;  /* before they reached the queue */
 static volatile sig_atomic_t killed;
 static void (*prev_term)(int);
 static void (*prev_hup)(int);
+/* The lock child_init gives a prefork child's allocator (NULL: none). */
+static apr_thread_mutex_t *alloc_lock;
 
 /* Multi-row inserts come in sizes 1, 2, 4 ... PROF_SQL_ROWS_MAX rows, so
  * that any number of rows is a few statements: 500 are 15 x 32 + 16 + 4. */
@@ -827,11 +829,14 @@ typedef struct {
  *
  * Killed by prefork (SIGTERM, SIGHUP), this runs inside the signal
  * handler, on the thread the signal interrupted, which may hold the
- * queue's lock or be inside malloc: then take no lock, log nothing,
+ * queue's lock or be inside malloc: then wait for no lock, log nothing,
  * allocate nothing. The writer is told to stop and given a moment to
  * leave the database alone; if it has not by then, the child leaves at
  * once, since the rest of this cleanup would close the connection it is
- * using. Queued rows are lost either way: the child is being killed.
+ * using. So it does too if the interrupted thread holds the allocator
+ * lock we gave prefork's child (a non-blocking try tells): the pool's
+ * destruction that follows would wait for it forever. Queued rows are
+ * lost either way: the child is being killed.
  */
 static apr_status_t store_child_exit(void *data)
 {
@@ -843,8 +848,13 @@ static apr_status_t store_child_exit(void *data)
         for (i = 0; i < 100 && !prof_writer_exited(st->wr); ++i) {
             apr_sleep(apr_time_from_msec(10));
         }
-        if (!prof_writer_exited(st->wr)) {
+        if (!prof_writer_exited(st->wr)
+            || (alloc_lock
+                && apr_thread_mutex_trylock(alloc_lock) != APR_SUCCESS)) {
             _exit(0);
+        }
+        if (alloc_lock) {
+            apr_thread_mutex_unlock(alloc_lock);
         }
         return APR_SUCCESS;
     }
@@ -881,10 +891,12 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
         apr_allocator_t *a = apr_pool_allocator_get(pchild);
         apr_thread_mutex_t *m = NULL;
 
+        alloc_lock = NULL;
         if (a && apr_allocator_mutex_get(a) == NULL
             && apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT,
                                        pchild) == APR_SUCCESS) {
             apr_allocator_mutex_set(a, m);
+            alloc_lock = m;
         }
     }
     w = apr_pcalloc(pchild, sizeof(*w));
