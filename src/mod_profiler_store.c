@@ -937,8 +937,11 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
      * their own and exit in the ordinary way. Our handler goes in front,
      * to note that it happened. */
     killed = 0;
+    /* (httpd -X, ONE_PROCESS, keeps the parent's handlers: they only set
+     * a flag, and the process exits in the ordinary way.) */
     if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS
-        && threaded == AP_MPMQ_NOT_SUPPORTED) {
+        && threaded == AP_MPMQ_NOT_SUPPORTED
+        && !ap_exists_config_define("ONE_PROCESS")) {
         prev_term = apr_signal(SIGTERM, store_killed);
         prev_hup = apr_signal(SIGHUP, store_killed);
     }
