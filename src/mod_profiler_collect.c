@@ -134,6 +134,7 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     memset(&in, 0, sizeof(in));
     in.start_us = first->request_time;
     in.dur_us = dur;
+    in.first_us = rq->phases.first_us;
     in.ttfb_us = rq->ttfb_us;
     in.bytes_sent = last->bytes_sent;
     in.status = last->status;

@@ -18,7 +18,7 @@
 #include "prof_report_text.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
-#include "mod_profiler_store.h"
+#include "mod_profiler_db.h"
 #include "mod_profiler_report.h"
 #include "mod_profiler_report_actions.h"
 #include "mod_profiler_report_auth.h"
@@ -100,7 +100,7 @@ static int parse_id(const char *s, apr_int64_t *id)
 
 static apr_int64_t rollup_retention(void)
 {
-    return prof_store_conf()->rollup_retention_us;
+    return prof_db_conf()->rollup_retention_us;
 }
 
 /* ---- the API ------------------------------------------------------------ */

@@ -11,7 +11,7 @@
 #include "http_protocol.h"
 
 #include "mod_profiler_private.h"
-#include "mod_profiler_store.h"
+#include "mod_profiler_db.h"
 #include "mod_profiler_retention.h"
 #include "mod_profiler_report_actions.h"
 #include "mod_profiler_report_format.h"
@@ -68,14 +68,14 @@ int prof_report_action(request_rec *r, const char *base, const char *what)
         static const char *const tables[] = { "spans", "requests", "rollups",
                                               "rollups_hour",
                                               NULL };
-        int i, n, ret = prof_store_db_begin(&c->db);
+        int i, n, ret = prof_db_begin(&c->db);
 
         for (i = 0; !ret && tables[i]; ++i) {
             ret = apr_dbd_query(c->db.dbd->driver, c->db.dbd->handle, &n,
                                 apr_pstrcat(r->pool, "DELETE FROM ",
                                             c->db.prefix, tables[i], NULL));
         }
-        ret = prof_store_db_end(&c->db, !ret) || ret;
+        ret = prof_db_end(&c->db, !ret) || ret;
         prof_report_conn_close(c);
         ok = !ret;
         err = ok ? NULL : "deleting failed";

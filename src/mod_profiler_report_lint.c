@@ -261,11 +261,6 @@ int prof_report_lint(apr_pool_t *ptemp, server_rec *s)
     return sc.n;
 }
 
-int prof_report_post_config(apr_pool_t *ptemp, server_rec *s)
-{
-    return prof_report_lint(ptemp, s);
-}
-
 const char *prof_report_found_base(const request_rec *r)
 {
     const char *best = NULL;

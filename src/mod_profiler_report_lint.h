@@ -29,10 +29,6 @@
  */
 int prof_report_lint(apr_pool_t *ptemp, server_rec *s);
 
-/** The old name of prof_report_lint(), which the store calls; it goes
- * when the store calls the new one. */
-int prof_report_post_config(apr_pool_t *ptemp, server_rec *s);
-
 /** The path of the innermost <Location> (not a regex) that sets the
  * report handler and holds r->uri, in r's server or the main server; NULL
  * when no such section holds it. No trailing '/'; "" for <Location />. */

@@ -16,7 +16,7 @@
 #include "prof_report_sql.h"
 #include "prof_report_text.h"
 #include "mod_profiler_private.h"
-#include "mod_profiler_store.h"
+#include "mod_profiler_db.h"
 #include "mod_profiler_report_query.h"
 
 /* ---- the database ------------------------------------------------------ */
@@ -36,7 +36,7 @@ int prof_report_conn_open(request_rec *r, prof_report_conn_t *c)
     }
     /* The main server's: the store's database (DBDriver/DBDParams are
      * read there; a vhost inherits them). */
-    rv = prof_store_db_open(&c->db, ap_server_conf, r->pool, &c->err);
+    rv = prof_db_open(&c->db, ap_server_conf, r->pool, &c->err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, PROFLOGNO(00017)
                       "report: cannot read the store: %s", c->err);
@@ -49,7 +49,7 @@ int prof_report_conn_open(request_rec *r, prof_report_conn_t *c)
 void prof_report_conn_close(prof_report_conn_t *c)
 {
     if (c->open) {
-        prof_store_db_close(&c->db, ap_server_conf);
+        prof_db_close(&c->db, ap_server_conf);
         c->open = 0;
     }
 }
@@ -67,7 +67,7 @@ static int db_select(request_rec *r, prof_report_conn_t *c, const prof_report_st
     apr_dbd_row_t *row = NULL;
     int ret, stop = 0;
 
-    ret = prof_store_db_prepare(&c->db, r->pool, st->sql, &prep);
+    ret = prof_db_prepare(&c->db, r->pool, st->sql, &prep);
     if (!ret) {
         ret = apr_dbd_pbselect(d, r->pool, c->db.dbd->handle, &res, prep, 0,
                                st->args);
@@ -736,7 +736,7 @@ int prof_report_query_request(request_rec *r, prof_report_conn_t *c,
 void prof_report_query_health(request_rec *r, prof_report_conn_t *c,
                               prof_report_data_t *out)
 {
-    const prof_store_conf_t *conf = prof_store_conf();
+    const prof_store_conf_t *conf = prof_db_conf();
     prof_report_health_t *h = &out->health;
     apr_int64_t v[4] = { 0, 0, 0, 0 };
     const char *pre = c->db.prefix;

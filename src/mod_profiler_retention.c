@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0. */
 
-#include "apr_dbd.h"
+#include <string.h>
+
 #include "apr_strings.h"
 
 #include "httpd.h"
@@ -10,173 +11,222 @@
 
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
-#include "mod_profiler_store.h"
+#include "mod_profiler_db.h"
 #include "mod_profiler_retention.h"
 
 
 #define WATCHDOG_NAME "profiler-retention"
 
 /* Only the watchdog thread of the one child that runs the singleton
- * touches this. */
+ * touches this (the report's "prune now" has its own). */
 typedef struct {
     server_rec *s;
     int down;                   /* the last run could not reach the store */
+    /* What the last run knew of the number of requests, so that the next
+     * one need not count them: the count then, and the writers' sum of
+     * rows written then. The sum only grows, by what was inserted since;
+     * deletions elsewhere (another server, the report) make the estimate
+     * too high, which only costs a count. */
+    int have_count;
+    apr_int64_t count;
+    apr_int64_t written;
 } retention_t;
 
-/* Run a parameterized statement; *nrows gets the rows it changed. */
-static int run(prof_db_t *db, apr_pool_t *p, const char *sql,
-               const void **args, int *nrows)
+/* One run: how much it did, for the debug line. */
+typedef struct {
+    int statements;
+    apr_int64_t requests, rollups, writers;
+} tally_t;
+
+static int run(prof_db_t *db, apr_pool_t *p, tally_t *t,
+               prof_sql_retention_t which, const void **args, int *nrows)
 {
-    apr_dbd_prepared_t *st = NULL;
+    ++t->statements;
+    return prof_db_run(db, p, prof_sql_retention(p, db->prefix, which), args,
+                       nrows);
+}
+
+/* A query of one number; *v is 0 and *null 1 when it gives NULL. */
+static int number(prof_db_t *db, apr_pool_t *p, tally_t *t,
+                  prof_sql_retention_t which, apr_int64_t *v, int *null)
+{
+    const char *first = NULL;
     int ret;
 
-    *nrows = 0;
-    ret = prof_store_db_prepare(db, p, sql, &st);
-    if (ret == 0) {
-        ret = apr_dbd_pbquery(db->dbd->driver, p, db->dbd->handle, nrows, st,
-                              args);
+    ++t->statements;
+    ret = prof_db_select_first(db, p, prof_sql_retention(p, db->prefix, which),
+                               &first);
+    *v = first ? apr_atoi64(first) : 0;
+    if (null) {
+        *null = first == NULL;
     }
     return ret;
 }
 
 /* Delete up to `limit` of the oldest requests older than cutoff (or any
  * age, with cutoff APR_INT64_MAX), spans first, in one transaction. */
-static int delete_oldest(prof_db_t *db, apr_pool_t *p, apr_int64_t cutoff,
-                         int limit, int *deleted)
+static int delete_oldest(prof_db_t *db, apr_pool_t *p, tally_t *t,
+                         apr_int64_t cutoff, int limit, int *deleted)
 {
-    const char *pre = db->prefix;
-    const char *pick = apr_psprintf(p, "SELECT id FROM %srequests WHERE "
-                                    "start_us < %%lld ORDER BY start_us "
-                                    "LIMIT %%d", pre);
     const void *args[2];
     int ret, end, nspans;
 
     args[0] = &cutoff;
     args[1] = &limit;
     *deleted = 0;
-    ret = prof_store_db_begin(db);
+    ++t->statements;
+    ret = prof_db_begin(db);
     if (ret) {
         return ret;
     }
-    ret = run(db, p, apr_psprintf(p, "DELETE FROM %sspans WHERE request_id "
-                                  "IN (%s)", pre, pick), args, &nspans);
+    ret = run(db, p, t, PROF_RET_DELETE_SPANS, args, &nspans);
     if (!ret) {
-        ret = run(db, p, apr_psprintf(p, "DELETE FROM %srequests WHERE id "
-                                      "IN (%s)", pre, pick), args, deleted);
+        ret = run(db, p, t, PROF_RET_DELETE_REQUESTS, args, deleted);
     }
     if (ret) {
         *deleted = 0;
     }
-    end = prof_store_db_end(db, !ret);
+    ++t->statements;
+    end = prof_db_end(db, !ret);
     return ret ? ret : end;
 }
 
-static int count_requests(prof_db_t *db, apr_pool_t *p, apr_int64_t *n)
+/* Requests older than the retention, oldest first, a batch at a time,
+ * until a batch finds fewer than it could take. */
+static int prune_by_age(prof_db_t *db, apr_pool_t *p, tally_t *t,
+                        apr_int64_t cutoff, int *batches)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int ret;
+    apr_int64_t oldest;
+    int ret, n, null;
 
-    *n = 0;
-    ret = apr_dbd_select(db->dbd->driver, p, db->dbd->handle, &res,
-                         apr_psprintf(p, "SELECT count(*) FROM %srequests",
-                                      db->prefix), 1);
-    if (ret) {
+    if ((ret = number(db, p, t, PROF_RET_OLDEST_REQUEST, &oldest, &null))
+        || null || oldest >= cutoff) {
         return ret;
     }
-    while (apr_dbd_get_row(db->dbd->driver, p, res, &row, -1) == 0) {
-        const char *v = apr_dbd_get_entry(db->dbd->driver, row, 0);
-        *n = v ? apr_atoi64(v) : 0;
+    do {
+        ret = delete_oldest(db, p, t, cutoff, PROF_RETENTION_BATCH, &n);
+        t->requests += n;
+    } while (!ret && n == PROF_RETENTION_BATCH
+             && ++*batches < PROF_RETENTION_MAX_BATCHES);
+    return ret;
+}
+
+/* The oldest requests beyond ProfilerRetentionRows. Counting a large
+ * table is a scan of an index: only when the estimate says the limit may
+ * be passed. */
+static int prune_by_count(retention_t *rt, prof_db_t *db, apr_pool_t *p,
+                          tally_t *t, apr_int64_t limit, int *batches)
+{
+    apr_int64_t written, total, excess;
+    int ret, n;
+
+    if ((ret = number(db, p, t, PROF_RET_ROWS_WRITTEN, &written, NULL))) {
+        return ret;
     }
-    return 0;
+    total = rt->count + (written - rt->written) - t->requests;
+    if (!rt->have_count || written < rt->written || total > limit) {
+        /* The writers' rows were pruned, or the limit may be passed. */
+        if ((ret = number(db, p, t, PROF_RET_COUNT_REQUESTS, &total, NULL))) {
+            rt->have_count = 0;
+            return ret;
+        }
+    }
+    excess = total - limit;
+    while (!ret && excess > 0 && (*batches)++ < PROF_RETENTION_MAX_BATCHES) {
+        int take = excess > PROF_RETENTION_BATCH ? PROF_RETENTION_BATCH
+                                                 : (int)excess;
+
+        ret = delete_oldest(db, p, t, APR_INT64_MAX, take, &n);
+        t->requests += n;
+        total -= n;
+        excess = n ? excess - n : 0;
+    }
+    rt->have_count = !ret;
+    rt->count = total;
+    rt->written = written;
+    return ret;
+}
+
+/* Rollups older than their retention: a day of minutes per statement (a
+ * day holds at most 1440 rows per key and server), from the oldest there
+ * is; the hours, 60 times fewer, at once, when all of an hour is past. */
+static int prune_rollups(prof_db_t *db, apr_pool_t *p, tally_t *t,
+                         apr_int64_t cutoff, int *batches)
+{
+    apr_int64_t oldest, upto, hour_cutoff = cutoff - apr_time_from_sec(3600);
+    const void *args[1];
+    int ret, n, null;
+
+    args[0] = &upto;
+    while (!(ret = number(db, p, t, PROF_RET_OLDEST_MINUTE, &oldest, &null))
+           && !null && oldest < cutoff
+           && (*batches)++ < PROF_RETENTION_MAX_BATCHES) {
+        upto = oldest > cutoff - apr_time_from_sec(86400)
+               ? cutoff : oldest + apr_time_from_sec(86400);
+        ret = run(db, p, t, PROF_RET_DELETE_MINUTES, args, &n);
+        t->rollups += n;
+        if (ret || n == 0) {
+            break;
+        }
+    }
+    if (ret || (ret = number(db, p, t, PROF_RET_OLDEST_HOUR, &oldest, &null))
+        || null || oldest >= hour_cutoff) {
+        return ret;
+    }
+    args[0] = &hour_cutoff;
+    ret = run(db, p, t, PROF_RET_DELETE_HOURS, args, &n);
+    t->rollups += n;
+    return ret;
 }
 
 static apr_status_t prune(retention_t *rt, apr_pool_t *p, const char **err)
 {
-    const prof_store_conf_t *conf = prof_store_conf();
-    apr_int64_t now = apr_time_now(), total = 0, rows_del = 0, roll_del = 0;
-    int ret = 0, n, batches = 0;
+    const prof_store_conf_t *conf = prof_db_conf();
+    apr_int64_t now = apr_time_now();
+    int ret = 0, batches = 0, n;
+    tally_t t = { 0, 0, 0, 0 };
     prof_db_t db;
     apr_status_t rv;
 
-    rv = prof_store_db_open(&db, rt->s, p, err);
+    rv = prof_db_open(&db, rt->s, p, err);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    /* By age. */
     if (conf->retention_us > 0) {
-        do {
-            ret = delete_oldest(&db, p, now - conf->retention_us,
-                                PROF_RETENTION_BATCH, &n);
-            rows_del += n;
-        } while (!ret && n == PROF_RETENTION_BATCH
-                 && ++batches < PROF_RETENTION_MAX_BATCHES);
+        ret = prune_by_age(&db, p, &t, now - conf->retention_us, &batches);
     }
-    /* By count: the oldest beyond the maximum. */
-    if (!ret && conf->retention_rows > 0
-        && !(ret = count_requests(&db, p, &total))
-        && total > conf->retention_rows) {
-        apr_int64_t excess = total - conf->retention_rows;
-
-        while (!ret && excess > 0 && batches++ < PROF_RETENTION_MAX_BATCHES) {
-            int limit = excess > PROF_RETENTION_BATCH ? PROF_RETENTION_BATCH
-                                                      : (int)excess;
-
-            ret = delete_oldest(&db, p, APR_INT64_MAX, limit, &n);
-            rows_del += n;
-            excess = n ? excess - n : 0;
-        }
+    if (!ret && conf->retention_rows > 0) {
+        ret = prune_by_count(rt, &db, p, &t, conf->retention_rows, &batches);
     }
-    /* Rollups, a day of minutes per statement: a day holds at most
-     * 1440 rows per key and server. */
     if (!ret && conf->rollup_retention_us > 0) {
-        apr_int64_t cutoff = now - conf->rollup_retention_us;
-        apr_int64_t upto = cutoff - apr_time_from_sec(400 * 86400);
+        ret = prune_rollups(&db, p, &t, now - conf->rollup_retention_us,
+                            &batches);
+    }
+    /* Writers that wrote nothing for as long as requests are kept: their
+     * children are long gone (a writer idle for half that registers
+     * anew before it writes again). */
+    if (!ret && conf->retention_us > 0) {
+        apr_int64_t cutoff = now - conf->retention_us, oldest;
         const void *args[1];
+        int null;
 
-        args[0] = &upto;
-        while (!ret && upto < cutoff
-               && batches++ < PROF_RETENTION_MAX_BATCHES) {
-            upto += apr_time_from_sec(86400);
-            if (upto > cutoff) {
-                upto = cutoff;
-            }
-            ret = run(&db, p, apr_psprintf(p, "DELETE FROM %srollups WHERE "
-                                           "minute_us < %%lld", db.prefix),
-                      args, &n);
-            roll_del += n;
-        }
-        /* Anything older than that was left by a longer setting before. */
-        if (!ret) {
-            args[0] = &cutoff;
-            ret = run(&db, p, apr_psprintf(p, "DELETE FROM %srollups WHERE "
-                                           "minute_us < %%lld", db.prefix),
-                      args, &n);
-            roll_del += n;
-        }
-        /* The hourly rollups: 60 times fewer rows, at once. An hour goes
-         * when all of it is past the cutoff. */
-        if (!ret) {
-            apr_int64_t hour_cutoff = cutoff - apr_time_from_sec(3600);
-
-            args[0] = &hour_cutoff;
-            ret = run(&db, p, apr_psprintf(p, "DELETE FROM %srollups_hour "
-                                           "WHERE hour_us < %%lld",
-                                           db.prefix), args, &n);
-            roll_del += n;
+        args[0] = &cutoff;
+        if (!(ret = number(&db, p, &t, PROF_RET_OLDEST_WRITE, &oldest, &null))
+            && !null && oldest < cutoff) {
+            ret = run(&db, p, &t, PROF_RET_DELETE_WRITERS, args, &n);
+            t.writers = n;
         }
     }
     if (ret) {
-        const char *msg = apr_dbd_error(db.dbd->driver, db.dbd->handle, ret);
-        *err = apr_psprintf(p, "deleting old rows: %s", msg ? msg : "error");
+        *err = prof_db_error(&db, p, ret, "deleting old rows");
         rv = APR_EGENERAL;
     }
-    prof_store_db_close(&db, rt->s);
-    if (rows_del || roll_del) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->s, PROFLOGNO(00013)
-                     "retention: deleted %" APR_INT64_T_FMT " requests and %"
-                     APR_INT64_T_FMT " rollup rows", rows_del, roll_del);
-    }
+    prof_db_close(&db, rt->s);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->s, PROFLOGNO(00013)
+                 "retention: %d statements; deleted %" APR_INT64_T_FMT
+                 " requests, %" APR_INT64_T_FMT " rollup rows and %"
+                 APR_INT64_T_FMT " writers", t.statements, t.requests,
+                 t.rollups, t.writers);
     return rv;
 }
 
@@ -206,33 +256,52 @@ apr_status_t prof_retention_prune(server_rec *s, apr_pool_t *p,
 {
     retention_t rt;
 
+    memset(&rt, 0, sizeof(rt));
     rt.s = s;
-    rt.down = 0;
     return prune(&rt, p, err);
 }
 
-int prof_retention_post_config(apr_pool_t *pconf, server_rec *s)
+static int retention_wanted(const prof_store_conf_t *conf)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback;
-    const prof_store_conf_t *conf = prof_store_conf();
-    ap_watchdog_t *wd = NULL;
-    retention_t *rt;
-    apr_status_t rv;
+    return conf->retention_us != 0 || conf->rollup_retention_us != 0
+           || conf->retention_rows != 0;
+}
 
-    if (conf->retention_us == 0 && conf->rollup_retention_us == 0
-        && conf->retention_rows == 0) {
-        return OK;
-    }
-    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (get_instance == NULL || register_callback == NULL) {
+int prof_retention_check_config(server_rec *s)
+{
+    prof_store_conf_t conf;
+
+    prof_config_store_get(s, &conf);
+    if (retention_wanted(&conf)
+        && (APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance) == NULL
+            || APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback)
+               == NULL)) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PROFLOGNO(00015)
                      "ProfilerRetention needs mod_watchdog (part of httpd; "
                      "LoadModule watchdog_module where it is not built in), "
                      "or ProfilerRetention Off, ProfilerRollupRetention Off "
                      "and ProfilerRetentionRows Off");
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+int prof_retention_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_callback;
+    const prof_store_conf_t *conf = prof_db_conf();
+    ap_watchdog_t *wd = NULL;
+    retention_t *rt;
+    apr_status_t rv;
+
+    if (!retention_wanted(conf)) {
+        return OK;
+    }
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (get_instance == NULL || register_callback == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;  /* check_config said why */
     }
     /* A singleton: one process of the server runs it, whichever MPM. */
     rv = get_instance(&wd, WATCHDOG_NAME, 0, 1, pconf);

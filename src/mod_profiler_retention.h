@@ -15,6 +15,11 @@
 
 #include "httpd.h"
 
+/** From the store's check_config: what retention needs is there
+ * (mod_watchdog). OK, or an error that refuses the configuration (the
+ * message is logged). */
+int prof_retention_check_config(server_rec *s);
+
 /** From the store's post_config: register the task with mod_watchdog when
  * anything is to be deleted. OK, or an error that stops the server (the
  * message is logged). */

@@ -1,6 +1,10 @@
 /* Licensed under the Apache License, Version 2.0. */
 
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -8,46 +12,36 @@
 
 #include "apr_atomic.h"
 #include "apr_dbd.h"
-#include "apr_hash.h"
+#include "apr_signal.h"
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
-#include "apr_thread_proc.h"
 
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
-#include "mod_dbd.h"
-#include "mod_watchdog.h"
+#include "ap_mpm.h"
+#include "unixd.h"
 
 #include "prof_queue.h"
 #include "prof_rollup.h"
 #include "prof_sql.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
+#include "mod_profiler_db.h"
 #include "mod_profiler_store.h"
 #include "mod_profiler_retention.h"
-#include "mod_profiler_report.h"
+#include "mod_profiler_report_lint.h"
 
 
 /* Written in post_config (in the parent, before any child exists) and in
  * child_init (before the child serves a request or starts a thread of its
  * own); only read afterwards, so they need no lock. */
 static int store_active;                /* post_config: some server stores */
-static prof_store_conf_t store_conf;
 static const char *server_name;
 static prof_queue_t *store_queue;       /* child_init */
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 
-/* Shared by the writer, the retention task and report threads. */
-static volatile apr_uint32_t schema_ok;
 static volatile apr_uint64_t rows_lost;  /* before they reached the queue */
-
-/* Where each connection keeps our prepared statements: in mod_dbd's
- * per-connection hash of them, so they live and die with the connection. */
-#define CONN_KEY "mod_profiler:statements"
-#define SETUP_KEY "mod_profiler:setup"
 
 /* How long a failed batch waits for its one retry, and how the writer
  * backs off during an outage. */
@@ -55,24 +49,30 @@ static volatile apr_uint64_t rows_lost;  /* before they reached the queue */
 #define BACKOFF_FIRST_US  apr_time_from_sec(1)
 #define BACKOFF_MAX_US    apr_time_from_sec(5)
 
+/* How long a stopping child may go on writing what is queued. A child
+ * that stops is waited for: by a graceful stop (with no limit unless
+ * GracefulShutdownTimeout) and by "-k stop", which kills it after some
+ * 9 s. Rows the writer cannot write by then are counted as lost. A batch
+ * begun before the deadline still ends (on SQLite, a locked database
+ * makes it wait for up to some 5 s: apr_dbd's own retries). */
+#define DRAIN_US          apr_time_from_sec(3)
+
+/* prefork's SIGTERM (and SIGHUP) handler destroys the child's pool right
+ * in the signal handler: our cleanups must then take no lock and wait for
+ * no thread. Set by our handler in front of prefork's. */
+static volatile sig_atomic_t killed;
+static void (*prev_term)(int);
+static void (*prev_hup)(int);
+/* The lock child_init gives a prefork child's allocator (NULL: none). */
+static apr_thread_mutex_t *alloc_lock;
+
 /* Multi-row inserts come in sizes 1, 2, 4 ... PROF_SQL_ROWS_MAX rows, so
  * that any number of rows is a few statements: 500 are 15 x 32 + 16 + 4. */
 #define ROW_SIZES 6
-#if (1 << (ROW_SIZES - 1)) != PROF_SQL_ROWS_MAX
-#error ROW_SIZES does not match PROF_SQL_ROWS_MAX
-#endif
 
 /* Parameters per row of the two multi-row inserts. */
-#define REQUEST_PARAMS (13 + PROF_SQL_PHASE_COLUMNS + 2)
+#define REQUEST_PARAMS (13 + PROF_SQL_PHASE_COLUMNS + 3)
 #define SPAN_PARAMS    8
-
-typedef struct {
-    apr_dbd_prepared_t *stmt[PROF_STMT_COUNT];
-    /* Multi-row inserts, prepared when first used: [0] requests, [1] spans;
-     * [.][k] writes 2^k rows. */
-    apr_dbd_prepared_t *rows[2][ROW_SIZES];
-    apr_uint32_t gen;           /* this connection's statement names */
-} conn_stmts_t;
 
 int prof_store_running(void)
 {
@@ -89,323 +89,6 @@ void prof_store_count_lost(apr_uint32_t n)
     apr_atomic_add64(&rows_lost, n);
 }
 
-const prof_store_conf_t *prof_store_conf(void)
-{
-    return &store_conf;
-}
-
-const char *prof_store_server_name(void)
-{
-    return server_name;
-}
-
-void prof_store_schema_recheck(void)
-{
-    apr_atomic_set32(&schema_ok, 0);
-}
-
-/* ---- small apr_dbd helpers -------------------------------------------- */
-
-static const char *dbd_err(prof_db_t *db, apr_pool_t *p, int ret,
-                           const char *what)
-{
-    const char *msg = apr_dbd_error(db->dbd->driver, db->dbd->handle, ret);
-
-    return apr_psprintf(p, "%s: %s", what, msg ? msg : "unknown error");
-}
-
-/* Run a query that may return rows; the first column of the first row
- * goes to *first (NULL if none). Every row is read, so that the statement
- * is finished before the next one. */
-static int run_select(prof_db_t *db, apr_pool_t *p, const char *sql,
-                      const char **first)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int ret;
-
-    if (first) {
-        *first = NULL;
-    }
-    ret = apr_dbd_select(db->dbd->driver, p, db->dbd->handle, &res, sql, 1);
-    if (ret) {
-        return ret;
-    }
-    while (apr_dbd_get_row(db->dbd->driver, p, res, &row, -1) == 0) {
-        if (first && *first == NULL) {
-            const char *v = apr_dbd_get_entry(db->dbd->driver, row, 0);
-            *first = apr_pstrdup(p, v ? v : "");
-        }
-    }
-    return 0;
-}
-
-static apr_int64_t to_i64(const char *s)
-{
-    return s ? apr_atoi64(s) : 0;
-}
-
-int prof_store_db_begin(prof_db_t *db)
-{
-    int nrows;
-
-    return apr_dbd_query(db->dbd->driver, db->dbd->handle, &nrows,
-                         db->dialect == PROF_SQL_SQLITE ? "BEGIN IMMEDIATE"
-                                                        : "BEGIN");
-}
-
-int prof_store_db_end(prof_db_t *db, int commit)
-{
-    int nrows;
-
-    return apr_dbd_query(db->dbd->driver, db->dbd->handle, &nrows,
-                         commit ? "COMMIT" : "ROLLBACK");
-}
-
-/* ---- schema ------------------------------------------------------------ */
-
-static apr_status_t ensure_schema(prof_db_t *db, apr_pool_t *p,
-                                  const char **err)
-{
-    const apr_dbd_driver_t *drv = db->dbd->driver;
-    const char *v = NULL, *sql;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int ret, version = 0, layout = PROF_SQL_HIST_LAYOUT, from;
-    apr_status_t rv = APR_SUCCESS;
-
-    if (apr_atomic_read32(&schema_ok)) {
-        return APR_SUCCESS;
-    }
-    ret = prof_store_db_begin(db);
-    if (ret) {
-        *err = dbd_err(db, p, ret, "cannot start a transaction");
-        return APR_EGENERAL;
-    }
-    /* Servers starting at once take turns; the loser finds it all done. */
-    sql = prof_sql_migration_lock(p, db->dialect, db->prefix);
-    if (sql && (ret = run_select(db, p, sql, NULL)) != 0) {
-        *err = dbd_err(db, p, ret, "cannot lock the schema");
-        rv = APR_EGENERAL;
-        goto leave;
-    }
-    ret = run_select(db, p, prof_sql_schema_exists(p, db->dialect,
-                                                   db->prefix), &v);
-    if (ret) {
-        *err = dbd_err(db, p, ret, "cannot read the schema");
-        rv = APR_EGENERAL;
-        goto leave;
-    }
-    if (v && strcmp(v, "0")) {
-        ret = apr_dbd_select(drv, p, db->dbd->handle, &res,
-                             prof_sql_schema_get(p, db->dialect, db->prefix),
-                             1);
-        if (ret) {
-            *err = dbd_err(db, p, ret, "cannot read the schema version");
-            rv = APR_EGENERAL;
-            goto leave;
-        }
-        while (apr_dbd_get_row(drv, p, res, &row, -1) == 0) {
-            version = (int)to_i64(apr_dbd_get_entry(drv, row, 0));
-            layout = (int)to_i64(apr_dbd_get_entry(drv, row, 1));
-        }
-    }
-    if (version > PROF_SQL_SCHEMA_VERSION) {
-        *err = apr_psprintf(p, "the tables %s* have schema version %d, newer "
-                            "than this mod_profiler's %d: not writing to "
-                            "them", db->prefix, version,
-                            PROF_SQL_SCHEMA_VERSION);
-        rv = APR_EINVAL;
-        goto leave;
-    }
-    if (layout != PROF_SQL_HIST_LAYOUT) {
-        *err = apr_psprintf(p, "the tables %s* use histogram layout %d, this "
-                            "mod_profiler knows only %d: not writing to them",
-                            db->prefix, layout, PROF_SQL_HIST_LAYOUT);
-        rv = APR_EINVAL;
-        goto leave;
-    }
-    for (from = version; from < PROF_SQL_SCHEMA_VERSION; ++from) {
-        const char **stmt = prof_sql_migration(p, db->dialect, db->prefix,
-                                               from);
-        int nrows;
-
-        for (; stmt && *stmt; ++stmt) {
-            ret = apr_dbd_query(drv, db->dbd->handle, &nrows, *stmt);
-            if (ret) {
-                *err = dbd_err(db, p, ret, apr_psprintf(
-                                   p, "cannot migrate the schema from "
-                                   "version %d", from));
-                rv = APR_EGENERAL;
-                goto leave;
-            }
-        }
-    }
-    if (version < PROF_SQL_SCHEMA_VERSION) {
-        apr_dbd_prepared_t *set = NULL;
-        apr_int64_t now = apr_time_now();
-        const void *args[1];
-        int nrows;
-
-        args[0] = &now;
-        sql = prof_sql_schema_set(p, db->dialect, db->prefix,
-                                  PROF_SQL_SCHEMA_VERSION);
-        ret = apr_dbd_prepare(drv, p, db->dbd->handle, sql, NULL, &set);
-        if (!ret) {
-            ret = apr_dbd_pbquery(drv, p, db->dbd->handle, &nrows, set, args);
-        }
-        if (ret) {
-            *err = dbd_err(db, p, ret, "cannot record the schema version");
-            rv = APR_EGENERAL;
-            goto leave;
-        }
-    }
-
-leave:
-    ret = prof_store_db_end(db, rv == APR_SUCCESS);
-    if (rv == APR_SUCCESS && ret) {
-        *err = dbd_err(db, p, ret, "cannot commit the schema");
-        rv = APR_EGENERAL;
-    }
-    if (rv == APR_SUCCESS) {
-        if (version < PROF_SQL_SCHEMA_VERSION) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, db->s, PROFLOGNO(00005)
-                         "store: tables %s* %s at schema version %d",
-                         db->prefix, version ? "migrated" : "created",
-                         PROF_SQL_SCHEMA_VERSION);
-        }
-        apr_atomic_set32(&schema_ok, 1);
-    }
-    return rv;
-}
-
-/* ---- connections ------------------------------------------------------- */
-
-/* A new connection gets our statements once; they stay in mod_dbd's
- * per-connection hash until the connection closes. */
-static apr_status_t prepare_conn(prof_db_t *db, apr_pool_t *p,
-                                 conn_stmts_t **out, const char **err)
-{
-    static volatile apr_uint32_t generation;
-    apr_pool_t *cp = apr_hash_pool_get(db->dbd->prepared);
-    conn_stmts_t *cs;
-    apr_uint32_t gen;
-    int i, ret;
-
-    cs = apr_hash_get(db->dbd->prepared, CONN_KEY, APR_HASH_KEY_STRING);
-    if (cs) {
-        *out = cs;
-        return APR_SUCCESS;
-    }
-    /* PostgreSQL names prepared statements on the server: a fresh name
-     * each time, so that a half-prepared connection can try again. */
-    gen = apr_atomic_inc32(&generation);
-    cs = apr_pcalloc(cp, sizeof(*cs));
-    cs->gen = gen;
-    for (i = 0; i < PROF_STMT_COUNT; ++i) {
-        const char *label = apr_psprintf(cp, "profiler_%u_%u_%d",
-                                         (unsigned)getpid(), gen, i);
-        const char *sql = prof_sql_stmt(cp, db->dialect, db->prefix, i);
-
-        ret = apr_dbd_prepare(db->dbd->driver, cp, db->dbd->handle, sql,
-                              label, &cs->stmt[i]);
-        if (ret) {
-            *err = dbd_err(db, p, ret, "cannot prepare the statements");
-            return APR_EGENERAL;
-        }
-    }
-    apr_hash_set(db->dbd->prepared, CONN_KEY, APR_HASH_KEY_STRING, cs);
-    *out = cs;
-    return APR_SUCCESS;
-}
-
-int prof_store_db_prepare(prof_db_t *db, apr_pool_t *p, const char *sql,
-                          apr_dbd_prepared_t **st)
-{
-    apr_hash_t *cache = db->dbd->prepared;
-    apr_pool_t *cp = apr_hash_pool_get(cache);
-    const char *key;
-    int ret;
-
-    *st = NULL;
-    if (db->dialect != PROF_SQL_SQLITE) {
-        /* PostgreSQL: no label, no server-side statement to keep: apr_dbd
-         * sends it with its parameters each time. */
-        return apr_dbd_prepare(db->dbd->driver, p, db->dbd->handle, sql, NULL,
-                               st);
-    }
-    /* apr-util's SQLite driver keeps every statement it prepares until the
-     * connection closes, and mod_dbd keeps connections: prepared once per
-     * connection and text, and reused. The texts are few: they differ only
-     * by which filters are set. */
-    key = apr_pstrcat(p, "mod_profiler:sql:", sql, NULL);
-    *st = apr_hash_get(cache, key, APR_HASH_KEY_STRING);
-    if (*st) {
-        return 0;
-    }
-    ret = apr_dbd_prepare(db->dbd->driver, cp, db->dbd->handle, sql, NULL, st);
-    if (ret == 0) {
-        apr_hash_set(cache, apr_pstrdup(cp, key), APR_HASH_KEY_STRING, *st);
-    }
-    return ret;
-}
-
-apr_status_t prof_store_db_open(prof_db_t *db, server_rec *s, apr_pool_t *p,
-                                const char **err)
-{
-    const char *const *setup;
-    apr_status_t rv;
-    int d, ret;
-
-    memset(db, 0, sizeof(*db));
-    db->s = s;
-    if (dbd_open == NULL) {
-        *err = "mod_dbd is not loaded";
-        return APR_ENOTIMPL;
-    }
-    db->dbd = dbd_open(p, s);
-    if (db->dbd == NULL) {
-        *err = "mod_dbd has no connection to the database";
-        return APR_EGENERAL;
-    }
-    d = prof_sql_dialect(apr_dbd_name(db->dbd->driver));
-    if (d < 0) {
-        *err = apr_psprintf(p, "DBDriver %s is not supported (use sqlite3 or "
-                            "pgsql)", apr_dbd_name(db->dbd->driver));
-        prof_store_db_close(db, s);
-        return APR_ENOTIMPL;
-    }
-    db->dialect = (prof_sql_dialect_t)d;
-    db->prefix = store_conf.prefix;
-    /* Once per connection, before the schema: SQLite's journal mode cannot
-     * change inside a transaction. */
-    if (!apr_hash_get(db->dbd->prepared, SETUP_KEY, APR_HASH_KEY_STRING)) {
-        for (setup = prof_sql_connection_setup(db->dialect); *setup;
-             ++setup) {
-            if ((ret = run_select(db, p, *setup, NULL)) != 0) {
-                *err = dbd_err(db, p, ret, *setup);
-                prof_store_db_close(db, s);
-                return APR_EGENERAL;
-            }
-        }
-        apr_hash_set(db->dbd->prepared, SETUP_KEY, APR_HASH_KEY_STRING,
-                     SETUP_KEY);
-    }
-    rv = ensure_schema(db, p, err);
-    if (rv != APR_SUCCESS) {
-        prof_store_db_close(db, s);
-    }
-    return rv;
-}
-
-void prof_store_db_close(prof_db_t *db, server_rec *s)
-{
-    if (db->dbd) {
-        dbd_close(s, db->dbd);
-        db->dbd = NULL;
-    }
-}
-
 /* ---- the writer -------------------------------------------------------- */
 
 /* Parameters of up to PROF_SQL_ROWS_MAX rows of one multi-row insert, and
@@ -416,6 +99,7 @@ typedef struct {
     int status[PROF_SQL_ROWS_MAX];
     int weight[PROF_SQL_ROWS_MAX];
     int dropped[PROF_SQL_ROWS_MAX];
+    char starts[PROF_SQL_ROWS_MAX][PROF_ROW_STARTS_MAX];
     int n;
 } request_buf_t;
 
@@ -436,6 +120,7 @@ typedef struct {
     apr_uint32_t seq;           /* the last request id's low half */
     apr_uint64_t written;       /* rows committed */
     apr_uint64_t failed;        /* rows lost to database errors */
+    apr_time_t last_write_us;   /* the last commit */
     int named;                  /* the thread has its name */
     int down;                   /* in an outage */
     apr_time_t down_since;
@@ -443,31 +128,29 @@ typedef struct {
     apr_interval_time_t backoff;
     apr_uint64_t lost_in_outage;
     apr_uint64_t dropped_at_down; /* queue drops when the outage began */
+    int closing;                /* the queue is closed: draining */
+    apr_time_t drain_until;     /* the drain's deadline */
+    apr_uint64_t lost_at_stop;  /* rows the drain gave up on */
     request_buf_t requests;     /* the multi-row insert being filled */
     span_buf_t spans;
 } writer_t;
+
+static apr_int64_t to_i64(const char *s)
+{
+    return s ? apr_atoi64(s) : 0;
+}
 
 static apr_int64_t clamp64(apr_uint64_t v)
 {
     return v > (apr_uint64_t)APR_INT64_MAX ? APR_INT64_MAX : (apr_int64_t)v;
 }
 
-static int pbquery(prof_db_t *db, apr_pool_t *p, apr_dbd_prepared_t *st,
-                   const void **args)
-{
-    int nrows;
-
-    return apr_dbd_pbquery(db->dbd->driver, p, db->dbd->handle, &nrows, st,
-                           args);
-}
-
-static int register_writer(writer_t *w, prof_db_t *db, conn_stmts_t *cs,
+static int register_writer(writer_t *w, prof_db_t *db, prof_db_stmts_t *cs,
                            apr_pool_t *p)
 {
     apr_int64_t now = apr_time_now();
     int pid = (int)getpid(), ret;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
+    const char *id = NULL;
     const void *args[5];
 
     args[0] = server_name;
@@ -475,53 +158,28 @@ static int register_writer(writer_t *w, prof_db_t *db, conn_stmts_t *cs,
     args[2] = &w->nonce;
     args[3] = &now;
     args[4] = &now;
-    if ((ret = pbquery(db, p, cs->stmt[PROF_STMT_WRITER_INSERT], args))) {
+    if ((ret = prof_db_pquery(db, p, prof_db_stmt(cs, PROF_STMT_WRITER_INSERT),
+                              args, NULL))) {
         return ret;
     }
     args[0] = &w->nonce;
     args[1] = server_name;
     args[2] = &pid;
-    ret = apr_dbd_pbselect(db->dbd->driver, p, db->dbd->handle, &res,
-                           cs->stmt[PROF_STMT_WRITER_SELECT], 1, args);
+    ret = prof_db_pselect_first(db, p, prof_db_stmt(cs,
+                                                    PROF_STMT_WRITER_SELECT),
+                                args, &id);
     if (ret) {
         return ret;
     }
-    while (apr_dbd_get_row(db->dbd->driver, p, res, &row, -1) == 0) {
-        w->writer_id = to_i64(apr_dbd_get_entry(db->dbd->driver, row, 0));
-    }
+    w->writer_id = to_i64(id);
     w->seq = 0;
     return w->writer_id > 0 ? 0 : -1;
-}
-
-/* The statement that inserts 2^k rows of requests (span 0) or spans
- * (span 1), prepared on this connection the first time it is needed. */
-static int rows_stmt(prof_db_t *db, conn_stmts_t *cs, int span, int k,
-                     apr_dbd_prepared_t **st)
-{
-    apr_pool_t *cp;
-    const char *label, *sql;
-    int ret;
-
-    if (cs->rows[span][k]) {
-        *st = cs->rows[span][k];
-        return 0;
-    }
-    cp = apr_hash_pool_get(db->dbd->prepared);
-    label = apr_psprintf(cp, "profiler_%u_%u_%s%d", (unsigned)getpid(),
-                         cs->gen, span ? "s" : "r", 1 << k);
-    sql = prof_sql_insert_rows(cp, db->dialect, db->prefix,
-                               span ? PROF_STMT_SPAN_INSERT
-                                    : PROF_STMT_REQUEST_INSERT, 1 << k);
-    ret = apr_dbd_prepare(db->dbd->driver, cp, db->dbd->handle, sql, label,
-                          &cs->rows[span][k]);
-    *st = ret ? NULL : cs->rows[span][k];
-    return ret;
 }
 
 /* Insert nrows rows (at most PROF_SQL_ROWS_MAX) whose parameters are in
  * args, nparams per row, row after row: in as few statements as the sizes
  * allow (21 rows: 16 + 4 + 1). */
-static int insert_rows(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
+static int insert_rows(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
                        int span, const void **args, int nparams, int nrows)
 {
     apr_dbd_prepared_t *st;
@@ -531,10 +189,12 @@ static int insert_rows(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
         if (nrows < (1 << k)) {
             continue;
         }
-        if ((ret = rows_stmt(db, cs, span, k, &st)) != 0) {
+        if ((ret = prof_db_insert_stmt(db, cs, span ? PROF_STMT_SPAN_INSERT
+                                                    : PROF_STMT_REQUEST_INSERT,
+                                       1 << k, &st)) != 0) {
             return ret;
         }
-        if ((ret = pbquery(db, p, st, args)) != 0) {
+        if ((ret = prof_db_pquery(db, p, st, args, NULL)) != 0) {
             return ret;
         }
         args += nparams << k;
@@ -571,6 +231,8 @@ static void request_params(request_buf_t *b, apr_int64_t id,
     }
     a[13 + PROF_SQL_PHASE_COLUMNS] = &b->weight[b->n];
     a[14 + PROF_SQL_PHASE_COLUMNS] = &b->dropped[b->n];
+    a[15 + PROF_SQL_PHASE_COLUMNS] = prof_row_phase_starts(
+        row, b->starts[b->n], sizeof(b->starts[b->n]));  /* NULL: none */
     ++b->n;
 }
 
@@ -596,7 +258,7 @@ static void span_params(span_buf_t *b, apr_int64_t id,
 
 /* The rows of a batch and their spans, PROF_SQL_ROWS_MAX at a time, in
  * the writer's own buffers (some kilobytes: kept off the thread's stack). */
-static int insert_requests(writer_t *w, prof_db_t *db, conn_stmts_t *cs,
+static int insert_requests(writer_t *w, prof_db_t *db, prof_db_stmts_t *cs,
                            apr_pool_t *p, prof_row_t **rows, apr_size_t n)
 {
     request_buf_t *rb = &w->requests;
@@ -633,7 +295,7 @@ static int insert_requests(writer_t *w, prof_db_t *db, conn_stmts_t *cs,
 
 /* Merge one aggregate into its database row: make sure the row exists,
  * read it (locked, on PostgreSQL), add, write it back. */
-static int merge_rollup(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
+static int merge_rollup(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
                         prof_rollup_entry_t *e, int hourly, const char **err)
 {
     /* The minute table's statements, or the hourly table's. */
@@ -654,11 +316,11 @@ static int merge_rollup(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
     key[3] = e->route;
     key[4] = e->method;
     key[5] = &e->status_class;
-    if ((ret = pbquery(db, p, cs->stmt[ensure], key))) {
+    if ((ret = prof_db_pquery(db, p, prof_db_stmt(cs, ensure), key, NULL))) {
         return ret;
     }
-    ret = apr_dbd_pbselect(drv, p, db->dbd->handle, &res, cs->stmt[sel], 1,
-                           key);
+    ret = apr_dbd_pbselect(drv, p, db->dbd->handle, &res,
+                           prof_db_stmt(cs, sel), 1, key);
     if (ret) {
         return ret;
     }
@@ -712,7 +374,7 @@ static int merge_rollup(prof_db_t *db, conn_stmts_t *cs, apr_pool_t *p,
     for (k = 0; k < 6; ++k) {
         args[22 + k] = key[k];
     }
-    return pbquery(db, p, cs->stmt[update], args);
+    return prof_db_pquery(db, p, prof_db_stmt(cs, update), args, NULL);
 }
 
 static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
@@ -721,7 +383,7 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
     apr_pool_t *p = w->pool;
     apr_array_header_t *entries;
     prof_rollup_t *agg;
-    conn_stmts_t *cs;
+    prof_db_stmts_t *cs;
     prof_db_t db;
     apr_status_t rv;
     apr_size_t i;
@@ -729,31 +391,37 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
     apr_int64_t registered_before = w->writer_id;
     apr_uint32_t seq_before = w->seq;
 
-    rv = prof_store_db_open(&db, w->s, p, err);
+    rv = prof_db_open(&db, w->s, p, err);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = prepare_conn(&db, p, &cs, err)) != APR_SUCCESS) {
-        prof_store_db_close(&db, w->s);
+    if ((rv = prof_db_statements(&db, p, &cs, err)) != APR_SUCCESS) {
+        prof_db_close(&db, w->s);
         return rv;
     }
-    ret = prof_store_db_begin(&db);
+    ret = prof_db_begin(&db);
     if (ret) {
-        *err = dbd_err(&db, p, ret, "cannot start a transaction");
-        prof_store_db_close(&db, w->s);
+        *err = prof_db_error(&db, p, ret, "cannot start a transaction");
+        prof_db_close(&db, w->s);
         return APR_EGENERAL;
     }
     /* A new id range when this writer is new to the database, or its
-     * 2^32 sequence numbers are used up. */
-    if (w->writer_id == 0 || w->seq > 0xFFFFFFFFu - n) {
+     * 2^32 sequence numbers are used up, or it has been idle for so long
+     * that retention may have taken its row of the writers table (it
+     * prunes writers idle for longer than ProfilerRetention). */
+    if (w->writer_id == 0 || w->seq > 0xFFFFFFFFu - n
+        || (prof_db_conf()->retention_us > 0
+            && apr_time_now() - w->last_write_us
+               > prof_db_conf()->retention_us / 2)) {
         if ((ret = register_writer(w, &db, cs, p)) != 0) {
-            *err = ret > 0 ? dbd_err(&db, p, ret, "cannot register the writer")
+            *err = ret > 0 ? prof_db_error(&db, p, ret,
+                                           "cannot register the writer")
                            : "cannot read the writer's id back";
             goto leave;
         }
     }
     if ((ret = insert_requests(w, &db, cs, p, rows, n)) != 0) {
-        *err = dbd_err(&db, p, ret, "cannot insert requests");
+        *err = prof_db_error(&db, p, ret, "cannot insert requests");
         goto leave;
     }
     /* Per minute, then per hour: summaries of long ranges read the hours. */
@@ -772,7 +440,8 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
                                hourly, err);
             if (ret) {
                 if (*err == NULL) {
-                    *err = dbd_err(&db, p, ret, "cannot update a rollup");
+                    *err = prof_db_error(&db, p, ret,
+                                         "cannot update a rollup");
                 }
                 goto leave;
             }
@@ -791,19 +460,22 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
         args[2] = &dropped;
         args[3] = &failed;
         args[4] = &w->writer_id;
-        if ((ret = pbquery(&db, p, cs->stmt[PROF_STMT_WRITER_UPDATE], args))) {
-            *err = dbd_err(&db, p, ret, "cannot update the writer's counters");
+        if ((ret = prof_db_pquery(&db, p,
+                                  prof_db_stmt(cs, PROF_STMT_WRITER_UPDATE),
+                                  args, NULL))) {
+            *err = prof_db_error(&db, p, ret,
+                                 "cannot update the writer's counters");
             goto leave;
         }
     }
 
 leave:
-    k = prof_store_db_end(&db, !ret);
+    k = prof_db_end(&db, !ret);
     if (!ret && k) {
         ret = k;
-        *err = dbd_err(&db, p, k, "cannot commit");
+        *err = prof_db_error(&db, p, k, "cannot commit");
     }
-    prof_store_db_close(&db, w->s);
+    prof_db_close(&db, w->s);
     if (ret) {
         /* Nothing of it is in the database: neither the registration nor
          * the ids. */
@@ -814,7 +486,54 @@ leave:
         return APR_EGENERAL;
     }
     w->written += n;
+    w->last_write_us = apr_time_now();
     return APR_SUCCESS;
+}
+
+/* The one notice that ends an outage of this writer. */
+static void outage_over(writer_t *w, apr_time_t now)
+{
+    apr_uint64_t dropped;
+
+    if (!w->down) {
+        return;
+    }
+    dropped = prof_queue_dropped(store_queue) - w->dropped_at_down;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, PROFLOGNO(00007)
+                 "store: writing again after %" APR_TIME_T_FMT " s; "
+                 "%" APR_UINT64_T_FMT " rows were lost to the outage "
+                 "and %" APR_UINT64_T_FMT " dropped by the full queue",
+                 apr_time_sec(now - w->down_since), w->lost_in_outage,
+                 dropped);
+    w->down = 0;
+}
+
+/* Nothing came to be written for an interval. A writer in an outage
+ * looks, when its back-off has passed, whether the database works again,
+ * so that the notice that ends the outage comes when the database is
+ * back, not only once this child gets a request again (which, with
+ * several children, may be never). */
+static void writer_idle(void *baton)
+{
+    writer_t *w = baton;
+    apr_time_t now = apr_time_now();
+    const char *err = NULL;
+
+    if (!w->down || now < w->retry_at || prof_queue_closed(store_queue)) {
+        return;
+    }
+    /* No rows: the writer's registration and counters only, so that what
+     * the outage cost is in the database too. */
+    if (write_rows(w, NULL, 0, &err) == APR_SUCCESS) {
+        outage_over(w, apr_time_now());
+    }
+    else {
+        w->backoff = w->backoff * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US
+                                                     : w->backoff * 2;
+        w->retry_at = apr_time_now() + w->backoff;
+        prof_db_schema_recheck();
+    }
+    apr_pool_clear(w->pool);
 }
 
 static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
@@ -833,13 +552,30 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
         w->named = 1;
     }
 #endif
+    if (prof_queue_closed(store_queue)) {
+        /* The child stops: write what can be written by the deadline;
+         * after it, or in an outage before its next try, count the rest
+         * as lost at once, never wait. */
+        if (!w->closing) {
+            w->closing = 1;
+            w->drain_until = now + DRAIN_US;
+        }
+        if (now >= w->drain_until || (w->down && now < w->retry_at)) {
+            for (i = 0; i < n; ++i) {
+                prof_row_free(rows[i]);
+            }
+            w->failed += n;
+            w->lost_at_stop += n;
+            return APR_EGENERAL;
+        }
+    }
     if (!w->down || now >= w->retry_at) {
         rv = write_rows(w, rows, n, &err);
         apr_pool_clear(w->pool);
         /* One quick retry: a locked database or a connection that went
          * stale since the last batch is usually fine a moment later. */
         if (rv != APR_SUCCESS && !w->down && !prof_queue_closed(store_queue)) {
-            prof_store_schema_recheck();
+            prof_db_schema_recheck();
             apr_sleep(RETRY_WAIT_US);
             err = NULL;
             rv = write_rows(w, rows, n, &err);
@@ -851,17 +587,7 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
     }
     now = apr_time_now();
     if (rv == APR_SUCCESS) {
-        if (w->down) {
-            apr_uint64_t dropped = prof_queue_dropped(store_queue)
-                                   - w->dropped_at_down;
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, PROFLOGNO(00007)
-                         "store: writing again after %" APR_TIME_T_FMT " s; "
-                         "%" APR_UINT64_T_FMT " rows were lost to the outage "
-                         "and %" APR_UINT64_T_FMT " dropped by the full queue",
-                         apr_time_sec(now - w->down_since), w->lost_in_outage,
-                         dropped);
-            w->down = 0;
-        }
+        outage_over(w, now);
         return APR_SUCCESS;
     }
     w->failed += n;
@@ -883,7 +609,7 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
     }
     if (err) {
         w->retry_at = now + w->backoff;
-        prof_store_schema_recheck();
+        prof_db_schema_recheck();
     }
     w->lost_in_outage += n;
     return rv;
@@ -891,77 +617,173 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
 
 /* ---- process setup ----------------------------------------------------- */
 
-/* The DBDriver of the main server, from the configuration tree (mod_dbd
- * keeps its settings to itself): NULL when there is none. Sections other
- * than <VirtualHost> may hold it too (<IfModule>, <IfDefine>). */
-static const char *find_dbdriver(const ap_directive_t *d)
+/* May user uid (primary group gid, further groups in groups) write to
+ * what st describes? As the kernel decides it, but for ACLs. */
+static int may_write(const struct stat *st, uid_t uid, gid_t gid,
+                     const gid_t *groups, int ngroups)
 {
-    for (; d; d = d->next) {
-        if (!strcasecmp(d->directive, "DBDriver")) {
-            return d->args;
-        }
-        if (d->first_child && strcasecmp(d->directive, "<VirtualHost")) {
-            const char *v = find_dbdriver(d->first_child);
-            if (v) {
-                return v;
-            }
+    int i;
+
+    if (uid == 0) {
+        return 1;
+    }
+    if (st->st_uid == uid) {
+        return (st->st_mode & S_IWUSR) != 0;
+    }
+    for (i = -1; i < ngroups; ++i) {
+        if (st->st_gid == (i < 0 ? gid : groups[i])) {
+            return (st->st_mode & S_IWGRP) != 0;
         }
     }
-    return NULL;
+    return (st->st_mode & S_IWOTH) != 0;
+}
+
+/*
+ * A SQLite database must be writable, and so must its directory (SQLite
+ * creates the file and its -wal and -shm files beside it), by the user the
+ * children run as: not the root that reads the configuration. Debian's
+ * /var/lib/apache2 is root's, so the first "DBDParams
+ * /var/lib/apache2/profiler.db" fails in every child with mod_dbd's "unable
+ * to open database file". Say once, at startup, which path and which user,
+ * and what to do; the server runs on, and requests are not affected.
+ */
+static void sqlite_access_check(server_rec *s, apr_pool_t *ptemp)
+{
+    const char *driver = prof_db_driver(ptemp);
+    const char *path = prof_db_params(ptemp), *dir, *bad = NULL;
+    const char *user, *group = NULL;
+    struct stat st;
+    gid_t groups[64];
+    int ngroups = 64;
+    uid_t uid;
+    gid_t gid;
+    char *slash;
+
+    if (driver == NULL || strcmp(driver, "sqlite3") || path == NULL
+        || path[0] != '/') {
+        return;                 /* relative or special (":memory:") names */
+    }
+    if (geteuid() == 0) {
+        uid = ap_unixd_config.user_id;
+        gid = ap_unixd_config.group_id;
+        user = ap_unixd_config.user_name;
+    }
+    else {
+        uid = geteuid();
+        gid = getegid();
+        user = NULL;
+    }
+    if (user == NULL) {
+        struct passwd *pw = getpwuid(uid);
+        user = pw ? apr_pstrdup(ptemp, pw->pw_name) : "?";
+    }
+    {
+        struct group *gr = getgrgid(gid);
+        group = gr ? apr_pstrdup(ptemp, gr->gr_name) : apr_psprintf(
+                                            ptemp, "%ld", (long)gid);
+    }
+    if (uid == 0 || getgrouplist(user, gid, groups, &ngroups) < 0) {
+        ngroups = 0;
+    }
+    dir = apr_pstrdup(ptemp, path);
+    slash = strrchr((char *)dir, '/');
+    *slash = '\0';
+    if (dir[0] == '\0') {
+        dir = "/";
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PROFLOGNO(00170)
+                     "ProfilerStore: the directory %s of the SQLite database "
+                     "%s (DBDParams) does not exist: create it for user %s "
+                     "(uid %ld), whom the server's children run as, e.g. "
+                     "\"install -d -o %s -g %s %s\"; until then nothing is "
+                     "stored", dir, path, user, (long)uid, user, group, dir);
+        return;
+    }
+    if (!may_write(&st, uid, gid, groups, ngroups)) {
+        bad = dir;
+    }
+    else if (stat(path, &st) == 0
+             && !may_write(&st, uid, gid, groups, ngroups)) {
+        bad = path;
+    }
+    if (bad) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PROFLOGNO(00171)
+                     "ProfilerStore: user %s (uid %ld), whom the server's "
+                     "children run as, cannot write the SQLite database %s "
+                     "(DBDParams): %s is owned by uid %ld, mode %04o. Give "
+                     "the database a directory of its own owned by %s, e.g. "
+                     "\"install -d -o %s -g %s %s/profiler\" and DBDParams "
+                     "%s/profiler/%s (or chown the file and its directory "
+                     "to %s); until then nothing is stored", user, (long)uid,
+                     path, bad, (long)st.st_uid,
+                     (unsigned)(st.st_mode & 07777),
+                     user, user, group, dir, dir, slash + 1, user);
+    }
+}
+
+/* Some server of the configuration stores requests. */
+static int store_wanted(server_rec *s)
+{
+    int wanted = 0;
+
+    for (; s; s = s->next) {
+        wanted |= prof_config_srv(s)->store_maybe_on;
+    }
+    return wanted;
+}
+
+/* Every check that can refuse the configuration, here rather than in
+ * post_config: "apachectl -t" runs check_config, so a configuration that
+ * passes the test cannot stop a running server on a graceful restart. */
+static int store_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    prof_store_conf_t conf;
+    int wanted, report;
+
+    (void)pconf; (void)plog;
+    wanted = store_wanted(s);
+    /* The report reads the database even where nothing is stored (a
+     * reporting server in front of a fleet's PostgreSQL database). */
+    report = prof_report_lint(ptemp, s) > 0;
+    if (!wanted && !report) {
+        return OK;
+    }
+    if (prof_db_check_config(s, ptemp,
+                             wanted ? "ProfilerStore On"
+                                    : "SetHandler profiler-report") != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    prof_config_store_get(s, &conf);
+    if (conf.rollup_retention_us != 0
+        && (conf.retention_us == 0
+            || conf.rollup_retention_us < conf.retention_us)) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PROFLOGNO(00010)
+                     "ProfilerRollupRetention must keep rollups at least as "
+                     "long as ProfilerRetention keeps requests");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return wanted ? prof_retention_check_config(s) : OK;
 }
 
 static int store_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
-    const char *driver;
-    server_rec *vs;
+    const prof_store_conf_t *conf;
     char host[APRMAXHOSTLEN + 1];
-    int wanted = 0, report;
+    int wanted;
 
     (void)plog;
     store_active = 0;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    for (vs = s; vs; vs = vs->next) {
-        wanted |= prof_config_srv(vs)->store_maybe_on;
-    }
-    /* The report reads the database even where nothing is stored (a
-     * reporting server in front of a fleet's PostgreSQL database). */
-    report = prof_report_post_config(ptemp, s) > 0;
-    if (!wanted && !report) {
-        return OK;
-    }
-    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    if (dbd_open == NULL || dbd_close == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PROFLOGNO(00008)
-                     "%s needs mod_dbd: LoadModule dbd_module and set "
-                     "DBDriver and DBDParams in the main server",
-                     wanted ? "ProfilerStore On" : "The profiler report");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    driver = find_dbdriver(ap_conftree);
-    if (driver == NULL || prof_sql_dialect(driver) < 0) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PROFLOGNO(00009)
-                     "%s needs DBDriver sqlite3 or DBDriver pgsql (with "
-                     "DBDParams) in the main server; %s",
-                     wanted ? "ProfilerStore On" : "The profiler report",
-                     driver ? apr_psprintf(ptemp, "'%s' is not supported",
-                                           driver)
-                            : "there is none");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    prof_config_store_get(s, &store_conf);
-    if (store_conf.rollup_retention_us != 0
-        && (store_conf.retention_us == 0
-            || store_conf.rollup_retention_us < store_conf.retention_us)) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, PROFLOGNO(00010)
-                     "ProfilerRollupRetention must keep rollups at least as "
-                     "long as ProfilerRetention keeps requests");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    server_name = store_conf.server_name;
+    /* check_config has seen to it that what is needed is there. */
+    wanted = store_wanted(s);
+    prof_db_setup(s);
+    conf = prof_db_conf();
+    server_name = conf->server_name;
     if (server_name == NULL) {
         server_name = apr_gethostname(host, sizeof(host), pconf) == APR_SUCCESS
                       ? apr_pstrdup(pconf, host) : "localhost";
@@ -970,18 +792,86 @@ static int store_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         /* Reading only: no writer, no retention task in this server. */
         return OK;
     }
+    sqlite_access_check(s, ptemp);
     if (prof_retention_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     store_active = 1;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00011)
                  "store: %s database, tables %s*, server name %s",
-                 driver, store_conf.prefix, server_name);
+                 prof_db_driver(ptemp), conf->prefix, server_name);
     return OK;
+}
+
+static void store_killed(int sig)
+{
+    void (*prev)(int) = sig == SIGTERM ? prev_term : prev_hup;
+
+    killed = 1;
+    if (prev != SIG_DFL && prev != SIG_IGN && prev != SIG_ERR && prev) {
+        prev(sig);
+    }
+    else if (prev != SIG_IGN) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+typedef struct {
+    writer_t *w;
+    prof_writer_t *wr;
+} stop_t;
+
+/*
+ * The child's pool goes: before the writer's own pre-cleanup (cleanups run
+ * last registered first), drain the queue by the deadline and say once
+ * how many rows were lost.
+ *
+ * Killed by prefork (SIGTERM, SIGHUP), this runs inside the signal
+ * handler, on the thread the signal interrupted, which may hold the
+ * queue's lock or be inside malloc: then wait for no lock, log nothing,
+ * allocate nothing. The writer is told to stop and given a moment to
+ * leave the database alone; if it has not by then, the child leaves at
+ * once, since the rest of this cleanup would close the connection it is
+ * using. So it does too if the interrupted thread holds the allocator
+ * lock we gave prefork's child (a non-blocking try tells): the pool's
+ * destruction that follows would wait for it forever. Queued rows are
+ * lost either way: the child is being killed.
+ */
+static apr_status_t store_child_exit(void *data)
+{
+    stop_t *st = data;
+    int i;
+
+    if (killed) {
+        prof_writer_abandon(st->wr);
+        for (i = 0; i < 100 && !prof_writer_exited(st->wr); ++i) {
+            apr_sleep(apr_time_from_msec(10));
+        }
+        if (!prof_writer_exited(st->wr)
+            || (alloc_lock
+                && apr_thread_mutex_trylock(alloc_lock) != APR_SUCCESS)) {
+            _exit(0);
+        }
+        if (alloc_lock) {
+            apr_thread_mutex_unlock(alloc_lock);
+        }
+        return APR_SUCCESS;
+    }
+    prof_writer_stop(st->wr);
+    if (st->w->lost_at_stop) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, st->w->s, PROFLOGNO(00172)
+                     "store: stopping; %" APR_UINT64_T_FMT " rows could not "
+                     "be written within %d s and are lost",
+                     st->w->lost_at_stop, (int)apr_time_sec(DRAIN_US));
+    }
+    return APR_SUCCESS;
 }
 
 static void store_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    stop_t *stop;
+    int threaded = 0;
     prof_writer_t *wr = NULL;
     prof_queue_t *q = NULL;
     writer_t *w;
@@ -1001,10 +891,12 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
         apr_allocator_t *a = apr_pool_allocator_get(pchild);
         apr_thread_mutex_t *m = NULL;
 
+        alloc_lock = NULL;
         if (a && apr_allocator_mutex_get(a) == NULL
             && apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT,
                                        pchild) == APR_SUCCESS) {
             apr_allocator_mutex_set(a, m);
+            alloc_lock = m;
         }
     }
     w = apr_pcalloc(pchild, sizeof(*w));
@@ -1017,16 +909,17 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
     rv = apr_pool_create(&w->pool, pchild);
     if (rv == APR_SUCCESS) {
         apr_pool_tag(w->pool, "profiler_writer");
-        rv = prof_queue_create(&q, (apr_size_t)store_conf.queue_size, pchild);
+        rv = prof_queue_create(&q, (apr_size_t)prof_db_conf()->queue_size,
+                               pchild);
     }
     if (rv == APR_SUCCESS) {
-        prof_queue_set_batch_at(q, (apr_size_t)store_conf.batch_rows);
+        prof_queue_set_batch_at(q, (apr_size_t)prof_db_conf()->batch_rows);
         /* The writer's pre-cleanup on pchild stops it, and so writes out
          * the queue, before pchild's subpools go: mod_dbd's connections
          * live in one of those. */
-        rv = prof_writer_start(&wr, q, (apr_size_t)store_conf.batch_rows,
-                               store_conf.batch_interval_us, write_batch, w,
-                               pchild);
+        rv = prof_writer_start(&wr, q, (apr_size_t)prof_db_conf()->batch_rows,
+                               prof_db_conf()->batch_interval_us, write_batch,
+                               writer_idle, w, pchild);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, PROFLOGNO(00012)
@@ -1035,6 +928,23 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     store_queue = q;
+    stop = apr_palloc(pchild, sizeof(*stop));
+    stop->w = w;
+    stop->wr = wr;
+    apr_pool_pre_cleanup_register(pchild, stop, store_child_exit);
+    /* prefork kills its children with a handler that destroys the pool in
+     * the signal handler; the threaded MPMs take signals on a thread of
+     * their own and exit in the ordinary way. Our handler goes in front,
+     * to note that it happened. */
+    killed = 0;
+    /* (httpd -X, ONE_PROCESS, keeps the parent's handlers: they only set
+     * a flag, and the process exits in the ordinary way.) */
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS
+        && threaded == AP_MPMQ_NOT_SUPPORTED
+        && !ap_exists_config_define("ONE_PROCESS")) {
+        prev_term = apr_signal(SIGTERM, store_killed);
+        prev_hup = apr_signal(SIGHUP, store_killed);
+    }
 }
 
 void prof_store_register_hooks(apr_pool_t *p)
@@ -1046,6 +956,7 @@ void prof_store_register_hooks(apr_pool_t *p)
     static const char *const pred[] = { "mod_dbd.c", NULL };
 
     (void)p;
+    ap_hook_check_config(store_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(store_post_config, NULL, succ, APR_HOOK_MIDDLE);
     ap_hook_child_init(store_child_init, pred, NULL, APR_HOOK_MIDDLE);
 }

@@ -1,6 +1,9 @@
 /* Licensed under the Apache License, Version 2.0. */
 
 #include <string.h>
+#if APR_HAVE_SIGNAL_H
+#include <signal.h>
+#endif
 
 #include "apr_atomic.h"
 #include "apr_thread_cond.h"
@@ -233,15 +236,13 @@ struct prof_writer_t {
     apr_size_t batch_max;
     apr_interval_time_t interval_us;
     prof_write_batch_fn *write_batch;
+    prof_writer_idle_fn *idle;
     void *baton;
     void **items;                   /* batch_max of them, reused */
     apr_thread_t *thread;
     int stopped;                    /* only the stopping thread looks */
-    /* Written by the writer thread only, read by anyone: atomics. */
-    volatile apr_uint64_t batches;
-    volatile apr_uint64_t items_ok;
-    volatile apr_uint64_t failed_batches;
-    volatile apr_uint64_t failed_items;
+    volatile apr_uint32_t abandoned;  /* prof_writer_abandon() was called */
+    volatile apr_uint32_t exited;     /* the thread left its loop */
 };
 
 static void *APR_THREAD_FUNC writer_main(apr_thread_t *thd, void *data)
@@ -253,20 +254,21 @@ static void *APR_THREAD_FUNC writer_main(apr_thread_t *thd, void *data)
     for (;;) {
         n = prof_queue_pop_batch(w->q, w->items, w->batch_max,
                                  w->interval_us);
+        if (apr_atomic_read32(&w->abandoned)) {
+            break;                  /* nothing more is written */
+        }
         if (n > 0) {
-            if (w->write_batch(w->baton, w->items, n) == APR_SUCCESS) {
-                apr_atomic_inc64(&w->batches);
-                apr_atomic_add64(&w->items_ok, n);
-            }
-            else {
-                apr_atomic_inc64(&w->failed_batches);
-                apr_atomic_add64(&w->failed_items, n);
-            }
+            /* Whatever it returns: the callee owns and counts the items. */
+            (void)w->write_batch(w->baton, w->items, n);
         }
         else if (prof_queue_drained(w->q)) {
             break;                  /* closed, and nothing can come any more */
         }
+        else if (w->idle) {
+            w->idle(w->baton);
+        }
     }
+    apr_atomic_set32(&w->exited, 1);
     /* Returned, not apr_thread_exit(): that would destroy the thread's
      * pool, a subpool of the writer's, which may be going away already. */
     return NULL;
@@ -281,11 +283,15 @@ static apr_status_t writer_cleanup(void *data)
 apr_status_t prof_writer_start(prof_writer_t **pw, prof_queue_t *q,
                                apr_size_t batch_max,
                                apr_interval_time_t interval_us,
-                               prof_write_batch_fn *write_batch, void *baton,
+                               prof_write_batch_fn *write_batch,
+                               prof_writer_idle_fn *idle, void *baton,
                                apr_pool_t *p)
 {
     prof_writer_t *w = NULL;
     apr_status_t rv = APR_SUCCESS;
+#if APR_HAVE_SIGNAL_H
+    sigset_t all, old;
+#endif
 
     if (q == NULL || write_batch == NULL || batch_max == 0
         || interval_us <= 0) {
@@ -303,13 +309,24 @@ apr_status_t prof_writer_start(prof_writer_t **pw, prof_queue_t *q,
     w->batch_max = batch_max < q->capacity ? batch_max : q->capacity;
     w->interval_us = interval_us;
     w->write_batch = write_batch;
+    w->idle = idle;
     w->baton = baton;
     if ((w->items = apr_palloc(p, w->batch_max * sizeof(void *))) == NULL) {
         rv = APR_ENOMEM;
         goto leave;
     }
-    if ((rv = apr_thread_create(&w->thread, NULL, writer_main, w, p))
-        != APR_SUCCESS) {
+    /* A new thread starts with its creator's signal mask: block them all
+     * for the creation, so that the writer is born with none, and give
+     * this thread its own mask back. */
+#if APR_HAVE_SIGNAL_H
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+#endif
+    rv = apr_thread_create(&w->thread, NULL, writer_main, w, p);
+#if APR_HAVE_SIGNAL_H
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+#endif
+    if (rv != APR_SUCCESS) {
         goto leave;
     }
     /* A pre-cleanup, not a cleanup: it must join the thread before p's
@@ -327,7 +344,7 @@ apr_status_t prof_writer_stop(prof_writer_t *w)
 {
     apr_status_t rv, exit_rv;
 
-    if (w == NULL || w->stopped) {
+    if (w == NULL || w->stopped || apr_atomic_read32(&w->abandoned)) {
         return APR_SUCCESS;
     }
     w->stopped = 1;
@@ -338,14 +355,14 @@ apr_status_t prof_writer_stop(prof_writer_t *w)
     return rv;
 }
 
-void prof_writer_stats(prof_writer_t *w, prof_writer_stats_t *st)
+void prof_writer_abandon(prof_writer_t *w)
 {
-    if (w == NULL) {
-        memset(st, 0, sizeof(*st));
-        return;
+    if (w) {
+        apr_atomic_set32(&w->abandoned, 1);
     }
-    st->batches = apr_atomic_read64(&w->batches);
-    st->items = apr_atomic_read64(&w->items_ok);
-    st->failed_batches = apr_atomic_read64(&w->failed_batches);
-    st->failed_items = apr_atomic_read64(&w->failed_items);
+}
+
+int prof_writer_exited(prof_writer_t *w)
+{
+    return w ? (int)apr_atomic_read32(&w->exited) : 1;
 }

@@ -145,13 +145,13 @@ apr_uint64_t prof_queue_refused(prof_queue_t *q);
 typedef apr_status_t prof_write_batch_fn(void *baton, void **items,
                                          apr_size_t n);
 
-/** What a writer has done so far. */
-typedef struct {
-    apr_uint64_t batches;           /**< write_batch calls that succeeded */
-    apr_uint64_t items;             /**< items in those */
-    apr_uint64_t failed_batches;    /**< write_batch calls that failed */
-    apr_uint64_t failed_items;      /**< items in those */
-} prof_writer_stats_t;
+/**
+ * Called on the writer thread when a wait for items timed out with none
+ * (once per interval while the queue is idle and open), so that the
+ * consumer can look after itself: e.g. find out that a store that was
+ * down works again, though nothing came to be written. Optional.
+ */
+typedef void prof_writer_idle_fn(void *baton);
 
 /**
  * Start the writer of q: a thread that, until the queue is closed and
@@ -168,8 +168,13 @@ typedef struct {
  * there then. q must outlive the writer: create it in p or in an ancestor
  * of p.
  *
+ * The thread runs with every signal blocked: a process-directed signal
+ * (prefork's SIGTERM) must reach the thread that expects it, never the
+ * writer, whose handler could then wait for the writer itself.
+ *
  * @param batch_max  the most items per batch, >= 1; cut to q's capacity.
  * @param interval_us  how long the writer waits for a full batch, > 0.
+ * @param idle  called when a wait ended with nothing to write; NULL: none.
  * @return APR_SUCCESS; APR_EINVAL for a NULL q or write_batch, a batch_max
  *         of 0 or an interval_us <= 0; or what apr_thread_create()
  *         returned. *w is NULL on any error, and no thread runs.
@@ -179,7 +184,8 @@ typedef struct {
 apr_status_t prof_writer_start(prof_writer_t **w, prof_queue_t *q,
                                apr_size_t batch_max,
                                apr_interval_time_t interval_us,
-                               prof_write_batch_fn *write_batch, void *baton,
+                               prof_write_batch_fn *write_batch,
+                               prof_writer_idle_fn *idle, void *baton,
                                apr_pool_t *p);
 
 /**
@@ -195,8 +201,19 @@ apr_status_t prof_writer_start(prof_writer_t **w, prof_queue_t *q,
  */
 apr_status_t prof_writer_stop(prof_writer_t *w);
 
-/** Copy the writer's counters to *st. Thread-safe, while it runs and after
- * it stopped (until its pool goes); all 0 for a NULL w. */
-void prof_writer_stats(prof_writer_t *w, prof_writer_stats_t *st);
+/**
+ * For a process that is being killed: make the writer stop as soon as its
+ * current wait or batch ends, without writing anything more, and make
+ * prof_writer_stop() (and the pool's pre-cleanup) return at once, with no
+ * lock taken and no join. Items left in the queue, or taken for a batch
+ * that had not begun, are neither written nor freed. Async-signal-safe (one atomic store): for a signal handler such
+ * as prefork's, which destroys the child's pool in the handler. Ignored
+ * for NULL.
+ */
+void prof_writer_abandon(prof_writer_t *w);
+
+/** 1 once the writer thread has left its loop (it touches neither queue
+ * nor baton any more); 1 for NULL. Async-signal-safe. */
+int prof_writer_exited(prof_writer_t *w);
 
 #endif /* PROF_QUEUE_H */

@@ -81,6 +81,8 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     row->start_us = in->start_us;
     for (k = 0; k < PROF_PHASE_COUNT; ++k) {
         row->dur_us[k] = in->dur_us ? in->dur_us[k] : 0;
+        row->first_us[k] = in->first_us && in->first_us[k] >= 0
+                           ? in->first_us[k] : -1;
     }
     row->ttfb_us = in->ttfb_us;
     row->bytes_sent = in->bytes_sent;
@@ -115,6 +117,50 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     }
     free(name_len);
     return row;
+}
+
+const char *prof_row_phase_starts(const prof_row_t *row, char *buf,
+                                  apr_size_t size)
+{
+    char *o = buf, *end = buf + size;
+    int k, known = 0;
+
+    if (row == NULL || buf == NULL) {
+        return NULL;
+    }
+    for (k = 0; k < PROF_PHASE_TOTAL; ++k) {
+        apr_int64_t v = row->first_us[k];
+        char digits[24];
+        int n = 0;
+
+        if (k > 0) {
+            if (o >= end) {
+                return NULL;
+            }
+            *o++ = ',';
+        }
+        if (v < 0) {
+            continue;
+        }
+        known = 1;
+        /* By hand: snprintf() would follow no locale here, but costs the
+         * writer more per row. */
+        do {
+            digits[n++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v > 0);
+        if (end - o < n) {
+            return NULL;
+        }
+        while (n > 0) {
+            *o++ = digits[--n];
+        }
+    }
+    if (o >= end) {
+        return NULL;
+    }
+    *o = '\0';
+    return known ? buf : NULL;
 }
 
 void prof_row_free(prof_row_t *row)

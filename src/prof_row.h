@@ -40,6 +40,10 @@
 #define PROF_ROW_PATH_MAX      1024
 #define PROF_ROW_QUERY_MAX     1024
 
+/** Room for prof_row_phase_starts(): 14 values of at most 20 characters,
+ * 13 commas and the NUL. */
+#define PROF_ROW_STARTS_MAX    (14 * 20 + 13 + 1)
+
 /** A span of a stored request. */
 typedef struct {
     const char *name;           /**< a token */
@@ -55,6 +59,10 @@ typedef struct {
 typedef struct {
     apr_int64_t start_us;       /**< wall clock, us since the epoch */
     apr_int64_t dur_us[PROF_PHASE_COUNT]; /**< per phase, and the total */
+    /** When each phase was first entered, us from the start of the request
+     * (read = 0); -1: it did not run, or unknown. [PROF_PHASE_TOTAL]
+     * unused. */
+    apr_int64_t first_us[PROF_PHASE_COUNT];
     apr_int64_t ttfb_us;        /**< until the headers left; 0: unknown */
     apr_int64_t bytes_sent;     /**< body bytes */
     apr_int32_t status;         /**< HTTP status */
@@ -75,6 +83,8 @@ typedef struct {
 typedef struct {
     apr_int64_t start_us;
     const apr_int64_t *dur_us;          /**< PROF_PHASE_COUNT entries */
+    const apr_int64_t *first_us;        /**< PROF_PHASE_COUNT entries, as
+                                         * prof_phase_rec_t's; NULL: unknown */
     apr_int64_t ttfb_us;
     apr_int64_t bytes_sent;
     int status;
@@ -97,6 +107,18 @@ typedef struct {
  * No global state; callable from any thread.
  */
 prof_row_t *prof_row_create(const prof_row_in_t *in);
+
+/**
+ * The row's phase starts as the store's column phase_starts keeps them:
+ * the 14 phases read .. log in prof_phase.h's order, each the decimal us
+ * from the start of the request, comma-separated, empty for a phase that
+ * did not run ("0,41,,,60,..."). Written to buf (size bytes, at least
+ * PROF_ROW_STARTS_MAX for any row).
+ * @return buf, or NULL when no phase start is known (a row built without
+ *         first_us: the column stays NULL) or buf is too small.
+ */
+const char *prof_row_phase_starts(const prof_row_t *row, char *buf,
+                                  apr_size_t size);
 
 /** Free a row built by prof_row_create(). NULL is ignored. */
 void prof_row_free(prof_row_t *row);

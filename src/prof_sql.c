@@ -69,8 +69,9 @@ static const char *const stmt_common[PROF_STMT_COUNT] = {
     /* PROF_STMT_REQUEST_INSERT */
     "INSERT INTO @requests (id, server, vhost, start_us, method, route, "
     "path, query, status, protocol, bytes_sent, total_us, ttfb_us, "
-    PHASE_COLS ", weight, spans_dropped) VALUES (%lld, %s, %s, %lld, %s, "
-    "%s, %s, %s, %d, %s, %lld, %lld, %lld, " P14 ", %d, %d)",
+    PHASE_COLS ", weight, spans_dropped, phase_starts) VALUES (%lld, %s, "
+    "%s, %lld, %s, %s, %s, %s, %d, %s, %lld, %lld, %lld, " P14 ", %d, %d, "
+    "%s)",
     /* PROF_STMT_SPAN_INSERT */
     "INSERT INTO @spans (request_id, seq, name, description, parent, "
     "start_us, dur_us, metric) VALUES (%lld, %d, %s, %s, %d, %lld, %lld, %d)",
@@ -302,6 +303,12 @@ static const char *const v3_common[] = {
     NULL
 };
 
+/* Schema 4: when each phase started (prof_row_phase_starts()). */
+static const char *const v4_common[] = {
+    "ALTER TABLE @requests ADD COLUMN phase_starts TEXT",
+    NULL
+};
+
 /* Replace each @ID and @NOROWID of s (already prefixed) for dialect d. */
 static const char *dialect_words(apr_pool_t *p, const char *s,
                                  prof_sql_dialect_t d)
@@ -349,6 +356,9 @@ const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
     case 2:
         append(out, p, v3_common, prefix, d);
         break;
+    case 3:
+        append(out, p, v4_common, prefix, d);
+        break;
     default:
         return NULL;
     }
@@ -365,6 +375,45 @@ const char *prof_sql_schema_exists(apr_pool_t *p, prof_sql_dialect_t d,
     }
     return apr_pstrcat(p, "SELECT count(*) FROM sqlite_master WHERE "
                        "type = 'table' AND name = '", prefix, "schema'", NULL);
+}
+
+/* Retention. The oldest requests go first, in batches chosen through the
+ * start_us index; spans before their requests, by the same choice. */
+#define OLDEST "SELECT id FROM @requests WHERE start_us < %lld " \
+    "ORDER BY start_us LIMIT %d"
+
+static const char *const retention[PROF_RET_COUNT] = {
+    /* PROF_RET_OLDEST_REQUEST: the first entry of the start_us index */
+    "SELECT min(start_us) FROM @requests",
+    /* PROF_RET_DELETE_SPANS */
+    "DELETE FROM @spans WHERE request_id IN (" OLDEST ")",
+    /* PROF_RET_DELETE_REQUESTS */
+    "DELETE FROM @requests WHERE id IN (" OLDEST ")",
+    /* PROF_RET_COUNT_REQUESTS */
+    "SELECT count(*) FROM @requests",
+    /* PROF_RET_ROWS_WRITTEN */
+    "SELECT sum(rows_written) FROM @writers",
+    /* PROF_RET_OLDEST_MINUTE: the first entry of the primary key */
+    "SELECT min(minute_us) FROM @rollups",
+    /* PROF_RET_DELETE_MINUTES */
+    "DELETE FROM @rollups WHERE minute_us < %lld",
+    /* PROF_RET_OLDEST_HOUR */
+    "SELECT min(hour_us) FROM @rollups_hour",
+    /* PROF_RET_DELETE_HOURS */
+    "DELETE FROM @rollups_hour WHERE hour_us < %lld",
+    /* PROF_RET_OLDEST_WRITE: a few rows */
+    "SELECT min(last_write_us) FROM @writers",
+    /* PROF_RET_DELETE_WRITERS */
+    "DELETE FROM @writers WHERE last_write_us < %lld"
+};
+
+const char *prof_sql_retention(apr_pool_t *p, const char *prefix,
+                               prof_sql_retention_t which)
+{
+    if ((int)which < 0 || which >= PROF_RET_COUNT) {
+        return NULL;
+    }
+    return expand(p, retention[which], prefix);
 }
 
 const char *prof_sql_hourly_first(apr_pool_t *p, const char *prefix)
@@ -401,6 +450,16 @@ const char *prof_sql_migration_lock(apr_pool_t *p, prof_sql_dialect_t d,
     }
     return apr_pstrcat(p, "SELECT pg_advisory_xact_lock(hashtext('",
                        prefix, "schema'))", NULL);
+}
+
+const char *prof_sql_begin(prof_sql_dialect_t d)
+{
+    return d == PROF_SQL_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN";
+}
+
+const char *prof_sql_end(int commit)
+{
+    return commit ? "COMMIT" : "ROLLBACK";
 }
 
 const char *const *prof_sql_connection_setup(prof_sql_dialect_t d)

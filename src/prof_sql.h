@@ -24,6 +24,9 @@
  *             (prof_sql_hourly_first()), and a database that had minute
  *             rollups before schema 3 needs no backfill.
  *
+ * Schema 4 adds requests.phase_starts: when each phase was first entered
+ * (prof_row_phase_starts()), NULL for rows written before.
+ *
  * Versions. The schema row says which of the migrations below have run;
  * a writer runs the missing ones, in order, in one transaction (under an
  * advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so any number
@@ -44,7 +47,7 @@
 #include "apr_pools.h"
 
 /** The schema version this code writes. */
-#define PROF_SQL_SCHEMA_VERSION 3
+#define PROF_SQL_SCHEMA_VERSION 4
 
 /** The histogram layout of the rollups' hist column (prof_hist.h). */
 #define PROF_SQL_HIST_LAYOUT 1
@@ -88,7 +91,7 @@ typedef enum {
 const char *prof_sql_stmt(apr_pool_t *p, prof_sql_dialect_t d,
                           const char *prefix, prof_sql_stmt_t which);
 
-/** The most rows one multi-row INSERT writes: 32 requests are 928
+/** The most rows one multi-row INSERT writes: 32 requests are 960
  * parameters, under the 999 that older SQLite builds allow. */
 #define PROF_SQL_ROWS_MAX 32
 
@@ -138,9 +141,41 @@ const char *prof_sql_schema_set(apr_pool_t *p, prof_sql_dialect_t d,
 const char *prof_sql_migration_lock(apr_pool_t *p, prof_sql_dialect_t d,
                                     const char *prefix);
 
+/** The statement that begins a transaction: BEGIN IMMEDIATE on SQLite
+ * (take the write lock now, so that a busy database is met at the start,
+ * not in the middle), BEGIN on PostgreSQL. */
+const char *prof_sql_begin(prof_sql_dialect_t d);
+
+/** The statement that ends one: COMMIT when commit is non-zero, else
+ * ROLLBACK. */
+const char *prof_sql_end(int commit);
+
 /** Settings for each new connection, each a query that may return a row
  * (run them with a select); NULL-terminated; none for PostgreSQL. */
 const char *const *prof_sql_connection_setup(prof_sql_dialect_t d);
+
+/** The statements of retention (mod_profiler_retention.c), by number.
+ * Each first asks cheaply (through an index) whether anything is due, so
+ * that a store with nothing to delete costs a few reads, no write lock. */
+typedef enum {
+    PROF_RET_OLDEST_REQUEST = 0,  /* -> min(start_us) */
+    PROF_RET_DELETE_SPANS,        /* cutoff, limit: spans of the oldest */
+    PROF_RET_DELETE_REQUESTS,     /* cutoff, limit: the oldest requests */
+    PROF_RET_COUNT_REQUESTS,      /* -> count(*) */
+    PROF_RET_ROWS_WRITTEN,        /* -> sum(rows_written) of the writers */
+    PROF_RET_OLDEST_MINUTE,       /* -> min(minute_us) */
+    PROF_RET_DELETE_MINUTES,      /* cutoff */
+    PROF_RET_OLDEST_HOUR,         /* -> min(hour_us) */
+    PROF_RET_DELETE_HOURS,        /* cutoff */
+    PROF_RET_OLDEST_WRITE,        /* -> min(last_write_us) of the writers */
+    PROF_RET_DELETE_WRITERS,      /* cutoff: writers gone since */
+    PROF_RET_COUNT
+} prof_sql_retention_t;
+
+/** The text of retention statement which for prefix, in p; NULL for a
+ * which out of range. The same in both dialects. */
+const char *prof_sql_retention(apr_pool_t *p, const char *prefix,
+                               prof_sql_retention_t which);
 
 /** The canonical phase names in column order (the 14 phases, not total),
  * the same as prof_phase_name(); columns are "<name>_us". */

@@ -149,6 +149,36 @@ def test_locked_database_is_an_outage_requests_never_notice(tmp_path):
         srv.cleanup()
 
 
+def test_an_idle_child_logs_the_end_of_an_outage():
+    # A child that met an outage and gets no request afterwards (under
+    # load another child may take them all) still finds the database back,
+    # says so, and writes what the outage cost to its counters.
+    srv = make_server(SqliteDb, name="idle-outage")
+    try:
+        assert get(srv, "/index.html") == 200
+        wait_for(lambda: count_rows(srv.db) == 1)
+        lock = subprocess.Popen(["sqlite3", srv.db.path],
+                                stdin=subprocess.PIPE, text=True)
+        lock.stdin.write(".timeout 10000\nBEGIN EXCLUSIVE;\n"
+                         "INSERT INTO profiler_schema SELECT * FROM "
+                         "profiler_schema WHERE 0;\n")
+        lock.stdin.flush()
+        time.sleep(0.5)
+        assert [get(srv, "/index.html") for _ in range(3)] == [200] * 3
+        wait_for(lambda: "PROF00006" in srv.read_error_log(), timeout=30)
+        lock.stdin.write("COMMIT;\n.quit\n")
+        lock.stdin.close()
+        lock.wait(10)
+        # No request from here on.
+        wait_for(lambda: "PROF00007" in srv.read_error_log(), timeout=15)
+        assert "3 rows were lost to the outage" in srv.read_error_log()
+        assert srv.db.scalar("SELECT sum(rows_failed) FROM profiler_writers") == 3
+        assert count_rows(srv.db) == 1
+        finish(srv, OUTAGE_LOG)
+    finally:
+        srv.cleanup()
+
+
 def test_unwritable_file_is_an_outage_then_writing_resumes():
     # DBDPersist Off: a connection per batch, as the README advises for
     # SQLite, so a file that becomes writable again is written again.
@@ -395,12 +425,15 @@ def test_schema_version_1_is_migrated():
         get(srv, "/index.html")
         finish(srv)
         db = srv.db
-        assert db.query("SELECT version, hist_layout FROM profiler_schema") == [(3, 1)]
+        assert db.query("SELECT version, hist_layout FROM profiler_schema") == [(4, 1)]
         assert count_rows(db, "route = '/kept'") == 1
         assert count_rows(db, "path = '/index.html'") == 1
+        # Schema 4: rows from before have no phase starts; new ones do.
+        assert count_rows(db, "route = '/kept' AND phase_starts IS NULL") == 1
+        assert count_rows(db, "path = '/index.html' AND phase_starts LIKE '0,%'") == 1
         assert db.scalar("SELECT count FROM profiler_rollups") == 1
         assert db.scalar("SELECT count FROM profiler_rollups_hour") == 1
-        assert "tables profiler_* migrated at schema version 3" in srv.read_error_log()
+        assert "tables profiler_* migrated at schema version 4" in srv.read_error_log()
     finally:
         srv.cleanup()
 

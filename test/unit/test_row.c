@@ -775,6 +775,81 @@ START_TEST(row_minute_random)
 }
 END_TEST
 
+/* Phase starts as the store's column keeps them: 14 fields read..log,
+ * empty where the phase did not run; NULL when nothing is known. */
+#define NR (-1)
+static const struct {
+    apr_int64_t first[PROF_PHASE_COUNT];
+    const char *want;           /* NULL: the column stays NULL */
+} starts_cases[] = {
+    { { 0, 41, NR, NR, 60, 70, 80, NR, NR, 90, 100, 110, 5000, 5100, NR },
+      "0,41,,,60,70,80,,,90,100,110,5000,5100" },
+    /* only read ran (a request that ended in read) */
+    { { 0, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR },
+      "0,,,,,,,,,,,,," },
+    /* the total's slot is not a phase: never written */
+    { { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 999 },
+      "0,1,2,3,4,5,6,7,8,9,10,11,12,13" },
+    /* the widest values fit PROF_ROW_STARTS_MAX */
+    { { APR_INT64_MAX, APR_INT64_MAX, APR_INT64_MAX, APR_INT64_MAX,
+        APR_INT64_MAX, APR_INT64_MAX, APR_INT64_MAX, APR_INT64_MAX,
+        APR_INT64_MAX, APR_INT64_MAX, APR_INT64_MAX, APR_INT64_MAX,
+        APR_INT64_MAX, APR_INT64_MAX, NR },
+      "9223372036854775807,9223372036854775807,9223372036854775807,"
+      "9223372036854775807,9223372036854775807,9223372036854775807,"
+      "9223372036854775807,9223372036854775807,9223372036854775807,"
+      "9223372036854775807,9223372036854775807,9223372036854775807,"
+      "9223372036854775807,9223372036854775807" },
+    /* nothing known: NULL, not a row of empty fields */
+    { { NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR, NR },
+      NULL },
+};
+
+START_TEST(row_phase_starts_table)
+{
+    prof_row_in_t in;
+    prof_row_t *row;
+    char buf[PROF_ROW_STARTS_MAX];
+    const char *got;
+
+    memset(&in, 0, sizeof(in));
+    in.first_us = starts_cases[_i].first;
+    row = prof_row_create(&in);
+    ck_assert_ptr_nonnull(row);
+    got = prof_row_phase_starts(row, buf, sizeof(buf));
+    if (starts_cases[_i].want) {
+        ck_assert_ptr_nonnull(got);
+        ck_assert_str_eq(got, starts_cases[_i].want);
+        /* One byte short of what it needs: refused, never cut. */
+        ck_assert_ptr_null(prof_row_phase_starts(row, buf, strlen(got)));
+    }
+    else {
+        ck_assert_ptr_null(got);
+    }
+    prof_row_free(row);
+}
+END_TEST
+
+/* A row built without phase starts has none: the column stays NULL. */
+START_TEST(row_phase_starts_unknown)
+{
+    prof_row_in_t in;
+    prof_row_t *row;
+    char buf[PROF_ROW_STARTS_MAX];
+    int k;
+
+    memset(&in, 0, sizeof(in));
+    row = prof_row_create(&in);
+    ck_assert_ptr_nonnull(row);
+    for (k = 0; k < PROF_PHASE_COUNT; ++k) {
+        ck_assert_int_eq(row->first_us[k], -1);
+    }
+    ck_assert_ptr_null(prof_row_phase_starts(row, buf, sizeof(buf)));
+    ck_assert_ptr_null(prof_row_phase_starts(NULL, buf, sizeof(buf)));
+    prof_row_free(row);
+}
+END_TEST
+
 Suite *prof_row_suite(void)
 {
     Suite *s = suite_create("prof_row");
@@ -787,6 +862,8 @@ Suite *prof_row_suite(void)
     tcase_add_test(tc, row_no_spans);
     tcase_add_loop_test(tc, row_cut_ascii, 0, F_COUNT * N_OF(ascii_lens));
     tcase_add_loop_test(tc, row_cut_utf8, 0, F_COUNT * UTF8_CASES);
+    tcase_add_loop_test(tc, row_phase_starts_table, 0, N_OF(starts_cases));
+    tcase_add_test(tc, row_phase_starts_unknown);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("spans");

@@ -43,7 +43,7 @@
 #include "unit.h"
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define MAX_PARAMS (29 * PROF_SQL_ROWS_MAX)
+#define MAX_PARAMS (30 * PROF_SQL_ROWS_MAX)
 
 /* The prefixes the SQLite tests run with: the default, a short one, and
  * none at all. */
@@ -211,21 +211,31 @@ static void check_raw(const char *sql)
                   sql);
 }
 
-/* What ensure_schema() in mod_profiler_store.c does, in one transaction:
- * the connection settings, every migration from 0, the version. */
+static apr_int64_t schema_exists(sqlite3 *db, const char *prefix);
+
+/* What schema_ensure() in mod_profiler_db.c does, in one transaction: the
+ * connection settings, the migrations from the recorded version (not all
+ * of them are idempotent: ALTER TABLE ADD COLUMN is not), the version. */
 static void migrate(sqlite3 *db, const char *prefix, apr_int64_t now)
 {
     const char *const *setup;
     const void *args[1];
-    int from;
+    int from = 0;
 
     for (setup = prof_sql_connection_setup(PROF_SQL_SQLITE); *setup;
          ++setup) {
         check_raw(*setup);
         run(db, *setup, NULL);
     }
-    run(db, "BEGIN IMMEDIATE", NULL);
-    for (from = 0; from < PROF_SQL_SCHEMA_VERSION; ++from) {
+    ck_assert_str_eq(prof_sql_begin(PROF_SQL_SQLITE), "BEGIN IMMEDIATE");
+    ck_assert_str_eq(prof_sql_begin(PROF_SQL_PGSQL), "BEGIN");
+    run(db, prof_sql_begin(PROF_SQL_SQLITE), NULL);
+    if (schema_exists(db, prefix)) {
+        from = (int)one_value(db, apr_pstrcat(unit_pool, "SELECT version "
+                                              "FROM ", prefix, "schema",
+                                              NULL));
+    }
+    for (; from < PROF_SQL_SCHEMA_VERSION; ++from) {
         const char **stmt = prof_sql_migration(unit_pool, PROF_SQL_SQLITE,
                                                prefix, from);
 
@@ -241,7 +251,7 @@ static void migrate(sqlite3 *db, const char *prefix, apr_int64_t now)
                                                  prefix,
                                                  PROF_SQL_SCHEMA_VERSION),
                          args), 1);
-    run(db, "COMMIT", NULL);
+    run(db, prof_sql_end(1), NULL);
 }
 
 static apr_int64_t schema_exists(sqlite3 *db, const char *prefix)
@@ -293,8 +303,8 @@ static const struct {
     { "WRITER_UPDATE", "LLLLL", 0 },
     /* id, server, vhost, start_us, method, route, path, query, status,
      * protocol, bytes_sent, total_us, ttfb_us, 14 phases, weight,
-     * spans_dropped */
-    { "REQUEST_INSERT", "LssLssssdsLLL" "LLLLLLLLLLLLLL" "dd", 0 },
+     * spans_dropped, phase_starts */
+    { "REQUEST_INSERT", "LssLssssdsLLL" "LLLLLLLLLLLLLL" "dds", 0 },
     /* request_id, seq, name, description, parent, start_us, dur_us,
      * metric */
     { "SPAN_INSERT", "LdssdLLd", 0 },
@@ -386,6 +396,159 @@ START_TEST(sql_migrate_in_steps)
 }
 END_TEST
 
+/* Schema 4 on a database with rows of schema 3: they keep their values,
+ * with phase_starts NULL, and new rows carry it. */
+START_TEST(sql_migrate_3_to_4_keeps_rows)
+{
+    const char *prefix = prefixes[_i];
+    sqlite3 *db = db_open();
+    const char **stmt;
+    int from;
+
+    for (from = 0; from < 3; ++from) {
+        for (stmt = prof_sql_migration(unit_pool, PROF_SQL_SQLITE, prefix,
+                                       from); *stmt; ++stmt) {
+            run(db, *stmt, NULL);
+        }
+    }
+    run(db, apr_pstrcat(unit_pool, "INSERT INTO ", prefix, "requests (id, "
+                        "server, vhost, start_us, method, route, path, "
+                        "status, protocol, bytes_sent, total_us, ttfb_us, "
+                        "read_us, postread_us, quick_us, translate_us, "
+                        "storage_us, headers_us, access_us, authn_us, "
+                        "authz_us, type_us, fixups_us, handler_us, body_us, "
+                        "log_us, weight, spans_dropped) VALUES (7, 's', 'v', "
+                        "1, 'GET', '/', '/', 200, 'HTTP/1.1', 0, 9, 0, 1, 1, "
+                        "1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0)", NULL),
+        NULL);
+    stmt = prof_sql_migration(unit_pool, PROF_SQL_SQLITE, prefix, 3);
+    ck_assert_ptr_nonnull(stmt);
+    for (; *stmt; ++stmt) {
+        run(db, *stmt, NULL);
+    }
+    ck_assert_int_eq(one_value(db, apr_pstrcat(unit_pool, "SELECT count(*) "
+                                               "FROM ", prefix, "requests "
+                                               "WHERE id = 7 AND total_us = 9 "
+                                               "AND phase_starts IS NULL",
+                                               NULL)), 1);
+    ck_assert_ptr_null(prof_sql_migration(unit_pool, PROF_SQL_SQLITE, prefix,
+                                          4));
+    db_close(db);
+}
+END_TEST
+
+/* Retention's statements on a real table: the oldest first, by the limit
+ * and the cutoff, spans with their requests; the cheap questions answer
+ * what there is. */
+START_TEST(sql_retention_statements)
+{
+    const char *prefix = prefixes[_i];
+    apr_int64_t now = APR_INT64_C(1700000000000000), cutoff, id;
+    sqlite3 *db = db_open();
+    const void *args[2];
+    int limit, k;
+
+    migrate(db, prefix, now);
+    for (k = 0; k < PROF_RET_COUNT; ++k) {
+        ck_assert_ptr_nonnull(prof_sql_retention(unit_pool, prefix, k));
+    }
+    ck_assert_ptr_null(prof_sql_retention(unit_pool, prefix, PROF_RET_COUNT));
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_COUNT_REQUESTS)), 0);
+    /* min() of nothing is NULL: nothing is due. */
+    {
+        sqlite3_stmt *st = query(db, prof_sql_retention(
+                                     unit_pool, prefix,
+                                     PROF_RET_OLDEST_REQUEST), NULL);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_int_eq(sqlite3_column_type(st, 0), SQLITE_NULL);
+        sqlite3_finalize(st);
+    }
+    /* Ten requests, started 1..10, each with a span. */
+    for (id = 1; id <= 10; ++id) {
+        run(db, apr_psprintf(unit_pool, "INSERT INTO %srequests (id, server, "
+                             "vhost, start_us, method, route, path, status, "
+                             "protocol, bytes_sent, total_us, ttfb_us, "
+                             "read_us, postread_us, quick_us, translate_us, "
+                             "storage_us, headers_us, access_us, authn_us, "
+                             "authz_us, type_us, fixups_us, handler_us, "
+                             "body_us, log_us, weight, spans_dropped) VALUES "
+                             "(%d, 's', 'v', %d, 'GET', '/', '/', 200, 'h', "
+                             "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "
+                             "0, 1, 0)", prefix, (int)id, (int)id), NULL);
+        run(db, apr_psprintf(unit_pool, "INSERT INTO %sspans (request_id, "
+                             "seq, name, start_us, dur_us, metric) VALUES "
+                             "(%d, 0, 'x', 0, 0, 0)", prefix, (int)id), NULL);
+    }
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_OLDEST_REQUEST)), 1);
+    /* Older than 5, at most 3: 1, 2, 3. */
+    cutoff = 5;
+    limit = 3;
+    args[0] = &cutoff;
+    args[1] = &limit;
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_SPANS),
+                         args), 3);
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_REQUESTS),
+                         args), 3);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_OLDEST_REQUEST)), 4);
+    /* Then only 4 is older than 5. */
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_REQUESTS),
+                         args), 1);
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_REQUESTS),
+                         args), 0);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_COUNT_REQUESTS)), 6);
+    /* Writers: the sum of their counters; the idle ones go. */
+    run(db, apr_pstrcat(unit_pool, "INSERT INTO ", prefix, "writers (server, "
+                        "pid, nonce, started_us, last_write_us, "
+                        "rows_written, rows_dropped, rows_failed) VALUES "
+                        "('s', 1, 1, 0, 10, 4, 0, 0), "
+                        "('s', 2, 2, 0, 20, 6, 0, 0)", NULL), NULL);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_ROWS_WRITTEN)), 10);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_OLDEST_WRITE)), 10);
+    cutoff = 15;
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_WRITERS),
+                         args), 1);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_ROWS_WRITTEN)), 6);
+    /* Rollups: the oldest minute and hour, and deletion before a cutoff. */
+    run(db, apr_pstrcat(unit_pool, "INSERT INTO ", prefix, "rollups SELECT "
+                        "m, 's', 'v', '/', 'GET', 2, 0, 0, 0, 0, 0, 0, 0, 0, "
+                        "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '' FROM "
+                        "(SELECT 60 AS m UNION SELECT 120 UNION SELECT 180)",
+                        NULL), NULL);
+    run(db, apr_pstrcat(unit_pool, "INSERT INTO ", prefix, "rollups_hour "
+                        "SELECT hour_us, 's', 'v', '/', 'GET', 2, 0, 0, 0, 0, "
+                        "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "
+                        "'' FROM (SELECT 3600 AS hour_us UNION SELECT 7200)",
+                        NULL), NULL);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_OLDEST_MINUTE)), 60);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_OLDEST_HOUR)), 3600);
+    cutoff = 121;
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_MINUTES),
+                         args), 2);
+    cutoff = 7200;
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_HOURS),
+                         args), 1);
+    ck_assert_int_eq(one_value(db, prof_sql_retention(
+                         unit_pool, prefix, PROF_RET_OLDEST_MINUTE)), 180);
+    db_close(db);
+}
+END_TEST
+
 /* ------------------------------------------------------------ round trip */
 
 #define SERVER "srv.example:443"
@@ -424,6 +587,11 @@ static const apr_int64_t req_durs[PROF_PHASE_COUNT] = {
     9999
 };
 
+/* Phases that did not run (-1) leave their field empty. */
+static const apr_int64_t req_starts[PROF_PHASE_COUNT] = {
+    0, 101, -1, 203, 307, 412, 518, -1, -1, 625, 735, 846, 958, 1071, -1
+};
+
 static const prof_span_info_t req_spans[] = {
     { "db", "SELECT 1", 10, 20, PROF_SPAN_NO_PARENT, 0, 0 },
     { "cache", NULL, 15, 2, 0, 1, 1 },
@@ -438,6 +606,7 @@ static prof_row_t *request_row(const char *query_string)
     memset(&in, 0, sizeof(in));
     in.start_us = APR_INT64_C(1700000012345678);
     in.dur_us = req_durs;
+    in.first_us = req_starts;
     in.ttfb_us = 4321;
     in.bytes_sent = APR_INT64_C(6000000000);
     in.status = 404;
@@ -462,7 +631,10 @@ static prof_row_t *request_row(const char *query_string)
 static void request_round_trip(sqlite3 *db, const char *prefix,
                                apr_int64_t id, const prof_row_t *row)
 {
-    const void *args[13 + PROF_SQL_PHASE_COLUMNS + 2];
+    const void *args[13 + PROF_SQL_PHASE_COLUMNS + 3];
+    char starts[PROF_ROW_STARTS_MAX];
+    const char *want_starts = prof_row_phase_starts(row, starts,
+                                                    sizeof(starts));
     int status = row->status, weight = (int)row->weight;
     int dropped = (int)row->spans_dropped, k, col;
     const char *sql;
@@ -487,6 +659,7 @@ static void request_round_trip(sqlite3 *db, const char *prefix,
     }
     args[13 + PROF_SQL_PHASE_COLUMNS] = &weight;
     args[14 + PROF_SQL_PHASE_COLUMNS] = &dropped;
+    args[15 + PROF_SQL_PHASE_COLUMNS] = want_starts;
     ck_assert_int_eq(run(db, prof_sql_stmt(unit_pool, PROF_SQL_SQLITE, prefix,
                                            PROF_STMT_REQUEST_INSERT), args), 1);
     for (i = 0; i < row->nspans; ++i) {
@@ -511,7 +684,7 @@ static void request_round_trip(sqlite3 *db, const char *prefix,
      * and hold the phases in that order. */
     sql = "SELECT server, vhost, start_us, method, route, path, query, "
           "status, protocol, bytes_sent, total_us, ttfb_us, weight, "
-          "spans_dropped";
+          "spans_dropped, phase_starts";
     for (k = 0; k < PROF_SQL_PHASE_COLUMNS; ++k) {
         sql = apr_pstrcat(unit_pool, sql, ", ", prof_phase_name(k), "_us",
                           NULL);
@@ -542,7 +715,14 @@ static void request_round_trip(sqlite3 *db, const char *prefix,
     ck_assert_int_eq(sqlite3_column_int64(st, 11), row->ttfb_us);
     ck_assert_int_eq(sqlite3_column_int(st, 12), (int)row->weight);
     ck_assert_int_eq(sqlite3_column_int(st, 13), (int)row->spans_dropped);
-    for (k = 0, col = 14; k < PROF_SQL_PHASE_COLUMNS; ++k, ++col) {
+    if (want_starts) {
+        ck_assert_str_eq((const char *)sqlite3_column_text(st, 14),
+                         want_starts);
+    }
+    else {
+        ck_assert_int_eq(sqlite3_column_type(st, 14), SQLITE_NULL);
+    }
+    for (k = 0, col = 15; k < PROF_SQL_PHASE_COLUMNS; ++k, ++col) {
         ck_assert_msg(sqlite3_column_int64(st, col) == row->dur_us[k],
                       "%s_us: %lld, want %lld", prof_phase_name(k),
                       (long long)sqlite3_column_int64(st, col),
@@ -958,7 +1138,7 @@ START_TEST(sql_insert_rows)
     apr_int64_t ids[PROF_SQL_ROWS_MAX], dur[PROF_SQL_ROWS_MAX][PROF_PHASE_COUNT];
     int status[PROF_SQL_ROWS_MAX], one = 1, zero = 0, seq[PROF_SQL_ROWS_MAX];
     const char *paths[PROF_SQL_ROWS_MAX];
-    const void *args[PROF_SQL_ROWS_MAX * 29];
+    const void *args[PROF_SQL_ROWS_MAX * 30];
     sqlite3 *db = db_open();
     sqlite3_stmt *st;
     apr_int64_t next = 1;
@@ -973,7 +1153,7 @@ START_TEST(sql_insert_rows)
 
         ck_assert_ptr_nonnull(sql);
         for (i = 0; i < n; ++i) {
-            const void **a = args + i * 29;
+            const void **a = args + i * 30;
 
             ids[i] = next++;
             status[i] = 200 + i;
@@ -1000,6 +1180,7 @@ START_TEST(sql_insert_rows)
             }
             a[13 + PROF_SQL_PHASE_COLUMNS] = &one;
             a[14 + PROF_SQL_PHASE_COLUMNS] = &zero;
+            a[15 + PROF_SQL_PHASE_COLUMNS] = i % 2 ? "0,5" : NULL;
         }
         /* run() checks that SQLite sees exactly the format's parameters. */
         ck_assert_int_eq(run(db, sql, args), n);
@@ -1074,13 +1255,13 @@ START_TEST(sql_insert_rows_bounds)
                                           PROF_STMT_SPAN_INSERT, 1),
                      prof_sql_stmt(unit_pool, d, "p_",
                                    PROF_STMT_SPAN_INSERT));
-    /* n tuples, and 29 parameters each. */
+    /* n tuples, and 30 parameters each. */
     sql = prof_sql_insert_rows(unit_pool, d, "p_", PROF_STMT_REQUEST_INSERT,
                                PROF_SQL_ROWS_MAX);
     for (n = 0, count = 0; (sql = strstr(sql, "%")) != NULL; ++sql) {
         ++count;
     }
-    ck_assert_int_eq(count, 29 * PROF_SQL_ROWS_MAX);
+    ck_assert_int_eq(count, 30 * PROF_SQL_ROWS_MAX);
     sql = prof_sql_insert_rows(unit_pool, d, "p_", PROF_STMT_REQUEST_INSERT,
                                PROF_SQL_ROWS_MAX);
     for (; (sql = strstr(sql, "), (")) != NULL; ++sql) {
@@ -1099,6 +1280,9 @@ Suite *prof_sql_suite(void)
     tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, sql_migrate_and_prepare, 0, N_OF(prefixes));
     tcase_add_loop_test(tc, sql_migrate_in_steps, 0, N_OF(prefixes));
+    tcase_add_loop_test(tc, sql_migrate_3_to_4_keeps_rows, 0,
+                        N_OF(prefixes));
+    tcase_add_loop_test(tc, sql_retention_statements, 0, N_OF(prefixes));
     tcase_add_loop_test(tc, sql_round_trip, 0, N_OF(prefixes));
     tcase_add_loop_test(tc, sql_insert_rows, 0, N_OF(prefixes));
     suite_add_tcase(s, tc);
