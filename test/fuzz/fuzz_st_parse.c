@@ -94,13 +94,14 @@ static void check_entries(const apr_array_header_t *a)
     }
 }
 
-/* got is want with every control byte a space, as prof_st_add() maps. */
+/* got is want with every control byte but HTAB a space, as prof_st_add()
+ * maps: HTAB is qdtext and kept. */
 static int desc_maps(const char *got, const char *want)
 {
     for (; *want; ++want, ++got) {
         unsigned char c = (unsigned char)*want;
 
-        if (*got != ((c < 0x20 || c == 0x7f) ? ' ' : *want)) {
+        if (*got != (((c < 0x20 && c != '\t') || c == 0x7f) ? ' ' : *want)) {
             return 0;
         }
     }

@@ -10,9 +10,14 @@ OPEN = "PROF00023"          # a report section without access control
 WHOLE = "PROF00024"         # a report for a whole server or virtual host
 NO_TOKEN = "PROF00140"      # Require profiler-token, no ProfilerReportToken
 
+# A report reads the main server's mod_dbd database: without one, -t fails
+# (test_store_configtest.py); these tests are about the warnings.
+DBD = "DBDriver sqlite3\nDBDParams @ROOT@/profiler.db\n"
+
 
 def configtest(body, modules=()):
-    srv = Httpd(body, name="report-configtest", modules=modules)
+    srv = Httpd(DBD + body, name="report-configtest",
+                modules=("dbd",) + tuple(modules))
     try:
         res = srv.configtest()
     finally:
@@ -71,7 +76,8 @@ def test_warns_at_configtest(body, tag, where):
     "RewriteEngine On\nRewriteRule ^/r - [L,H=text/plain]",
 ])
 def test_no_warning_where_access_is_controlled(body):
-    srv = Httpd(body, name="report-configtest", modules=("rewrite", "auth_basic"))
+    srv = Httpd(DBD + body, name="report-configtest",
+                modules=("dbd", "rewrite", "auth_basic"))
     srv.write("token", "0123456789abcdef-secret\n")
     try:
         res = srv.configtest()
