@@ -498,6 +498,132 @@ static void check_unique_series(const char *text, prof_prom_format_t f)
     ck_assert_int_eq(eof, f == PROF_PROM_OPENMETRICS);
 }
 
+/*
+ * The OpenMetrics rules promtool (a 0.0.4 parser) cannot check: TYPE, UNIT
+ * and HELP once per family and before its samples, a unit the family name
+ * ends with, sample names that are the family's plus the suffixes its type
+ * allows (a counter's _total), histogram buckets in increasing le ending
+ * with +Inf, cumulative, and _count equal to the +Inf bucket; # EOF last.
+ */
+static void check_openmetrics(const char *text)
+{
+    apr_hash_t *families = apr_hash_make(unit_pool);
+    const char *line, *nl, *fam = NULL, *type = NULL;
+    const char *series = NULL;          /* a histogram's, le cut off */
+    apr_size_t series_len = 0;
+    apr_uint64_t last_count = 0, inf_count = 0;
+    apr_interval_time_t last_le = -1;
+    int eof = 0, seen_inf = 0;
+
+    for (line = text; *line; line = nl + 1) {
+        char *l;
+
+        nl = strchr(line, '\n');
+        ck_assert_ptr_nonnull(nl);
+        l = apr_pstrndup(unit_pool, line, (apr_size_t)(nl - line));
+        ck_assert_msg(!eof, "after # EOF: %s", l);
+        if (strcmp(l, "# EOF") == 0) {
+            eof = 1;
+            continue;
+        }
+        if (strncmp(l, "# TYPE ", 7) == 0) {
+            char *sp = strchr(l + 7, ' ');
+
+            ck_assert_ptr_nonnull(sp);
+            fam = apr_pstrndup(unit_pool, l + 7, (apr_size_t)(sp - l - 7));
+            type = sp + 1;
+            ck_assert_msg(apr_hash_get(families, fam, APR_HASH_KEY_STRING)
+                          == NULL, "family %s twice", fam);
+            apr_hash_set(families, fam, APR_HASH_KEY_STRING, fam);
+            ck_assert_msg(strcmp(type, "counter") == 0
+                          || strcmp(type, "histogram") == 0
+                          || strcmp(type, "gauge") == 0, "type %s", type);
+            if (strcmp(type, "counter") == 0) {
+                apr_size_t n = strlen(fam);
+
+                ck_assert_msg(n < 6 || strcmp(fam + n - 6, "_total") != 0,
+                              "counter family %s", fam);
+            }
+            continue;
+        }
+        if (strncmp(l, "# UNIT ", 7) == 0 || strncmp(l, "# HELP ", 7) == 0) {
+            apr_size_t n = strlen(fam);
+
+            ck_assert_msg(fam && strncmp(l + 7, fam, n) == 0
+                          && l[7 + n] == ' ', "%s outside its family", l);
+            if (l[2] == 'U') {
+                const char *unit = l + 8 + n;
+                apr_size_t u = strlen(unit);
+
+                ck_assert_msg(n > u + 1 && fam[n - u - 1] == '_'
+                              && strcmp(fam + n - u, unit) == 0,
+                              "unit %s of %s", unit, fam);
+            }
+            continue;
+        }
+        ck_assert_msg(l[0] != '#', "comment %s", l);
+        ck_assert_ptr_nonnull(fam);
+        {
+            apr_size_t n = strlen(fam);
+            const char *suffix = l + n, *end = suffix + strcspn(suffix, "{ ");
+            const char *sfx = apr_pstrndup(unit_pool, suffix,
+                                           (apr_size_t)(end - suffix));
+            const char *value = strrchr(l, ' ') + 1;
+
+            ck_assert_msg(strncmp(l, fam, n) == 0, "%s not of %s", l, fam);
+            if (strcmp(type, "counter") == 0) {
+                ck_assert_msg(strcmp(sfx, "_total") == 0, "%s", l);
+            }
+            else if (strcmp(type, "histogram") == 0) {
+                const char *le = strstr(l, "le=\"");
+
+                if (strcmp(sfx, "_bucket") == 0) {
+                    apr_size_t plen = (apr_size_t)(le - l);
+                    apr_uint64_t c = strtoull(value, NULL, 10);
+
+                    ck_assert_ptr_nonnull(le);
+                    if (!series || plen != series_len
+                        || strncmp(series, l, plen) != 0 || seen_inf) {
+                        ck_assert_msg(!series || seen_inf,
+                                      "no +Inf before %s", l);
+                        series = line;
+                        series_len = plen;
+                        last_le = -1;
+                        last_count = 0;
+                        seen_inf = 0;
+                    }
+                    ck_assert_msg(c >= last_count, "not cumulative: %s", l);
+                    last_count = c;
+                    if (strncmp(le + 4, "+Inf\"", 5) == 0) {
+                        seen_inf = 1;
+                        inf_count = c;
+                    }
+                    else {
+                        apr_interval_time_t us = le_to_us(le + 4);
+
+                        ck_assert_msg(us > last_le, "le not increasing: %s",
+                                      l);
+                        last_le = us;
+                    }
+                }
+                else {
+                    ck_assert_msg(strcmp(sfx, "_sum") == 0
+                                  || strcmp(sfx, "_count") == 0, "%s", l);
+                    ck_assert_msg(seen_inf, "no +Inf bucket before %s", l);
+                    if (strcmp(sfx, "_count") == 0) {
+                        ck_assert_uint_eq(strtoull(value, NULL, 10),
+                                          inf_count);
+                    }
+                }
+            }
+            else {
+                ck_assert_str_eq(sfx, "");
+            }
+        }
+    }
+    ck_assert_msg(eof, "no # EOF");
+}
+
 START_TEST(promtool_accepts_hostile_output)
 {
     void *mem;
@@ -545,6 +671,7 @@ START_TEST(openmetrics_output)
     prof_prom_write_agg(w, s, NULL);
     text = prof_prom_finish(w, &len);
     check_unique_series(text, PROF_PROM_OPENMETRICS);
+    check_openmetrics(text);
     ck_assert_ptr_nonnull(strstr(text, "# TYPE mod_profiler_requests counter\n"
                                        "# HELP mod_profiler_requests "));
     ck_assert_ptr_nonnull(strstr(text, "# TYPE mod_profiler_request_duration_"
@@ -590,7 +717,7 @@ START_TEST(output_counts_are_the_blocks)
     prof_agg_span(agg, "db", 2500000);
     prof_prom_write_agg(w, prof_agg_snapshot(agg, unit_pool), NULL);
     text = prof_prom_finish(w, NULL);
-#define HAS(s) ck_assert_msg(strstr(text, s) != NULL, "no %s in\n%s", s, text)
+#define HAS(s) ck_assert_msg(strstr(text, s) != NULL, "no %s in\n%.2000s", s, text)
     HAS("\nmod_profiler_requests_total{vhost=\"v\",route=\"/a\",method=\"GET\","
         "code=\"200\"} 7\n");
     HAS("\nmod_profiler_requests_total{vhost=\"v\",route=\"/a\",method=\"GET\","
