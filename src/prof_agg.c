@@ -16,6 +16,11 @@
  * where a cell's key is published.
  */
 
+/* strnlen() is POSIX.1-2008, not C99. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <string.h>
 
 #include "apr_thread_proc.h"
@@ -121,27 +126,107 @@ static APR_INLINE void cpu_relax(void)
 
 /* ---- keys ------------------------------------------------------------ */
 
-/* FNV-1a, then a 64-bit finaliser (murmur3's fmix64) so that the low bits
- * (the probe start) and the high ones (the tag) both depend on every byte. */
-static APR_INLINE apr_uint64_t fnv(apr_uint64_t h, const char *s,
-                                   apr_size_t n)
+/* FNV-1a: the header's checksum, once per attach. */
+static apr_uint64_t fnv(apr_uint64_t h, const char *s, apr_size_t n)
 {
     apr_size_t i;
 
     for (i = 0; i < n; ++i) {
         h = (h ^ (unsigned char)s[i]) * APR_UINT64_C(0x100000001b3);
     }
-    return (h ^ 0xff) * APR_UINT64_C(0x100000001b3);  /* a separator */
+    return h;
 }
 
-static apr_uint64_t key_hash(const prof_agg_key_t *k)
+/*
+ * A key as a request brings it: pointers to its strings (cut, but not
+ * copied) and their lengths. Every request builds one, so nothing is
+ * copied until a key is claimed; the cell's key is compared with it
+ * directly.
+ */
+typedef struct {
+    const char *vhost, *route, *method;
+    apr_uint16_t vhost_len, route_len, method_len, status, flags;
+    apr_uint64_t hash;
+} probe_t;
+
+/* The bytes of s kept: strnlen is a vector scan in glibc; the UTF-8 cut
+ * is looked for only in a string that is too long. */
+static APR_INLINE apr_uint16_t cut_len(const char *s, apr_size_t max)
+{
+    apr_size_t n;
+
+    if (s == NULL) {
+        return 0;
+    }
+    n = strnlen(s, max + 1);
+    return (apr_uint16_t)(n > max ? prof_utf8_prefix_len(s, max) : n);
+}
+
+/* Eight bytes at a time (memcpy: no alignment assumed), the tail with its
+ * length, so that ("ab", "c") and ("a", "bc") differ. Which hash does not
+ * matter for correctness (the whole key is compared), only for spreading:
+ * a multiply-xorshift per word, and murmur3's finaliser at the end so that
+ * the low bits (where probing starts) and the high ones (the tag) both
+ * depend on every byte. The block is never shared across byte orders. */
+static APR_INLINE apr_uint64_t mix(apr_uint64_t h, apr_uint64_t w)
+{
+    h = (h ^ w) * APR_UINT64_C(0x9e3779b97f4a7c15);
+    return h ^ (h >> 32);
+}
+
+static APR_INLINE apr_uint64_t load8(const char *s)
+{
+    apr_uint64_t w;
+
+    memcpy(&w, s, 8);
+    return w;
+}
+
+static APR_INLINE apr_uint64_t load4(const char *s)
+{
+    apr_uint32_t w;
+
+    memcpy(&w, s, 4);
+    return w;
+}
+
+/* The last 1..8 bytes as wyhash reads them (overlapping loads, no loop). */
+static APR_INLINE apr_uint64_t hash_str(apr_uint64_t h, const char *s,
+                                        apr_size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    apr_uint64_t w, len = (apr_uint64_t)n << 56;
+
+    if (n > 8) {
+        for (; n > 8; s += 8, n -= 8) {
+            h = mix(h, load8(s));
+        }
+        w = load8(s + n - 8);   /* overlaps the last word: still exact */
+    }
+    else if (n == 8) {
+        w = load8(s);
+    }
+    else if (n >= 4) {
+        w = load4(s) | load4(s + n - 4) << 24;
+    }
+    else if (n > 0) {
+        w = (apr_uint64_t)u[0] | (apr_uint64_t)u[n / 2] << 8
+            | (apr_uint64_t)u[n - 1] << 16;
+    }
+    else {
+        w = 0;
+    }
+    return mix(h, w ^ len);
+}
+
+static apr_uint64_t probe_hash(const probe_t *k)
 {
     apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
 
-    h = fnv(h, k->vhost, k->vhost_len);
-    h = fnv(h, k->route, k->route_len);
-    h = fnv(h, k->method, k->method_len);
-    h ^= ((apr_uint64_t)k->status << 16) | k->flags;
+    h = hash_str(h, k->vhost, k->vhost_len);
+    h = hash_str(h, k->route, k->route_len);
+    h = hash_str(h, k->method, k->method_len);
+    h = mix(h, ((apr_uint64_t)k->status << 16) | k->flags);
     h ^= h >> 33;
     h *= APR_UINT64_C(0xff51afd7ed558ccd);
     h ^= h >> 33;
@@ -150,38 +235,29 @@ static apr_uint64_t key_hash(const prof_agg_key_t *k)
     return h;
 }
 
-static APR_INLINE apr_uint16_t put_str(char *dst, const char *s,
-                                       apr_size_t max)
-{
-    apr_size_t n = prof_utf8_prefix_len(s, max);
-
-    if (n) {
-        memcpy(dst, s, n);
-    }
-    dst[n] = '\0';
-    return (apr_uint16_t)n;
-}
-
-/* Fills k (only its strings up to their NULs: the rest is never read) and
- * its hash. */
-static void key_make(prof_agg_key_t *k, const char *vhost, const char *route,
+static void key_make(probe_t *k, const char *vhost, const char *route,
                      const char *method, int status, apr_uint16_t flags)
 {
-    k->vhost_len = put_str(k->vhost, vhost, PROF_AGG_VHOST_MAX);
-    k->route_len = put_str(k->route, route, PROF_AGG_ROUTE_MAX);
-    k->method_len = put_str(k->method, method, PROF_AGG_METHOD_MAX);
+    k->vhost = vhost ? vhost : "";
+    k->route = route ? route : "";
+    k->method = method ? method : "";
+    k->vhost_len = cut_len(vhost, PROF_AGG_VHOST_MAX);
+    k->route_len = cut_len(route, PROF_AGG_ROUTE_MAX);
+    k->method_len = cut_len(method, PROF_AGG_METHOD_MAX);
     k->status = (apr_uint16_t)(status >= 100 && status <= 999 ? status : 0);
     k->flags = flags;
-    k->hash = key_hash(k);
+    k->hash = probe_hash(k);
 }
 
-static void key_set_route(prof_agg_key_t *k, const char *route)
+/* route: a constant of ours, short. */
+static void key_set_route(probe_t *k, const char *route)
 {
-    k->route_len = put_str(k->route, route, PROF_AGG_ROUTE_MAX);
-    k->hash = key_hash(k);
+    k->route = route;
+    k->route_len = (apr_uint16_t)strlen(route);
+    k->hash = probe_hash(k);
 }
 
-static APR_INLINE int key_eq(const prof_agg_key_t *a, const prof_agg_key_t *b)
+static APR_INLINE int key_eq(const prof_agg_key_t *a, const probe_t *b)
 {
     return a->hash == b->hash && a->status == b->status
         && a->flags == b->flags && a->vhost_len == b->vhost_len
@@ -191,9 +267,8 @@ static APR_INLINE int key_eq(const prof_agg_key_t *a, const prof_agg_key_t *b)
         && memcmp(a->method, b->method, a->method_len) == 0;
 }
 
-/* Copies k into a cell's key (zeroed memory) field by field: the stack
- * key's bytes past its NULs are garbage and stay out of the block. */
-static void key_store(prof_agg_key_t *dst, const prof_agg_key_t *k)
+/* Writes k into a cell's key (zeroed memory). */
+static void key_store(prof_agg_key_t *dst, const probe_t *k)
 {
     dst->hash = k->hash;
     dst->status = k->status;
@@ -201,16 +276,33 @@ static void key_store(prof_agg_key_t *dst, const prof_agg_key_t *k)
     dst->vhost_len = k->vhost_len;
     dst->route_len = k->route_len;
     dst->method_len = k->method_len;
-    memcpy(dst->vhost, k->vhost, k->vhost_len + 1u);
-    memcpy(dst->route, k->route, k->route_len + 1u);
-    memcpy(dst->method, k->method, k->method_len + 1u);
+    memcpy(dst->vhost, k->vhost, k->vhost_len);
+    dst->vhost[k->vhost_len] = '\0';
+    memcpy(dst->route, k->route, k->route_len);
+    dst->route[k->route_len] = '\0';
+    memcpy(dst->method, k->method, k->method_len);
+    dst->method[k->method_len] = '\0';
+}
+
+/* A stored key as a probe (its strings in place). */
+static void key_probe(const prof_agg_key_t *s, probe_t *k)
+{
+    k->vhost = s->vhost;
+    k->route = s->route;
+    k->method = s->method;
+    k->vhost_len = s->vhost_len;
+    k->route_len = s->route_len;
+    k->method_len = s->method_len;
+    k->status = s->status;
+    k->flags = s->flags;
+    k->hash = probe_hash(k);
 }
 
 /* A key read from the block: lengths in bounds, NUL where they say, the
  * hash what the bytes give. */
 static int key_valid(const prof_agg_key_t *k)
 {
-    prof_agg_key_t c;
+    probe_t c;
 
     if (k->vhost_len > PROF_AGG_VHOST_MAX || k->route_len > PROF_AGG_ROUTE_MAX
         || k->method_len > PROF_AGG_METHOD_MAX
@@ -221,14 +313,16 @@ static int key_valid(const prof_agg_key_t *k)
         || memchr(k->method, 0, k->method_len)) {
         return 0;
     }
-    c = *k;
-    return key_hash(&c) == k->hash;
+    key_probe(k, &c);
+    return c.hash == k->hash;
 }
 
-static int is_special_route(const char *route)
+static int is_special(const char *route, apr_size_t len)
 {
-    return strcmp(route, PROF_AGG_OTHER) == 0
-        || strcmp(route, PROF_AGG_NOT_FOUND) == 0;
+    return (len == sizeof(PROF_AGG_OTHER) - 1
+            && memcmp(route, PROF_AGG_OTHER, len) == 0)
+        || (len == sizeof(PROF_AGG_NOT_FOUND) - 1
+            && memcmp(route, PROF_AGG_NOT_FOUND, len) == 0);
 }
 
 /* ---- the table: find, or claim -------------------------------------- */
@@ -245,7 +339,7 @@ static APR_INLINE head_t *tbl_head(const tbl_t *t, apr_uint32_t cell)
  * F_NOTFOUND (without claim), F_FULL (no cell left), F_LIMIT (probe limit)
  * or F_STALL (a claimer of the same tag never finished).
  */
-static int tbl_find(tbl_t *t, const prof_agg_key_t *k, int claim,
+static int tbl_find(tbl_t *t, const probe_t *k, int claim,
                     apr_uint32_t *cell, apr_uint32_t *slot)
 {
     apr_uint32_t tag = (apr_uint32_t)(k->hash >> 32);
@@ -308,7 +402,7 @@ static int tbl_find(tbl_t *t, const prof_agg_key_t *k, int claim,
 }
 
 static void tbl_publish(tbl_t *t, apr_uint32_t slot, apr_uint32_t cell,
-                        const prof_agg_key_t *k)
+                        const probe_t *k)
 {
     A_REL(&tbl_head(t, cell)->ready, 1u);
     A_REL(&t->slots[slot],
@@ -430,7 +524,7 @@ static prof_agg_t *agg_bind(apr_pool_t *p, void *mem, const prof_agg_layout_t *l
     return agg;
 }
 
-static void class_key(prof_agg_key_t *k, int cls)
+static void class_key(probe_t *k, int cls)
 {
     key_make(k, PROF_AGG_OTHER, PROF_AGG_OTHER, PROF_AGG_OTHER, cls * 100,
              PROF_AGG_KEY_CLASS);
@@ -449,7 +543,7 @@ apr_status_t prof_agg_init(prof_agg_t **agg, apr_pool_t *p, void *mem,
     apr_size_t need = prof_agg_size(layout);
     hdr_t *h = mem;
     prof_agg_t *a;
-    prof_agg_key_t k;
+    probe_t k;
     int i;
 
     *agg = NULL;
@@ -555,7 +649,7 @@ apr_status_t prof_agg_attach(prof_agg_t **agg, apr_pool_t *p, void *mem,
     const hdr_t *h = mem;
     fixed_t want;
     prof_agg_t *a;
-    prof_agg_key_t k;
+    probe_t k;
     apr_size_t need = prof_agg_size(layout);
     int i;
 
@@ -600,13 +694,17 @@ void prof_agg_set_max_routes(prof_agg_t *agg, apr_uint32_t max_routes)
 /* ---- routes ---------------------------------------------------------- */
 
 /* Takes one route from vhost's budget: 1 if there was room. */
-static int vhost_take(prof_agg_t *agg, const char *vhost)
+static int vhost_take(prof_agg_t *agg, const probe_t *k)
 {
-    prof_agg_key_t v;
+    probe_t v = *k;
     apr_uint32_t cell, slot, cur;
     head_t *e;
 
-    key_make(&v, vhost, "", "", 0, PROF_AGG_KEY_VHOST);
+    v.route = v.method = "";
+    v.route_len = v.method_len = 0;
+    v.status = 0;
+    v.flags = PROF_AGG_KEY_VHOST;
+    v.hash = probe_hash(&v);
     switch (tbl_find(&agg->route, &v, 1, &cell, &slot)) {
     case F_NEW:
         tbl_publish(&agg->route, slot, cell, &v);
@@ -628,20 +726,23 @@ static int vhost_take(prof_agg_t *agg, const char *vhost)
 
 /* Is k's (vhost, route) admitted? Decided by its first caller, in any
  * process, and kept in the route entry. */
-static int route_admitted(prof_agg_t *agg, const prof_agg_key_t *k)
+static int route_admitted(prof_agg_t *agg, const probe_t *k)
 {
-    prof_agg_key_t r;
+    probe_t r = *k;
     apr_uint32_t cell, slot;
     head_t *e;
 
-    /* k's strings are already cut and NUL-terminated. */
-    key_make(&r, k->vhost, k->route, "", 0, 0);
+    r.method = "";
+    r.method_len = 0;
+    r.status = 0;
+    r.flags = 0;
+    r.hash = probe_hash(&r);
     switch (tbl_find(&agg->route, &r, 1, &cell, &slot)) {
     case F_FOUND:
         return (int)A_LOAD(&tbl_head(&agg->route, cell)->aux);
     case F_NEW:
         e = tbl_head(&agg->route, cell);
-        e->aux = (apr_uint32_t)vhost_take(agg, k->vhost);
+        e->aux = (apr_uint32_t)vhost_take(agg, k);
         tbl_publish(&agg->route, slot, cell, &r);
         return (int)e->aux;
     default:
@@ -652,15 +753,18 @@ static int route_admitted(prof_agg_t *agg, const prof_agg_key_t *k)
 const char *prof_agg_route_admit(prof_agg_t *agg, const char *vhost,
                                  const char *route)
 {
-    prof_agg_key_t k;
+    probe_t k;
 
     if (route == NULL) {
         route = "";
     }
-    if (agg == NULL || is_special_route(route)) {
+    if (agg == NULL) {
         return route;
     }
     key_make(&k, vhost, route, "", 0, 0);
+    if (is_special(k.route, k.route_len)) {
+        return route;
+    }
     return route_admitted(agg, &k) ? route : PROF_AGG_OTHER;
 }
 
@@ -672,7 +776,7 @@ const char *prof_agg_route_label(const char *route, int status,
 
 apr_uint32_t prof_agg_routes_of(prof_agg_t *agg, const char *vhost)
 {
-    prof_agg_key_t v;
+    probe_t v;
     apr_uint32_t cell, slot;
 
     if (agg == NULL) {
@@ -727,7 +831,7 @@ static void cell_add(cell_t *c, const apr_interval_time_t *phase_us,
 }
 
 /* k's cell, claiming it if need be; NULL when there is none. */
-static cell_t *req_cell(prof_agg_t *agg, const prof_agg_key_t *k, int *stall)
+static cell_t *req_cell(prof_agg_t *agg, const probe_t *k, int *stall)
 {
     apr_uint32_t cell, slot;
 
@@ -754,7 +858,7 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
                                   apr_uint64_t bytes)
 {
     prof_agg_result_t res = PROF_AGG_COUNTED;
-    prof_agg_key_t k;
+    probe_t k;
     apr_uint32_t cell, slot;
     cell_t *c;
     int stall = 0;
@@ -769,7 +873,7 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
                  bytes);
         return res;
     }
-    if (!is_special_route(k.route) && !route_admitted(agg, &k)) {
+    if (!is_special(k.route, k.route_len) && !route_admitted(agg, &k)) {
         key_set_route(&k, PROF_AGG_OTHER);
         A_ADD(&agg->hdr->route_folded, 1);
         res = PROF_AGG_ROUTE_FOLDED;
@@ -777,7 +881,8 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
     c = req_cell(agg, &k, &stall);
     if (c == NULL) {
         A_ADD(&agg->hdr->key_overflow, 1);
-        if (strcmp(k.route, PROF_AGG_OTHER) != 0) {
+        if (!(k.route_len == sizeof(PROF_AGG_OTHER) - 1
+              && memcmp(k.route, PROF_AGG_OTHER, k.route_len) == 0)) {
             key_set_route(&k, PROF_AGG_OTHER);
             c = req_cell(agg, &k, &stall);
         }
@@ -799,7 +904,7 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
 int prof_agg_span(prof_agg_t *agg, const char *name,
                   apr_interval_time_t dur_us)
 {
-    prof_agg_key_t k;
+    probe_t k;
     apr_uint32_t cell, slot;
     cell_t *c;
     int own = 1;
