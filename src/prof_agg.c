@@ -26,6 +26,7 @@
 #include "apr_thread_proc.h"
 
 #include "prof_agg.h"
+#include "prof_clock.h"
 #include "prof_route.h"
 
 /* A block is shared between processes: its 64-bit atomics must be real
@@ -53,12 +54,14 @@
 #define SLOT_WORD(tag, st, cell) \
     (((apr_uint64_t)(tag) << 32) | ((apr_uint64_t)(st) << 30) | (cell))
 
-/* Waiting for another claimer of the same key: it has a memcpy of a key
- * to do. SPIN_RELAX pauses, then up to SPIN_YIELD yields (milliseconds in
- * all); a claimer that takes longer has died or stalled, and the waiter
- * folds its request instead of waiting for ever. */
+/* Waiting for another claimer of the same key: it has a key to copy, a
+ * microsecond. SPIN_RELAX pauses, then yields until STALL_US have passed;
+ * a claimer that takes longer has died between its two atomic steps (or
+ * sleeps there), and the waiter marks the slot DEAD so that nobody waits
+ * for it again. Should the claimer wake up, its publishing CAS fails and
+ * it withdraws its cell (tbl_publish()): one key never gets two cells. */
 #define SPIN_RELAX       64
-#define SPIN_YIELD       256
+#define STALL_US         2000
 
 #define ALIGN64(x)       (((x) + 63) & ~(apr_uint64_t)63)
 
@@ -105,6 +108,7 @@ typedef struct {
     apr_size_t stride;
     apr_uint32_t cap;
     apr_uint32_t *used;
+    apr_uint64_t *stalls;       /* the header's claim_stalls */
 } tbl_t;
 
 struct prof_agg_t {
@@ -115,7 +119,7 @@ struct prof_agg_t {
     apr_uint32_t max_routes;
 };
 
-enum { F_FOUND, F_NEW, F_NOTFOUND, F_FULL, F_LIMIT, F_STALL };
+enum { F_FOUND, F_NEW, F_NOTFOUND, F_FULL, F_LIMIT };
 
 static APR_INLINE void cpu_relax(void)
 {
@@ -336,8 +340,9 @@ static APR_INLINE head_t *tbl_head(const tbl_t *t, apr_uint32_t cell)
  * Looks for k. F_FOUND: *cell is its ready cell. With claim, an empty slot
  * on the way is claimed: F_NEW, *cell holds k (not yet ready) and the
  * caller initialises the rest and calls tbl_publish(*slot). Otherwise
- * F_NOTFOUND (without claim), F_FULL (no cell left), F_LIMIT (probe limit)
- * or F_STALL (a claimer of the same tag never finished).
+ * F_NOTFOUND (without claim), F_FULL (no cell left) or F_LIMIT (probe
+ * limit). A slot of k's tag that stays CLAIMING for STALL_US is marked
+ * DEAD (and counted in claim_stalls), then skipped.
  */
 static int tbl_find(tbl_t *t, const probe_t *k, int claim,
                     apr_uint32_t *cell, apr_uint32_t *slot)
@@ -376,19 +381,31 @@ static int tbl_find(tbl_t *t, const probe_t *k, int claim,
             *slot = pos;
             return F_NEW;
         }
-        if (SLOT_TAG(w) == tag) {
+        if (SLOT_TAG(w) == tag && SLOT_STATE(w) == ST_CLAIMING) {
+            prof_mono_us_t since = 0;
+
             for (spin = 0; SLOT_STATE(w) == ST_CLAIMING; ++spin) {
-                if (spin >= SPIN_RELAX + SPIN_YIELD) {
-                    return F_STALL;
-                }
                 if (spin < SPIN_RELAX) {
                     cpu_relax();
+                }
+                else if (since == 0) {
+                    since = prof_clock_now_us();
+                }
+                else if (prof_clock_now_us() - since > STALL_US) {
+                    if (A_CAS(&t->slots[pos], &w,
+                              SLOT_WORD(tag, ST_DEAD, 0))) {
+                        A_ADD(t->stalls, 1);
+                        w = SLOT_WORD(tag, ST_DEAD, 0);
+                    }
+                    continue;   /* w is what the slot holds now */
                 }
                 else {
                     apr_thread_yield();
                 }
                 w = A_ACQ(&t->slots[pos]);
             }
+        }
+        if (SLOT_TAG(w) == tag) {
             if (SLOT_STATE(w) == ST_READY && SLOT_CELL(w) < t->cap
                 && key_eq(&tbl_head(t, SLOT_CELL(w))->key, k)) {
                 *cell = SLOT_CELL(w);
@@ -401,12 +418,23 @@ static int tbl_find(tbl_t *t, const probe_t *k, int claim,
     return F_LIMIT;
 }
 
-static void tbl_publish(tbl_t *t, apr_uint32_t slot, apr_uint32_t cell,
-                        const probe_t *k)
+/* Makes a claimed cell k's: 1. Or 0 when a waiter gave up on this claim
+ * meanwhile and marked the slot DEAD (the claimer slept for STALL_US
+ * between its two steps): the cell is withdrawn, unreachable and never
+ * counted in, and the caller folds its request. */
+static int tbl_publish(tbl_t *t, apr_uint32_t slot, apr_uint32_t cell,
+                       const probe_t *k)
 {
-    A_REL(&tbl_head(t, cell)->ready, 1u);
-    A_REL(&t->slots[slot],
-          SLOT_WORD((apr_uint32_t)(k->hash >> 32), ST_READY, cell));
+    apr_uint32_t tag = (apr_uint32_t)(k->hash >> 32);
+    apr_uint64_t expect = SLOT_WORD(tag, ST_CLAIMING, 0);
+    head_t *h = tbl_head(t, cell);
+
+    A_REL(&h->ready, 1u);
+    if (A_CAS(&t->slots[slot], &expect, SLOT_WORD(tag, ST_READY, cell))) {
+        return 1;
+    }
+    A_REL(&h->ready, 0u);
+    return 0;
 }
 
 /* ---- layout ---------------------------------------------------------- */
@@ -496,6 +524,7 @@ static void tbl_bind(tbl_t *t, char *base, apr_uint64_t slots_off,
                      apr_uint32_t nslots, apr_uint64_t cells_off,
                      apr_size_t stride, apr_uint32_t cap, apr_uint32_t *used)
 {
+    t->stalls = &((hdr_t *)base)->claim_stalls;
     t->slots = (apr_uint64_t *)(base + slots_off);
     t->mask = nslots - 1;
     t->cells = base + cells_off;
@@ -693,8 +722,9 @@ void prof_agg_set_max_routes(prof_agg_t *agg, apr_uint32_t max_routes)
 
 /* ---- routes ---------------------------------------------------------- */
 
-/* Takes one route from vhost's budget: 1 if there was room. */
-static int vhost_take(prof_agg_t *agg, const probe_t *k)
+/* Takes one route from the budget of k's vhost: its entry if there was
+ * room, else NULL. */
+static head_t *vhost_take(prof_agg_t *agg, const probe_t *k)
 {
     probe_t v = *k;
     apr_uint32_t cell, slot, cur;
@@ -707,21 +737,23 @@ static int vhost_take(prof_agg_t *agg, const probe_t *k)
     v.hash = probe_hash(&v);
     switch (tbl_find(&agg->route, &v, 1, &cell, &slot)) {
     case F_NEW:
-        tbl_publish(&agg->route, slot, cell, &v);
+        if (!tbl_publish(&agg->route, slot, cell, &v)) {
+            return NULL;
+        }
         break;
     case F_FOUND:
         break;
     default:
-        return 0;
+        return NULL;
     }
     e = tbl_head(&agg->route, cell);
     cur = A_LOAD(&e->aux);
     while (cur < agg->max_routes) {
         if (A_CAS(&e->aux, &cur, cur + 1)) {
-            return 1;
+            return e;
         }
     }
-    return 0;
+    return NULL;
 }
 
 /* Is k's (vhost, route) admitted? Decided by its first caller, in any
@@ -730,7 +762,7 @@ static int route_admitted(prof_agg_t *agg, const probe_t *k)
 {
     probe_t r = *k;
     apr_uint32_t cell, slot;
-    head_t *e;
+    head_t *e, *v;
 
     r.method = "";
     r.method_len = 0;
@@ -742,8 +774,14 @@ static int route_admitted(prof_agg_t *agg, const probe_t *k)
         return (int)A_LOAD(&tbl_head(&agg->route, cell)->aux);
     case F_NEW:
         e = tbl_head(&agg->route, cell);
-        e->aux = (apr_uint32_t)vhost_take(agg, k);
-        tbl_publish(&agg->route, slot, cell, &r);
+        v = vhost_take(agg, k);
+        e->aux = v != NULL;
+        if (!tbl_publish(&agg->route, slot, cell, &r)) {
+            if (v) {
+                A_ADD(&v->aux, (apr_uint32_t)-1);   /* not used after all */
+            }
+            return 0;
+        }
         return (int)e->aux;
     default:
         return 0;
@@ -831,20 +869,19 @@ static void cell_add(cell_t *c, const apr_interval_time_t *phase_us,
 }
 
 /* k's cell, claiming it if need be; NULL when there is none. */
-static cell_t *req_cell(prof_agg_t *agg, const probe_t *k, int *stall)
+static cell_t *req_cell(prof_agg_t *agg, const probe_t *k)
 {
     apr_uint32_t cell, slot;
 
     switch (tbl_find(&agg->req, k, 1, &cell, &slot)) {
     case F_NEW:
         cell_fresh((cell_t *)tbl_head(&agg->req, cell));
-        tbl_publish(&agg->req, slot, cell, k);
+        if (!tbl_publish(&agg->req, slot, cell, k)) {
+            return NULL;
+        }
         /* fall through */
     case F_FOUND:
         return (cell_t *)tbl_head(&agg->req, cell);
-    case F_STALL:
-        *stall = 1;
-        /* fall through */
     default:
         return NULL;
     }
@@ -861,7 +898,6 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
     probe_t k;
     apr_uint32_t cell, slot;
     cell_t *c;
-    int stall = 0;
 
     if (agg == NULL) {
         return res;
@@ -878,13 +914,13 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
         A_ADD(&agg->hdr->route_folded, 1);
         res = PROF_AGG_ROUTE_FOLDED;
     }
-    c = req_cell(agg, &k, &stall);
+    c = req_cell(agg, &k);
     if (c == NULL) {
         A_ADD(&agg->hdr->key_overflow, 1);
         if (!(k.route_len == sizeof(PROF_AGG_OTHER) - 1
               && memcmp(k.route, PROF_AGG_OTHER, k.route_len) == 0)) {
             key_set_route(&k, PROF_AGG_OTHER);
-            c = req_cell(agg, &k, &stall);
+            c = req_cell(agg, &k);
         }
         res = PROF_AGG_KEY_FOLDED;
         if (c == NULL) {
@@ -892,9 +928,6 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
 
             c = &agg->classes[cls];
             res = PROF_AGG_CLASS_FOLDED;
-        }
-        if (stall) {
-            A_ADD(&agg->hdr->claim_stalls, 1);
         }
     }
     cell_add(c, phase_us, ttfb_us, bytes);
@@ -919,8 +952,15 @@ int prof_agg_span(prof_agg_t *agg, const char *name,
     switch (tbl_find(&agg->span, &k, 1, &cell, &slot)) {
     case F_NEW:
         cell_fresh((cell_t *)tbl_head(&agg->span, cell));
-        tbl_publish(&agg->span, slot, cell, &k);
-        /* fall through */
+        if (tbl_publish(&agg->span, slot, cell, &k)) {
+            c = (cell_t *)tbl_head(&agg->span, cell);
+            break;
+        }
+        /* withdrawn: the overflow cell */
+        A_ADD(&agg->hdr->span_overflow, 1);
+        c = agg->span_other;
+        own = 0;
+        break;
     case F_FOUND:
         c = (cell_t *)tbl_head(&agg->span, cell);
         break;

@@ -14,6 +14,7 @@
  */
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "apr_shm.h"
 
 #include "prof_agg.h"
+#include "prof_clock.h"
 #include "unit.h"
 
 #define HOT_ASSERT(cond, ...) \
@@ -870,6 +872,73 @@ START_TEST(attach_refuses_foreign_and_corrupt_blocks)
 }
 END_TEST
 
+/* A claimer killed between its CAS and publishing the cell leaves its slot
+ * CLAIMING for ever. Made here from a published key: its READY slot turned
+ * back into CLAIMING and its cell's ready flag cleared (the flag follows
+ * the key in the cell: white-box, as prof_agg.c lays it out). The next
+ * request of that key waits a bounded time, marks the slot DEAD and gets a
+ * new cell; later ones do not wait; attach still takes the block. */
+START_TEST(dead_claimer_costs_one_bounded_wait)
+{
+    prof_agg_counters_t cn;
+    prof_agg_snap_t *s;
+    prof_agg_t *again;
+    prof_mono_us_t t0, waited;
+    apr_uint32_t id, zero = 0;
+    apr_size_t i;
+    char *route;
+    blk_t b;
+
+    blk_new(&b, 32, 4, 32);
+    prof_agg_record(b.agg, "v", "/first", "GET", 200, NULL, -1, 0);
+    prof_agg_record(b.agg, "v", "/dead", "GET", 200, NULL, -1, 0);
+    s = prof_agg_snapshot(b.agg, unit_pool);
+    id = find_cell(s, "v", "/dead", "GET", 200)->id;
+    ck_assert_uint_eq(id, 1);
+    /* The request index is the first thing after the header. */
+    for (i = 136; i + 8 <= b.size; i += 8) {
+        apr_uint64_t w;
+
+        memcpy(&w, (char *)b.mem + i, 8);
+        if ((w >> 30 & 3) == 2 && (w & 0x3fffffff) == id) {
+            w = (w & ~(apr_uint64_t)0xffffffff) | (APR_UINT64_C(1) << 30);
+            memcpy((char *)b.mem + i, &w, 8);
+            break;
+        }
+    }
+    ck_assert_uint_lt(i + 8, b.size);
+    route = block_find(&b, "/dead");
+    memcpy(route - offsetof(prof_agg_key_t, route) + sizeof(prof_agg_key_t),
+           &zero, sizeof(zero));
+
+    t0 = prof_clock_now_us();
+    ck_assert_int_eq(prof_agg_record(b.agg, "v", "/dead", "GET", 200, NULL,
+                                     -1, 0), PROF_AGG_COUNTED);
+    waited = prof_clock_now_us() - t0;
+    ck_assert_int_ge(waited, 2000);
+    ck_assert_int_lt(waited, 2000000);
+    t0 = prof_clock_now_us();
+    for (i = 0; i < 10; ++i) {
+        ck_assert_int_eq(prof_agg_record(b.agg, "v", "/dead", "GET", 200,
+                                         NULL, -1, 0), PROF_AGG_COUNTED);
+    }
+    ck_assert_int_lt(prof_clock_now_us() - t0, 2000);
+    ck_assert_int_eq(prof_agg_record(b.agg, "v", "/first", "GET", 200, NULL,
+                                     -1, 0), PROF_AGG_COUNTED);
+    prof_agg_counters(b.agg, &cn);
+    ck_assert_uint_eq(cn.claim_stalls, 1);
+    ck_assert_uint_eq(cn.key_overflow, 0);
+    s = prof_agg_snapshot(b.agg, unit_pool);
+    /* the dead claim's cell is out of sight, with the request it had */
+    ck_assert_uint_eq(s->nreq, 2);
+    ck_assert_uint_eq(count_of(s, "v", "/dead", "GET", 200), 11);
+    ck_assert_uint_eq(count_of(s, "v", "/first", "GET", 200), 2);
+    ck_assert_int_eq(prof_agg_attach(&again, unit_pool, b.mem, b.size,
+                                     &b.layout), APR_SUCCESS);
+    blk_free(&b);
+}
+END_TEST
+
 Suite *prof_agg_suite(void)
 {
     Suite *s = suite_create("prof_agg");
@@ -888,6 +957,7 @@ Suite *prof_agg_suite(void)
     tcase_add_loop_test(tc, threads_claim_one_cell_per_key, 0, 3);
     tcase_add_loop_test(tc, threads_share_the_route_budget, 0, 3);
     tcase_add_test(tc, processes_count_into_one_block);
+    tcase_add_test(tc, dead_claimer_costs_one_bounded_wait);
     tcase_add_test(tc, attach_takes_over_a_valid_block);
     tcase_add_loop_test(tc, attach_refuses_foreign_and_corrupt_blocks, 0, 11);
     suite_add_tcase(s, tc);
