@@ -21,6 +21,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "apr_thread_proc.h"
@@ -1174,4 +1175,70 @@ prof_agg_snap_t *prof_agg_delta(apr_pool_t *p, const prof_agg_snap_t *prev,
     d->span = cells_sub(p, now->span, now->nspan, prev->span, prev->nspan,
                         &d->nspan);
     return d;
+}
+
+/* ---- groups ---------------------------------------------------------- */
+
+static int cmp_route(const void *a, const void *b)
+{
+    const prof_agg_cell_t *x = *(const prof_agg_cell_t *const *)a;
+    const prof_agg_cell_t *y = *(const prof_agg_cell_t *const *)b;
+    int c = strcmp(x->key.vhost, y->key.vhost);
+
+    return c ? c : strcmp(x->key.route, y->key.route);
+}
+
+static int cmp_busiest(const void *a, const void *b)
+{
+    const prof_agg_group_t *x = a, *y = b;
+    int c;
+
+    if (x->hist.count != y->hist.count) {
+        return x->hist.count > y->hist.count ? -1 : 1;
+    }
+    c = strcmp(x->vhost, y->vhost);
+    return c ? c : strcmp(x->route, y->route);
+}
+
+prof_agg_group_t *prof_agg_groups(apr_pool_t *p, const prof_agg_snap_t *s,
+                                  apr_size_t max, apr_size_t *n)
+{
+    const prof_agg_cell_t **v;
+    prof_agg_group_t *g;
+    apr_size_t i, j, k = 0;
+    int ph;
+
+    v = apr_palloc(p, sizeof(*v) * (s->nreq ? s->nreq : 1));
+    for (i = 0; i < s->nreq; ++i) {
+        v[i] = &s->req[i];
+    }
+    qsort(v, s->nreq, sizeof(*v), cmp_route);
+    g = apr_palloc(p, sizeof(*g) * (s->nreq ? s->nreq : 1));
+    for (i = 0; i < s->nreq; i = j) {
+        prof_agg_group_t *x = &g[k++];
+
+        memset(x, 0, sizeof(*x));
+        x->vhost = v[i]->key.vhost;
+        x->route = v[i]->key.route;
+        for (j = i; j < s->nreq && cmp_route(&v[i], &v[j]) == 0; ++j) {
+            const prof_agg_cell_t *c = v[j];
+
+            prof_hist_merge(&x->hist, &c->hist);
+            if (c->key.status >= 400 && c->key.status < 500) {
+                x->client_errors += c->hist.count;
+            }
+            else if (c->key.status >= 500 && c->key.status < 600) {
+                x->errors += c->hist.count;
+            }
+            for (ph = 0; ph < PROF_PHASE_TOTAL; ++ph) {
+                x->phase_us[ph] += c->phase_us[ph];
+            }
+            x->ttfb_us += c->ttfb_us;
+            x->ttfb_count += c->ttfb_count;
+            x->bytes += c->bytes;
+        }
+    }
+    qsort(g, k, sizeof(*g), cmp_busiest);
+    *n = max && max < k ? max : k;
+    return g;
 }

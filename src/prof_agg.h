@@ -347,4 +347,28 @@ prof_agg_snap_t *prof_agg_snapshot(prof_agg_t *agg, apr_pool_t *p);
 prof_agg_snap_t *prof_agg_delta(apr_pool_t *p, const prof_agg_snap_t *prev,
                                 const prof_agg_snap_t *now);
 
+/** A snapshot's cells summed per (vhost, route): what the status page's
+ *  "top routes" and the report's live summary show. */
+typedef struct {
+    const char *vhost;          /**< the cells' strings, in the snapshot */
+    const char *route;
+    /** merged over methods and statuses: count, sum, min, max, buckets,
+     *  so prof_hist_percentile() gives p50/p95/p99 */
+    prof_hist_t hist;
+    apr_uint64_t client_errors; /**< requests with a 4xx status */
+    apr_uint64_t errors;        /**< requests with a 5xx status */
+    apr_uint64_t phase_us[PROF_PHASE_TOTAL];
+    apr_uint64_t ttfb_us, ttfb_count, bytes;
+} prof_agg_group_t;
+
+/**
+ * The request cells of s grouped by (vhost, route), the busiest first
+ * (ties in vhost, then route order), at most max of them (0: all). In p,
+ * about 2.6 KB per group; *n is how many. The class overflow cells are
+ * one group (vhost and route PROF_AGG_OTHER); their 4xx and 5xx count as
+ * such. O(cells log cells).
+ */
+prof_agg_group_t *prof_agg_groups(apr_pool_t *p, const prof_agg_snap_t *s,
+                                  apr_size_t max, apr_size_t *n);
+
 #endif /* PROF_AGG_H */

@@ -560,6 +560,78 @@ START_TEST(deltas_add_up_exactly)
 }
 END_TEST
 
+START_TEST(groups_by_route_busiest_first)
+{
+    static const struct {
+        const char *vhost, *route, *method;
+        int status, n;
+        apr_interval_time_t us;
+    } reqs[] = {
+        { "a", "/x", "GET", 200, 5, 1000 }, { "a", "/x", "POST", 503, 2, 9000 },
+        { "a", "/x", "GET", 404, 3, 50 },   { "a", "/y", "GET", 200, 9, 300 },
+        { "b", "/x", "GET", 200, 4, 700 },  { "b", "/x", "GET", 500, 1, 8000 },
+        { "a", "/z", "GET", 200, 4, 10 },
+    };
+    apr_interval_time_t ph[PROF_PHASE_COUNT];
+    prof_hist_t *ref = malloc(sizeof(*ref));
+    prof_agg_group_t *g;
+    prof_agg_snap_t *s;
+    apr_size_t n, i;
+    apr_uint64_t want;
+    blk_t b;
+    int k;
+    double p;
+
+    blk_new(&b, 32, 4, 32);
+    for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); ++i) {
+        for (k = 0; k < reqs[i].n; ++k) {
+            phases_of(ph, reqs[i].us + k);
+            prof_agg_record(b.agg, reqs[i].vhost, reqs[i].route,
+                            reqs[i].method, reqs[i].status, ph, 1, 2);
+        }
+    }
+    s = prof_agg_snapshot(b.agg, unit_pool);
+    g = prof_agg_groups(unit_pool, s, 0, &n);
+    ck_assert_uint_eq(n, 4);
+    /* a /x 10, a /y 9, b /x 5, a /z 4 */
+    ck_assert_str_eq(g[0].vhost, "a");
+    ck_assert_str_eq(g[0].route, "/x");
+    ck_assert_uint_eq(g[0].hist.count, 10);
+    ck_assert_uint_eq(g[0].errors, 2);
+    ck_assert_uint_eq(g[0].client_errors, 3);
+    ck_assert_uint_eq(g[0].ttfb_count, 10);
+    ck_assert_uint_eq(g[0].bytes, 20);
+    ck_assert_str_eq(g[1].route, "/y");
+    ck_assert_uint_eq(g[1].errors + g[1].client_errors, 0);
+    ck_assert_str_eq(g[2].vhost, "b");
+    ck_assert_uint_eq(g[2].hist.count, 5);
+    ck_assert_uint_eq(g[2].errors, 1);
+    ck_assert_str_eq(g[3].route, "/z");
+    /* percentiles: those of the same requests in one histogram */
+    prof_hist_init(ref);
+    for (i = 0; i < 3; ++i) {
+        for (k = 0; k < reqs[i].n; ++k) {
+            prof_hist_add(ref, reqs[i].us + k, 1);
+        }
+    }
+    for (p = 0; p <= 100; p += 5) {
+        ck_assert_int_eq(prof_hist_percentile(&g[0].hist, p),
+                         prof_hist_percentile(ref, p));
+    }
+    for (i = 0, want = 0; i < 3; ++i) {
+        for (k = 0; k < reqs[i].n; ++k) {
+            want += (apr_uint64_t)(reqs[i].us + k) / 2;   /* phases_of() */
+        }
+    }
+    ck_assert_uint_eq(g[0].phase_us[PROF_PHASE_HANDLER], want);
+    g = prof_agg_groups(unit_pool, s, 2, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(g[1].route, "/y");
+    free(ref);
+    blk_free(&b);
+}
+END_TEST
+
 /* ---- many at once ---------------------------------------------------- */
 
 #define T_THREADS 4
@@ -954,6 +1026,7 @@ Suite *prof_agg_suite(void)
     tcase_add_test(tc, route_table_full_folds);
     tcase_add_test(tc, spans_and_their_overflow);
     tcase_add_loop_test(tc, deltas_add_up_exactly, 0, 4);
+    tcase_add_test(tc, groups_by_route_busiest_first);
     tcase_add_loop_test(tc, threads_claim_one_cell_per_key, 0, 3);
     tcase_add_loop_test(tc, threads_share_the_route_budget, 0, 3);
     tcase_add_test(tc, processes_count_into_one_block);
