@@ -24,6 +24,7 @@
 #include "apr_shm.h"
 
 #include "prof_agg.h"
+#include "prof_agg_rollup.h"
 #include "prof_clock.h"
 #include "unit.h"
 
@@ -1011,6 +1012,124 @@ START_TEST(dead_claimer_costs_one_bounded_wait)
 }
 END_TEST
 
+/* ---- rollups from the aggregates ------------------------------------ */
+
+/* The entries of a delta are the entries the store's writer builds from
+ * rows of the same requests (prof_rollup_add() at weight 1): same keys,
+ * same order, same counts, sums and buckets. Only samples differs (rows
+ * behind an entry: 0 here). */
+START_TEST(rollup_entries_equal_the_writers)
+{
+    static const char *const vhosts[] = { "a", "b" };
+    static const char *const routes[] = { "/x", "/y", "/caf\xc3\xa9" };
+    static const char *const methods[] = { "GET", "POST" };
+    static const int statuses[] = { 200, 204, 301, 404, 410, 500, 503, 0 };
+    apr_interval_time_t ph[PROF_PHASE_COUNT];
+    apr_int64_t dur[PROF_PHASE_COUNT];
+    apr_int64_t minute = APR_INT64_C(1733100000) * 1000000;
+    uint64_t st = unit_seed(_i);
+    prof_rollup_t *ref = prof_rollup_create(unit_pool);
+    apr_array_header_t *want, *got;
+    prof_agg_snap_t *snap;
+    blk_t b;
+    int i, k;
+
+    blk_new(&b, 256, 4, 64);
+    for (i = 0; i < 3000; ++i) {
+        uint64_t r = unit_rand(&st);
+        prof_row_t row;
+
+        memset(&row, 0, sizeof(row));
+        for (k = 0; k < PROF_PHASE_COUNT; ++k) {
+            ph[k] = (apr_interval_time_t)((r >> k) % 3000);
+        }
+        ph[PROF_PHASE_TOTAL] = (apr_interval_time_t)((r >> 16) % 5000000);
+        for (k = 0; k < PROF_PHASE_COUNT; ++k) {
+            dur[k] = ph[k];
+        }
+        row.start_us = minute + (apr_int64_t)(r % 60000000);
+        memcpy(row.dur_us, dur, sizeof(dur));
+        row.ttfb_us = ph[PROF_PHASE_TOTAL] / 3;
+        row.bytes_sent = (apr_int64_t)((r >> 40) % 20000);
+        row.status = statuses[(r >> 44) % 8];
+        row.weight = 1;
+        row.vhost = vhosts[(r >> 48) % 2];
+        row.route = routes[(r >> 50) % 3];
+        row.method = methods[(r >> 53) % 2];
+        prof_rollup_add(ref, &row);
+        prof_agg_record(b.agg, row.vhost, row.route, row.method, row.status,
+                        ph, row.ttfb_us, (apr_uint64_t)row.bytes_sent);
+    }
+    snap = prof_agg_snapshot(b.agg, unit_pool);
+    got = prof_agg_rollup_entries(unit_pool,
+                                  prof_agg_delta(unit_pool, NULL, snap),
+                                  minute);
+    want = prof_rollup_sorted(ref);
+    ck_assert_int_eq(got->nelts, want->nelts);
+    for (i = 0; i < want->nelts; ++i) {
+        const prof_rollup_entry_t *w = APR_ARRAY_IDX(want, i,
+                                                     prof_rollup_entry_t *);
+        const prof_rollup_entry_t *g = APR_ARRAY_IDX(got, i,
+                                                     prof_rollup_entry_t *);
+
+        ck_assert_int_eq(g->minute_us, w->minute_us);
+        ck_assert_str_eq(g->vhost, w->vhost);
+        ck_assert_str_eq(g->route, w->route);
+        ck_assert_str_eq(g->method, w->method);
+        ck_assert_int_eq(g->status_class, w->status_class);
+        ck_assert_uint_eq(g->samples, 0);
+        ck_assert_uint_eq(g->bytes_sum, w->bytes_sum);
+        ck_assert_uint_eq(g->ttfb_sum_us, w->ttfb_sum_us);
+        ck_assert_int_eq(memcmp(g->phase_sum_us, w->phase_sum_us,
+                                sizeof(g->phase_sum_us)), 0);
+        ck_assert_int_eq(memcmp(g->hist.n, w->hist.n, sizeof(g->hist.n)), 0);
+        ck_assert_uint_eq(g->hist.count, w->hist.count);
+        ck_assert_uint_eq(g->hist.sum, w->hist.sum);
+        ck_assert_int_eq(g->hist.min, w->hist.min);
+        ck_assert_int_eq(g->hist.max, w->hist.max);
+    }
+    blk_free(&b);
+}
+END_TEST
+
+/* Minute after minute, the entries of successive deltas add up to every
+ * request recorded, whatever the interleaving. */
+START_TEST(rollup_deltas_count_every_request)
+{
+    uint64_t st = unit_seed(50 + _i);
+    prof_agg_snap_t *prev = NULL, *now;
+    apr_uint64_t recorded = 0, booked = 0;
+    blk_t b;
+    int minute, i, j;
+
+    blk_new(&b, 64, 4, 64);
+    for (minute = 0; minute < 20; ++minute) {
+        apr_array_header_t *e;
+        int n = (int)(unit_rand(&st) % 300);
+
+        for (i = 0; i < n; ++i) {
+            uint64_t r = unit_rand(&st);
+            char route[16];
+
+            snprintf(route, sizeof(route), "/r%d", (int)(r % 100));
+            prof_agg_record(b.agg, "v", route, "GET",
+                            (int)(100 + (r >> 8) % 500), NULL, -1, 0);
+        }
+        recorded += (apr_uint64_t)n;
+        now = prof_agg_snapshot(b.agg, unit_pool);
+        e = prof_agg_rollup_entries(unit_pool,
+                                    prof_agg_delta(unit_pool, prev, now),
+                                    (apr_int64_t)minute * 60000000);
+        for (j = 0; j < e->nelts; ++j) {
+            booked += APR_ARRAY_IDX(e, j, prof_rollup_entry_t *)->hist.count;
+        }
+        prev = now;
+        ck_assert_uint_eq(booked, recorded);
+    }
+    blk_free(&b);
+}
+END_TEST
+
 Suite *prof_agg_suite(void)
 {
     Suite *s = suite_create("prof_agg");
@@ -1033,6 +1152,12 @@ Suite *prof_agg_suite(void)
     tcase_add_test(tc, dead_claimer_costs_one_bounded_wait);
     tcase_add_test(tc, attach_takes_over_a_valid_block);
     tcase_add_loop_test(tc, attach_refuses_foreign_and_corrupt_blocks, 0, 11);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("rollup");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
+    tcase_add_loop_test(tc, rollup_entries_equal_the_writers, 0, 3);
+    tcase_add_loop_test(tc, rollup_deltas_count_every_request, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
