@@ -723,13 +723,12 @@ void prof_agg_set_max_routes(prof_agg_t *agg, apr_uint32_t max_routes)
 
 /* ---- routes ---------------------------------------------------------- */
 
-/* Takes one route from the budget of k's vhost: its entry if there was
- * room, else NULL. */
-static head_t *vhost_take(prof_agg_t *agg, const probe_t *k)
+/* The route-table entry of k's vhost (claimed if new), or NULL when the
+ * table has no room for it. Its aux counts the routes admitted. */
+static head_t *vhost_entry(prof_agg_t *agg, const probe_t *k)
 {
     probe_t v = *k;
-    apr_uint32_t cell, slot, cur;
-    head_t *e;
+    apr_uint32_t cell, slot;
 
     v.route = v.method = "";
     v.route_len = v.method_len = 0;
@@ -741,24 +740,35 @@ static head_t *vhost_take(prof_agg_t *agg, const probe_t *k)
         if (!tbl_publish(&agg->route, slot, cell, &v)) {
             return NULL;
         }
-        break;
+        /* fall through */
     case F_FOUND:
-        break;
+        return tbl_head(&agg->route, cell);
     default:
         return NULL;
     }
-    e = tbl_head(&agg->route, cell);
-    cur = A_LOAD(&e->aux);
-    while (cur < agg->max_routes) {
-        if (A_CAS(&e->aux, &cur, cur + 1)) {
-            return e;
-        }
-    }
-    return NULL;
 }
 
-/* Is k's (vhost, route) admitted? Decided by its first caller, in any
- * process, and kept in the route entry. */
+/* Takes one route from a vhost's budget: 1 if there was room. */
+static int budget_take(prof_agg_t *agg, head_t *v)
+{
+    apr_uint32_t cur = A_LOAD(&v->aux);
+
+    while (cur < agg->max_routes) {
+        if (A_CAS(&v->aux, &cur, cur + 1)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Is k's (vhost, route) admitted? Decided once, by its first caller in any
+ * process, and kept in the route's entry. A vhost whose budget is spent
+ * refuses without making an entry: refused routes (a scanner's thousands)
+ * take no room in the route table, which then holds only the admitted
+ * routes and the vhosts (and the rare route refused in a race for the
+ * last place).
+ */
 static int route_admitted(prof_agg_t *agg, const probe_t *k)
 {
     probe_t r = *k;
@@ -770,15 +780,21 @@ static int route_admitted(prof_agg_t *agg, const probe_t *k)
     r.status = 0;
     r.flags = 0;
     r.hash = probe_hash(&r);
+    if (tbl_find(&agg->route, &r, 0, &cell, &slot) == F_FOUND) {
+        return (int)A_LOAD(&tbl_head(&agg->route, cell)->aux);
+    }
+    v = vhost_entry(agg, k);
+    if (v == NULL || A_LOAD(&v->aux) >= agg->max_routes) {
+        return 0;
+    }
     switch (tbl_find(&agg->route, &r, 1, &cell, &slot)) {
     case F_FOUND:
         return (int)A_LOAD(&tbl_head(&agg->route, cell)->aux);
     case F_NEW:
         e = tbl_head(&agg->route, cell);
-        v = vhost_take(agg, k);
-        e->aux = v != NULL;
+        e->aux = (apr_uint32_t)budget_take(agg, v);
         if (!tbl_publish(&agg->route, slot, cell, &r)) {
-            if (v) {
+            if (e->aux) {
                 A_ADD(&v->aux, (apr_uint32_t)-1);   /* not used after all */
             }
             return 0;

@@ -23,9 +23,10 @@
  *   requests  `keys` cells keyed (vhost, route, method, status), plus
  *             PROF_AGG_CLASSES overflow cells (below)
  *   spans     `spans` cells keyed by name, plus one overflow cell "(other)"
- *   routes    `routes` small entries (vhost, route) -> admitted or not,
- *             and one entry per vhost with its count of admitted routes:
- *             the ProfilerMaxRoutes budget, exact across processes
+ *   routes    `routes` small entries (vhost, route) -> admitted, and one
+ *             entry per vhost with its count of admitted routes: the
+ *             ProfilerMaxRoutes budget, exact across processes. A route
+ *             refused because its vhost's budget is spent takes no entry
  *
  * The header carries a magic number, the layout version, the capacities,
  * the size, the sizes of the key fields and of a cell, and a checksum of
@@ -167,7 +168,10 @@ typedef struct {
 typedef struct {
     apr_uint32_t keys;          /**< request cells (ProfilerMetricsKeys) */
     apr_uint32_t spans;         /**< span-name cells */
-    apr_uint32_t routes;        /**< route-table entries (routes + vhosts) */
+    /** route-table entries: one per admitted route and one per vhost
+     *  (refused routes take none), so keys + the number of vhosts is
+     *  enough; the httpd layer may use 2 * keys */
+    apr_uint32_t routes;
 } prof_agg_layout_t;
 
 /** The process-local handle of a block. */

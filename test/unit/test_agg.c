@@ -404,6 +404,30 @@ START_TEST(route_budget_per_vhost)
 }
 END_TEST
 
+/* A scanner's thousands of routes beyond the budget take no room in the
+ * route table: another vhost still gets its routes in a small one. */
+START_TEST(refused_routes_take_no_room)
+{
+    char r[32];
+    blk_t b;
+    int i;
+
+    blk_new(&b, 64, 4, 8);
+    prof_agg_set_max_routes(b.agg, 2);
+    for (i = 0; i < 2000; ++i) {
+        snprintf(r, sizeof(r), "/scan%d", i);
+        ck_assert_str_eq(prof_agg_route_admit(b.agg, "v", r),
+                         i < 2 ? r : PROF_AGG_OTHER);
+    }
+    ck_assert_uint_eq(prof_agg_routes_of(b.agg, "v"), 2);
+    ck_assert_str_eq(prof_agg_route_admit(b.agg, "w", "/a"), "/a");
+    ck_assert_str_eq(prof_agg_route_admit(b.agg, "w", "/b"), "/b");
+    ck_assert_str_eq(prof_agg_route_admit(b.agg, "w", "/c"), PROF_AGG_OTHER);
+    ck_assert_str_eq(prof_agg_route_admit(b.agg, "v", "/scan1"), "/scan1");
+    blk_free(&b);
+}
+END_TEST
+
 START_TEST(route_table_full_folds)
 {
     char r[32];
@@ -1143,6 +1167,7 @@ Suite *prof_agg_suite(void)
     tcase_add_test(tc, full_table_folds_and_counts);
     tcase_add_test(tc, route_budget_per_vhost);
     tcase_add_test(tc, route_table_full_folds);
+    tcase_add_test(tc, refused_routes_take_no_room);
     tcase_add_test(tc, spans_and_their_overflow);
     tcase_add_loop_test(tc, deltas_add_up_exactly, 0, 4);
     tcase_add_test(tc, groups_by_route_busiest_first);
