@@ -79,8 +79,10 @@
  * min and max (a CAS only when they move). No lock, no allocation, no
  * system call (except the yields of a claim that waits for another). On
  * x86-64 a request of a known key takes about 640 instructions (callgrind)
- * and 90 ns; bench/agg_bench.c measures it. The
- * counters are 64-bit and updated with the GCC/C11 __atomic builtins,
+ * and 90 ns; bench/agg_bench.c measures it.
+ *
+ * Atomics. The counters are 64-bit and updated with the GCC/C11 __atomic
+ * builtins,
  * relaxed: apr_atomic_* offers 64-bit add only from APR 1.7, with a mutex
  * fallback on some platforms, and sequentially consistent ordering that
  * counters do not need. The builtins must be lock-free for 8 bytes (checked
@@ -97,7 +99,10 @@
  * snapshots cell by cell, matched by cell index: since every counter only
  * grows, the deltas of successive snapshots add up exactly to the
  * difference between the first and the last, which is what a flusher of
- * exact minute rollups needs.
+ * exact minute rollups needs (a request counted during a snapshot may
+ * show its bucket in one delta and its phase sums in the next; every
+ * counter's total stays exact). prof_agg_groups() sums a snapshot per
+ * route; prof_agg_rollup.h turns a delta into the store's rollup entries.
  *
  * Thread and process safety. prof_agg_record(), prof_agg_span(),
  * prof_agg_route_admit() and prof_agg_snapshot() may run at once in any
@@ -311,8 +316,11 @@ int prof_agg_span(prof_agg_t *agg, const char *name,
  * (its raw rows follow the same rule): route itself when it is admitted
  * for vhost (now, or earlier), PROF_AGG_OTHER when the vhost's budget is
  * spent or the route table is full. PROF_AGG_OTHER and PROF_AGG_NOT_FOUND
- * are always admitted and never count. The first call for a route
- * decides, once for all processes. Returns route or the static string.
+ * are always admitted and never count. An admission is decided once and
+ * kept for all processes; a refusal is kept only when a race for the last
+ * place decided it (a route refused for a spent budget is asked again,
+ * and admitted should the budget have grown). Returns route or the static
+ * string.
  */
 const char *prof_agg_route_admit(prof_agg_t *agg, const char *vhost,
                                  const char *route);
