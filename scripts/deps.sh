@@ -14,7 +14,8 @@ case "${1:-test}" in
   test)  want=("${build[@]}" locales check libsubunit-dev clang libclang-rt-14-dev
                python3 python3-pytest python3-h2 curl
                chromium sqlite3 libsqlite3-dev libaprutil1-dbd-sqlite3
-               libaprutil1-dbd-pgsql postgresql apache2-utils) ;;
+               libaprutil1-dbd-pgsql postgresql apache2-utils
+               prometheus) ;;  # promtool and the server: metrics tests
   # The demo also builds examples/mod_profiler_example.c with apxs (in
   # apache2-dev) and uses mod_cgid and mod_proxy_http (in apache2).
   demo)  want=("${build[@]}" curl sqlite3 libaprutil1-dbd-sqlite3) ;;

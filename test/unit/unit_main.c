@@ -19,6 +19,9 @@
 Suite *prof_row_suite(void);       /* test_row.c: a finished request, copied */
 Suite *prof_rollup_suite(void);    /* test_rollup.c: per-minute aggregates */
 Suite *prof_sql_suite(void);       /* test_sql.c: the SQL, against SQLite */
+/* Live metrics (issue 11). */
+Suite *prof_agg_suite(void);       /* test_agg.c: shared-memory aggregates */
+Suite *prof_prom_suite(void);      /* test_prom.c: Prometheus exposition */
 
 apr_pool_t *unit_pool;
 
@@ -76,6 +79,8 @@ int main(void)
     srunner_add_suite(sr, prof_rollup_suite());
     srunner_add_suite(sr, prof_sql_suite());
     srunner_add_suite(sr, prof_report_text_suite());
+    srunner_add_suite(sr, prof_agg_suite());
+    srunner_add_suite(sr, prof_prom_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
