@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "apr_lib.h"
 #include "prof_route.h"
 
 /* Hex digits: 1 for a decimal digit, 2 for a-f/A-F, 0 for any other byte. */
@@ -136,27 +137,9 @@ static apr_size_t utf8_char_len(const unsigned char *s)
     return 0;   /* a continuation byte, 0xc0, 0xc1, 0xf5-0xff */
 }
 
-/* The bytes a route name may hold besides those >= 0x80 (checked as UTF-8):
- * letters, digits, space and the punctuation of PROF_ROUTE_NAME_RULE. */
-static const unsigned char name_punct[256] = {
-    [' '] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['&'] = 1,
-    ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1,
-    ['.'] = 1, ['/'] = 1, [':'] = 1, ['?'] = 1, ['@'] = 1, ['['] = 1,
-    [']'] = 1, ['^'] = 1, ['_'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1,
-    ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
-    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-};
+/* The punctuation a route name may hold besides letters, digits and the
+ * bytes >= 0x80 (checked as UTF-8): PROF_ROUTE_NAME_RULE's. */
+static const char name_punct[] = " !#$&()*+,-./:?@[]^_{|}~";
 
 const char *prof_route_name_check(const char *name)
 {
@@ -173,7 +156,8 @@ const char *prof_route_name_check(const char *name)
         if (s[len] < 0x20 || s[len] == 0x7f) {
             return "holds a control character";
         }
-        if (s[len] < 0x80 && !name_punct[s[len]]) {
+        if (s[len] < 0x80 && !apr_isalnum(s[len])
+            && !strchr(name_punct, s[len])) {
             return "holds a character a route name cannot have";
         }
         if ((n = utf8_char_len(s + len)) == 0) {
