@@ -39,6 +39,11 @@ static const apr_size_t phase_name_lens[PROF_PHASE_COUNT] = {
     4, 8, 5, 9, 7, 7, 6, 5, 5, 4, 6, 7, 4, 3, 5
 };
 
+/* strlen() of each phase_st_prefix row: ", " + name + ";dur=". */
+static const apr_size_t phase_st_prefix_lens[PROF_PHASE_COUNT] = {
+    11, 15, 12, 16, 14, 14, 13, 12, 12, 11, 13, 14, 11, 10, 12
+};
+
 const char *prof_phase_name(int phase)
 {
     if (phase < 0 || phase >= PROF_PHASE_COUNT) {
@@ -84,26 +89,45 @@ apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
  * (", " included), 20 digits, ".fff" and the NUL. */
 #define ST_ENTRY_ROOM (16 + 20 + 4 + 1)
 
+/* The milliseconds of a duration of 10 ms or more, at p; returns the end.
+ * Out of line: the loop that calls put_dur() keeps its registers. */
+static char *put_ms(char *p, apr_uint64_t ms)
+{
+    apr_uint64_t m;
+    char *q;
+
+    for (m = ms, q = p; m; m /= 10) {
+        q++;
+    }
+    p = q;
+    do {
+        *--q = (char)('0' + ms % 10);
+        ms /= 10;
+    } while (ms);
+    return p;
+}
+
 /* dur_us as prof_st_put_dur() writes it ("ms.fff", or "0" when not
  * positive), at p; returns the end. Under 10 ms, the common case, the
  * milliseconds are one digit. */
 static APR_INLINE char *put_dur(char *p, apr_interval_time_t d)
 {
     apr_uint64_t ms;
+    unsigned frac;
 
     if (d <= 0) {
         *p = '0';
         return p + 1;
     }
     ms = (apr_uint64_t)d / 1000;
+    frac = (unsigned)((apr_uint64_t)d - ms * 1000);
     if (ms < 10) {
         *p++ = (char)('0' + ms);
     }
     else {
-        p = prof_st_put_dur(p, (apr_interval_time_t)(ms * 1000),
-                            prof_st_dur_len(d)) - 4;
+        p = put_ms(p, ms);
     }
-    memcpy(p, st_frac[(apr_uint64_t)d - ms * 1000], 4);
+    memcpy(p, st_frac[frac], 4);
     return p + 4;
 }
 
@@ -122,13 +146,13 @@ static void write_st_checked(const prof_phase_rec_t *rec, int i,
                           phase_name_lens[PROF_PHASE_TOTAL], total_us);
 }
 
-/* One entry at p, where there is room for it: ", " (unless skip), the
- * prefix, the duration. Returns the end. */
+/* One entry at p, where there is room for it: ", " (unless skip is 2),
+ * "name;dur=", the duration. Returns the end. */
 static APR_INLINE char *put_entry(char *p, int phase, apr_size_t skip,
                                   apr_interval_time_t d)
 {
     memcpy(p, phase_st_prefix[phase] + skip, 16);
-    return put_dur(p + (2 - skip) + phase_name_lens[phase] + 5, d);
+    return put_dur(p + phase_st_prefix_lens[phase] - skip, d);
 }
 
 void prof_phase_write_st(const prof_phase_rec_t *rec,
