@@ -16,6 +16,9 @@
 #           cost of emitting any header of that size
 #   control (throughput only) a second server with the base config: the
 #           noise of the machine, measured like a variant
+#   hexpr   header, but ProfilerServerTiming "expr=-R '127.0.0.0/8'" (true):
+#           what the usual gate costs; callgrind only, not in the default
+#           variants: CG_VARIANTS="base timing header hexpr floor"
 #   store   timing plus the measurement store (SQLite, every request; the
 #           writer thread runs in the -X process, so callgrind counts it);
 #           not in the default variants: CG_VARIANTS="base timing store"
@@ -169,6 +172,12 @@ ProfilerServerTiming Off" ;;
             mods="LoadModule profiler_module $MODSO"
             extra="Profiler On
 ProfilerServerTiming On" ;;
+        hexpr)
+            # header, sent where an ap_expr says so (true here): what the
+            # usual gate adds to the decision.
+            mods="LoadModule profiler_module $MODSO"
+            extra="Profiler On
+ProfilerServerTiming \"expr=-R '127.0.0.0/8'\"" ;;
         store)
             # The measurement store on top of timing: SQLite, every request.
             mkdir -p "$dir/db"
@@ -309,7 +318,7 @@ cg_run() {
     pid=$!
     CG_PID=$pid
     [ "$n" = "$N2" ] && show="--show"
-    case $variant in header|floor) hdr=(--header Server-Timing) ;; esac
+    case $variant in header|hexpr|floor) hdr=(--header Server-Timing) ;; esac
     if ! python3 "$HERE/kaclient.py" "$port" "$n" --pid "$pid" --gap-ms "$GAP_MS" $show "${hdr[@]}" \
             >"$dir/logs/client.json" 2>"$dir/logs/client.err"; then
         cat "$dir/logs/client.err" "$dir/logs/error.log" "$dir/logs/valgrind.log" >&2 || true
@@ -361,6 +370,7 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
         case $v in
             timing) target="<= +3.50 % (with the live aggregates)" ;;
             header) target="(header - timing) <= 1.20 x (floor - base)" ;;
+            hexpr)  target="(header with an expr= gate; not a target)" ;;
             floor)  target="(reference: a constant $FLOOR_LEN_USED-byte Server-Timing value)" ;;
         esac
         d=$(python3 -c "print('%+.2f %%' % (100.0 * (${IPR[$label]} / ${IPR[base]} - 1)))")
@@ -384,9 +394,12 @@ print("header, all of it (h - base):     %+8.0f Ir/req  %+6.2f %%  = %.2f x floo
 print("target (h - t) <= 1.2 x floor: %.0f Ir/req; timing +3.5 %%: %.0f Ir/req" % (1.2 * (f - b), 0.035 * b))
 EOF2
     fi
+    if [ -n "${IPR[hexpr]:-}" ] && [ -n "${IPR[header]:-}" ]; then
+        say "$(python3 -c "print('the expr= gate (hexpr - header):   %+8.0f Ir/req' % (${IPR[hexpr]} - ${IPR[header]}))")"
+    fi
     for label in "${CG_LABELS[@]}"; do
         if [ -s "${CGOUT2[$label]}.headers" ]; then
-            case $label in header|floor)
+            case $label in header|hexpr|floor)
                 say "$label response head under callgrind (request $N2): $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%d-%d bytes, Server-Timing value %d-%d bytes (mean %.1f)" % (d["head_bytes_min"], d["head_bytes_max"], d["value_len_min"], d["value_len_max"], d["value_len_mean"]))' "${CGOUT2[$label]}.client.json")"
                 grep -i -E '^server-timing:' "${CGOUT2[$label]}.headers" | cut -c1-160 | sed 's/^/    /' | tee -a "$REPORT" ;;
             esac
