@@ -8,9 +8,12 @@ pipelining: the server does the same work for every request, so the
 instruction count of a run grows linearly with N.
 
 usage: kaclient.py PORT N [--path /1k.html] [--size 1024] [--gap-ms 0]
-                          [--show]
+                          [--show] [--header NAME]
   --show     print the response headers of the last request to stderr
   --gap-ms   sleep this long before each request (default 0)
+  --header   also report the length of header NAME's value in the answers
+             (min, max, mean; 0 where it is missing): bench/run.sh sizes the
+             floor's constant header by it
 
 Connection refused is retried for up to --connect-timeout seconds (the
 server may still be starting under valgrind); only a connection that is
@@ -34,6 +37,7 @@ def main():
     ap.add_argument("--gap-ms", type=float, default=0.0)
     ap.add_argument("--connect-timeout", type=float, default=180.0)
     ap.add_argument("--show", action="store_true")
+    ap.add_argument("--header", default=None)
     ap.add_argument("--pid", type=int, default=0,
                     help="give up waiting for the server when this pid exits")
     a = ap.parse_args()
@@ -60,6 +64,8 @@ def main():
     buf = b""
     hlen_min = hlen_max = None
     last_head = b""
+    want = a.header.lower().encode("ascii") if a.header else None
+    vlens = []
     for i in range(a.n):
         if a.gap_ms:
             time.sleep(a.gap_ms / 1000.0)
@@ -78,6 +84,8 @@ def main():
         for ln in lines[1:]:
             k, _, v = ln.partition(b":")
             hdrs[k.strip().lower()] = v.strip()
+        if want is not None:
+            vlens.append(len(hdrs.get(want, b"")))
         if hdrs.get(b"connection", b"").lower() == b"close":
             sys.exit("kaclient: response %d closes the connection" % i)
         clen = int(hdrs.get(b"content-length", b"-1"))
@@ -99,8 +107,13 @@ def main():
     s.close()
     if a.show:
         sys.stderr.write(last_head.decode("latin-1") + "\n")
-    print(json.dumps({"requests": a.n, "status200": a.n,
-                      "head_bytes_min": hlen_min, "head_bytes_max": hlen_max}))
+    out = {"requests": a.n, "status200": a.n,
+           "head_bytes_min": hlen_min, "head_bytes_max": hlen_max}
+    if vlens:
+        out.update({"header": a.header, "value_len_min": min(vlens),
+                    "value_len_max": max(vlens),
+                    "value_len_mean": sum(vlens) / len(vlens)})
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -38,19 +38,26 @@ static void write_server_timing(request_rec *r, prof_req_t *rq)
 {
     apr_size_t cap = prof_config_st_max_size(r);
     int upstream = prof_upstream_present(r);
+    /* Looked at once: a span set another thread creates after this has no
+     * span that ended before now. */
+    int spans = prof_req_spans(rq) != NULL;
     prof_st_buf_t st;
 
-    if (cap > ST_PHASES_MAX && prof_req_spans(rq) == NULL && !upstream) {
+    if (cap > ST_PHASES_MAX && !spans && !upstream) {
         cap = ST_PHASES_MAX;        /* only the phases can come */
     }
     prof_st_init(&st, apr_palloc(r->pool, cap + 1), cap + 1);
     /* What came with the response (a backend, CGI) first, cleaned ... */
-    prof_upstream_write_st(r, &st, upstream);
+    if (upstream) {
+        prof_upstream_write_st(r, &st, upstream);
+    }
     /* ... then ours. */
     prof_phase_write_st(&rq->phases, rq->ttfb_us, &st);
     /* Other modules' spans and metrics that ended before now, after ours
      * and in start order. */
-    prof_span_write_st(r, rq, &st);
+    if (spans) {
+        prof_span_write_st(r, rq, &st);
+    }
     if (st.len) {
         /* addn: with ProfilerUpstreamTiming pass, the fields that came
          * with the response stay, and ours follows them. */

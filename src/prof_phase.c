@@ -9,17 +9,39 @@ static const char *const phase_names[PROF_PHASE_COUNT] = {
     "authn", "authz", "type", "fixups", "handler", "body", "log", "total"
 };
 
-/* "name;dur=" of each phase, padded to 16 bytes so that one fixed-size
- * copy (two moves) places it; the length says how much of it counts. */
-static const char phase_st_prefix[PROF_PHASE_COUNT][16] = {
-    "read;dur=", "postread;dur=", "quick;dur=", "translate;dur=",
-    "storage;dur=", "headers;dur=", "access;dur=", "authn;dur=",
-    "authz;dur=", "type;dur=", "fixups;dur=", "handler;dur=", "body;dur=",
-    "log;dur=", "total;dur="
+/* ", name;dur=" of each phase, in rows of 24 so that one 16-byte copy from
+ * the row's start (an entry after another) or from its third byte (the
+ * value's first entry) stays inside the row; the longest, translate's, is
+ * 16 bytes with its separator. */
+static const char phase_st_prefix[PROF_PHASE_COUNT][24] = {
+    ", read;dur=", ", postread;dur=", ", quick;dur=", ", translate;dur=",
+    ", storage;dur=", ", headers;dur=", ", access;dur=", ", authn;dur=",
+    ", authz;dur=", ", type;dur=", ", fixups;dur=", ", handler;dur=",
+    ", body;dur=", ", log;dur=", ", total;dur="
+};
+
+/* ".000" to ".999": the fraction of a millisecond in one 4-byte copy, the
+ * table built by the compiler. */
+#define FRAC1(n) { '.', (char)('0' + (n) / 100), \
+                   (char)('0' + (n) / 10 % 10), (char)('0' + (n) % 10) }
+#define FRAC10(n) FRAC1(n), FRAC1(n + 1), FRAC1(n + 2), FRAC1(n + 3), \
+    FRAC1(n + 4), FRAC1(n + 5), FRAC1(n + 6), FRAC1(n + 7), FRAC1(n + 8), \
+    FRAC1(n + 9)
+#define FRAC100(n) FRAC10(n), FRAC10(n + 10), FRAC10(n + 20), \
+    FRAC10(n + 30), FRAC10(n + 40), FRAC10(n + 50), FRAC10(n + 60), \
+    FRAC10(n + 70), FRAC10(n + 80), FRAC10(n + 90)
+static const char st_frac[1000][4] = {
+    FRAC100(0), FRAC100(100), FRAC100(200), FRAC100(300), FRAC100(400),
+    FRAC100(500), FRAC100(600), FRAC100(700), FRAC100(800), FRAC100(900)
 };
 
 static const apr_size_t phase_name_lens[PROF_PHASE_COUNT] = {
     4, 8, 5, 9, 7, 7, 6, 5, 5, 4, 6, 7, 4, 3, 5
+};
+
+/* strlen() of each phase_st_prefix row: ", " + name + ";dur=". */
+static const apr_size_t phase_st_prefix_lens[PROF_PHASE_COUNT] = {
+    11, 15, 12, 16, 14, 14, 13, 12, 12, 11, 13, 14, 11, 10, 12
 };
 
 const char *prof_phase_name(int phase)
@@ -63,40 +85,118 @@ apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
     return t;
 }
 
-/* Room the fast path may touch for one entry: ", ", a 16-byte prefix copy,
- * 20 digits, ".", 3 decimals and the NUL. */
-#define ST_ENTRY_ROOM (2 + 16 + 20 + 4 + 1)
+/* Room the fast path may touch for one entry: a 16-byte prefix copy
+ * (", " included), 20 digits, ".fff" and the NUL. */
+#define ST_ENTRY_ROOM (16 + 20 + 4 + 1)
 
-static void write_st_entry(prof_st_buf_t *st, int phase, apr_interval_time_t d)
+/* The milliseconds of a duration of 10 ms or more, at p; returns the end.
+ * Out of line: the loop that calls put_dur() keeps its registers. */
+static char *put_ms(char *p, apr_uint64_t ms)
 {
-    char *p;
+    apr_uint64_t m;
+    char *q;
 
-    if (st->buf == NULL || st->cap - st->len < ST_ENTRY_ROOM) {
-        /* Near the cap: the exact, checked path decides what fits. */
-        prof_st_add_token_dur(st, phase_names[phase], phase_name_lens[phase], d);
-        return;
+    for (m = ms, q = p; m; m /= 10) {
+        q++;
     }
-    p = st->buf + st->len;
-    if (st->entries) {
-        *p++ = ',';
-        *p++ = ' ';
+    p = q;
+    do {
+        *--q = (char)('0' + ms % 10);
+        ms /= 10;
+    } while (ms);
+    return p;
+}
+
+/* dur_us as prof_st_put_dur() writes it ("ms.fff", or "0" when not
+ * positive), at p; returns the end. Under 10 ms, the common case, the
+ * milliseconds are one digit. */
+static APR_INLINE char *put_dur(char *p, apr_interval_time_t d)
+{
+    apr_uint64_t ms;
+    unsigned frac;
+
+    if (d <= 0) {
+        *p = '0';
+        return p + 1;
     }
-    memcpy(p, phase_st_prefix[phase], 16);
-    p = prof_st_put_dur(p + phase_name_lens[phase] + 5, d, prof_st_dur_len(d));
-    *p = '\0';
-    st->len = (apr_size_t)(p - st->buf);
-    st->entries++;
+    ms = (apr_uint64_t)d / 1000;
+    frac = (unsigned)((apr_uint64_t)d - ms * 1000);
+    if (ms < 10) {
+        *p++ = (char)('0' + ms);
+    }
+    else {
+        p = put_ms(p, ms);
+    }
+    memcpy(p, st_frac[frac], 4);
+    return p + 4;
+}
+
+/* The rest of the entries from phase i on, checked one by one: near the
+ * cap, the exact path decides what fits. */
+static void write_st_checked(const prof_phase_rec_t *rec, int i,
+                             apr_interval_time_t total_us, prof_st_buf_t *st)
+{
+    for (; i < PROF_PHASE_BODY; ++i) {
+        if (rec->dur_us[i] > 0) {
+            prof_st_add_token_dur(st, phase_names[i], phase_name_lens[i],
+                                  rec->dur_us[i]);
+        }
+    }
+    prof_st_add_token_dur(st, phase_names[PROF_PHASE_TOTAL],
+                          phase_name_lens[PROF_PHASE_TOTAL], total_us);
+}
+
+/* One entry at p, where there is room for it: ", " (unless skip is 2),
+ * "name;dur=", the duration. Returns the end. */
+static APR_INLINE char *put_entry(char *p, int phase, apr_size_t skip,
+                                  apr_interval_time_t d)
+{
+    memcpy(p, phase_st_prefix[phase] + skip, 16);
+    return put_dur(p + phase_st_prefix_lens[phase] - skip, d);
 }
 
 void prof_phase_write_st(const prof_phase_rec_t *rec,
                          apr_interval_time_t total_us, prof_st_buf_t *st)
 {
+    /* The value goes out on every response that carries the header: one
+     * pass with the write position in a register, the prefix and the
+     * fraction copied from tables, and st updated once at the end. */
+    char *p, *end;
+    apr_size_t skip;
+    unsigned n = 0;
     int i;
 
+    if (st->buf == NULL) {
+        write_st_checked(rec, 0, total_us, st);
+        return;
+    }
+    p = st->buf + st->len;
+    end = st->buf + st->cap;
+    skip = st->entries ? 0 : 2;     /* no ", " before the value's first */
     for (i = 0; i < PROF_PHASE_BODY; ++i) {
         if (rec->dur_us[i] > 0) {
-            write_st_entry(st, i, rec->dur_us[i]);
+            if ((apr_size_t)(end - p) < ST_ENTRY_ROOM) {
+                goto near_cap;
+            }
+            p = put_entry(p, i, skip, rec->dur_us[i]);
+            skip = 0;
+            n++;
         }
     }
-    write_st_entry(st, PROF_PHASE_TOTAL, total_us);
+    i = PROF_PHASE_TOTAL;
+    if ((apr_size_t)(end - p) < ST_ENTRY_ROOM) {
+        goto near_cap;
+    }
+    p = put_entry(p, i, skip, total_us);
+    n++;
+    *p = '\0';
+    st->len = (apr_size_t)(p - st->buf);
+    st->entries += n;
+    return;
+
+near_cap:
+    *p = '\0';
+    st->len = (apr_size_t)(p - st->buf);
+    st->entries += n;
+    write_st_checked(rec, i, total_us, st);
 }

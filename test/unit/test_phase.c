@@ -486,15 +486,20 @@ START_TEST(random_sequences)
 END_TEST
 
 /* The table-driven header writer must write what the checked writer
- * writes, for random records and every cap up to past the whole value. */
+ * writes, for random records and every cap up to past the whole value,
+ * as the value's first entries and after one already there (an upstream
+ * entry), with totals (never negative) of zero, under 10 ms and above. */
 START_TEST(write_st_matches_checked_writer)
 {
     uint64_t rng = 0xfeed;
     int round;
 
-    for (round = 0; round < 300; ++round) {
+    for (round = 0; round < 600; ++round) {
         prof_phase_rec_t rec;
-        apr_interval_time_t total = (apr_interval_time_t)(unit_rand(&rng) % 5000000);
+        apr_interval_time_t total =
+            round % 7 == 0 ? 0
+            : (apr_interval_time_t)(unit_rand(&rng) >> (1 + unit_rand(&rng) % 63));
+        int after = round & 1;
         size_t cap;
         int i;
 
@@ -505,12 +510,16 @@ START_TEST(write_st_matches_checked_writer)
             rec.dur_us[i] = (r & 3) == 0 ? 0
                           : (apr_interval_time_t)(unit_rand(&rng) >> (r % 64));
         }
-        for (cap = 1; cap < 420; cap += 1 + (round % 7)) {
-            char a[512], b[512];
+        for (cap = 1; cap < 720; cap += 1 + (round % 7)) {
+            char a[1024], b[1024];
             prof_st_buf_t sa, sb;
 
             prof_st_init(&sa, a, cap);
             prof_st_init(&sb, b, cap);
+            if (after) {
+                prof_st_add(&sa, "up", 1234, NULL);
+                prof_st_add(&sb, "up", 1234, NULL);
+            }
             for (i = 0; i < PROF_PHASE_BODY; ++i) {
                 if (rec.dur_us[i] > 0) {
                     prof_st_add(&sa, prof_phase_name(i), rec.dur_us[i], NULL);
