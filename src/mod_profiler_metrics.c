@@ -117,6 +117,15 @@ static void setup_servers(server_rec *s, apr_pool_t *pconf)
         prof_agg_t *h = NULL;
         int i;
 
+        /* A virtual host with none of our directives shares the main
+         * server's record (httpd merges only what a section set): give it
+         * its own, for its own label. */
+        if (v != s && conf == ap_get_module_config(s->module_config,
+                                                   &profiler_module)) {
+            conf = apr_pmemdup(pconf, conf, sizeof(*conf));
+            ap_set_module_config(v->module_config, &profiler_module, conf);
+        }
+
         conf->metrics_vhost = vhost_label(pconf, v);
         for (i = 0; i < handles->nelts; ++i) {
             if (APR_ARRAY_IDX(handles, i, budget_t).budget == budget) {
