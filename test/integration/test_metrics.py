@@ -375,3 +375,28 @@ def test_a_corrupt_segment_is_made_anew_with_a_log_line(where):
         assert requests_of(srv, "/index.html", 2) == 2
     finally:
         finish(srv, allowed=[r"PROF00222"])
+
+
+def test_spans_and_metrics_of_other_modules_have_their_own_cells():
+    """The span API's spans and metrics (a consumer module built with
+    apxs) are counted per name: count, sum and histogram."""
+    from store import build_test_module
+    mod = build_test_module()
+    srv = make(extra="LoadModule profiler_test_module %s\n"
+               "<Location /t>\n    SetHandler profiler-test\n</Location>\n"
+               % mod, name="metrics-spans")
+    try:
+        for _ in range(4):
+            assert get(srv.port, "/t") == 200
+        assert requests_of(srv, "/t", 4) == 4
+        got = {dict(k)["name"]: int(v) for k, v in samples(
+            srv, "mod_profiler_span_duration_seconds_count").items()}
+        for name in ("fixup.work", "outer", "inner", "db", "cache"):
+            assert got.get(name) == 4, got
+        # the metric's duration is what the module gave: 1.5 ms each
+        s = {dict(k)["name"]: v for k, v in samples(
+            srv, "mod_profiler_span_duration_seconds_sum").items()}
+        assert s["db"] == 0.006
+        assert total(srv, "mod_profiler_metrics_span_overflow_total") == 0
+    finally:
+        finish(srv)
