@@ -244,3 +244,27 @@ def test_the_reports_own_requests_are_not_counted(srv):
         api(srv, "summary")
     time.sleep(0.3)
     assert summary_total(srv) == TOTAL
+
+
+def test_hostile_route_names_are_escaped(test_module):
+    """A route name made from a hostile path, on the live page and in the
+    live JSON."""
+    import urllib.parse
+    s = make(test_module, conf=CONF + "ProfilerRoute ^/h/(.*)$ /h/$1\n",
+             name="report-live-xss")
+    try:
+        evil = '<script>alert("x")</script>&amp;\'"'
+        status, _, _ = fetch(s, "/h/" + urllib.parse.quote(evil, safe=""))
+        assert status == 404
+        deadline = time.time() + 10
+        while summary_total(s) != 1 and time.time() < deadline:
+            time.sleep(0.05)
+        status, body = api(s, "summary")
+        assert [r["route"] for r in body["rows"]] == ["/h/" + evil]
+        status, _, page = fetch(s, "/profiler/")
+        assert status == 200
+        assert "<script>" not in page
+        assert "/h/&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" \
+               "&amp;amp;&#39;&quot;" in page
+    finally:
+        finish(s)
