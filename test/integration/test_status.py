@@ -211,3 +211,37 @@ def test_metrics_off():
         assert 'id="profiler-off"' in fetch(srv, "/server-status")
     finally:
         finish(srv)
+
+
+def test_store_state_with_the_store_on():
+    """The store's row counters, across children, against the rows the
+    real SQLite database holds."""
+    from store import SqliteDb, count_rows, make_server, wait_for
+    srv = make_server(SqliteDb, name="status-store", modules=("status",),
+                      extra="<Location /server-status>\n"
+                            "SetHandler server-status\nProfiler Off\n"
+                            "Require ip 127.0.0.1\n</Location>\n")
+    try:
+        for _ in range(10):
+            assert get(srv.port, "/index.html") == 200
+        a = settled_auto(srv, 10)
+        assert int(a["ProfilerRequests"]) == 10
+        assert a["ProfilerStore"] == "On"
+
+        def written():
+            got = auto(srv)
+            w = int(got["ProfilerStoreRowsWritten"])
+            return got if w + int(got["ProfilerStoreRowsSampledOut"]) == 10 \
+                and w == count_rows(srv.db) else None
+        a = wait_for(written)
+        assert int(a["ProfilerStoreRowsWritten"]) > 0
+        assert int(a["ProfilerStoreRowsDropped"]) == 0
+        assert int(a["ProfilerStoreRowsFailed"]) == 0
+        page = fetch(srv, "/server-status")
+        m = re.search(r'id="profiler-store"><dt>Store</dt><dd>(\w+)</dd>'
+                      r'<dt>Rows</dt><dd>(\d+) written', page)
+        assert m and m.group(1) == "on"
+        assert int(m.group(2)) == int(a["ProfilerStoreRowsWritten"])
+        srv.graceful_stop()
+    finally:
+        finish(srv)
