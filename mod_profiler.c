@@ -28,6 +28,7 @@
 #include "mod_profiler_store.h"
 #include "mod_profiler_report.h"
 #include "mod_profiler_metrics.h"
+#include "mod_profiler_status.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -201,6 +202,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_report_register_hooks(p);
     prof_metrics_register_hooks(p);
     prof_metrics_handler_register_hooks(p);
+    prof_status_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(profiler) = {

@@ -61,8 +61,8 @@ static const char *first_arg(apr_pool_t *p, const char *args)
  * keeps its settings to itself). Sections other than <VirtualHost> may
  * hold it too (<IfModule>, <IfDefine>); the last one counts, as in
  * mod_dbd. */
-static const ap_directive_t *find_directive(const ap_directive_t *d,
-                                            const char *name)
+static const ap_directive_t *find_in(const ap_directive_t *d,
+                                     const char *name, int vhosts)
 {
     const ap_directive_t *found = NULL, *v;
 
@@ -70,12 +70,24 @@ static const ap_directive_t *find_directive(const ap_directive_t *d,
         if (!strcasecmp(d->directive, name)) {
             found = d;
         }
-        else if (d->first_child && strcasecmp(d->directive, "<VirtualHost")
-                 && (v = find_directive(d->first_child, name)) != NULL) {
+        else if (d->first_child
+                 && (vhosts || strcasecmp(d->directive, "<VirtualHost"))
+                 && (v = find_in(d->first_child, name, vhosts)) != NULL) {
             found = v;
         }
     }
     return found;
+}
+
+static const ap_directive_t *find_directive(const ap_directive_t *d,
+                                            const char *name)
+{
+    return find_in(d, name, 0);
+}
+
+int prof_db_any_driver(void)
+{
+    return find_in(ap_conftree, "DBDriver", 1) != NULL;
 }
 
 const char *prof_db_driver(apr_pool_t *p)

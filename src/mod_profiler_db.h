@@ -45,6 +45,12 @@ typedef struct {
  */
 int prof_db_check_config(server_rec *s, apr_pool_t *ptemp, const char *who);
 
+/** Whether the configuration names a database at all: a DBDriver anywhere,
+ * <VirtualHost> sections included. Without one a report runs without a
+ * database (from the live metrics); with one it reads the main server's,
+ * and prof_db_check_config() says what is wrong with it. */
+int prof_db_any_driver(void);
+
 /** The DBDriver of the main server from the configuration tree, unquoted
  * (NULL: none), in p. */
 const char *prof_db_driver(apr_pool_t *p);

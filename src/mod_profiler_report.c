@@ -12,6 +12,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
+#include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
 
@@ -93,6 +94,17 @@ static const char *report_base(request_rec *r, const char **rel)
     return apr_pstrndup(r->pool, uri, n);
 }
 
+/* Whether the main server has a database (a DBDriver) for the report to
+ * read: without one, the report answers from the live aggregates. Set in
+ * post_config, in the parent before any child exists; read-only after. */
+static int report_has_db = 1;
+
+/* What a part of the report that needs the database says without one. */
+#define NEEDS_DB "needs ProfilerStore's database: configure mod_dbd " \
+    "(DBDriver sqlite3 or pgsql, with DBDParams) in the main server. " \
+    "Without a database the report shows only the summary, from the live " \
+    "metrics since the server started"
+
 static int parse_id(const char *s, apr_int64_t *id)
 {
     return prof_report_int_parse(s, 1, APR_INT64_MAX, id) == APR_SUCCESS;
@@ -149,6 +161,26 @@ static int api(request_rec *r, const char *what)
     }
     memset(&c, 0, sizeof(c));
     memset(&d, 0, sizeof(d));
+    if (!report_has_db) {
+        /* The live aggregates hold one range (since the segment began) and
+         * no time: what needs rows or time needs the database. */
+        if (ep == PROF_EP_SUMMARY) {
+            prof_report_query_live(r, &pa.f, PROF_REPORT_WANT_SUMMARY,
+                                   pa.summary_sort, &d);
+        }
+        else if (ep == PROF_EP_HISTOGRAM) {
+            prof_report_query_live(r, &pa.f, PROF_REPORT_WANT_ALL, 0, &d);
+        }
+        else {
+            return prof_report_json_error(r, HTTP_NOT_FOUND, NULL,
+                                          apr_pstrcat(r->pool, "api/v1/",
+                                                      api_names[i].name
+                                                      ? api_names[i].name
+                                                      : "requests/<id>",
+                                                      " " NEEDS_DB, NULL));
+        }
+        goto write;
+    }
     if (!prof_report_conn_open(r, &c)) {
         return prof_report_json_error(r, HTTP_SERVICE_UNAVAILABLE, NULL,
                                       "the store cannot be read now");
@@ -192,6 +224,7 @@ static int api(request_rec *r, const char *what)
                                       "reading the store failed; see the "
                                       "error log");
     }
+write:
     ap_set_content_type(r, pa.csv ? "text/csv; charset=utf-8"
                                   : "application/json");
     if (pa.csv) {
@@ -201,13 +234,15 @@ static int api(request_rec *r, const char *what)
     }
     switch (ep) {
     case PROF_EP_SUMMARY:
-        prof_report_json_summary(r, &pa.f, d.summary, pa.csv);
+        prof_report_json_summary(r, &pa.f, d.summary, pa.csv,
+                                 report_has_db ? "rollups" : "live");
         break;
     case PROF_EP_TIMESERIES:
         prof_report_json_series(r, &pa.f, d.series, d.bucket_us, pa.csv);
         break;
     case PROF_EP_HISTOGRAM:
-        prof_report_json_histogram(r, &pa.f, d.all, pa.csv);
+        prof_report_json_histogram(r, &pa.f, d.all, pa.csv,
+                                   report_has_db ? "rollups" : "live");
         break;
     case PROF_EP_ROUTE:
         prof_report_json_route(r, &pa.f, d.all);
@@ -274,6 +309,20 @@ static int page(request_rec *r, const char *base, const char *rel)
         return page_error(r, &v, HTTP_NOT_FOUND, "That is not a request id.");
     }
     memset(&c, 0, sizeof(c));
+    if (!report_has_db) {
+        if (ep != PROF_EP_PAGE_DASHBOARD) {
+            return page_error(r, &v, HTTP_NOT_FOUND, "The request list and "
+                              "single requests " NEEDS_DB ".");
+        }
+        v.live = 1;
+        prof_report_query_live(r, &pa.f, PROF_REPORT_WANT_SUMMARY
+                               | PROF_REPORT_WANT_SERIES
+                               | PROF_REPORT_WANT_ALL, pa.summary_sort, &d);
+        ap_set_content_type(r, "text/html; charset=utf-8");
+        prof_report_page_dashboard(r, &v, d.summary, d.series, d.bucket_us,
+                                   d.all, NULL);
+        return OK;
+    }
     if (!prof_report_conn_open(r, &c)) {
         return page_error(r, &v, HTTP_SERVICE_UNAVAILABLE, "The store cannot "
                           "be read now; the error log says why.");
@@ -340,6 +389,10 @@ static int report_handler(request_rec *r)
         return prof_report_asset(r, rel + 8) ? OK : HTTP_NOT_FOUND;
     }
     if (!strncmp(rel, "/actions/", 9)) {
+        if (!report_has_db) {
+            return prof_report_json_error(r, HTTP_NOT_FOUND, NULL,
+                                          "the report's actions " NEEDS_DB);
+        }
         return prof_report_action(r, base, rel + 9);
     }
     is_api = !strncmp(rel, "/api/", 5) || !strcmp(rel, "/api");
@@ -389,8 +442,61 @@ const char *prof_report_set_base(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static int any_profiler_on(server_rec *s)
+{
+    for (; s; s = s->next) {
+        if (prof_config_maybe_on(s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A report without a database is valid (its live mode); say what it will
+ * show, where "apachectl -t" shows it too. */
+static int report_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)plog;
+    /* As profiler_check_config: the first reading has no error log. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+        && ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_CONFIG_TEST) {
+        return OK;
+    }
+    if (prof_db_any_driver() || prof_report_lint(ptemp, s) <= 0) {
+        return OK;
+    }
+    if (!any_profiler_on(s)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, PROFLOGNO(00250)
+                     "SetHandler profiler-report: there is no database "
+                     "(no DBDriver) and no Profiler On, "
+                     "so the report has nothing to show; set Profiler On "
+                     "for its live summary, or configure ProfilerStore's "
+                     "database");
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, PROFLOGNO(00251)
+                     "report: no DBDriver anywhere: the report's "
+                     "summary answers from the live metrics, the request "
+                     "list needs ProfilerStore's database");
+    }
+    return OK;
+}
+
+static int report_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)plog; (void)ptemp; (void)s;
+    report_has_db = prof_db_any_driver();
+    return OK;
+}
+
 void prof_report_register_hooks(apr_pool_t *p)
 {
+    /* Reads the configuration tree only; order does not matter. */
+    ap_hook_post_config(report_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Messages only; order does not matter. */
+    ap_hook_check_config(report_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* A content handler like any other: it only answers its own handler
      * name, so it can run in the middle. */
     ap_hook_handler(report_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -30,6 +30,15 @@
  * The report reads the database mod_dbd gives the main server, whether or
  * not this server stores requests itself (a reporting server can read a
  * fleet's PostgreSQL database).
+ *
+ * Without a database (no DBDriver anywhere in the configuration) the
+ * report runs from the live metrics (mod_profiler_metrics.h): L/ and
+ * L/api/v1/summary (and L/api/v1/histogram) show every request counted
+ * since the server started, exactly, marked "source":"live" in JSON and by
+ * a note on the page, from/to being the segment's start and now; what
+ * needs rows or time (the request list, one request, the time series, a
+ * route's statistics, health, the actions) answers 404 with a message
+ * saying it needs ProfilerStore's database.
  */
 
 #ifndef MOD_PROFILER_REPORT_H

@@ -110,7 +110,8 @@ static void csv_line(request_rec *r, const char *const *cells, int n)
 }
 
 void prof_report_json_summary(request_rec *r, const prof_report_filter_t *f,
-                        const apr_array_header_t *arr, int csv)
+                        const apr_array_header_t *arr, int csv,
+                        const char *source)
 {
     apr_pool_t *p = r->pool;
     int i, k;
@@ -166,7 +167,7 @@ void prof_report_json_summary(request_rec *r, const prof_report_filter_t *f,
     }
     ap_rputs("{", r);
     json_range(r, f);
-    ap_rputs(",\"source\":\"rollups\",\"group\":[\"route\"", r);
+    ap_rprintf(r, ",\"source\":\"%s\",\"group\":[\"route\"", source);
     if (f->group & PROF_GROUP_METHOD) ap_rputs(",\"method\"", r);
     if (f->group & PROF_GROUP_STATUS) ap_rputs(",\"status\"", r);
     if (f->group & PROF_GROUP_VHOST) ap_rputs(",\"vhost\"", r);
@@ -234,7 +235,8 @@ void prof_report_json_series(request_rec *r, const prof_report_filter_t *f,
 }
 
 void prof_report_json_histogram(request_rec *r, const prof_report_filter_t *f,
-                          const prof_report_group_t *g, int csv)
+                          const prof_report_group_t *g, int csv,
+                          const char *source)
 {
     apr_pool_t *p = r->pool;
     apr_uint32_t b;
@@ -247,10 +249,10 @@ void prof_report_json_histogram(request_rec *r, const prof_report_filter_t *f,
     else {
         ap_rputs("{", r);
         json_range(r, f);
-        ap_rprintf(r, ",\"source\":\"rollups\",\"count\":%" APR_UINT64_T_FMT
+        ap_rprintf(r, ",\"source\":\"%s\",\"count\":%" APR_UINT64_T_FMT
                    ",\"mean_ms\":%s,\"p50_ms\":%s,\"p95_ms\":%s,"
                    "\"p99_ms\":%s,\"max_ms\":%s,\"max_rel_error\":%.4f,"
-                   "\"buckets\":[", g->count, ms_mean(p, g->sum_us, g->count),
+                   "\"buckets\":[", source, g->count, ms_mean(p, g->sum_us, g->count),
                    ms(p, g->p50_us), ms(p, g->p95_us), ms(p, g->p99_us),
                    ms(p, g->max_us), PROF_HIST_MAX_REL_ERR);
     }

@@ -19,18 +19,23 @@
 #include "mod_profiler_report_page.h"
 
 /** The summary: groups (prof_report_group_t *) with the keys f->group
- * names; csv: one line per group. */
+ * names; csv: one line per group. source is what the JSON's "source"
+ * says the numbers come from: "rollups" (the store) or "live" (the live
+ * metrics, since f->from_us: no database). */
 void prof_report_json_summary(request_rec *r, const prof_report_filter_t *f,
-                              const apr_array_header_t *arr, int csv);
+                              const apr_array_header_t *arr, int csv,
+                              const char *source);
 
 /** The time series in buckets of bucket_us. */
 void prof_report_json_series(request_rec *r, const prof_report_filter_t *f,
                              const apr_array_header_t *arr,
                              apr_int64_t bucket, int csv);
 
-/** The latency histogram of everything in g. */
+/** The latency histogram of everything in g; source as for the
+ * summary. */
 void prof_report_json_histogram(request_rec *r, const prof_report_filter_t *f,
-                                const prof_report_group_t *g, int csv);
+                                const prof_report_group_t *g, int csv,
+                                const char *source);
 
 /** A page of requests and the cursor of the next one (or NULL). */
 void prof_report_json_requests(request_rec *r, const prof_report_filter_t *f,

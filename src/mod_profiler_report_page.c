@@ -117,9 +117,12 @@ static const char *link_args(request_rec *r, const prof_report_view_t *v,
     int i, k;
 
     memset(vals, 0, sizeof(vals));
-    if (f) {
+    /* Live numbers have one range, since the server started: no times. */
+    if (f && !v->live) {
         vals[0] = iso_min(r->pool, f->from_us);
         vals[1] = iso_min(r->pool, f->to_us);
+    }
+    if (f) {
         vals[2] = f->route;
         vals[3] = f->path;
         vals[4] = f->method;
@@ -166,20 +169,30 @@ static void head(request_rec *r, const prof_report_view_t *v,
                "content=\"width=device-width\"><title>%s - mod_profiler"
                "</title><link rel=\"stylesheet\" href=\"%s/assets/app.css\">"
                "</head><body><header><a class=\"brand\" href=\"%s/\">"
-               "mod_profiler</a><nav><a href=\"%s/\">Summary</a>"
-               "<a href=\"%s/requests\">Requests</a>"
+               "mod_profiler</a><nav><a href=\"%s/\">Summary</a>",
+               h(r, title), h(r, v->base), h(r, v->base), h(r, v->base));
+    /* Without a database there is no list and no health to link to. */
+    if (v->live) {
+        ap_rprintf(r, "<a href=\"%s/api/v1/summary\">API</a></nav></header>"
+                   "<main>\n", h(r, v->base));
+        return;
+    }
+    ap_rprintf(r, "<a href=\"%s/requests\">Requests</a>"
                "<a href=\"%s/api/v1/health\">API</a></nav></header><main>\n",
-               h(r, title), h(r, v->base), h(r, v->base), h(r, v->base),
                h(r, v->base), h(r, v->base));
 }
 
 static void foot(request_rec *r, const prof_report_view_t *v)
 {
-    ap_rprintf(r, "</main><footer>Times in UTC. Summaries, charts and "
-               "percentiles come from per-minute rollups (hourly ones for "
-               "ranges over 6 hours); percentiles are within %.1f %% of the "
-               "exact value.</footer>"
+    ap_rprintf(r, "</main><footer>Times in UTC. %s; percentiles are within "
+               "%.1f %% of the exact value.</footer>"
                "<script src=\"%s/assets/app.js\"></script></body></html>\n",
+               v->live ? "Counts, charts and percentiles come from the live "
+                         "metrics in shared memory, every request since the "
+                         "server started"
+                       : "Summaries, charts and percentiles come from "
+                         "per-minute rollups (hourly ones for ranges over "
+                         "6 hours)",
                PROF_HIST_MAX_REL_ERR * 100, h(r, v->base));
 }
 
@@ -207,8 +220,10 @@ static void filters(request_rec *r, const prof_report_view_t *v,
     }
     ap_rprintf(r, "<form class=\"filters\" method=\"get\" action=\"%s%s\">",
                h(r, v->base), action);
-    input(r, "from", "From", iso_min(r->pool, f->from_us), "-24h");
-    input(r, "to", "To", iso_min(r->pool, f->to_us), "now");
+    if (!v->live) {
+        input(r, "from", "From", iso_min(r->pool, f->from_us), "-24h");
+        input(r, "to", "To", iso_min(r->pool, f->to_us), "now");
+    }
     input(r, "route", "Route", f->route, "/item/:id");
     if (lists) {
         input(r, "path", "Path prefix", f->path, "/api/");
@@ -227,8 +242,11 @@ static void filters(request_rec *r, const prof_report_view_t *v,
                                             (double)f->max_us / 1e3) : NULL,
               "");
     }
-    ap_rputs("<button type=\"submit\">Apply</button></form><p class=\"ranges\">"
-             "Last ", r);
+    ap_rputs("<button type=\"submit\">Apply</button></form>", r);
+    if (v->live) {
+        return;
+    }
+    ap_rputs("<p class=\"ranges\">Last ", r);
     for (i = 0; ranges[i]; ++i) {
         const char *over[] = { "from", ranges[i], "to", "now", NULL };
 
@@ -553,11 +571,14 @@ static void chart_phases(request_rec *r, const prof_report_view_t *v,
         double y = MT + i * rowh;
         const char *over[] = { "route", g->route, "group", NULL, NULL };
 
-        ap_rprintf(r, "<a href=\"%s/requests%s\"><text class=\"lbl route\" "
-                   "x=\"%d\" y=\"%.0f\" text-anchor=\"end\">%s<title>%s"
-                   "</title></text></a>", h(r, v->base),
-                   h(r, link_args(r, v, over)), lw - 6, y + 14,
-                   h(r, svg_label(p, g->route, 27)), h(r, g->route));
+        ap_rprintf(r, "%s<text class=\"lbl route\" x=\"%d\" y=\"%.0f\" "
+                   "text-anchor=\"end\">%s<title>%s</title></text>%s",
+                   v->live ? "" : apr_pstrcat(p, "<a href=\"", h(r, v->base),
+                                              "/requests",
+                                              h(r, link_args(r, v, over)),
+                                              "\">", NULL),
+                   lw - 6, y + 14, h(r, svg_label(p, g->route, 27)),
+                   h(r, g->route), v->live ? "" : "</a>");
         phase_bar(r, g, lw, y + 3, pw, rowh - 6);
         ap_rprintf(r, "<text class=\"lbl num mean\" x=\"%d\" y=\"%.0f\" "
                    "text-anchor=\"end\">%s</text>", CW - 4, y + 14,
@@ -616,9 +637,14 @@ static void summary_table(request_rec *r, const prof_report_view_t *v,
         const char *over[] = { "route", g->route, "sort", NULL, "order",
                                NULL, "group", NULL, NULL };
 
-        ap_rprintf(r, "<tr><td><a class=\"route\" href=\"%s/requests%s\">%s"
-                   "</a></td>", h(r, v->base), h(r, link_args(r, v, over)),
-                   h(r, g->route));
+        if (v->live) {
+            ap_rprintf(r, "<tr><td class=\"route\">%s</td>", h(r, g->route));
+        }
+        else {
+            ap_rprintf(r, "<tr><td><a class=\"route\" href=\"%s/requests%s\">"
+                       "%s</a></td>", h(r, v->base),
+                       h(r, link_args(r, v, over)), h(r, g->route));
+        }
         if (f->group & PROF_GROUP_METHOD)
             ap_rprintf(r, "<td>%s</td>", h(r, g->method));
         if (f->group & PROF_GROUP_STATUS)
@@ -765,10 +791,19 @@ void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
     head(r, v, "Summary");
     ap_rprintf(r, "<h1>Where the time goes</h1><p class=\"range\">%s to %s"
                "</p>", time_txt(p, v->f->from_us), time_txt(p, v->f->to_us));
+    if (v->live) {
+        ap_rputs("<p class=\"note\" id=\"live-note\">Live: every request "
+                 "counted in shared memory since the server started (a "
+                 "graceful restart keeps the counts). There is no database "
+                 "(no DBDriver): the request list, time series and the "
+                 "store's health need ProfilerStore's database.</p>", r);
+    }
     filters(r, v, "/", 0);
     stat_cards(r, all, "cards");
     ap_rputs("<section class=\"charts\">", r);
-    chart_series(r, series, bucket_us);
+    if (!v->live) {
+        chart_series(r, series, bucket_us);
+    }
     chart_hist(r, all);
     chart_phases(r, v, summary);
     ap_rputs("</section><h2>Routes</h2>", r);
@@ -783,7 +818,9 @@ void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
                    h(r, v->base), h(r, link_args(r, v, over)),
                    *link_args(r, v, over) ? "&amp;" : "?");
     }
-    health_box(r, v, health);
+    if (health) {
+        health_box(r, v, health);
+    }
     foot(r, v);
 }
 

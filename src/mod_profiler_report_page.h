@@ -83,12 +83,18 @@ typedef struct {
     const char *base;           /**< the handler's location, no trailing / */
     prof_report_filter_t *f;
     const char *sort;           /**< the summary's sort field */
+    /** No database: the numbers are the live metrics' since f->from_us
+     * (the page says so, and links to nothing that needs the database). */
+    int live;
 } prof_report_view_t;
 
 /** The dashboard: filters, the key numbers, charts (requests and p95 over
  * time, latency histogram with p50/p95/p99 marked, phases per route, each
  * route's bar normalised to its own mean), the summary table (5xx and 4xx
- * rates: client_errors, 0 while unknown), the store's health. */
+ * rates: client_errors, 0 while unknown), the store's health. With
+ * v->live: a note that the numbers are the live metrics' since the
+ * server started, no time series, routes not linked to the request list,
+ * and no store box (health NULL). */
 void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
                                 const apr_array_header_t *summary,
                                 const apr_array_header_t *series,

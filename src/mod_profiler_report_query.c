@@ -11,12 +11,14 @@
 #include "http_log.h"
 #include "http_main.h"
 
+#include "prof_agg.h"
 #include "prof_hist.h"
 #include "prof_phase.h"
 #include "prof_report_sql.h"
 #include "prof_report_text.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_db.h"
+#include "mod_profiler_metrics.h"
 #include "mod_profiler_report_query.h"
 
 /* ---- the database ------------------------------------------------------ */
@@ -247,41 +249,16 @@ static apr_int64_t bucket_start(apr_int64_t t, apr_int64_t bucket)
     return t - ((t % bucket) + bucket) % bucket;
 }
 
-static int summary_row(void *baton, apr_dbd_row_t *row,
-                       const apr_dbd_driver_t *d)
+/* The summary group of a row or a live cell (by route and the keys
+ * f->group names), made on first use. */
+static prof_report_group_t *group_of(agg_t *a, const char *server,
+                                     const char *vhost, const char *route,
+                                     const char *method, int cls)
 {
-    agg_t *a = baton;
     prof_report_group_t *g;
     const char *key;
-    apr_int64_t minute = col_i64(d, row, 0);
-    const char *server, *vhost, *route, *method;
-    int cls;
     unsigned gr = a->f->group;
 
-    rollup_row_read(&a->row, row, d, a->slim);
-    if (a->all) {
-        group_add(a->all, &a->row);
-    }
-    if (a->buckets) {
-        apr_int64_t t = bucket_start(minute, a->bucket_us);
-
-        g = apr_hash_get(a->buckets, &t, sizeof(t));
-        if (g == NULL) {
-            g = group_new(a->p);
-            g->t_us = t;
-            apr_hash_set(a->buckets, apr_pmemdup(a->p, &t, sizeof(t)),
-                         sizeof(t), g);
-        }
-        group_add(g, &a->row);
-    }
-    if (a->groups == NULL) {
-        return 0;
-    }
-    server = apr_dbd_get_entry(d, row, 1);
-    vhost = apr_dbd_get_entry(d, row, 2);
-    route = apr_dbd_get_entry(d, row, 3);
-    method = apr_dbd_get_entry(d, row, 4);
-    cls = a->row.status_class;
     /* The group's key, in a buffer of the pass (no allocation per row):
      * the strings with their NULs, then the class. */
     {
@@ -325,6 +302,41 @@ static int summary_row(void *baton, apr_dbd_row_t *row,
         apr_hash_set(a->groups, apr_pmemdup(a->p, key, a->key_len),
                      (apr_ssize_t)a->key_len, g);
     }
+    return g;
+}
+
+static int summary_row(void *baton, apr_dbd_row_t *row,
+                       const apr_dbd_driver_t *d)
+{
+    agg_t *a = baton;
+    prof_report_group_t *g;
+    apr_int64_t minute = col_i64(d, row, 0);
+    const char *server, *vhost, *route, *method;
+
+    rollup_row_read(&a->row, row, d, a->slim);
+    if (a->all) {
+        group_add(a->all, &a->row);
+    }
+    if (a->buckets) {
+        apr_int64_t t = bucket_start(minute, a->bucket_us);
+
+        g = apr_hash_get(a->buckets, &t, sizeof(t));
+        if (g == NULL) {
+            g = group_new(a->p);
+            g->t_us = t;
+            apr_hash_set(a->buckets, apr_pmemdup(a->p, &t, sizeof(t)),
+                         sizeof(t), g);
+        }
+        group_add(g, &a->row);
+    }
+    if (a->groups == NULL) {
+        return 0;
+    }
+    server = apr_dbd_get_entry(d, row, 1);
+    vhost = apr_dbd_get_entry(d, row, 2);
+    route = apr_dbd_get_entry(d, row, 3);
+    method = apr_dbd_get_entry(d, row, 4);
+    g = group_of(a, server, vhost, route, method, a->row.status_class);
     group_add(g, &a->row);
     return 0;
 }
@@ -809,6 +821,112 @@ int prof_report_query_rollups(request_rec *r, prof_report_conn_t *c,
     if (series->buckets) {
         out->series = series_of(r, series);
         out->bucket_us = series->bucket_us;
+    }
+    return 1;
+}
+
+/* ---- the live aggregates, without a database ---------------------------- */
+
+/* This server's name as the store would write it: ProfilerServerName,
+ * else the host name. */
+static const char *live_server(apr_pool_t *p)
+{
+    const char *name = prof_db_conf()->server_name;
+    char host[APRMAXHOSTLEN + 1];
+
+    if (name == NULL) {
+        name = apr_gethostname(host, sizeof(host), p) == APR_SUCCESS
+               ? apr_pstrdup(p, host) : "localhost";
+    }
+    return name;
+}
+
+/* A live cell's counters into a group, as group_add() adds a rollup row. */
+static void group_add_cell(prof_report_group_t *g, const prof_agg_cell_t *c,
+                           int cls)
+{
+    int k;
+
+    g->count += c->hist.count;
+    g->samples += c->hist.count;
+    g->sum_us += c->hist.sum;
+    g->ttfb_sum_us += c->ttfb_us;
+    g->bytes_sum += c->bytes;
+    for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+        g->phase_sum_us[k] += c->phase_us[k];
+    }
+    if (cls == 5) {
+        g->errors += c->hist.count;
+    }
+    else if (cls == 4) {
+        g->client_errors += c->hist.count;
+    }
+    if (c->hist.count > 0) {
+        g->min_us = c->hist.min < g->min_us ? c->hist.min : g->min_us;
+        g->max_us = c->hist.max > g->max_us ? c->hist.max : g->max_us;
+    }
+    prof_hist_merge(&g->hist, &c->hist);
+}
+
+static int live_match(const prof_report_filter_t *f, const char *server,
+                      const prof_agg_key_t *k, int cls)
+{
+    return (f->route == NULL || !strcmp(f->route, k->route))
+           && (f->method == NULL || !strcmp(f->method, k->method))
+           && (f->vhost == NULL || !strcmp(f->vhost, k->vhost))
+           && (f->server == NULL || !strcmp(f->server, server))
+           && (f->status_lo == 0 || cls == f->status_lo / 100);
+}
+
+int prof_report_query_live(request_rec *r, prof_report_filter_t *f,
+                           int want, int summary_sort,
+                           prof_report_data_t *out)
+{
+    prof_agg_t *live = prof_metrics_agg();
+    prof_agg_snap_t *snap = NULL;
+    const char *server = live_server(r->pool);
+    agg_t *a = apr_palloc(r->pool, sizeof(*a));
+    apr_size_t i;
+
+    f->to_us = apr_time_now();
+    f->from_us = f->to_us;
+    agg_init(a, r, f, want & ~PROF_REPORT_WANT_SERIES);
+    if (live) {
+        snap = prof_agg_snapshot(live, r->pool);
+        /* mod_profiler_metrics.c formats the segment with apr_time_now()
+         * as its generation: when counting began. */
+        if (snap->generation > 0
+            && (apr_int64_t)snap->generation <= f->to_us) {
+            f->from_us = (apr_int64_t)snap->generation;
+        }
+    }
+    for (i = 0; snap && i < snap->nreq; ++i) {
+        const prof_agg_cell_t *c = &snap->req[i];
+        int cls = c->key.status / 100;
+
+        if (!live_match(f, server, &c->key, cls)) {
+            continue;
+        }
+        if (a->all) {
+            group_add_cell(a->all, c, cls);
+        }
+        if (a->groups) {
+            group_add_cell(group_of(a, server, c->key.vhost, c->key.route,
+                                    c->key.method, cls), c, cls);
+        }
+    }
+    if (a->all) {
+        group_finish(a->all);
+        out->all = a->all;
+    }
+    if (a->groups) {
+        out->summary = summary_of(r, a, summary_sort);
+    }
+    if (want & PROF_REPORT_WANT_SERIES) {
+        /* One snapshot has no time in it: no series. */
+        out->series = apr_array_make(r->pool, 1,
+                                     sizeof(prof_report_group_t *));
+        out->bucket_us = apr_time_from_sec(60);
     }
     return 1;
 }

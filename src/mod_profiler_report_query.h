@@ -86,6 +86,21 @@ int prof_report_query_request(request_rec *r, prof_report_conn_t *c,
 void prof_report_query_health(request_rec *r, prof_report_conn_t *c,
                               prof_report_data_t *out);
 
+/**
+ * What prof_report_query_rollups() reads, from the live aggregates instead
+ * (mod_profiler_metrics.h): the report without a database. The summary
+ * groups and the group of everything as want asks; a time series is empty
+ * (one snapshot has no time in it). The range is what the segment holds:
+ * f->from_us becomes when it began, f->to_us now; the route, method,
+ * vhost, server and status class filters apply as to the rollups. Counts
+ * are exact (every request, no sampling); percentiles come from the same
+ * histogram as the store's. Without live metrics (no Profiler On), empty.
+ * @return 1.
+ */
+int prof_report_query_live(request_rec *r, prof_report_filter_t *f,
+                           int want, int summary_sort,
+                           prof_report_data_t *out);
+
 /** One route's statistics over f's range, from the rollups (count,
  * percentiles, histogram, phase sums, errors): the time, route, method,
  * vhost, server and status class of f apply. @return 1, or 0. */

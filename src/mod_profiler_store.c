@@ -759,6 +759,11 @@ static int store_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (!wanted && !report) {
         return OK;
     }
+    /* A report without a database (no DBDriver at all) is valid: it
+     * answers from the live metrics (mod_profiler_report.c says so). */
+    if (!wanted && !prof_db_any_driver()) {
+        return OK;
+    }
     if (prof_db_check_config(s, ptemp,
                              wanted ? "ProfilerStore On"
                                     : "SetHandler profiler-report") != OK) {

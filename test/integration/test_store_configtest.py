@@ -34,11 +34,12 @@ BAD = [
     (DBD + GOOD_DB + "Profiler On\nProfilerStore On\nProfilerRetention Off\n"
      "ProfilerRollupRetention 7d\n",
      "ProfilerRollupRetention must keep rollups"),
-    # the report reads the database even where nothing is stored
-    ("Profiler On\n<Location /profiler>\nSetHandler profiler-report\n"
-     "Require ip 127.0.0.1\n</Location>\n",
-     "SetHandler profiler-report needs mod_dbd"),
 ]
+
+# A report without any database is valid: it answers from the live
+# metrics (test_report_live.py). With mod_dbd loaded but no DBDriver too.
+REPORT_ONLY = ("Profiler On\n<Location /profiler>\nSetHandler profiler-report"
+               "\nRequire ip 127.0.0.1\n</Location>\n")
 
 
 def write_conf(srv, body):
@@ -56,6 +57,35 @@ def test_bad_store_configuration_fails_configtest(body, message):
         out = srv.configtest()
         assert out.returncode != 0, out.stdout + out.stderr
         assert message in out.stdout + out.stderr, out.stdout + out.stderr
+    finally:
+        srv.cleanup()
+
+
+@pytest.mark.parametrize("body", [REPORT_ONLY, DBD + REPORT_ONLY])
+def test_a_report_without_a_database_passes_configtest(body):
+    srv = Httpd("", name="configtest-live")
+    try:
+        write_conf(srv, body)
+        out = srv.configtest()
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "needs mod_dbd" not in out.stdout + out.stderr
+        assert "needs DBDriver" not in out.stdout + out.stderr
+    finally:
+        srv.cleanup()
+
+
+def test_a_report_with_dbdriver_still_checks_it():
+    """A report that names a database keeps reading it, so its checks
+    stay: a DBDriver only in a <VirtualHost> is no database of the main
+    server's."""
+    srv = Httpd("", name="configtest-db")
+    try:
+        write_conf(srv, DBD + "<VirtualHost 127.0.0.1:8>\nDBDriver sqlite3\n"
+                   "DBDParams x\n</VirtualHost>\n" + REPORT_ONLY)
+        out = srv.configtest()
+        assert out.returncode != 0, out.stdout + out.stderr
+        assert "SetHandler profiler-report needs DBDriver sqlite3 or " \
+               "DBDriver pgsql" in out.stdout + out.stderr
     finally:
         srv.cleanup()
 
