@@ -27,6 +27,7 @@
 #include "mod_profiler_upstream.h"
 #include "mod_profiler_store.h"
 #include "mod_profiler_report.h"
+#include "mod_profiler_metrics.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -122,6 +123,22 @@ static const command_rec profiler_cmds[] = {
                    RSRC_CONF,
                    "<rows> [<ms>]: most rows per transaction and the longest "
                    "wait for them (default 500 100ms)"),
+
+    /* Live metrics. */
+    AP_INIT_TAKE1("ProfilerMetricsKeys", prof_config_set_metrics_keys, NULL,
+                  RSRC_CONF,
+                  "Most (vhost, route, method, status) keys counted in "
+                  "shared memory (default 1024); further ones count under "
+                  "route (other). Main server only"),
+    AP_INIT_TAKE1("ProfilerMaxRoutes", prof_config_set_max_routes, NULL,
+                  RSRC_CONF,
+                  "Most distinct routes per virtual host, in the metrics "
+                  "and the store (default 500); further ones are (other)"),
+    AP_INIT_TAKE_ARGV("ProfilerMetricsBuckets",
+                      prof_config_set_metrics_buckets, NULL, RSRC_CONF,
+                      "<seconds> ...: the bounds of the Prometheus request "
+                      "duration histogram (default 0.005 0.01 0.025 0.05 "
+                      "0.1 0.25 0.5 1 2.5 5 10)"),
     { NULL }
 };
 
@@ -182,6 +199,8 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_upstream_register_hooks(p);
     prof_store_register_hooks(p);
     prof_report_register_hooks(p);
+    prof_metrics_register_hooks(p);
+    prof_metrics_handler_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(profiler) = {

@@ -17,12 +17,16 @@
 #include "mod_profiler_collect.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_store.h"
+#include "mod_profiler_metrics.h"
 
 
 int prof_collect_wanted(request_rec *r)
 {
-    return prof_store_running() && prof_config_store(r)
-           && prof_config_enabled(r);
+    /* Every request the profiler times is counted in the live metrics;
+     * only some are stored. */
+    return prof_config_enabled(r)
+           && (prof_metrics_agg() != NULL
+               || (prof_store_running() && prof_config_store(r)));
 }
 
 /* The sampling draw: one splitmix64 state per thread, seeded on first use
@@ -74,8 +78,9 @@ static int ignored(const prof_srv_conf_t *sconf, const char *path)
     return 0;
 }
 
-static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
-                            const char *path)
+/* The name ProfilerRoute gives path, or NULL when no rule matches. */
+static const char *named_route(request_rec *r, const prof_srv_conf_t *sconf,
+                               const char *path)
 {
     ap_regmatch_t m[AP_MAX_REG_MATCH];
     int i;
@@ -93,6 +98,24 @@ static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
             }
         }
     }
+    return NULL;
+}
+
+/* The route a request counts under, in the metrics and in the store alike,
+ * before the route budget: its ProfilerRoute name; else "(not found)" for
+ * a 404, so that scanners and favicons make no routes; else the folded
+ * path. */
+static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
+                            const char *path, int status)
+{
+    const char *name = named_route(r, sconf, path);
+
+    if (name) {
+        return name;
+    }
+    if (status == 404) {
+        return prof_agg_route_label(NULL, status, 0);
+    }
     return prof_route_fold(r->pool, path, PROF_ROW_ROUTE_MAX);
 }
 
@@ -106,21 +129,46 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     prof_row_in_t in;
     prof_row_t *row;
     prof_span_info_t *spans = NULL;
-    const char *path;
+    apr_size_t nspans = 0, i;
+    prof_agg_t *agg;
+    const char *path, *route, *vhost;
     double w;
-    int always;
+    int always, stored_path;
 
-    /* The report never profiles itself into the store. */
-    if (last->handler && !strcmp(last->handler, PROF_REPORT_HANDLER)) {
+    /* The profiler's own handlers count nowhere: a scrape or a look at
+     * the report is not traffic. */
+    if (last->handler && (!strcmp(last->handler, PROF_REPORT_HANDLER)
+                          || !strcmp(last->handler, PROF_METRICS_HANDLER))) {
         return;
     }
     /* What the client asked for is the initial request (its path and
-     * route, as %U logs them); how it ended, and the configuration that
-     * decides what is kept, the last one of its internal redirects (r,
-     * as mod_log_config's %>s). */
+     * route, as %U logs them, and its vhost); how it ended, and the
+     * configuration that decides what is kept, the last one of its
+     * internal redirects (r, as mod_log_config's %>s). */
     sconf = prof_config_srv(first->server);
     path = first->parsed_uri.path ? first->parsed_uri.path : first->uri;
-    if (path == NULL || ignored(sconf, path)) {
+    stored_path = path != NULL;
+    if (path == NULL) {
+        path = "";
+    }
+    route = route_of(r, sconf, path, last->status);
+    agg = prof_metrics_agg_of(first->server);
+    vhost = prof_metrics_vhost(first->server);
+    if (prof_req_spans(rq)) {
+        nspans = prof_req_finished_spans(r, rq, &spans);
+    }
+    if (agg) {
+        prof_agg_record(agg, vhost, route, first->method, last->status, dur,
+                        rq->headers_sent ? rq->ttfb_us : -1,
+                        (apr_uint64_t)(last->bytes_sent > 0
+                                       ? last->bytes_sent : 0));
+        for (i = 0; i < nspans; ++i) {
+            prof_agg_span(agg, spans[i].name, spans[i].dur_us);
+        }
+    }
+
+    if (!prof_store_running() || !prof_config_store(r) || !stored_path
+        || ignored(sconf, path)) {
         return;
     }
     slow_us = prof_config_sample_slow_us(r);
@@ -128,6 +176,7 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
              || (slow_us > 0 && dur[PROF_PHASE_TOTAL] >= slow_us);
     w = prof_sample_weight(prof_config_sample(r), draw(), always);
     if (w <= 0.0) {
+        prof_metrics_count_rows(PROF_METRICS_ROWS_SAMPLED_OUT, 1);
         return;
     }
 
@@ -142,14 +191,16 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     in.vhost = first->server->server_hostname;
     in.method = first->method;
     in.protocol = first->protocol;
-    in.route = route_of(r, sconf, path);
+    /* The metrics' route budget holds for the stored rows too (decided
+     * once, kept by the segment for every child). */
+    in.route = prof_agg_route_admit(agg, vhost, route);
     in.path = prof_path_truncate(r->pool, path, PROF_ROW_PATH_MAX);
     query_names = prof_config_store_query(r);
     if (query_names && first->args) {
         in.query = prof_query_redact(r->pool, first->args, query_names,
                                      PROF_ROW_QUERY_MAX);
     }
-    in.nspans = prof_req_finished_spans(r, rq, &spans);
+    in.nspans = nspans;
     in.spans = spans;
     in.span_base_us = dur[PROF_PHASE_READ];
     in.spans_dropped = prof_req_spans(rq) ? prof_span_dropped(prof_req_spans(rq))

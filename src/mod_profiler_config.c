@@ -13,6 +13,7 @@
 #include "prof_st.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
+#include "prof_prom.h"
 
 void *prof_config_dir_create(apr_pool_t *p, char *dir)
 {
@@ -96,6 +97,8 @@ void *prof_config_srv_create(apr_pool_t *p, server_rec *s)
 
     (void)s;
     conf->max_spans = PROF_UNSET;
+    conf->metrics_keys = PROF_UNSET;
+    conf->max_routes = PROF_UNSET;
     conf->store.queue_size = PROF_UNSET;
     conf->store.batch_rows = PROF_UNSET;
     conf->store.batch_interval_us = -1;
@@ -122,8 +125,11 @@ void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     conf->routes = add->routes && base->routes
                    ? apr_array_append(p, add->routes, base->routes)
                    : (add->routes ? add->routes : base->routes);
+    conf->max_routes = MERGE_INT(max_routes);
+    conf->buckets = add->buckets ? add->buckets : base->buckets;
     /* Global: only the main server's counts (the setters refuse vhosts). */
     conf->store = base->store;
+    conf->metrics_keys = base->metrics_keys;
     return conf;
 }
 
@@ -436,4 +442,92 @@ void prof_config_check(apr_pool_t *ptemp, server_rec *s)
                         main_on || list_turns_on(ptemp, d->first_child));
         }
     }
+}
+
+/* A whole number in lo..hi, or NULL with *err set. */
+static const char *parse_count(cmd_parms *cmd, const char *arg,
+                               apr_int64_t lo, apr_int64_t hi,
+                               const char *what, apr_int64_t *out)
+{
+    char *end = NULL;
+
+    errno = 0;
+    *out = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end != '\0' || *out < lo || *out > hi) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a number "
+                            "of %s from %" APR_INT64_T_FMT " to %"
+                            APR_INT64_T_FMT, cmd->cmd->name, arg, what,
+                            lo, hi);
+    }
+    return NULL;
+}
+
+const char *prof_config_set_metrics_keys(cmd_parms *cmd, void *dconf,
+                                         const char *arg)
+{
+    prof_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &profiler_module);
+    /* One segment for the whole server: its size is the main server's. */
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v;
+
+    (void)dconf;
+    if (err) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+    }
+    if ((err = parse_count(cmd, arg, 1, PROF_METRICS_KEYS_MAX, "keys", &v))) {
+        return err;
+    }
+    conf->metrics_keys = (int)v;
+    return NULL;
+}
+
+const char *prof_config_set_max_routes(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    prof_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &profiler_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    apr_int64_t v;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if ((err = parse_count(cmd, arg, 0, PROF_MAX_ROUTES_MAX, "routes", &v))) {
+        return err;
+    }
+    conf->max_routes = (int)v;
+    return NULL;
+}
+
+const char *prof_config_set_metrics_buckets(cmd_parms *cmd, void *dconf,
+                                            int argc, char *const argv[])
+{
+    prof_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &profiler_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    prof_prom_bounds_t *b;
+    const char *bad = NULL;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    b = apr_palloc(cmd->pool, sizeof(*b));
+    if (prof_prom_bounds_parse(b, argc, (const char *const *)argv, &bad)
+        != APR_SUCCESS) {
+        if (bad) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use "
+                                "bucket bounds in seconds above 0 and up to "
+                                "%.0f, e.g. 0.005 0.05 0.5 5", cmd->cmd->name,
+                                bad, PROF_PROM_BOUND_MAX_S);
+        }
+        return apr_psprintf(cmd->pool, "%s: give from 1 to %d bucket bounds "
+                            "in seconds above 0 and up to %.0f, e.g. 0.005 "
+                            "0.05 0.5 5", cmd->cmd->name, PROF_PROM_BOUNDS_MAX,
+                            PROF_PROM_BOUND_MAX_S);
+    }
+    conf->buckets = b;
+    return NULL;
 }

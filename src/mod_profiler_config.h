@@ -20,6 +20,8 @@
 #include "ap_expr.h"
 #include "ap_regex.h"
 
+#include "prof_agg.h"
+#include "prof_prom.h"
 #include "mod_profiler_private.h"
 
 #define PROF_UNSET (-1)
@@ -99,6 +101,16 @@ typedef struct {
     apr_array_header_t *ignore;     /**< ProfilerIgnore: ap_regex_t * */
     apr_array_header_t *routes;     /**< ProfilerRoute: prof_route_rule_t */
     prof_store_conf_t store;        /**< meaningful in the main server */
+    /* Live metrics (mod_profiler_metrics.c). */
+    int metrics_keys;           /**< ProfilerMetricsKeys; main server only;
+                                 *   PROF_UNSET */
+    int max_routes;             /**< ProfilerMaxRoutes; PROF_UNSET */
+    prof_prom_bounds_t *buckets; /**< ProfilerMetricsBuckets; NULL: unset */
+    /* Set by the metrics unit in post_config for this generation (read
+     * only afterwards): the vhost label of the metrics and the handle of
+     * the segment with this server's route budget. */
+    const char *metrics_vhost;
+    void *metrics_agg;          /**< prof_agg_t *; NULL: metrics off */
 } prof_srv_conf_t;
 
 /** Defaults, in one place. */
@@ -121,9 +133,17 @@ typedef struct {
 #define PROF_DEFAULT_ROLLUP_RETENTION_US    apr_time_from_sec(400 * 86400)
 #define PROF_DEFAULT_RETENTION_ROWS         APR_INT64_C(10000000)
 #define PROF_DEFAULT_RETENTION_INTERVAL_US  apr_time_from_sec(60)
+/* ProfilerMetricsKeys and ProfilerMaxRoutes: prof_agg.h's. */
+#define PROF_DEFAULT_METRICS_KEYS  PROF_AGG_KEYS_DEFAULT
+#define PROF_DEFAULT_MAX_ROUTES    PROF_AGG_MAX_ROUTES_DEFAULT
+/** The most ProfilerMetricsKeys: the route table takes twice as many. */
+#define PROF_METRICS_KEYS_MAX      (PROF_AGG_CAPACITY_MAX / 2)
+#define PROF_MAX_ROUTES_MAX        PROF_AGG_CAPACITY_MAX
 /** The handler of the report (next to the store, so the store can leave
  * the report's own requests out). */
 #define PROF_REPORT_HANDLER       "profiler-report"
+/** The handler of the Prometheus endpoint (not counted either). */
+#define PROF_METRICS_HANDLER      "profiler-metrics"
 
 /** On/Off, case-insensitively: 1 or 0; -1 for anything else. */
 int prof_config_parse_flag(const char *arg);
@@ -161,6 +181,12 @@ const char *prof_config_set_store_global(cmd_parms *cmd, void *dconf,
                                          const char *arg);
 const char *prof_config_set_batch(cmd_parms *cmd, void *dconf,
                                   const char *rows, const char *ms);
+const char *prof_config_set_metrics_keys(cmd_parms *cmd, void *dconf,
+                                         const char *arg);
+const char *prof_config_set_max_routes(cmd_parms *cmd, void *dconf,
+                                       const char *arg);
+const char *prof_config_set_metrics_buckets(cmd_parms *cmd, void *dconf,
+                                            int argc, char *const argv[]);
 
 /**
  * Check what the directive setters cannot see alone, for check_config (so
@@ -236,6 +262,24 @@ static APR_INLINE apr_uint32_t prof_config_max_spans(const server_rec *s)
         ap_get_module_config(s->module_config, &profiler_module);
     return (apr_uint32_t)(conf->max_spans == PROF_UNSET
                           ? PROF_DEFAULT_MAX_SPANS : conf->max_spans);
+}
+
+/** ProfilerMetricsKeys of the server (the main server's). */
+static APR_INLINE apr_uint32_t prof_config_metrics_keys(const server_rec *main_s)
+{
+    const prof_srv_conf_t *conf =
+        ap_get_module_config(main_s->module_config, &profiler_module);
+    return (apr_uint32_t)(conf->metrics_keys == PROF_UNSET
+                          ? PROF_DEFAULT_METRICS_KEYS : conf->metrics_keys);
+}
+
+/** ProfilerMaxRoutes for server s. */
+static APR_INLINE apr_uint32_t prof_config_max_routes(const server_rec *s)
+{
+    const prof_srv_conf_t *conf =
+        ap_get_module_config(s->module_config, &profiler_module);
+    return (apr_uint32_t)(conf->max_routes == PROF_UNSET
+                          ? PROF_DEFAULT_MAX_ROUTES : conf->max_routes);
 }
 
 /* The getters run on every request: inline, and no function calls. */

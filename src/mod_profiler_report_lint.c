@@ -58,14 +58,14 @@ static int is(const ap_directive_t *d, const char *name)
     return !strcasecmp(d->directive, name);
 }
 
-/* Does this directive make requests go to the report handler? "SetHandler
- * profiler-report" (quoted or not), "AddHandler profiler-report .ext", a
- * RewriteRule with [H=profiler-report]. */
-static const char *sets_report(apr_pool_t *p, const ap_directive_t *d)
+/* Does this directive make requests go to handler? "SetHandler <handler>"
+ * (quoted or not), "AddHandler <handler> .ext", a RewriteRule with
+ * [H=<handler>]. */
+static const char *sets_handler(apr_pool_t *p, const ap_directive_t *d,
+                                const char *handler)
 {
     if (is(d, "SetHandler") || is(d, "AddHandler")) {
-        return strcasecmp(word(p, d->args, 0), PROF_REPORT_HANDLER)
-               ? NULL : d->directive;
+        return strcasecmp(word(p, d->args, 0), handler) ? NULL : d->directive;
     }
     if (is(d, "RewriteRule")) {
         char *flags = apr_pstrdup(p, word(p, d->args, 2)), *f, *last;
@@ -75,7 +75,7 @@ static const char *sets_report(apr_pool_t *p, const ap_directive_t *d)
              f = apr_strtok(NULL, "[,]", &last)) {
             char *eq = strchr(f, '=');
 
-            if (eq && !strcasecmp(eq + 1, PROF_REPORT_HANDLER)
+            if (eq && !strcasecmp(eq + 1, handler)
                 && (!strncasecmp(f, "H=", 2)
                     || !strncasecmp(f, "handler=", 8))) {
                 return d->directive;
@@ -208,14 +208,47 @@ static void found_report(scan_t *sc, const ap_directive_t *d,
     }
 }
 
+/* The metrics endpoint: the same rule as the report's, a warning where
+ * anyone may read it (it names every route and vhost). Only found, not
+ * counted: the count is of reports, which need the database. */
+static void found_metrics(scan_t *sc, const ap_directive_t *d,
+                          const char *how)
+{
+    const ap_directive_t *section = d->parent;
+
+    if (sc->quiet) {
+        return;
+    }
+    if (section == NULL || is_vhost(section)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sc->s, PROFLOGNO(00225)
+                     "the profiler metrics are set for the whole %s by %s "
+                     "(%s:%d), with no section to control access to them",
+                     section ? "virtual host" : "server", how,
+                     d->filename ? d->filename : "?", d->line_num);
+    }
+    else if (!in_chain(sc->p, section, has_access_control)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sc->s, PROFLOGNO(00226)
+                     "the profiler metrics at %s %s (%s:%d) have no access "
+                     "control: anyone who can reach them sees every route "
+                     "and virtual host. Add \"Require ip ...\" (your "
+                     "Prometheus servers) or authentication",
+                     section->directive, section->args ? section->args : "",
+                     section->filename ? section->filename : "?",
+                     section->line_num);
+    }
+}
+
 static void scan(scan_t *sc, const ap_directive_t *d,
                  const ap_directive_t *vh)
 {
     const char *how;
 
     for (; d; d = d->next) {
-        if ((how = sets_report(sc->p, d))) {
+        if ((how = sets_handler(sc->p, d, PROF_REPORT_HANDLER))) {
             found_report(sc, d, how, vh);
+        }
+        else if ((how = sets_handler(sc->p, d, PROF_METRICS_HANDLER))) {
+            found_metrics(sc, d, how);
         }
         else if (!sc->quiet && is(d, "Require")
                  && !strcasecmp(word(sc->p, d->args, 0), "profiler-token")

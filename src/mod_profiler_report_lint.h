@@ -11,7 +11,9 @@
  * not, also inside <If>, <Files>, <FilesMatch>, <LocationMatch>,
  * <DirectoryMatch>), by "AddHandler profiler-report .ext", or by a
  * RewriteRule with [H=profiler-report]. Arguments are read as httpd reads
- * them (ap_getword_conf).
+ * them (ap_getword_conf). Sections that set the metrics handler
+ * (profiler-metrics) the same ways are found too, for the same warning
+ * about access control.
  */
 
 #ifndef MOD_PROFILER_REPORT_LINT_H
@@ -22,7 +24,8 @@
 /**
  * Scan the configuration (once per generation: a second call with the same
  * ptemp returns the first answer and logs nothing). Warns about report
- * sections without access control, a report for a whole server, and
+ * sections without access control (and metrics sections without it), a
+ * report for a whole server, and
  * "Require profiler-token" without ProfilerReportToken. Runs from
  * check_config, so "apachectl -t" shows the warnings.
  * @return the number of places that set the report handler.

@@ -29,6 +29,7 @@
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
 #include "mod_profiler_db.h"
+#include "mod_profiler_metrics.h"
 #include "mod_profiler_store.h"
 #include "mod_profiler_retention.h"
 #include "mod_profiler_report_lint.h"
@@ -81,12 +82,17 @@ int prof_store_running(void)
 
 int prof_store_submit(prof_row_t *row)
 {
-    return prof_queue_push(store_queue, row);
+    if (prof_queue_push(store_queue, row)) {
+        return 1;
+    }
+    prof_metrics_count_rows(PROF_METRICS_ROWS_DROPPED, 1);
+    return 0;
 }
 
 void prof_store_count_lost(apr_uint32_t n)
 {
     apr_atomic_add64(&rows_lost, n);
+    prof_metrics_count_rows(PROF_METRICS_ROWS_FAILED, n);
 }
 
 /* ---- the writer -------------------------------------------------------- */
@@ -486,6 +492,7 @@ leave:
         return APR_EGENERAL;
     }
     w->written += n;
+    prof_metrics_count_rows(PROF_METRICS_ROWS_WRITTEN, n);
     w->last_write_us = apr_time_now();
     return APR_SUCCESS;
 }
@@ -565,6 +572,7 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
                 prof_row_free(rows[i]);
             }
             w->failed += n;
+            prof_metrics_count_rows(PROF_METRICS_ROWS_FAILED, n);
             w->lost_at_stop += n;
             return APR_EGENERAL;
         }
@@ -591,6 +599,7 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
         return APR_SUCCESS;
     }
     w->failed += n;
+    prof_metrics_count_rows(PROF_METRICS_ROWS_FAILED, n);
     if (!w->down) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, w->s, PROFLOGNO(00006)
                      "store: cannot write to the database (%s); requests are "
