@@ -342,8 +342,12 @@ const char *prof_config_set_store_global(cmd_parms *cmd, void *dconf,
         st->retention_interval_us = apr_time_from_sec(n);
         return NULL;
     case G_STORE_RATE:
-        n = !strcasecmp(arg, "off") ? -1 : parse_count(arg, PROF_RATE_MAX);
-        if (n == 0 || n < -1 || (n > 0 && n < PROF_RATE_MIN)) {
+        if (!strcasecmp(arg, "off")) {
+            st->store_rate = -1;
+            return NULL;
+        }
+        n = parse_count(arg, PROF_RATE_MAX);
+        if (n < PROF_RATE_MIN) {
             return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use the "
                                 "most raw rows stored per second by the "
                                 "whole server (%d to %d, default %d), or Off "

@@ -310,8 +310,10 @@ static apr_status_t flush_callback(int state, void *data, apr_pool_t *p)
     }
     else if (state == AP_WATCHDOG_STATE_STOPPING) {
         /* This child goes (a graceful restart or stop): what it has seen
-         * counted is written now; the parent writes the rest at a stop. */
-        flush_logged(p, 0, PROF_ROLLUP_LAST_WAIT_US, "last flush of a child");
+         * counted is written now; the parent writes the rest at a stop.
+         * On a connection of its own: mod_dbd's may already be going with
+         * the child's pool. */
+        flush_logged(p, 1, PROF_ROLLUP_LAST_WAIT_US, "last flush of a child");
     }
     /* Never an error to mod_watchdog: that would stop the task for good. */
     return APR_SUCCESS;
