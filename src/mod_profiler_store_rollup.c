@@ -102,8 +102,9 @@ static prof_agg_cell_t *shadow(void)
 /* ---- the flush lock ---------------------------------------------------- */
 
 /* Take the lock, waiting up to wait. 1: taken; 0: another holds it. *broke
- * is set when a dead or stuck holder's lock was taken over. */
-static int lock_take(apr_interval_time_t wait, int *broke)
+ * is set to the pid of a dead (1) or stuck (2) holder whose lock was taken
+ * over. */
+static int lock_take(apr_interval_time_t wait, int *broke, int *how)
 {
     apr_uint64_t me = (apr_uint64_t)getpid() << 32, cur;
     apr_time_t until = apr_time_now() + wait;
@@ -121,9 +122,11 @@ static int lock_take(apr_interval_time_t wait, int *broke)
         }
         holder = (pid_t)(cur >> 32);
         held_since = (apr_uint32_t)cur;
-        if ((holder != getpid() && kill(holder, 0) != 0 && errno == ESRCH)
-            || (apr_uint32_t)apr_time_sec(now) - held_since
-               > (apr_uint32_t)apr_time_sec(PROF_ROLLUP_LOCK_STALE_US)) {
+        *how = holder != getpid() && kill(holder, 0) != 0 && errno == ESRCH
+               ? 1 : (apr_uint32_t)apr_time_sec(now) - held_since
+                     > (apr_uint32_t)apr_time_sec(PROF_ROLLUP_LOCK_STALE_US)
+                     ? 2 : 0;
+        if (*how) {
             if (CAS(&area->lock, &cur, mine)) {
                 *broke = (int)holder;
                 return 1;
@@ -204,21 +207,27 @@ static apr_status_t flush(apr_pool_t *p, int direct, apr_interval_time_t wait,
     apr_time_t t;
     prof_db_t db;
     apr_status_t rv;
-    int broke;
+    int broke, how = 0;
 
     *nentries = 0;
     if (agg == NULL || area == NULL) {
         return APR_SUCCESS;
     }
-    if (!lock_take(wait, &broke)) {
+    if (!lock_take(wait, &broke, &how)) {
         return APR_EBUSY;
     }
-    if (broke) {
+    if (broke && how == 1) {
+        /* A child that exited (or was killed) within its flush: what it
+         * did not commit is flushed now. */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main_server,
+                     PROFLOGNO(00268) "store: took over the rollups' flush "
+                     "lock from process %d, which has exited", broke);
+    }
+    else if (broke) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                      PROFLOGNO(00260) "store: took over the rollups' flush "
-                     "lock from process %d, which died or held it for more "
-                     "than %d s", broke,
-                     (int)apr_time_sec(PROF_ROLLUP_LOCK_STALE_US));
+                     "lock from process %d, which held it for more than %d s",
+                     broke, (int)apr_time_sec(PROF_ROLLUP_LOCK_STALE_US));
     }
     now = prof_agg_snapshot(agg, p);
     delta = prof_agg_delta(p, shadow_snap(p), now);
