@@ -314,15 +314,11 @@ static void flush_logged(apr_pool_t *parent, int direct,
 static apr_status_t flush_callback(int state, void *data, apr_pool_t *p)
 {
     (void)data;
+    /* Nothing when this child stops: what it did not flush stays in the
+     * shared area for the next generation's flusher (a graceful restart)
+     * or for the parent's last flush (a stop). */
     if (state == AP_WATCHDOG_STATE_RUNNING) {
         flush_logged(p, 0, 0, "flush");
-    }
-    else if (state == AP_WATCHDOG_STATE_STOPPING) {
-        /* This child goes (a graceful restart or stop): what it has seen
-         * counted is written now; the parent writes the rest at a stop.
-         * On a connection of its own: mod_dbd's may already be going with
-         * the child's pool. */
-        flush_logged(p, 1, PROF_ROLLUP_LAST_WAIT_US, "last flush of a child");
     }
     /* Never an error to mod_watchdog: that would stop the task for good. */
     return APR_SUCCESS;

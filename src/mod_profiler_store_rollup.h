@@ -29,8 +29,11 @@
  * anyway, as are the aggregates'.
  *
  * Who flushes. mod_watchdog's singleton "profiler-rollups", every
- * PROF_ROLLUP_INTERVAL_US, in whichever child runs it, and once more when
- * that child stops. At a graceful stop the parent flushes last, after
+ * PROF_ROLLUP_INTERVAL_US, in whichever child runs it. Not when that
+ * child stops: on a graceful restart the next generation's singleton goes
+ * on from the shadow (the old children go on counting into the same
+ * aggregates), and at a stop the parent does it. At a graceful stop the
+ * parent flushes last, after
  * every child has gone (the cleanup of its configuration pool, when
  * httpd exits), on a connection of its own (prof_db_open_direct()): so a
  * graceful stop loses nothing that was counted. So does a full stop
@@ -52,9 +55,8 @@
 #define PROF_ROLLUP_INTERVAL_US      apr_time_from_sec(5)
 /** A flush lock held this long is taken for abandoned. */
 #define PROF_ROLLUP_LOCK_STALE_US    apr_time_from_sec(300)
-/** Longest wait for the lock in the last flushes (the watchdog's stop,
- *  the parent's exit). */
-#define PROF_ROLLUP_LAST_WAIT_US     apr_time_from_sec(10)
+/** Longest wait for the lock in the parent's last flush. */
+#define PROF_ROLLUP_LAST_WAIT_US     apr_time_from_sec(2)
 
 /** Default of ProfilerStoreRate, rows per second per server. */
 #define PROF_DEFAULT_STORE_RATE      100
