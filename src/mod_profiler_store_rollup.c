@@ -274,6 +274,7 @@ static void flush_logged(apr_pool_t *parent, int direct,
     apr_pool_t *p;
     const char *err = NULL;
     apr_size_t n = 0;
+    apr_time_t t0 = apr_time_now();
     apr_status_t rv;
 
     if (apr_pool_create(&p, parent) != APR_SUCCESS) {
@@ -305,7 +306,8 @@ static void flush_logged(apr_pool_t *parent, int direct,
         if (n) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, main_server,
                          PROFLOGNO(00264) "store: %s: flushed %"
-                         APR_SIZE_T_FMT " minute rollups", who, n);
+                         APR_SIZE_T_FMT " minute rollups in %" APR_TIME_T_FMT
+                         " us", who, n, apr_time_now() - t0);
         }
     }
     apr_pool_destroy(p);
