@@ -87,17 +87,18 @@ def test_record_follows_the_final_request(mpm):
             "SELECT path, status, route FROM profiler_requests")}
 
         # ErrorDocument: the page's <Location> sends no header; the row
-        # holds the final status, as %>s, under the client's path
+        # holds the final status, as %>s, under the client's path (and,
+        # a 404 that no ProfilerRoute names, under route "(not found)")
         assert got["/missing"][:2] == (404, None)
         assert got["/missing"][2] == b"not here\n"
         assert logged["/missing"] == (404, "-")
-        assert rows["/missing"] == (404, "/missing")
+        assert rows["/missing"] == (404, "(not found)")
         # ... whose page stores nothing: nothing stored
         assert got["/nostore-err/missing"][0] == 404
         assert "/nostore-err/missing" not in rows
         # ... from where nothing is stored to a page that stores
         assert got["/plain/missing"][0] == 404
-        assert rows["/plain/missing"] == (404, "/plain/missing")
+        assert rows["/plain/missing"] == (404, "(not found)")
         # a CGI's local redirect (Location: /path, status 200)
         assert got["/cgi/redir.cgi"] == (200, None, b"target\n")
         assert logged["/cgi/redir.cgi"] == (200, "-")

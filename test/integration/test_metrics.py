@@ -324,3 +324,79 @@ def test_bad_directives_fail_the_configtest(directive, needle):
         assert needle in r.stderr, r.stderr
     finally:
         srv.cleanup()
+
+
+def _segment(pid):
+    """Where the metrics segment starts in pid's memory: in the shared
+    anonymous mapping whose first bytes hold our magic ("MPROFMET",
+    little endian; APR keeps the segment's size before it)."""
+    found = []
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            f = line.split()
+            if "s" not in f[1] or "r" not in f[1]:
+                continue
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            mem.seek(lo)
+            head = mem.read(64)
+            at = head.find(b"TEMFORPM")
+            if at >= 0 and at % 8 == 0:
+                found.append(lo + at)
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("where", ["segment header", "table"])
+def test_a_corrupt_segment_is_made_anew_with_a_log_line(where):
+    """The segment is anonymous shared memory, out of reach of other
+    processes; the test corrupts it where it lives, in the parent's memory
+    (/proc/<pid>/mem, as a debugger would), then a graceful restart must
+    find it, say so, and count from zero without failing a request."""
+    srv = make(name="metrics-corrupt")
+    try:
+        for _ in range(3):
+            assert get(srv.port, "/index.html") == 200
+        assert requests_of(srv, "/index.html", 3) == 3
+        start = _segment(srv.proc.pid)
+        # our header is the first 64 bytes; prof_agg's follows
+        at = start + (8 if where == "segment header" else 64 + 16)
+        with open("/proc/%d/mem" % srv.proc.pid, "r+b", 0) as mem:
+            mem.seek(at)
+            mem.write(b"\xa5" * 24)
+        srv.graceful_restart()
+        generation_done(srv, 2)
+        wait_up(srv)
+        log = srv.read_error_log()
+        assert "PROF00222" in log and "corrupt or foreign" in log, log
+        assert requests_of(srv, "/index.html", 0) == 0
+        for _ in range(2):
+            assert get(srv.port, "/index.html") == 200
+        assert requests_of(srv, "/index.html", 2) == 2
+    finally:
+        finish(srv, allowed=[r"PROF00222"])
+
+
+def test_spans_and_metrics_of_other_modules_have_their_own_cells():
+    """The span API's spans and metrics (a consumer module built with
+    apxs) are counted per name: count, sum and histogram."""
+    from store import build_test_module
+    mod = build_test_module()
+    srv = make(extra="LoadModule profiler_test_module %s\n"
+               "<Location /t>\n    SetHandler profiler-test\n</Location>\n"
+               % mod, name="metrics-spans")
+    try:
+        for _ in range(4):
+            assert get(srv.port, "/t") == 200
+        assert requests_of(srv, "/t", 4) == 4
+        got = {dict(k)["name"]: int(v) for k, v in samples(
+            srv, "mod_profiler_span_duration_seconds_count").items()}
+        for name in ("fixup.work", "outer", "inner", "db", "cache"):
+            assert got.get(name) == 4, got
+        # the metric's duration is what the module gave: 1.5 ms each
+        s = {dict(k)["name"]: v for k, v in samples(
+            srv, "mod_profiler_span_duration_seconds_sum").items()}
+        assert s["db"] == 0.006
+        assert total(srv, "mod_profiler_metrics_span_overflow_total") == 0
+    finally:
+        finish(srv)

@@ -261,7 +261,11 @@ ProfilerRoute ^/users/([^/]+)/posts$ /users/$1/posts
                  "/item/0b0c8f0e-1d2a-4c3b-9e8f-0123456789ab/edit",
                  "/users/alice/posts", "/users/bob/posts", "/health/live",
                  "/healthz", "/x?password=hunter2", "/q/x?password=hunter2&"
-                 "color=red&size=2", "/profiler/"]
+                 "color=red&size=2", "/profiler/", "/nothing/123"]
+        # Folding names the routes of pages that exist: a 404 that no
+        # ProfilerRoute names is "(not found)" (issue 11).
+        for p in paths[:6]:
+            srv.write(p.lstrip("/"), "x\n")
         for p in paths:
             get(srv, p)
         finish(srv)
@@ -270,6 +274,7 @@ ProfilerRoute ^/users/([^/]+)/posts$ /users/$1/posts
         assert rows["/item/5f3a9c1e2b"] == "/item/:id"
         assert rows["/item/0b0c8f0e-1d2a-4c3b-9e8f-0123456789ab/edit"] == "/item/:id/edit"
         assert rows["/users/alice/posts"] == "/users/alice/posts"
+        assert rows["/nothing/123"] == "(not found)"
         assert "/health/live" not in rows and "/healthz" not in rows
         assert "/profiler/" not in rows
         queries = dict(srv.db.query("SELECT path, query FROM profiler_requests "
@@ -295,6 +300,7 @@ AliasMatch ^/a/ @ROOT@/htdocs/index.html
 </VirtualHost>
 """)
     try:
+        srv.write("a/x", "x\n")    # b.test folds only pages that exist
         get(srv, "/a/x", host="a.test")
         get(srv, "/a/x", host="b.test")
         finish(srv)

@@ -1,0 +1,75 @@
+"""The store and the live metrics together, on a real httpd with a real
+SQLite database: the stored rows' route follows the metrics' rules (`(not
+found)` for a 404 that no ProfilerRoute names, ProfilerMaxRoutes per vhost
+then `(other)`), and `mod_profiler_store_rows_total` counts every child's
+writer: written + sampled_out = the requests sent."""
+import pytest
+
+from harness import MPMS
+from metrics import get, settled, total
+from store import SqliteDb, count_rows, make_server, wait_for
+
+METRICS = """
+<Location /metrics>
+    SetHandler profiler-metrics
+    Require ip 127.0.0.1
+</Location>
+"""
+
+
+def finish(srv):
+    problems = srv.log_problems()
+    srv.cleanup()
+    assert not problems, "unexpected error log lines:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_store_routes_follow_the_metrics_rules(mpm):
+    srv = make_server(SqliteDb, mpm=mpm, name="metrics-store-" + mpm,
+                      extra=METRICS + "ProfilerMaxRoutes 2\n"
+                      "ProfilerRoute ^/named/ named\n")
+    try:
+        for i in range(4):
+            srv.write("p%d.html" % i, "page\n")
+        for i in range(6):
+            assert get(srv.port, "/scan%d.php" % i) == 404
+        assert get(srv.port, "/named/x") == 404
+        for i in range(4):
+            assert get(srv.port, "/p%d.html" % i) == 200
+        wait_for(lambda: count_rows(srv.db) == 11)
+        routes = dict(srv.db.query(
+            "SELECT route, count(*) FROM profiler_requests GROUP BY route"))
+        assert routes == {"(not found)": 6, "named": 1, "/p0.html": 1,
+                          "(other)": 3}, routes
+        # the metrics count the same routes
+        assert settled(srv, "mod_profiler_requests_total", 11) == 11
+        assert total(srv, "mod_profiler_requests_total",
+                     route="(other)") == 3
+        assert total(srv, "mod_profiler_requests_total",
+                     route="(not found)") == 6
+        assert settled(srv, "mod_profiler_store_rows_total", 11,
+                       result="written") == 11
+    finally:
+        finish(srv)
+
+
+def test_row_counters_count_every_child_and_the_sampling():
+    srv = make_server(SqliteDb, mpm="prefork", name="metrics-store-rows",
+                      extra=METRICS + "ProfilerSample 0.3\n")
+    try:
+        n = 200
+        for _ in range(n):
+            assert get(srv.port, "/index.html") == 200
+        stored = wait_for(lambda: (lambda w: w if w and w == count_rows(
+            srv.db) else None)(total(srv, "mod_profiler_store_rows_total",
+                                     result="written")))
+        sampled_out = total(srv, "mod_profiler_store_rows_total",
+                            result="sampled_out")
+        assert 0 < stored < n
+        assert stored + sampled_out == n
+        assert total(srv, "mod_profiler_store_rows_total",
+                     result="dropped") == 0
+        assert total(srv, "mod_profiler_store_rows_total",
+                     result="failed") == 0
+    finally:
+        finish(srv)
