@@ -176,7 +176,11 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     always = last->status >= 500
              || (slow_us > 0 && dur[PROF_PHASE_TOTAL] >= slow_us);
     w = prof_sample_weight(prof_config_sample(r), draw(), always);
-    if (w > 0.0 && !always) {
+    /* A profiled request (its Server-Timing sent because an
+     * `ProfilerServerTiming expr=` gate let it: someone asked for this
+     * one) is not limited by the rate either. */
+    if (w > 0.0 && !always
+        && !(rq->send_header && prof_config_st_mode(r) == PROF_ST_EXPR)) {
         /* ProfilerStoreRate, server-wide: kept with probability p, the
          * weight then 1/p times ProfilerSample's (prof_rate.h). */
         double p = prof_store_rate_probability(vhost, route,

@@ -27,9 +27,10 @@ def pg():
         yield server
 
 
-def get(srv, path):
+def get(srv, path, headers=None):
+    req = urllib.request.Request(srv.url(path), headers=headers or {})
     try:
-        with urllib.request.urlopen(srv.url(path), timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30) as r:
             r.read()
             return r.status
     except urllib.error.HTTPError as e:
@@ -93,6 +94,8 @@ def test_rollups_equal_requests_while_rows_are_rated(mpm, test_module):
 ProfilerStoreRate %d
 ProfilerSampleSlow 150
 ProfilerRoute ^/t/[es]$ /slow-or-failing
+ProfilerRoute ^/t/d$ /debugged
+ProfilerServerTiming "expr=%%{HTTP:X-Debug} == 'yes'"
 """ % rate)
     try:
         t0 = time.time()
@@ -101,10 +104,16 @@ ProfilerRoute ^/t/[es]$ /slow-or-failing
         for i in range(5):
             assert get(srv, "/t/e?status=503") == 503
             assert get(srv, "/t/s?sleep_ms=200") == 200
+        # Profiled ones (their Server-Timing asked for through the expr=
+        # gate): kept too, at a rate far above ProfilerStoreRate.
+        for i in range(40):
+            assert get(srv, "/t/d", {"X-Debug": "yes"}) == 200
         elapsed = time.time() - t0
         finish(srv)
         db = srv.db
-        check_exact(db, answered + 10)
+        check_exact(db, answered + 50)
+        assert db.query("SELECT count(*), sum(weight) FROM profiler_requests "
+                        "WHERE route = '/debugged'") == [(40, 40)]
         assert db.scalar("SELECT count(*) FROM profiler_requests "
                          "WHERE status = 503") == 5
         assert db.scalar("SELECT count(*) FROM profiler_requests "
@@ -112,20 +121,22 @@ ProfilerRoute ^/t/[es]$ /slow-or-failing
         # Raw rows: about the rate, fairly across both routes; bounded
         # by the rate over the seconds the load took (plus one burst
         # second and the 10 always-kept ones).
-        rows = count_rows(db, "status < 500 AND total_us < 150000")
+        rows = count_rows(db, "status < 500 AND total_us < 150000 "
+                              "AND route <> '/debugged'")
         bound = rate * (elapsed + 2) * 1.5
         assert 0 < rows <= bound, (rows, elapsed)
         per_route = dict(db.query("SELECT route, count(*) FROM "
                                   "profiler_requests WHERE status = 200 "
                                   "AND total_us < 150000 AND %s "
                                   "GROUP BY route" % NOT_DUMMY))
-        assert set(per_route) == {"/t/a", "/t/b"}, per_route
+        assert set(per_route) == {"/t/a", "/t/b", "/debugged"}, per_route
         # Their Horvitz-Thompson weights estimate the requests: within
         # four standard errors (the variance estimated from the rows, as
         # sum of w(w - 1) for Poisson sampling).
         weight, var = db.query("SELECT sum(weight), sum(weight * (weight - 1)) "
                                "FROM profiler_requests WHERE status < 500 "
-                               "AND total_us < 150000 AND %s" % NOT_DUMMY)[0]
+                               "AND total_us < 150000 AND route <> '/debugged' "
+                               "AND %s" % NOT_DUMMY)[0]
         assert abs(weight - answered) < 4 * var ** 0.5 + 10, \
             (weight, answered, var ** 0.5)
     finally:
