@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "apr_file_info.h"
 #include "apr_hash.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -248,6 +249,20 @@ static apr_status_t flush(apr_pool_t *p, int direct, apr_interval_time_t wait,
                                     t - t % apr_time_from_sec(3600));
     relabel(p, minutes);
     relabel(p, hours);
+    if (direct && db_driver && !strcmp(db_driver, "sqlite3")) {
+        apr_finfo_t fi;
+
+        /* The parent may run as root: never let it create the file (the
+         * children could not write a root's file). The children's writer
+         * and flusher make it within seconds of the first request. */
+        if (db_params == NULL
+            || apr_stat(&fi, db_params, APR_FINFO_TYPE, p) != APR_SUCCESS) {
+            *err = "the SQLite file does not exist, and the parent process "
+                   "does not create it";
+            rv = APR_ENOENT;
+            goto leave;
+        }
+    }
     rv = direct ? prof_db_open_direct(&db, main_server, p, db_driver,
                                       db_params, err)
                 : prof_db_open(&db, main_server, p, err);
