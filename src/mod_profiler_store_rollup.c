@@ -82,7 +82,8 @@ static int flush_down;
 
 int prof_store_rollup_active(void)
 {
-    return active;
+    /* The aggregates too: without their segment nothing would flush. */
+    return active && prof_metrics_agg() != NULL;
 }
 
 double prof_store_rate_probability(const char *vhost, const char *route,
