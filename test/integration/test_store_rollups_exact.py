@@ -13,7 +13,7 @@ import pytest
 
 from pg import PgServer
 from store import (PgDb, SqliteDb, ab, build_test_module, count_rows,
-                   make_server)
+                   make_server, wait_for)
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +139,28 @@ ProfilerServerTiming "expr=%%{HTTP:X-Debug} == 'yes'"
                                "AND %s" % NOT_DUMMY)[0]
         assert abs(weight - answered) < 4 * var ** 0.5 + 10, \
             (weight, answered, var ** 0.5)
+    finally:
+        srv.cleanup()
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "event"])
+def test_flushers_of_two_generations_count_once(mpm, test_module):
+    # While the server runs: the next generation's flusher goes on from
+    # where the last one stopped (nothing counted twice, nothing left out),
+    # and the parent's flush at the stop adds only what is new.
+    srv = make_server(SqliteDb, mpm=mpm, name="gens-" + mpm,
+                      test_module=test_module)
+    try:
+        answered, _ = sent_with_restart(srv, 600, 4)
+        srv.graceful_restart()
+        time.sleep(1)
+        sql = "SELECT sum(count) FROM profiler_rollups WHERE " + NOT_DUMMY
+        wait_for(lambda: srv.db.scalar(sql) == answered, timeout=30)
+        time.sleep(6)           # one more flush: still the same
+        assert srv.db.scalar(sql) == answered
+        assert get(srv, "/index.html") == 200
+        finish(srv)
+        check_exact(srv.db, answered + 1)
     finally:
         srv.cleanup()
 
