@@ -15,18 +15,22 @@
 
 #include "mod_profiler_req.h"
 
-/** Could r be stored: the store runs in this process and r's
- * configuration stores requests? Cheap; asked when the output filter is
- * inserted, so that a stored request gets its body and ttfb timings. */
+/** Is r's end of interest: the profiler is on for r and the live metrics
+ * count it, or the store runs in this process and r's configuration stores
+ * requests? Cheap; asked when the output filter is inserted, so that such
+ * a request gets its body and ttfb timings. */
 int prof_collect_wanted(request_rec *r);
 
 /**
  * At the end of logging, with rq's durations folded, for the last request
  * r of rq's chain of internal redirects, for which prof_collect_wanted() is
- * true: decide whether the
- * request is stored and, if so, build its row and hand it to the writer.
- * Never waits and never fails the request: a full queue counts the row
- * and drops it.
+ * true: count the request and its spans in the live metrics
+ * (mod_profiler_metrics.h), then decide whether it is stored and, if so,
+ * build its row and hand it to the writer. The route is the same for both:
+ * ProfilerRoute's name, else "(not found)" for a 404, else the folded path;
+ * then ProfilerMaxRoutes' budget. Never waits and never fails the request:
+ * a full key table folds the key, a full queue counts the row and drops it.
+ * The profiler's own handlers (report, metrics) count nowhere.
  */
 void prof_collect_request(request_rec *r, prof_req_t *rq);
 

@@ -19,6 +19,12 @@
  *     across a graceful restart), or that does not pass prof_agg_attach()'s
  *     checks (corrupt, foreign), is made anew, with a log line saying so.
  *
+ * The segment is anonymous shared memory: no other process can open it, so
+ * "corrupt or foreign" means memory damaged in place (the integration test
+ * writes into the parent's mapping through /proc/<pid>/mem); a file-backed
+ * segment would add a name to manage and permissions to get right for no
+ * gain in a segment that lives only as long as the server.
+ *
  * Besides the table the segment holds the store's row counters, so that
  * `mod_profiler_store_rows_total` counts every child's writer.
  *
