@@ -112,6 +112,11 @@ static const command_rec profiler_cmds[] = {
     AP_INIT_TAKE1("ProfilerRetentionInterval", prof_config_set_store_global,
                   (void *)6, RSRC_CONF,
                   "Seconds between retention runs (default 60)"),
+    AP_INIT_TAKE1("ProfilerStoreRate", prof_config_set_store_global,
+                  (void *)7, RSRC_CONF,
+                  "<rows/s>|Off: most raw rows stored per second by the whole "
+                  "server, spread across routes; slow, 5xx and profiled first "
+                  "(default 100). Rollups count every request anyway"),
     AP_INIT_TAKE1("ProfilerReportToken", prof_report_set_token, NULL,
                   ACCESS_CONF,
                   "A file holding the secret that \"Require profiler-token\" "

@@ -17,6 +17,7 @@
 #include "mod_profiler_collect.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_store.h"
+#include "mod_profiler_store_rollup.h"
 #include "mod_profiler_metrics.h"
 
 
@@ -175,6 +176,19 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     always = last->status >= 500
              || (slow_us > 0 && dur[PROF_PHASE_TOTAL] >= slow_us);
     w = prof_sample_weight(prof_config_sample(r), draw(), always);
+    /* A profiled request (its Server-Timing sent because an
+     * `ProfilerServerTiming expr=` gate let it: someone asked for this
+     * one) is not limited by the rate either. */
+    if (w > 0.0 && !always
+        && !(rq->send_header && prof_config_st_mode(r) == PROF_ST_EXPR)) {
+        /* ProfilerStoreRate, server-wide: kept with probability p, the
+         * weight then 1/p times ProfilerSample's (prof_rate.h). */
+        double p = prof_store_rate_probability(vhost, route,
+                                               first->request_time
+                                               + dur[PROF_PHASE_TOTAL]);
+
+        w = p < 1.0 && draw() >= p ? 0.0 : w / p;
+    }
     if (w <= 0.0) {
         prof_metrics_count_rows(PROF_METRICS_ROWS_SAMPLED_OUT, 1);
         return;

@@ -84,6 +84,8 @@ typedef struct {
     apr_interval_time_t rollup_retention_us; /**< ProfilerRollupRetention */
     apr_int64_t retention_rows; /**< ProfilerRetentionRows; 0 off; < 0 unset */
     apr_interval_time_t retention_interval_us; /**< ProfilerRetentionInterval */
+    apr_int64_t store_rate;     /**< ProfilerStoreRate, rows/s; -1 Off;
+                                     0 unset (pcalloc) */
 } prof_store_conf_t;
 
 /** Per-server configuration. */

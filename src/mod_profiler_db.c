@@ -482,13 +482,12 @@ int prof_db_prepare(prof_db_t *db, apr_pool_t *p, const char *sql,
 
 /* ---- connections ------------------------------------------------------- */
 
+static apr_status_t connection_ready(prof_db_t *db, server_rec *s,
+                                     apr_pool_t *p, const char **err);
+
 apr_status_t prof_db_open(prof_db_t *db, server_rec *s, apr_pool_t *p,
                           const char **err)
 {
-    const char *const *setup;
-    apr_status_t rv;
-    int d, ret;
-
     memset(db, 0, sizeof(*db));
     db->s = s;
     if (dbd_open == NULL) {
@@ -500,6 +499,17 @@ apr_status_t prof_db_open(prof_db_t *db, server_rec *s, apr_pool_t *p,
         *err = "mod_dbd has no connection to the database";
         return APR_EGENERAL;
     }
+    return connection_ready(db, s, p, err);
+}
+
+/* The store's checks and setup on a connection just taken. */
+static apr_status_t connection_ready(prof_db_t *db, server_rec *s,
+                                     apr_pool_t *p, const char **err)
+{
+    const char *const *setup;
+    apr_status_t rv;
+    int d, ret;
+
     d = prof_sql_dialect(apr_dbd_name(db->dbd->driver));
     if (d < 0) {
         *err = apr_psprintf(p, "DBDriver %s is not supported (use sqlite3 or "
@@ -532,8 +542,45 @@ apr_status_t prof_db_open(prof_db_t *db, server_rec *s, apr_pool_t *p,
 
 void prof_db_close(prof_db_t *db, server_rec *s)
 {
-    if (db->dbd) {
+    if (db->dbd && db->direct) {
+        apr_dbd_close(db->dbd->driver, db->dbd->handle);
+        db->dbd = NULL;
+    }
+    else if (db->dbd) {
         dbd_close(s, db->dbd);
         db->dbd = NULL;
     }
+}
+
+apr_status_t prof_db_open_direct(prof_db_t *db, server_rec *s, apr_pool_t *p,
+                                 const char *name, const char *params,
+                                 const char **err)
+{
+    const apr_dbd_driver_t *driver = NULL;
+    const char *why = NULL;
+    apr_dbd_t *handle = NULL;
+    apr_status_t rv;
+
+    memset(db, 0, sizeof(*db));
+    db->s = s;
+    if (name == NULL) {
+        *err = "no DBDriver";
+        return APR_EGENERAL;
+    }
+    rv = apr_dbd_get_driver(p, name, &driver);
+    if (rv != APR_SUCCESS) {
+        *err = apr_psprintf(p, "cannot load the %s driver of apr_dbd", name);
+        return rv;
+    }
+    rv = apr_dbd_open_ex(driver, p, params ? params : "", &handle, &why);
+    if (rv != APR_SUCCESS || handle == NULL) {
+        *err = apr_psprintf(p, "cannot connect: %s", why ? why : "unknown");
+        return rv != APR_SUCCESS ? rv : APR_EGENERAL;
+    }
+    db->dbd = apr_pcalloc(p, sizeof(*db->dbd));
+    db->dbd->driver = driver;
+    db->dbd->handle = handle;
+    db->dbd->prepared = apr_hash_make(p);
+    db->direct = 1;
+    return connection_ready(db, s, p, err);
 }

@@ -34,6 +34,7 @@ typedef struct {
     ap_dbd_t *dbd;
     prof_sql_dialect_t dialect;
     const char *prefix;
+    int direct;                 /**< opened by prof_db_open_direct() */
 } prof_db_t;
 
 /**
@@ -106,7 +107,20 @@ int prof_db_end(prof_db_t *db, int commit);
 int prof_db_prepare(prof_db_t *db, apr_pool_t *p, const char *sql,
                     apr_dbd_prepared_t **st);
 
-/** Give the connection back to mod_dbd. */
+/**
+ * The same as prof_db_open(), on a connection of its own made with
+ * apr_dbd from name and params (the main server's DBDriver and DBDParams,
+ * read by prof_db_driver() and prof_db_params() while the configuration
+ * is there), not mod_dbd's:
+ * for the parent process, where mod_dbd has no connections (its pools are
+ * made in child_init). Every statement is as on mod_dbd's connections;
+ * prof_db_close() closes it. The connection lives in p.
+ */
+apr_status_t prof_db_open_direct(prof_db_t *db, server_rec *s, apr_pool_t *p,
+                                 const char *name, const char *params,
+                                 const char **err);
+
+/** Give the connection back to mod_dbd (or close a direct one). */
 void prof_db_close(prof_db_t *db, server_rec *s);
 
 /** Forget that the schema was checked: the next prof_db_open() checks

@@ -25,6 +25,7 @@
 
 #include "prof_queue.h"
 #include "prof_rollup.h"
+#include "mod_profiler_store_rollup.h"
 #include "prof_sql.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
@@ -383,6 +384,57 @@ static int merge_rollup(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
     return prof_db_pquery(db, p, prof_db_stmt(cs, update), args, NULL);
 }
 
+/* Merge entries (sorted: writers lock rows in one order) into the minute
+ * or the hour table; on failure *err says why. */
+static int merge_entries(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
+                         const apr_array_header_t *entries, int hourly,
+                         const char **err)
+{
+    int k, ret;
+
+    for (k = 0; k < entries->nelts; ++k) {
+        *err = NULL;
+        ret = merge_rollup(db, cs, p,
+                           APR_ARRAY_IDX(entries, k, prof_rollup_entry_t *),
+                           hourly, err);
+        if (ret) {
+            if (*err == NULL) {
+                *err = prof_db_error(db, p, ret, "cannot update a rollup");
+            }
+            return ret;
+        }
+    }
+    return 0;
+}
+
+apr_status_t prof_store_write_rollups(prof_db_t *db, apr_pool_t *p,
+                                      const apr_array_header_t *minutes,
+                                      const apr_array_header_t *hours,
+                                      const char **err)
+{
+    prof_db_stmts_t *cs;
+    apr_status_t rv;
+    int ret, end;
+
+    if ((rv = prof_db_statements(db, p, &cs, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((ret = prof_db_begin(db)) != 0) {
+        *err = prof_db_error(db, p, ret, "cannot start a transaction");
+        return APR_EGENERAL;
+    }
+    ret = merge_entries(db, cs, p, minutes, 0, err);
+    if (!ret) {
+        ret = merge_entries(db, cs, p, hours, 1, err);
+    }
+    end = prof_db_end(db, !ret);
+    if (!ret && end) {
+        ret = end;
+        *err = prof_db_error(db, p, end, "cannot commit");
+    }
+    return ret ? APR_EGENERAL : APR_SUCCESS;
+}
+
 static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
                                const char **err)
 {
@@ -430,27 +482,20 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
         *err = prof_db_error(&db, p, ret, "cannot insert requests");
         goto leave;
     }
-    /* Per minute, then per hour: summaries of long ranges read the hours. */
-    for (hourly = 0; hourly < 2; ++hourly) {
+    /* The rollups come from the live aggregates, which count every
+     * request whatever rows are kept (mod_profiler_store_rollup.c); only
+     * without them (no shared memory, no mod_watchdog) does the writer fold
+     * its rows in. Per minute, then per hour: summaries of long ranges
+     * read the hours. */
+    for (hourly = 0; !prof_store_rollup_active() && hourly < 2; ++hourly) {
         agg = hourly ? prof_rollup_create_period(p, APR_INT64_C(3600000000))
                      : prof_rollup_create(p);
         for (i = 0; i < n; ++i) {
             prof_rollup_add(agg, rows[i]);
         }
         entries = prof_rollup_sorted(agg);
-        for (k = 0; k < entries->nelts; ++k) {
-            *err = NULL;
-            ret = merge_rollup(&db, cs, p,
-                               APR_ARRAY_IDX(entries, k,
-                                             prof_rollup_entry_t *),
-                               hourly, err);
-            if (ret) {
-                if (*err == NULL) {
-                    *err = prof_db_error(&db, p, ret,
-                                         "cannot update a rollup");
-                }
-                goto leave;
-            }
+        if ((ret = merge_entries(&db, cs, p, entries, hourly, err)) != 0) {
+            goto leave;
         }
     }
     {
@@ -807,7 +852,8 @@ static int store_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     sqlite_access_check(s, ptemp);
-    if (prof_retention_post_config(pconf, s) != OK) {
+    if (prof_retention_post_config(pconf, s) != OK
+        || prof_store_rollup_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     store_active = 1;

@@ -4,8 +4,10 @@
  * @file  mod_profiler_store.h
  * @brief The measurement store's writer: one background thread per child
  *        process that takes finished rows from a bounded queue and writes
- *        them, with their spans and the per-minute rollups, in one
- *        transaction per batch through mod_dbd.
+ *        them, with their spans, in one transaction per batch through
+ *        mod_dbd. The minute and hour rollups are not folded from these
+ *        rows but written from the live aggregates
+ *        (mod_profiler_store_rollup.h), which count every request.
  *
  * Request threads only call prof_store_submit(): a push onto the queue
  * under a mutex held for a pointer store, never a database call. The
@@ -25,7 +27,10 @@
 
 #include "httpd.h"
 
+#include "apr_tables.h"
+
 #include "prof_row.h"
+#include "mod_profiler_db.h"
 
 /** Does this process have a running writer? Set once in child_init,
  * before any request is served, and only read afterwards. */
@@ -41,6 +46,18 @@ int prof_store_submit(prof_row_t *row);
 /** Count n rows that were lost before they could be submitted (out of
  * memory). Thread-safe. */
 void prof_store_count_lost(apr_uint32_t n);
+
+/**
+ * Merge rollup entries (prof_agg_rollup_entries(): minutes and hours) into
+ * their rows under this server's name, in one transaction on db, for the
+ * flusher of the live aggregates (mod_profiler_store_rollup.c).
+ * @return APR_SUCCESS once committed; else nothing of it is written and
+ *         *err says why.
+ */
+apr_status_t prof_store_write_rollups(prof_db_t *db, apr_pool_t *p,
+                                      const apr_array_header_t *minutes,
+                                      const apr_array_header_t *hours,
+                                      const char **err);
 
 void prof_store_register_hooks(apr_pool_t *p);
 

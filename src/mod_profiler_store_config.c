@@ -15,10 +15,12 @@
 #include "http_log.h"
 
 #include "prof_route.h"
+#include "prof_rate.h"
 #include "prof_sample.h"
 #include "prof_sql.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
+#include "mod_profiler_store_rollup.h"
 
 static prof_srv_conf_t *srv_conf(cmd_parms *cmd)
 {
@@ -265,7 +267,7 @@ static apr_interval_time_t parse_age(const char *arg)
 /* The server-wide settings share one setter; cmd->info says which. */
 typedef enum {
     G_PREFIX, G_SERVER_NAME, G_QUEUE, G_RETENTION, G_ROLLUP_RETENTION,
-    G_RETENTION_ROWS, G_RETENTION_INTERVAL
+    G_RETENTION_ROWS, G_RETENTION_INTERVAL, G_STORE_RATE
 } global_t;
 
 const char *prof_config_set_store_global(cmd_parms *cmd, void *dconf,
@@ -339,6 +341,22 @@ const char *prof_config_set_store_global(cmd_parms *cmd, void *dconf,
         }
         st->retention_interval_us = apr_time_from_sec(n);
         return NULL;
+    case G_STORE_RATE:
+        if (!strcasecmp(arg, "off")) {
+            st->store_rate = -1;
+            return NULL;
+        }
+        n = parse_count(arg, PROF_RATE_MAX);
+        if (n < PROF_RATE_MIN) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use the "
+                                "most raw rows stored per second by the "
+                                "whole server (%d to %d, default %d), or Off "
+                                "to store every request", name, arg,
+                                PROF_RATE_MIN, PROF_RATE_MAX,
+                                PROF_DEFAULT_STORE_RATE);
+        }
+        st->store_rate = n;
+        return NULL;
     }
     return apr_psprintf(cmd->pool, "%s: unknown setting", name);
 }
@@ -401,6 +419,8 @@ void prof_config_store_get(server_rec *s, prof_store_conf_t *out)
                                : PROF_DEFAULT_ROLLUP_RETENTION_US;
     out->retention_rows = st->retention_rows >= 0
                           ? st->retention_rows : PROF_DEFAULT_RETENTION_ROWS;
+    out->store_rate = st->store_rate != 0 ? st->store_rate
+                                          : PROF_DEFAULT_STORE_RATE;
     out->retention_interval_us = st->retention_interval_us > 0
                                  ? st->retention_interval_us
                                  : PROF_DEFAULT_RETENTION_INTERVAL_US;

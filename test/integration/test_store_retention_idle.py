@@ -34,6 +34,10 @@ LogLevel profiler:debug
             with urllib.request.urlopen(srv.url("/index.html"), timeout=10) as r:
                 r.read()
         wait_for(lambda: count_rows(srv.db) == 20)
+        # The rollups of those requests, flushed from the live aggregates
+        # within seconds (and then nothing more: no traffic, no write).
+        wait_for(lambda: srv.db.scalar("SELECT sum(count) FROM "
+                                       "profiler_rollups") == 20, timeout=15)
         # Two runs after the last write, then three more with no traffic.
         n = len(runs(srv))
         wait_for(lambda: len(runs(srv)) >= n + 2, timeout=15)

@@ -21,7 +21,8 @@ Suite *prof_rollup_suite(void);    /* test_rollup.c: per-minute aggregates */
 Suite *prof_sql_suite(void);       /* test_sql.c: the SQL, against SQLite */
 /* Live metrics (issue 11). */
 Suite *prof_agg_suite(void);       /* test_agg.c: shared-memory aggregates */
-Suite *prof_prom_suite(void);      /* test_prom.c: Prometheus exposition */
+Suite *prof_prom_suite(void);
+Suite *prof_rate_suite(void);      /* test_rate.c: ProfilerStoreRate */      /* test_prom.c: Prometheus exposition */
 
 apr_pool_t *unit_pool;
 
@@ -81,6 +82,7 @@ int main(void)
     srunner_add_suite(sr, prof_report_text_suite());
     srunner_add_suite(sr, prof_agg_suite());
     srunner_add_suite(sr, prof_prom_suite());
+    srunner_add_suite(sr, prof_rate_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
