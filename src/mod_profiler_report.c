@@ -327,7 +327,11 @@ static int report_handler(request_rec *r)
     const char *base, *rel;
     int is_api;
 
-    if (r->handler == NULL || strcmp(r->handler, PROF_REPORT_HANDLER)) {
+    /* Runs for every request of the server: the first byte turns nearly
+     * all of them away (a static file's handler is its content type)
+     * before the call to strcmp(). */
+    if (r->handler == NULL || r->handler[0] != PROF_REPORT_HANDLER[0]
+        || strcmp(r->handler, PROF_REPORT_HANDLER)) {
         return DECLINED;
     }
     security_headers(r);

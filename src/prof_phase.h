@@ -127,22 +127,31 @@ static APR_INLINE void prof_phase_rec_start(prof_phase_rec_t *rec,
  */
 prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec);
 
+/** Out of line, for prof_phase_mark(): fold the full record's marks,
+ * then mark `what` as the first of the next batch. */
+void prof_phase_mark_full(prof_phase_rec_t *rec, int what);
+
 /**
  * Mark a phase edge now: `what` is a phase to enter, or PROF_MARK_LEAVE |
  * phase to leave it if it is open. Only reads the clock into the record;
  * prof_phase_fold() applies it.
+ *
+ * Every hook of every request runs this, so it is kept to a few stores
+ * and the clock read, last: the rare paths (a full record, a clock that
+ * fails) are calls out of line, and keep no register alive here.
  */
 static APR_INLINE void prof_phase_mark(prof_phase_rec_t *rec, int what)
 {
     unsigned n = rec->nmarks;
 
-    if (n == PROF_PHASE_MARKS) {
-        prof_phase_fold(rec);
-        n = 0;
+    if (n < PROF_PHASE_MARKS) {
+        rec->nmarks = n + 1;
+        rec->marks[n].what = what;
+        prof_clock_read_ts(&rec->marks[n].ts);
     }
-    prof_clock_read_ts(&rec->marks[n].ts);
-    rec->marks[n].what = what;
-    rec->nmarks = n + 1;
+    else {
+        prof_phase_mark_full(rec, what);
+    }
 }
 
 /** The phase that is open once the pending marks are applied. */
