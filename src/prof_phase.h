@@ -227,6 +227,24 @@ apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
 void prof_phase_write_st(const prof_phase_rec_t *rec,
                          apr_interval_time_t total_us, prof_st_buf_t *st);
 
+/** When the latest mark was taken, pending or folded (the start time if
+ * there was none). */
+static APR_INLINE prof_mono_us_t
+prof_phase_last_mark_us(const prof_phase_rec_t *rec)
+{
+    return rec->nmarks ? prof_clock_ts_us(&rec->marks[rec->nmarks - 1].ts)
+                       : rec->last_us;
+}
+
+/** What prof_phase_total() returns at now_us, without folding or writing
+ * anything: for the time to first byte when nothing reads the phases yet. */
+static APR_INLINE apr_interval_time_t
+prof_phase_elapsed(const prof_phase_rec_t *rec, prof_mono_us_t now_us)
+{
+    return rec->dur_us[PROF_PHASE_READ]
+           + (now_us > rec->start_us ? now_us - rec->start_us : 0);
+}
+
 /** Was the phase entered at least once? */
 #define prof_phase_seen(rec, phase) (((rec)->seen >> (phase)) & 1u)
 
