@@ -46,6 +46,13 @@
 
 #define MAGIC            0x50524147u     /* "PRAG" */
 
+/* For the few helpers of the request path that the compiler would call. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE APR_INLINE __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE APR_INLINE
+#endif
+
 #define ST_CLAIMING      1u
 #define ST_READY         2u
 #define ST_DEAD          3u
@@ -238,7 +245,7 @@ static APR_INLINE apr_uint64_t hash_str(apr_uint64_t h, const char *s,
     return mix(h, w ^ len);
 }
 
-static apr_uint64_t probe_hash(const probe_t *k)
+static ALWAYS_INLINE apr_uint64_t probe_hash(const probe_t *k)
 {
     apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
 
@@ -280,12 +287,6 @@ static void key_set_route(probe_t *k, const char *route)
  * compared as hash_str() reads them (overlapping loads, never a byte
  * outside the n), where three calls to memcmp() cost a third of a known
  * key's look-up. */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE APR_INLINE __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE APR_INLINE
-#endif
-
 static ALWAYS_INLINE int bytes_eq(const char *a, const char *b, apr_size_t n)
 {
     if (n >= 8) {
@@ -304,7 +305,7 @@ static ALWAYS_INLINE int bytes_eq(const char *a, const char *b, apr_size_t n)
                       && a[n - 1] == b[n - 1]);
 }
 
-static APR_INLINE int key_eq(const prof_agg_key_t *a, const probe_t *b)
+static ALWAYS_INLINE int key_eq(const prof_agg_key_t *a, const probe_t *b)
 {
     return a->hash == b->hash && a->status == b->status
         && a->flags == b->flags && a->vhost_len == b->vhost_len
