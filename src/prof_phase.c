@@ -78,6 +78,7 @@ prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec)
     prof_mono_us_t open_us = rec->open_us, t = rec->last_us;
     apr_interval_time_t read_us = rec->dur_us[PROF_PHASE_READ];
     apr_uint32_t seen = rec->seen;
+    prof_mono_us_t start_us = rec->start_us;
 
     for (i = 0; i < n; ++i) {
         const prof_phase_mark_t *m = &rec->marks[i];
@@ -98,12 +99,15 @@ prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec)
         open = PROF_PHASE_NONE;
         /* `read` and `total` cannot be entered (prof_phase_enter()). */
         if (what > PROF_PHASE_READ && what < PROF_PHASE_TOTAL) {
+            apr_uint32_t bit = 1u << what;
+
             open = what;
             open_us = t;
-            seen |= 1u << what;
-            if (rec->first_us[what] < 0) {
+            /* A phase's bit in seen is set exactly when its first_us is. */
+            if (!(seen & bit)) {
+                seen |= bit;
                 rec->first_us[what] = read_us
-                    + (t > rec->start_us ? t - rec->start_us : 0);
+                    + (t > start_us ? t - start_us : 0);
             }
         }
     }

@@ -576,6 +576,8 @@ START_TEST(marks_fold_like_enter_and_leave)
     }
     ck_assert_uint_eq(marked.nmarks, 0);
     ck_assert_mem_eq(marked.dur_us, direct.dur_us, sizeof(direct.dur_us));
+    ck_assert_mem_eq(marked.first_us, direct.first_us,
+                     sizeof(direct.first_us));
     ck_assert_int_eq(marked.open, direct.open);
     ck_assert_uint_eq(marked.seen, direct.seen);
     /* Folding again changes nothing. */
