@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "apr_general.h"
 #include "apr_pools.h"
@@ -94,7 +95,26 @@ static double round_ns(prof_agg_t *agg, int threads, int spans)
     return (double)(t1 - t0) * 1000.0 / PER;
 }
 
-int main(void)
+/* `agg_bench --ir N`: the keys' claims, then N calls of prof_agg_record()
+ * on one thread, and no timing: for callgrind, whose figure per call is
+ * the difference between two N divided by their difference (the claims
+ * and start-up cancel):
+ *   valgrind --tool=callgrind --callgrind-out-file=a.out build/agg_bench --ir 32000
+ *   valgrind --tool=callgrind --callgrind-out-file=b.out build/agg_bench --ir 64000
+ */
+static int ir_only(prof_agg_t *agg, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i += PER) {
+        job_t j = { agg, 0, i % KEYS };
+
+        run(&j);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     static const int threads[] = { 1, 4 };
     prof_agg_layout_t l = { PROF_AGG_KEYS_DEFAULT, PROF_AGG_SPANS_DEFAULT,
@@ -127,6 +147,9 @@ int main(void)
         run(&j);
         j.spans = 1;
         run(&j);
+    }
+    if (argc == 3 && strcmp(argv[1], "--ir") == 0) {
+        return ir_only(agg, atoi(argv[2]));
     }
     printf("block of %lu bytes (ProfilerMetricsKeys %u); median of %d "
            "rounds of %d calls per thread on %d keys:\n",

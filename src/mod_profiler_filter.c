@@ -111,13 +111,17 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         prof_phase_mark(&rq->phases, PROF_PHASE_BODY);
         prof_upstream_end(rq);
         prof_span_own_cleanup(rq);
-        rq->ttfb_us = prof_phase_total(&rq->phases,
-                                       prof_phase_fold(&rq->phases));
         rq->headers_sent = 1;
         if (rq->send_header) {
+            rq->ttfb_us = prof_phase_total(&rq->phases,
+                                           prof_phase_fold(&rq->phases));
             write_server_timing(f->r, rq);
         }
         else {
+            /* Nothing reads the phases before logging: the marks wait
+             * and are folded once, there. */
+            rq->ttfb_us = prof_phase_elapsed(
+                &rq->phases, prof_phase_last_mark_us(&rq->phases));
             prof_upstream_drop(f->r);
         }
     }

@@ -44,9 +44,12 @@ static int hook_post_read_first(request_rec *r)
     if (r->main || !prof_config_maybe_on(r->server)) {
         return DECLINED;
     }
-    /* Wall clock once, for the anchor httpd gives us; monotonic from here. */
-    now = prof_clock_now_us();
     rq = apr_palloc(r->pool, sizeof(*rq));
+    /* Wall clock once, for the anchor httpd gives us; monotonic from here.
+     * Read into the record's first mark, free until the record starts: a
+     * local would cost the hook a stack guard. */
+    prof_clock_read_ts(&rq->phases.marks[0].ts);
+    now = prof_clock_ts_us(&rq->phases.marks[0].ts);
     rq->r = r;
     rq->ttfb_us = 0;
     rq->spans = NULL;

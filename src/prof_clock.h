@@ -22,6 +22,11 @@
 /** Microseconds on the monotonic clock; only differences mean anything. */
 typedef apr_int64_t prof_mono_us_t;
 
+/** Wall time into *ts: prof_clock_read_ts() where there is no monotonic
+ * clock. Out of line (prof_phase.c): the marks' inline read stays a call
+ * and a test. */
+void prof_clock_read_wall_ts(struct timespec *ts);
+
 /**
  * Read the monotonic clock into *ts, as it comes: the cheapest read there
  * is, for the marks taken at every phase edge (prof_phase_mark()).
@@ -33,20 +38,18 @@ static APR_INLINE void prof_clock_read_ts(struct timespec *ts)
         return;
     }
 #endif
-    {
-        /* No monotonic clock on this platform: wall time is the best we
-         * have. */
-        apr_time_t t = apr_time_now();
-        ts->tv_sec = (time_t)apr_time_sec(t);
-        ts->tv_nsec = (long)apr_time_usec(t) * 1000;
-    }
+    /* No monotonic clock on this platform: wall time is the best we
+     * have. */
+    prof_clock_read_wall_ts(ts);
 }
 
 /** A reading of prof_clock_read_ts() in microseconds. */
 static APR_INLINE prof_mono_us_t prof_clock_ts_us(const struct timespec *ts)
 {
+    /* tv_nsec is 0 .. 999,999,999: an unsigned division is shorter, and
+     * every mark is converted once per request (prof_phase_fold()). */
     return (prof_mono_us_t)ts->tv_sec * APR_USEC_PER_SEC
-           + (prof_mono_us_t)(ts->tv_nsec / 1000);
+           + (prof_mono_us_t)((unsigned long)ts->tv_nsec / 1000u);
 }
 
 /** Now, on the monotonic clock, in microseconds. */

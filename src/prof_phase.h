@@ -127,22 +127,31 @@ static APR_INLINE void prof_phase_rec_start(prof_phase_rec_t *rec,
  */
 prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec);
 
+/** Out of line, for prof_phase_mark(): fold the full record's marks,
+ * then mark `what` as the first of the next batch. */
+void prof_phase_mark_full(prof_phase_rec_t *rec, int what);
+
 /**
  * Mark a phase edge now: `what` is a phase to enter, or PROF_MARK_LEAVE |
  * phase to leave it if it is open. Only reads the clock into the record;
  * prof_phase_fold() applies it.
+ *
+ * Every hook of every request runs this, so it is kept to a few stores
+ * and the clock read, last: the rare paths (a full record, a clock that
+ * fails) are calls out of line, and keep no register alive here.
  */
 static APR_INLINE void prof_phase_mark(prof_phase_rec_t *rec, int what)
 {
     unsigned n = rec->nmarks;
 
-    if (n == PROF_PHASE_MARKS) {
-        prof_phase_fold(rec);
-        n = 0;
+    if (n < PROF_PHASE_MARKS) {
+        rec->nmarks = n + 1;
+        rec->marks[n].what = what;
+        prof_clock_read_ts(&rec->marks[n].ts);
     }
-    prof_clock_read_ts(&rec->marks[n].ts);
-    rec->marks[n].what = what;
-    rec->nmarks = n + 1;
+    else {
+        prof_phase_mark_full(rec, what);
+    }
 }
 
 /** The phase that is open once the pending marks are applied. */
@@ -217,6 +226,24 @@ apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
  */
 void prof_phase_write_st(const prof_phase_rec_t *rec,
                          apr_interval_time_t total_us, prof_st_buf_t *st);
+
+/** When the latest mark was taken, pending or folded (the start time if
+ * there was none). */
+static APR_INLINE prof_mono_us_t
+prof_phase_last_mark_us(const prof_phase_rec_t *rec)
+{
+    return rec->nmarks ? prof_clock_ts_us(&rec->marks[rec->nmarks - 1].ts)
+                       : rec->last_us;
+}
+
+/** What prof_phase_total() returns at now_us, without folding or writing
+ * anything: for the time to first byte when nothing reads the phases yet. */
+static APR_INLINE apr_interval_time_t
+prof_phase_elapsed(const prof_phase_rec_t *rec, prof_mono_us_t now_us)
+{
+    return rec->dur_us[PROF_PHASE_READ]
+           + (now_us > rec->start_us ? now_us - rec->start_us : 0);
+}
 
 /** Was the phase entered at least once? */
 #define prof_phase_seen(rec, phase) (((rec)->seen >> (phase)) & 1u)

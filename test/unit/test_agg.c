@@ -287,6 +287,76 @@ START_TEST(keys_are_cut_on_characters)
 }
 END_TEST
 
+/* Every length of every key string, from its own exact-size malloc()
+ * (ASan sees a byte read past it): the same key found again from another
+ * copy (one cell, count 2), and a key that differs in its first, middle or
+ * last byte gets a cell of its own. The compare reads words that overlap
+ * (prof_agg.c's bytes_eq()); this is every case of its lengths. */
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    ck_assert_ptr_nonnull(d);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+START_TEST(keys_of_every_length_compare_exactly)
+{
+    static const size_t maxes[3] = { PROF_AGG_VHOST_MAX, PROF_AGG_ROUTE_MAX,
+                                     PROF_AGG_METHOD_MAX };
+    int field = _i;
+    size_t max = maxes[field], n, pos;
+    char src[PROF_AGG_ROUTE_MAX + 1];
+    blk_t b;
+
+    for (n = 0; n <= max; ++n) {
+        char *a, *c, *d[3];
+        const char *key[3];
+        size_t k;
+        prof_agg_snap_t *s;
+
+        blk_new(&b, 8, 4, 16);
+        memset(src, 0, sizeof(src));
+        for (k = 0; k < n; ++k) {
+            src[k] = (char)('a' + (k * 7 + n) % 26);
+        }
+        a = dup_n(src, n);
+        c = dup_n(src, n);
+        key[0] = "h";
+        key[1] = "/r";
+        key[2] = "GET";
+        key[field] = a;
+        prof_agg_record(b.agg, key[0], key[1], key[2], 200, NULL, -1, 0);
+        key[field] = c;
+        prof_agg_record(b.agg, key[0], key[1], key[2], 200, NULL, -1, 0);
+        /* one byte changed at the start, middle and end */
+        for (k = 0; k < 3 && n > 0; ++k) {
+            pos = k == 0 ? 0 : k == 1 ? n / 2 : n - 1;
+            d[k] = dup_n(src, n);
+            d[k][pos] = d[k][pos] == 'Z' ? 'Y' : 'Z';
+        }
+        for (k = 0; k < 3 && n > 0; ++k) {
+            key[field] = d[k];
+            prof_agg_record(b.agg, key[0], key[1], key[2], 200, NULL, -1, 0);
+        }
+        s = prof_agg_snapshot(b.agg, unit_pool);
+        /* positions that coincide (n <= 2) make one key of two */
+        HOT_ASSERT(s->req[0].hist.count == 2, "field %d len %zu: count %lu",
+                   field, n, (unsigned long)s->req[0].hist.count);
+        HOT_ASSERT(s->nreq == 1 + (n == 0 ? 0 : n == 1 ? 1 : n == 2 ? 2 : 3),
+                   "field %d len %zu: %zu cells", field, n, (size_t)s->nreq);
+        for (k = 0; k < 3 && n > 0; ++k) {
+            free(d[k]);
+        }
+        free(a);
+        free(c);
+        blk_free(&b);
+    }
+}
+END_TEST
+
 /* ---- full tables ----------------------------------------------------- */
 
 START_TEST(full_table_folds_and_counts)
@@ -1164,6 +1234,7 @@ Suite *prof_agg_suite(void)
     tcase_add_loop_test(tc, cells_equal_the_store_histogram, 0, 3);
     tcase_add_test(tc, null_and_odd_input);
     tcase_add_test(tc, keys_are_cut_on_characters);
+    tcase_add_loop_test(tc, keys_of_every_length_compare_exactly, 0, 3);
     tcase_add_test(tc, full_table_folds_and_counts);
     tcase_add_test(tc, route_budget_per_vhost);
     tcase_add_test(tc, route_table_full_folds);

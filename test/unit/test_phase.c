@@ -564,9 +564,20 @@ START_TEST(marks_fold_like_enter_and_leave)
             prof_phase_enter(&direct, (prof_phase_t)phase, last);
         }
     }
-    ck_assert_int_eq(prof_phase_fold(&marked), last);
+    /* The time to first byte without folding is the total after it. */
+    ck_assert_int_eq(prof_phase_last_mark_us(&marked), last);
+    {
+        apr_interval_time_t unfolded = prof_phase_elapsed(&marked, last);
+
+        ck_assert_int_eq(prof_phase_fold(&marked), last);
+        ck_assert_int_eq(prof_phase_total(&marked, last), unfolded);
+        ck_assert_int_eq(prof_phase_total(&direct, last), unfolded);
+        ck_assert_int_eq(prof_phase_last_mark_us(&marked), last);
+    }
     ck_assert_uint_eq(marked.nmarks, 0);
     ck_assert_mem_eq(marked.dur_us, direct.dur_us, sizeof(direct.dur_us));
+    ck_assert_mem_eq(marked.first_us, direct.first_us,
+                     sizeof(direct.first_us));
     ck_assert_int_eq(marked.open, direct.open);
     ck_assert_uint_eq(marked.seen, direct.seen);
     /* Folding again changes nothing. */
