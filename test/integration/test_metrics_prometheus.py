@@ -4,18 +4,13 @@ Prometheus asks for first in its Accept header, and the text format 0.0.4
 (a second job whose Accept mod_headers rewrites to text/plain). Its query
 API must return exactly the requests sent, hostile paths included, and
 both scrapes must be healthy."""
-import json
-import shutil
 import socket
-import subprocess
-import time
-import urllib.parse
-import urllib.request
 
 import pytest
 
-from harness import free_port
+import promserver
 from metrics import get, settled
+from promserver import query
 from test_metrics import finish, make
 
 EXTRA = r"""
@@ -65,53 +60,10 @@ def served():
 @pytest.fixture(scope="module")
 def prometheus(served, tmp_path_factory):
     srv, _ = served
-    binary = shutil.which("prometheus")
-    assert binary, "Debian's prometheus package is needed (deps)"
-    d = tmp_path_factory.mktemp("prometheus")
-    port = free_port()
-    (d / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n" + "".join(
-            "  - job_name: %s\n    metrics_path: %s\n"
-            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
-            % (job, path, srv.port)
-            for job, path in (("openmetrics", "/metrics"),
-                              ("text", "/metrics-text"))))
-    log = open(d / "prometheus.log", "wb")
-    proc = subprocess.Popen(
-        [binary, "--config.file=%s" % (d / "prometheus.yml"),
-         "--storage.tsdb.path=%s" % (d / "data"),
-         "--web.listen-address=127.0.0.1:%d" % port],
-        stdout=log, stderr=subprocess.STDOUT)
-    base = "http://127.0.0.1:%d/api/v1/" % port
-    try:
-        deadline = time.time() + 60
-        targets = []
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(base + "targets") as r:
-                    targets = json.load(r)["data"]["activeTargets"]
-            except OSError:
-                targets = []
-            if len(targets) == 2 and all(
-                    t["lastScrape"] != "0001-01-01T00:00:00Z"
-                    and t["health"] != "unknown" for t in targets):
-                break
-            assert proc.poll() is None, (d / "prometheus.log").read_text()
-            time.sleep(0.5)
-        yield base, targets
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-
-
-def query(base, q):
-    url = base + "query?" + urllib.parse.urlencode({"query": q})
-    with urllib.request.urlopen(url) as r:
-        data = json.load(r)
-    assert data["status"] == "success", data
-    return data["data"]["result"]
-
+    with promserver.prometheus(tmp_path_factory.mktemp("prometheus"), [
+            ("openmetrics", "/metrics", srv.port),
+            ("text", "/metrics-text", srv.port)]) as found:
+        yield found
 
 def test_both_formats_are_scraped_without_error(prometheus):
     _, targets = prometheus

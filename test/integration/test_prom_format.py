@@ -15,18 +15,15 @@ No httpd here: the handler that serves the same text is the httpd layer's,
 and its tests scrape the real server.
 """
 import http.server
-import json
 import os
-import shutil
 import subprocess
 import threading
-import time
-import urllib.parse
-import urllib.request
 
 import pytest
 
+import promserver
 from harness import ROOT, free_port
+from promserver import query
 
 DUMP = os.path.join(ROOT, "build", "prom_dump")
 CT = {
@@ -89,52 +86,9 @@ def exporter(bodies):
 
 @pytest.fixture(scope="module")
 def prometheus(exporter, tmp_path_factory):
-    binary = shutil.which("prometheus")
-    assert binary, "Debian's prometheus package is needed (deps)"
-    d = tmp_path_factory.mktemp("prometheus")
-    port = free_port()
-    (d / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n" + "".join(
-            "  - job_name: %s\n    metrics_path: /%s\n"
-            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
-            % (f, f, exporter) for f in ("text", "openmetrics")))
-    log = open(d / "prometheus.log", "wb")
-    proc = subprocess.Popen(
-        [binary, "--config.file=%s" % (d / "prometheus.yml"),
-         "--storage.tsdb.path=%s" % (d / "data"),
-         "--web.listen-address=127.0.0.1:%d" % port],
-        stdout=log, stderr=subprocess.STDOUT)
-    base = "http://127.0.0.1:%d/api/v1/" % port
-    try:
-        # Both targets scraped at least once, whatever the outcome.
-        deadline = time.time() + 60
-        targets = []
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(base + "targets") as r:
-                    targets = json.load(r)["data"]["activeTargets"]
-            except OSError:
-                targets = []
-            if len(targets) == 2 and all(
-                    t["lastScrape"] != "0001-01-01T00:00:00Z"
-                    and t["health"] != "unknown" for t in targets):
-                break
-            assert proc.poll() is None, (d / "prometheus.log").read_text()
-            time.sleep(0.5)
-        yield base, targets
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-
-
-def query(base, q):
-    url = base + "query?" + urllib.parse.urlencode({"query": q})
-    with urllib.request.urlopen(url) as r:
-        data = json.load(r)
-    assert data["status"] == "success", data
-    return data["data"]["result"]
-
+    with promserver.prometheus(tmp_path_factory.mktemp("prometheus"), [
+            (f, "/" + f, exporter) for f in ("text", "openmetrics")]) as found:
+        yield found
 
 def test_both_formats_are_scraped_without_error(prometheus):
     base, targets = prometheus
