@@ -42,7 +42,12 @@ static void write_rows(prof_prom_t *w)
     }
 }
 
-static int metrics_handler(request_rec *r)
+/* The scrape itself, out of line: every other request of the server passes
+ * through metrics_handler() and must not pay this one's stack frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int metrics_handle(request_rec *r)
 {
     prof_agg_t *agg;
     prof_agg_snap_t *snap, empty;
@@ -51,9 +56,6 @@ static int metrics_handler(request_rec *r)
     const char *text;
     apr_size_t len;
 
-    if (r->handler == NULL || strcmp(r->handler, PROF_METRICS_HANDLER)) {
-        return DECLINED;
-    }
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
@@ -81,6 +83,15 @@ static int metrics_handler(request_rec *r)
         ap_rwrite(text, (int)len, r);
     }
     return OK;
+}
+
+static int metrics_handler(request_rec *r)
+{
+    if (r->handler == NULL || r->handler[0] != PROF_METRICS_HANDLER[0]
+        || strcmp(r->handler, PROF_METRICS_HANDLER)) {
+        return DECLINED;
+    }
+    return metrics_handle(r);
 }
 
 void prof_metrics_handler_register_hooks(apr_pool_t *p)
