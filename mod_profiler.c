@@ -20,6 +20,7 @@
 
 #include "mod_profiler.h"
 #include "mod_profiler_private.h"
+#include "prof_clock.h"
 #include "mod_profiler_config.h"
 #include "mod_profiler_timing.h"
 #include "mod_profiler_filter.h"
@@ -151,14 +152,23 @@ static const command_rec profiler_cmds[] = {
 static int profiler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                 apr_pool_t *ptemp, server_rec *s)
 {
+    char buf[48];
+    const char *clock;
+
     (void)pconf; (void)plog; (void)ptemp;
     /* httpd reads its configuration twice at startup; say hello once. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
     prof_record_hooks_init();
+    /* The phase edges' clock, decided in the parent before any child
+     * exists: the children inherit it, and it never changes under a
+     * request. */
+    clock = prof_clock_ticks_init(1, buf, sizeof(buf));
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, PROFLOGNO(00003)
                  "mod_profiler/%s loaded", MOD_PROFILER_VERSION);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00290)
+                 "phase edges timed with %s", clock);
     return OK;
 }
 

@@ -21,13 +21,17 @@
 #include "mod_profiler_metrics.h"
 
 
-int prof_collect_wanted(request_rec *r)
+int prof_collect_wanted_enabled(request_rec *r)
 {
     /* Every request the profiler times is counted in the live metrics;
      * only some are stored. */
-    return prof_config_enabled(r)
-           && (prof_metrics_agg() != NULL
-               || (prof_store_running() && prof_config_store(r)));
+    return prof_metrics_agg() != NULL
+           || (prof_store_running() && prof_config_store(r));
+}
+
+int prof_collect_wanted(request_rec *r)
+{
+    return prof_config_enabled(r) && prof_collect_wanted_enabled(r);
 }
 
 /* The sampling draw: one splitmix64 state per thread, seeded on first use
@@ -197,6 +201,7 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     memset(&in, 0, sizeof(in));
     in.start_us = first->request_time;
     in.dur_us = dur;
+    prof_phase_firsts(&rq->phases);
     in.first_us = rq->phases.first_us;
     in.ttfb_us = rq->ttfb_us;
     in.bytes_sent = last->bytes_sent;

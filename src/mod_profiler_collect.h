@@ -21,6 +21,9 @@
  * a request gets its body and ttfb timings. */
 int prof_collect_wanted(request_rec *r);
 
+/** prof_collect_wanted() where the profiler is known to be on for r. */
+int prof_collect_wanted_enabled(request_rec *r);
+
 /**
  * At the end of logging, with rq's durations folded, for the last request
  * r of rq's chain of internal redirects, for which prof_collect_wanted() is

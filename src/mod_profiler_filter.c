@@ -8,6 +8,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "http_connection.h"
 #include "util_filter.h"
 
 #include "prof_clock.h"
@@ -27,6 +28,7 @@
 #define ST_PHASES_MAX (PROF_PHASE_COUNT * (2 + 9 + 5 + 24))
 
 static ap_filter_rec_t *prof_out_filter_handle;
+static ap_filter_rec_t *prof_conn_filter_handle;
 
 /* One Server-Timing field: the entries that came with the response
  * (ProfilerUpstreamTiming merge), then the phases that ran before the
@@ -87,6 +89,24 @@ static int has_error_bucket(apr_bucket_brigade *bb)
     return 0;
 }
 
+/* The response's first bytes: the handler phase ends, the body begins,
+ * and the time to first byte is taken. */
+static APR_INLINE void first_bytes(prof_req_t *rq)
+{
+    prof_phase_mark(&rq->phases, PROF_PHASE_BODY);
+    if (rq->upstream) {
+        prof_upstream_end(rq);
+    }
+    if (rq->spans) {
+        prof_span_own_cleanup(rq);
+    }
+    rq->headers_sent = 1;
+}
+
+/* The request's own filter, where it has one: to write the Server-Timing
+ * header (it must run before the HTTP header filter), on a connection
+ * without the connection filter below, and (without a profile) for
+ * ProfilerUpstreamTiming drop. */
 static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     prof_req_t *rq = f->ctx;
@@ -108,20 +128,16 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         if (has_error_bucket(bb)) {
             return ap_pass_brigade(f->next, bb);
         }
-        prof_phase_mark(&rq->phases, PROF_PHASE_BODY);
-        prof_upstream_end(rq);
-        prof_span_own_cleanup(rq);
-        rq->headers_sent = 1;
+        first_bytes(rq);
         if (rq->send_header) {
             rq->ttfb_us = prof_phase_total(&rq->phases,
                                            prof_phase_fold(&rq->phases));
             write_server_timing(f->r, rq);
         }
         else {
-            /* Nothing reads the phases before logging: the marks wait
-             * and are folded once, there. */
-            rq->ttfb_us = prof_phase_elapsed(
-                &rq->phases, prof_phase_last_mark_us(&rq->phases));
+            /* Nothing reads the phases before logging: they are turned
+             * into durations once, there. */
+            rq->ttfb_us = prof_phase_elapsed(&rq->phases);
             prof_upstream_drop(f->r);
         }
     }
@@ -133,6 +149,35 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     rv = ap_pass_brigade(f->next, bb);
     prof_phase_mark(&rq->phases, PROF_MARK_LEAVE | PROF_PHASE_BODY);
     return rv;
+}
+
+/*
+ * The connection's filter: added once per connection, it times the first
+ * bytes and the end of every response on it, so that a request needs no
+ * filter of its own (inserting one, and passing every brigade through it,
+ * cost more than all the phase edges together). The request it times is
+ * the one the connection last read (prof_conn_t), which is also how
+ * httpd's own output works: a pipelined request's response is passed
+ * after the one before it was. At the connection level the response is on
+ * its way out (headers made, chunked), so the time to first byte is when
+ * its first bytes leave httpd's request processing, as mod_logio counts
+ * them; it runs before mod_ssl's filter.
+ */
+static apr_status_t prof_conn_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    prof_conn_t *cc = f->ctx;
+    prof_req_t *rq = cc->cur;
+
+    if (rq && !APR_BRIGADE_EMPTY(bb)) {
+        if (!rq->headers_sent) {
+            first_bytes(rq);
+            rq->ttfb_us = prof_phase_elapsed(&rq->phases);
+        }
+        if (APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
+            prof_phase_mark(&rq->phases, PROF_MARK_LEAVE | PROF_PHASE_BODY);
+        }
+    }
+    return ap_pass_brigade(f->next, bb);
 }
 
 /* Returns whether the filter was added. */
@@ -151,12 +196,16 @@ static int add_filter_if_read(request_rec *r, prof_req_t *rq)
         return 0;
     }
     rq->send_header = prof_config_st_allowed(r);
-    /* The filter ends the handler phase and measures the body. Where
-     * nothing will read that (no header, no module on the record hook, no
-     * trace log), it is not worth one more filter on the response: the
-     * handler phase then runs on until logging. */
-    if (rq->send_header || prof_record_wanted() || prof_collect_wanted(r)
-        || APLOGrtrace1(r)) {
+    /* The header needs a filter of the request's. Otherwise the
+     * connection's filter ends the handler phase and measures the body;
+     * without it (a connection the profiler did not see start) the
+     * request's own filter does, where anything will read that (the
+     * header, a module on the record hook, the metrics, the store, the
+     * trace log): else the handler phase runs on until logging. */
+    if (rq->send_header
+        || (!rq->conn_timed
+            && (prof_record_wanted() || prof_collect_wanted(r)
+                || APLOGrtrace1(r)))) {
         ap_add_output_filter_handle(prof_out_filter_handle, rq, r,
                                     r->connection);
         return 1;
@@ -195,6 +244,41 @@ static void insert_filter(request_rec *r)
     add_drop_filter(r);
 }
 
+/* Whether Profiler On appears anywhere in the configuration: written by
+ * post_config in the parent before any connection, read-only in the
+ * children, which inherit it. */
+static int profiler_anywhere;
+
+static int filter_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    profiler_anywhere = 0;
+    for (; s; s = s->next) {
+        if (prof_config_maybe_on(s)) {
+            profiler_anywhere = 1;
+        }
+    }
+    return OK;
+}
+
+/* Every connection, where the profiler is on anywhere (a name-based
+ * virtual host is known only once a request is read), gets the connection
+ * filter and its state, once. */
+static int pre_connection(conn_rec *c, void *csd)
+{
+    prof_conn_t *cc;
+
+    (void)csd;
+    if (!profiler_anywhere) {
+        return DECLINED;
+    }
+    cc = apr_pcalloc(c->pool, sizeof(*cc));
+    ap_set_module_config(c->conn_config, &profiler_module, cc);
+    ap_add_output_filter_handle(prof_conn_filter_handle, cc, NULL, c);
+    return DECLINED;
+}
+
 /* Error responses start again from the protocol filters. */
 static void insert_error_filter(request_rec *r)
 {
@@ -215,6 +299,13 @@ void prof_filter_register_hooks(apr_pool_t *p)
     prof_out_filter_handle =
         ap_register_output_filter(PROF_FILTER_NAME, prof_out_filter, NULL,
                                   AP_FTYPE_PROTOCOL - 1);
+    /* First among the connection filters, before mod_ssl's (CONNECTION
+     * + 5): the bytes as the request made them. */
+    prof_conn_filter_handle =
+        ap_register_output_filter(PROF_CONN_FILTER_NAME, prof_conn_filter,
+                                  NULL, AP_FTYPE_CONNECTION);
+    ap_hook_post_config(filter_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_connection(pre_connection, NULL, NULL, APR_HOOK_MIDDLE);
     /* Inserted for normal responses, first of all insert_filter hooks: the
      * handler phase begins here ... */
     ap_hook_insert_filter(insert_filter, NULL, NULL, APR_HOOK_REALLY_FIRST);

@@ -13,6 +13,7 @@
 #include "httpd.h"
 
 #define PROF_FILTER_NAME "PROFILER_OUT"
+#define PROF_CONN_FILTER_NAME "PROFILER_CONN"
 
 /** Register the filter and the hooks that insert it. */
 void prof_filter_register_hooks(apr_pool_t *p);

@@ -40,7 +40,19 @@ typedef struct {
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
     unsigned headers_sent:1;        /**< our filter has seen the response */
     unsigned send_header:1;         /**< ProfilerServerTiming allows it */
+    unsigned conn_timed:1;          /**< the connection's filter times it */
 } prof_req_t;
+
+/**
+ * What the profiler keeps per connection: the request whose response the
+ * connection's output filter is timing (mod_profiler_filter.c), set when
+ * the request is read and cleared when it is logged. Absent on a
+ * connection that started before the profiler could be on for any server
+ * (then the requests fall back to a filter of their own).
+ */
+typedef struct {
+    prof_req_t *cur;
+} prof_conn_t;
 
 /**
  * The profile r belongs to: NULL for subrequests (their time belongs to the
@@ -61,6 +73,11 @@ static APR_INLINE prof_req_t *prof_req_get(const request_rec *r)
  * was none): the one whose configuration and status the record follows, as
  * mod_log_config's %>s does.
  */
+static APR_INLINE prof_conn_t *prof_conn_get(const conn_rec *c)
+{
+    return ap_get_module_config(c->conn_config, &profiler_module);
+}
+
 static APR_INLINE request_rec *prof_req_final(request_rec *r)
 {
     while (r->next) {

@@ -82,7 +82,8 @@ static prof_span_set_t *api_set(prof_req_t *rq)
     prof_span_set_t *set = apr_atomic_casptr(&rq->spans, NULL, NULL), *old;
 
     if (set == NULL) {
-        set = prof_span_set_create(rq->max_spans, rq->phases.start_us);
+        set = prof_span_set_create(rq->max_spans,
+                                   prof_phase_start_us(&rq->phases));
         if (set == NULL) {
             return NULL;
         }

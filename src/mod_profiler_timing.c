@@ -14,6 +14,7 @@
 #include "mod_profiler_timing.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_collect.h"
+#include "mod_profiler_req.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -29,7 +30,7 @@ static APR_INLINE void mark(request_rec *r, int what)
 static int hook_post_read_first(request_rec *r)
 {
     prof_req_t *rq;
-    prof_mono_us_t now;
+    prof_conn_t *cc;
 
     if (r->prev) {
         /* An internal redirect runs post_read_request again: it joins the
@@ -45,11 +46,11 @@ static int hook_post_read_first(request_rec *r)
         return DECLINED;
     }
     rq = apr_palloc(r->pool, sizeof(*rq));
-    /* Wall clock once, for the anchor httpd gives us; monotonic from here.
-     * Read into the record's first mark, free until the record starts: a
-     * local would cost the hook a stack guard. */
-    prof_clock_read_ts(&rq->phases.marks[0].ts);
-    now = prof_clock_ts_us(&rq->phases.marks[0].ts);
+    /* The tick first, then the wall clock for the anchor httpd gives us
+     * (r->request_time): ticks from here on. */
+    prof_phase_rec_start(&rq->phases, prof_clock_tick(),
+                         apr_time_now() - r->request_time);
+    prof_phase_mark(&rq->phases, PROF_PHASE_POSTREAD);
     rq->r = r;
     rq->ttfb_us = 0;
     rq->spans = NULL;
@@ -59,8 +60,13 @@ static int hook_post_read_first(request_rec *r)
     rq->max_spans = prof_config_max_spans(r->server);
     rq->headers_sent = 0;
     rq->send_header = 0;
-    prof_phase_rec_start(&rq->phases, now, apr_time_now() - r->request_time);
-    prof_phase_enter(&rq->phases, PROF_PHASE_POSTREAD, now);
+    /* The connection's filter (mod_profiler_filter.c) times the first
+     * byte of this request's response, and its end. */
+    cc = prof_conn_get(r->connection);
+    rq->conn_timed = cc != NULL;
+    if (cc) {
+        cc->cur = rq;
+    }
     ap_set_module_config(r->request_config, &profiler_module, rq);
     return DECLINED;
 }
@@ -128,7 +134,19 @@ static int hook_fixups_first(request_rec *r)
 
 static int hook_log_first(request_rec *r)
 {
-    mark(r, PROF_PHASE_LOG);
+    prof_req_t *rq = prof_req_get(r);
+
+    if (rq) {
+        prof_conn_t *cc = prof_conn_get(r->connection);
+
+        prof_phase_mark(&rq->phases, PROF_PHASE_LOG);
+        /* Nothing of this request passes the connection's filter any
+         * more (its pool goes after logging): forget it there. Here, not
+         * in the last hook: a log hook that fails ends the others. */
+        if (cc && cc->cur == rq) {
+            cc->cur = NULL;
+        }
+    }
     return DECLINED;
 }
 
@@ -144,7 +162,9 @@ static int hook_log_last(request_rec *r)
     }
     ph = &rq->phases;
     prof_phase_mark(ph, PROF_MARK_LEAVE | PROF_PHASE_LOG);
-    prof_span_own_cleanup(rq);
+    if (rq->spans) {
+        prof_span_own_cleanup(rq);
+    }
     /* httpd logs the initial request; after an internal redirect
      * (ErrorDocument, a CGI's local redirect) the configuration that holds
      * is the last request's, as its status is (mod_log_config's %>s), and
@@ -155,10 +175,11 @@ static int hook_log_last(request_rec *r)
          * but the profiler is off where the request ended up. */
         return DECLINED;
     }
-    /* The record is complete. Folding the marks into durations is work for
-     * whoever reads it: modules on the record_complete hook, the trace log. */
+    /* The record is complete. Turning its ticks into durations is work
+     * for whoever reads it: the live metrics and the store, modules on the
+     * record_complete hook, the trace log. */
     wanted = prof_record_wanted();
-    store = prof_collect_wanted(last);
+    store = prof_collect_wanted_enabled(last);
     trace = APLOGrtrace1(last);
     if (!wanted && !store && !trace) {
         return DECLINED;

@@ -61,4 +61,66 @@ static APR_INLINE prof_mono_us_t prof_clock_now_us(void)
     return prof_clock_ts_us(&ts);
 }
 
+/*
+ * Ticks: the clock of the phase edges, read a dozen times on every request.
+ *
+ * Where the CPU's time-stamp counter is the kernel's own clocksource (an
+ * invariant TSC, the same on every core: the kernel checked that before
+ * choosing it), a tick is one `rdtsc`, a few cycles and one instruction,
+ * where clock_gettime() through the vDSO takes 20-25 ns. Elsewhere a tick
+ * is a nanosecond of CLOCK_MONOTONIC. prof_clock_ticks_init() decides once,
+ * in the parent before any child exists (it calibrates the TSC against
+ * CLOCK_MONOTONIC for a few milliseconds); until then, and in programs
+ * that never call it, ticks are nanoseconds. Ticks mean something only as
+ * differences, turned into microseconds by prof_clock_ticks_us().
+ */
+typedef apr_uint64_t prof_tick_t;
+
+/** Set once by prof_clock_ticks_init() before any request runs, read-only
+ * afterwards (children inherit it by fork). */
+typedef struct {
+    int tsc;                    /**< 1: ticks are rdtsc */
+    apr_uint64_t mult;          /**< TSC: microseconds = ticks * mult >> 52 */
+    double hz;                  /**< ticks per second */
+} prof_clock_ticks_t;
+
+extern prof_clock_ticks_t prof_clock_ticks_conf;
+
+/**
+ * Decide the tick source: the TSC when the kernel's current clocksource
+ * is "tsc" on x86-64 (and allow is non-zero), CLOCK_MONOTONIC nanoseconds
+ * otherwise. Returns a short description for the log ("tsc 2.450 GHz" in
+ * desc, or "clock_gettime"). Not thread-safe: call it at startup only,
+ * before any thread reads ticks.
+ */
+const char *prof_clock_ticks_init(int allow_tsc, char *desc,
+                                  apr_size_t len);
+
+/** A tick from CLOCK_MONOTONIC, in nanoseconds. Out of line, so that the
+ * TSC read that is inlined into every phase edge needs no local (and no
+ * stack guard) for the timespec of this path. */
+prof_tick_t prof_clock_tick_ns(void);
+
+static APR_INLINE prof_tick_t prof_clock_tick(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (prof_clock_ticks_conf.tsc) {
+        return (prof_tick_t)__builtin_ia32_rdtsc();
+    }
+#endif
+    return prof_clock_tick_ns();
+}
+
+/** A difference of ticks in microseconds (rounded down). */
+static APR_INLINE apr_int64_t prof_clock_ticks_us(prof_tick_t d)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__SIZEOF_INT128__)
+    if (prof_clock_ticks_conf.tsc) {
+        return (apr_int64_t)(((unsigned __int128)d
+                              * prof_clock_ticks_conf.mult) >> 52);
+    }
+#endif
+    return (apr_int64_t)(d / 1000u);
+}
+
 #endif /* PROF_CLOCK_H */

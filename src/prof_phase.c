@@ -1,6 +1,8 @@
 /* Licensed under the Apache License, Version 2.0. */
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "prof_phase.h"
 
@@ -60,78 +62,54 @@ void prof_clock_read_wall_ts(struct timespec *ts)
     ts->tv_nsec = (long)apr_time_usec(t) * 1000;
 }
 
-void prof_phase_mark_full(prof_phase_rec_t *rec, int what)
+/* Each phase's ticks in microseconds: read once per request that is
+ * read (the live aggregates read every one). */
+apr_interval_time_t prof_phase_fold(prof_phase_rec_t *rec)
 {
-    prof_phase_fold(rec);
-    prof_phase_mark(rec, what);
+    int i;
+
+    for (i = PROF_PHASE_READ + 1; i < PROF_PHASE_TOTAL; ++i) {
+        rec->dur_us[i] = prof_clock_ticks_us(rec->acc[i]);
+    }
+    rec->dur_us[PROF_PHASE_READ] = rec->read_us;
+    return prof_phase_elapsed(rec);
 }
 
-/*
- * What prof_phase_enter() and prof_phase_leave() do at each mark's time,
- * with the open phase and its start in registers and the record written
- * once at the end: every request that is read folds a dozen marks.
- */
-prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec)
+void prof_phase_firsts(prof_phase_rec_t *rec)
 {
-    unsigned i, n = rec->nmarks;
-    int open = rec->open;
-    prof_mono_us_t open_us = rec->open_us, t = rec->last_us;
-    apr_interval_time_t read_us = rec->dur_us[PROF_PHASE_READ];
-    apr_uint32_t seen = rec->seen;
-    prof_mono_us_t start_us = rec->start_us;
+    int i;
 
-    for (i = 0; i < n; ++i) {
-        const prof_phase_mark_t *m = &rec->marks[i];
-        int what = m->what;
-
-        t = prof_clock_ts_us(&m->ts);
-        if (what & PROF_MARK_LEAVE) {
-            if (open != (what & ~PROF_MARK_LEAVE)) {
-                continue;       /* leaving a phase that is not open */
-            }
-            what = PROF_PHASE_NONE;
-        }
-        /* Close the open phase; a clock that went backwards (it must not)
-         * adds nothing rather than a negative duration. */
-        if (open != PROF_PHASE_NONE && t > open_us) {
-            rec->dur_us[open] += t - open_us;
-        }
-        open = PROF_PHASE_NONE;
-        /* `read` and `total` cannot be entered (prof_phase_enter()). */
-        if (what > PROF_PHASE_READ && what < PROF_PHASE_TOTAL) {
-            apr_uint32_t bit = 1u << what;
-
-            open = what;
-            open_us = t;
-            /* A phase's bit in seen is set exactly when its first_us is. */
-            if (!(seen & bit)) {
-                seen |= bit;
-                rec->first_us[what] = read_us
-                    + (t > start_us ? t - start_us : 0);
-            }
-        }
+    rec->first_us[PROF_PHASE_READ] = 0;
+    for (i = PROF_PHASE_READ + 1; i < PROF_PHASE_COUNT; ++i) {
+        rec->first_us[i] =
+            i < PROF_PHASE_TOTAL && prof_phase_seen(rec, i)
+            ? rec->read_us + prof_clock_ticks_us(rec->first_tick[i]
+                                                 - rec->start_tick)
+            : -1;
     }
-    if (n) {
-        rec->open = open;
-        rec->open_us = open_us;
-        rec->seen = seen;
-        rec->last_us = t;
-        rec->nmarks = 0;
-    }
-    return rec->last_us;
 }
 
-apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
-                                     prof_mono_us_t now_us)
+prof_mono_us_t prof_phase_start_us(prof_phase_rec_t *rec)
 {
-    apr_interval_time_t t = rec->dur_us[PROF_PHASE_READ];
+    /* Spans may be started by threads other than the request's (see
+     * mod_profiler_span.c): the first to get here sets it, the others use
+     * its value. */
+    prof_mono_us_t cur = __atomic_load_n(&rec->start_us, __ATOMIC_ACQUIRE);
 
-    if (now_us > rec->start_us) {
-        t += now_us - rec->start_us;
+    if (cur == 0) {
+        prof_tick_t t = prof_clock_tick();
+        prof_mono_us_t v = prof_clock_now_us()
+                           - prof_clock_ticks_us(t - rec->start_tick);
+
+        if (v == 0) {
+            v = -1;             /* 0 means "not yet" */
+        }
+        if (__atomic_compare_exchange_n(&rec->start_us, &cur, v, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            cur = v;
+        }
     }
-    rec->dur_us[PROF_PHASE_TOTAL] = t;
-    rec->seen |= 1u << PROF_PHASE_TOTAL;
-    return t;
+    return cur;
 }
 
 /* Room the fast path may touch for one entry: a 16-byte prefix copy
@@ -248,4 +226,89 @@ near_cap:
     st->len = (apr_size_t)(p - st->buf);
     st->entries += n;
     write_st_checked(rec, i, total_us, st);
+}
+
+/* ---- ticks ------------------------------------------------------------ */
+
+prof_clock_ticks_t prof_clock_ticks_conf = { 0, 0, 1e9 };
+
+prof_tick_t prof_clock_tick_ns(void)
+{
+    struct timespec ts;
+
+    prof_clock_read_ts(&ts);
+    return (prof_tick_t)ts.tv_sec * APR_UINT64_C(1000000000)
+           + (prof_tick_t)ts.tv_nsec;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__SIZEOF_INT128__)
+/* Whether the kernel keeps time with the TSC: then it has found it
+ * invariant and synchronised across CPUs, and so may we. */
+static int kernel_uses_tsc(void)
+{
+    char buf[32];
+    size_t n;
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/"
+                    "current_clocksource", "r");
+
+    if (f == NULL) {
+        return 0;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strncmp(buf, "tsc", 3) == 0 && (buf[3] == '\n' || buf[3] == '\0');
+}
+
+static apr_uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_uint64_t)ts.tv_sec * APR_UINT64_C(1000000000)
+           + (apr_uint64_t)ts.tv_nsec;
+}
+#endif
+
+const char *prof_clock_ticks_init(int allow_tsc, char *desc, apr_size_t len)
+{
+
+    prof_clock_ticks_conf.tsc = 0;
+    prof_clock_ticks_conf.hz = 1e9;
+    prof_clock_ticks_conf.mult = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__SIZEOF_INT128__)
+    if (allow_tsc && kernel_uses_tsc()) {
+        /* Calibrate: ticks against CLOCK_MONOTONIC over ~5 ms, each end
+         * read between two clock reads, keeping the tightest pair. */
+        apr_uint64_t t0, t1, n0, n1, a, b;
+        struct timespec pause = { 0, 5000000 };
+        double hz;
+
+        a = mono_ns();
+        t0 = __builtin_ia32_rdtsc();
+        b = mono_ns();
+        n0 = a + (b - a) / 2;
+        nanosleep(&pause, NULL);
+        a = mono_ns();
+        t1 = __builtin_ia32_rdtsc();
+        b = mono_ns();
+        n1 = a + (b - a) / 2;
+        if (n1 > n0 && t1 > t0) {
+            hz = (double)(t1 - t0) * 1e9 / (double)(n1 - n0);
+            if (hz > 1e8 && hz < 1e11) {
+                prof_clock_ticks_conf.hz = hz;
+                prof_clock_ticks_conf.mult =
+                    (apr_uint64_t)(4503599627370496.0 * 1e6 / hz + 0.5);
+                prof_clock_ticks_conf.tsc = 1;
+                snprintf(desc, len, "tsc %.3f GHz", hz / 1e9);
+                return desc;
+            }
+        }
+    }
+#else
+    (void)allow_tsc;
+    (void)desc;
+    (void)len;
+#endif
+    return "clock_gettime";
 }

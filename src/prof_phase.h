@@ -53,169 +53,155 @@ typedef enum {
 /** A mark that leaves a phase (or'ed to the phase) instead of entering it. */
 #define PROF_MARK_LEAVE 0x100
 
-/** Marks kept before they are folded into durations. A static file takes
- * about a dozen; more (internal redirects) fold early, which costs nothing
- * but a loop. */
-#define PROF_PHASE_MARKS 16
-
-/** One phase edge as the hooks see it: the clock, as read, and what. */
-typedef struct {
-    struct timespec ts;
-    int what;                   /**< a phase, or PROF_MARK_LEAVE | phase */
-} prof_phase_mark_t;
+/** Where the time between phases goes in the record's accumulators: it is
+ * kept apart and belongs to no phase. */
+#define PROF_PHASE_OUT PROF_PHASE_COUNT
 
 /**
- * Timings of one request. Start it with prof_phase_rec_start().
+ * The phases of one request.
  *
- * Phase edges reach it two ways: prof_phase_enter()/leave() with a time the
- * caller read, or prof_phase_mark(), which only stores the clock reading;
- * prof_phase_fold() turns pending marks into durations, once, when someone
- * wants them. Every hook of every request marks, so marking does nothing
- * else; folding is for readers (the header, logging).
+ * Every phase edge runs on every request, a dozen of them, so an edge is
+ * as little as it can be (prof_phase_mark()): one read of the tick clock
+ * (prof_clock.h: one `rdtsc` where the kernel itself keeps time with the
+ * TSC), the ticks since the previous edge added to the phase that was
+ * open, the new phase opened and, on its first entry, the tick kept. No
+ * call, no division, no list of marks to fold afterwards: everything is
+ * inline and the hooks pass constants, so the compiler keeps one branch.
+ * Turning ticks into microseconds is work for whoever reads the record:
+ * prof_phase_fold() for the durations, prof_phase_firsts() for when each
+ * phase first began (only the store's rows need those).
  */
 typedef struct {
-    apr_interval_time_t dur_us[PROF_PHASE_COUNT]; /**< accumulated, >= 0 */
+    /** Microseconds per phase, written by prof_phase_fold() (read: at
+     * the start; total: prof_phase_total()). */
+    apr_interval_time_t dur_us[PROF_PHASE_COUNT];
     /** When each phase was first entered, in µs from the start of the
      * request (the start of `read`, r->request_time, is 0); -1 for a phase
-     * that has not run. What the waterfall draws: the real offset, not the
-     * sum of the phases before. */
+     * that has not run. Written by prof_phase_firsts(). What the waterfall
+     * draws: the real offset, not the sum of the phases before. */
     apr_interval_time_t first_us[PROF_PHASE_COUNT];
-    prof_mono_us_t start_us;    /**< monotonic time the record was started */
-    prof_mono_us_t open_us;     /**< when the open phase was entered */
-    prof_mono_us_t last_us;     /**< time of the last mark folded, or start */
+    prof_tick_t start_tick;     /**< when the record was started */
+    prof_tick_t last_tick;      /**< the latest edge (start_tick if none) */
+    /** Ticks spent in each phase; [PROF_PHASE_OUT]: in none. */
+    prof_tick_t acc[PROF_PHASE_COUNT + 1];
+    /** The tick of each phase's first entry (valid where seen says). */
+    prof_tick_t first_tick[PROF_PHASE_COUNT];
+    /** Monotonic µs at start_tick, 0 until prof_phase_start_us() asks. */
+    prof_mono_us_t start_us;
+    apr_interval_time_t read_us;  /**< r->request_time until the start */
     apr_uint32_t seen;          /**< bit (1 << phase) for each phase entered */
-    int open;                   /**< the open phase, or PROF_PHASE_NONE */
-    unsigned nmarks;            /**< pending marks */
-    prof_phase_mark_t marks[PROF_PHASE_MARKS];
+    int cur;                    /**< the open phase, or PROF_PHASE_OUT */
 } prof_phase_rec_t;
 
-/** The canonical name of a phase ("read", ..., "total"); NULL if out of range. */
+/** Canonical name of a phase, or NULL when out of range. */
 const char *prof_phase_name(int phase);
 
-
 /**
- * Start a record at monotonic time now_us, with no phase open and no marks.
- * read_us is how long the request took to arrive before that moment
- * (measured by the caller from its wall clock anchor); negative values are
- * clamped to 0.
+ * Start a record at tick `now` (prof_clock_tick()): `read` already took
+ * read_us (negative counts as 0: the wall clock may have been set back),
+ * nothing is open. Everything else is 0.
  */
 static APR_INLINE void prof_phase_rec_start(prof_phase_rec_t *rec,
-                                            prof_mono_us_t now_us,
+                                            prof_tick_t now,
                                             apr_interval_time_t read_us)
 {
-    int i;
-
-    memset(rec->dur_us, 0, sizeof(rec->dur_us));
-    rec->dur_us[PROF_PHASE_READ] = read_us > 0 ? read_us : 0;
-    for (i = 0; i < PROF_PHASE_COUNT; ++i) {
-        rec->first_us[i] = -1;
-    }
-    rec->first_us[PROF_PHASE_READ] = 0;
+    memset(rec->acc, 0, sizeof(rec->acc));
+    rec->read_us = read_us > 0 ? read_us : 0;
+    rec->dur_us[PROF_PHASE_READ] = rec->read_us;
     rec->seen = 1u << PROF_PHASE_READ;
-    rec->start_us = now_us;
-    rec->open_us = now_us;
-    rec->last_us = now_us;
-    rec->open = PROF_PHASE_NONE;
-    rec->nmarks = 0;
+    rec->start_tick = now;
+    rec->last_tick = now;
+    rec->start_us = 0;
+    rec->cur = PROF_PHASE_OUT;
 }
 
-/* enter/leave/close run at every phase edge of every request: inline. */
-
 /**
- * Apply the pending marks in order; returns the time of the last mark ever
- * folded (the start time if there was none).
+ * A phase edge at tick t: `what` is a phase to enter (which closes the
+ * open one, even when it is the same phase again: internal redirects run
+ * phases again and the times add up), or PROF_MARK_LEAVE | phase to close
+ * that phase if it is the open one (otherwise nothing happens). `read` and
+ * `total` cannot be entered: entering them only closes the open phase. A
+ * tick before the previous edge (a clock that went backwards; it must
+ * not) adds nothing and counts as the previous edge's: last_tick never
+ * goes back, so no difference of ticks here is ever negative.
  */
-prof_mono_us_t prof_phase_fold(prof_phase_rec_t *rec);
+static APR_INLINE void prof_phase_edge(prof_phase_rec_t *rec, int what,
+                                       prof_tick_t t)
+{
+    int cur = rec->cur;
+    prof_tick_t d = t - rec->last_tick;
 
-/** Out of line, for prof_phase_mark(): fold the full record's marks,
- * then mark `what` as the first of the next batch. */
-void prof_phase_mark_full(prof_phase_rec_t *rec, int what);
+    if (what & PROF_MARK_LEAVE) {
+        if (cur != (what & ~PROF_MARK_LEAVE)) {
+            return;
+        }
+        what = PROF_PHASE_OUT;
+    }
+    else if (what <= PROF_PHASE_READ || what >= PROF_PHASE_TOTAL) {
+        what = PROF_PHASE_OUT;
+    }
+    if ((apr_int64_t)d > 0) {
+        rec->acc[cur] += d;
+        rec->last_tick = t;
+    }
+    rec->cur = what;
+    if (what != PROF_PHASE_OUT && !(rec->seen & (1u << what))) {
+        rec->seen |= 1u << what;
+        rec->first_tick[what] = rec->last_tick;
+    }
+}
 
-/**
- * Mark a phase edge now: `what` is a phase to enter, or PROF_MARK_LEAVE |
- * phase to leave it if it is open. Only reads the clock into the record;
- * prof_phase_fold() applies it.
- *
- * Every hook of every request runs this, so it is kept to a few stores
- * and the clock read, last: the rare paths (a full record, a clock that
- * fails) are calls out of line, and keep no register alive here.
- */
+/** A phase edge now: what every phase hook does. */
 static APR_INLINE void prof_phase_mark(prof_phase_rec_t *rec, int what)
 {
-    unsigned n = rec->nmarks;
-
-    if (n < PROF_PHASE_MARKS) {
-        rec->nmarks = n + 1;
-        rec->marks[n].what = what;
-        prof_clock_read_ts(&rec->marks[n].ts);
-    }
-    else {
-        prof_phase_mark_full(rec, what);
-    }
+    prof_phase_edge(rec, what, prof_clock_tick());
 }
 
-/** The phase that is open once the pending marks are applied. */
+/** The open phase, or PROF_PHASE_NONE. */
 static APR_INLINE int prof_phase_current(const prof_phase_rec_t *rec)
 {
-    if (rec->nmarks) {
-        int w = rec->marks[rec->nmarks - 1].what;
-        return (w & PROF_MARK_LEAVE) ? PROF_PHASE_NONE : w;
-    }
-    return rec->open;
+    return rec->cur == PROF_PHASE_OUT ? PROF_PHASE_NONE : rec->cur;
 }
 
-/** Close whatever phase is open at now_us. */
-static APR_INLINE void prof_phase_close(prof_phase_rec_t *rec,
-                                        prof_mono_us_t now_us)
+/** Microseconds from the start of the request (r->request_time) to the
+ * latest edge. */
+static APR_INLINE apr_interval_time_t
+prof_phase_elapsed(const prof_phase_rec_t *rec)
 {
-    if (rec->open != PROF_PHASE_NONE) {
-        /* A clock that went backwards (it must not) adds nothing rather
-         * than a negative duration. */
-        if (now_us > rec->open_us) {
-            rec->dur_us[rec->open] += now_us - rec->open_us;
-        }
-        rec->open = PROF_PHASE_NONE;
-    }
+    return rec->read_us + prof_clock_ticks_us(rec->last_tick
+                                              - rec->start_tick);
 }
 
 /**
- * Close the open phase at now_us and open `phase`; re-entering adds up.
- * `read` (measured before the record starts) and `total` (computed) cannot
- * be entered: for them this only closes the open phase. Time added to
- * `read` after the start would be counted twice by prof_phase_total().
+ * Write dur_us from the ticks: every phase's time so far (an open phase's
+ * up to the latest edge). Returns prof_phase_elapsed().
  */
-static APR_INLINE void prof_phase_enter(prof_phase_rec_t *rec,
-                                        prof_phase_t phase,
-                                        prof_mono_us_t now_us)
-{
-    prof_phase_close(rec, now_us);
-    if (phase != PROF_PHASE_READ && (unsigned)phase < PROF_PHASE_TOTAL) {
-        rec->open = (int)phase;
-        rec->open_us = now_us;
-        rec->seen |= 1u << phase;
-        if (rec->first_us[phase] < 0) {
-            rec->first_us[phase] = rec->dur_us[PROF_PHASE_READ]
-                + (now_us > rec->start_us ? now_us - rec->start_us : 0);
-        }
-    }
-}
+apr_interval_time_t prof_phase_fold(prof_phase_rec_t *rec);
 
-/** Close `phase` at now_us if it is the open one; otherwise do nothing. */
-static APR_INLINE void prof_phase_leave(prof_phase_rec_t *rec,
-                                        prof_phase_t phase,
-                                        prof_mono_us_t now_us)
+/**
+ * Write first_us from the ticks (for the store's rows).
+ */
+void prof_phase_firsts(prof_phase_rec_t *rec);
+
+/**
+ * Set `total` to total_us (the request's time up to its last edge:
+ * prof_phase_fold()'s result) and mark it seen. Returns total_us.
+ */
+static APR_INLINE apr_interval_time_t
+prof_phase_total(prof_phase_rec_t *rec, apr_interval_time_t total_us)
 {
-    if (rec->open == (int)phase) {
-        prof_phase_close(rec, now_us);
-    }
+    rec->dur_us[PROF_PHASE_TOTAL] = total_us;
+    rec->seen |= 1u << PROF_PHASE_TOTAL;
+    return total_us;
 }
 
 /**
- * The whole request so far: read time plus the monotonic time since the
- * record started, never negative. Also stored as dur_us[PROF_PHASE_TOTAL].
+ * The monotonic clock (prof_clock_now_us()) at the record's start: what
+ * the span API measures against. Worked out on first use from the clock
+ * and the ticks since the start, so that a request without spans never
+ * reads it.
  */
-apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
-                                     prof_mono_us_t now_us);
+prof_mono_us_t prof_phase_start_us(prof_phase_rec_t *rec);
 
 /**
  * Append the header's phase entries to st: every phase before `body` that
@@ -226,24 +212,6 @@ apr_interval_time_t prof_phase_total(prof_phase_rec_t *rec,
  */
 void prof_phase_write_st(const prof_phase_rec_t *rec,
                          apr_interval_time_t total_us, prof_st_buf_t *st);
-
-/** When the latest mark was taken, pending or folded (the start time if
- * there was none). */
-static APR_INLINE prof_mono_us_t
-prof_phase_last_mark_us(const prof_phase_rec_t *rec)
-{
-    return rec->nmarks ? prof_clock_ts_us(&rec->marks[rec->nmarks - 1].ts)
-                       : rec->last_us;
-}
-
-/** What prof_phase_total() returns at now_us, without folding or writing
- * anything: for the time to first byte when nothing reads the phases yet. */
-static APR_INLINE apr_interval_time_t
-prof_phase_elapsed(const prof_phase_rec_t *rec, prof_mono_us_t now_us)
-{
-    return rec->dur_us[PROF_PHASE_READ]
-           + (now_us > rec->start_us ? now_us - rec->start_us : 0);
-}
 
 /** Was the phase entered at least once? */
 #define prof_phase_seen(rec, phase) (((rec)->seen >> (phase)) & 1u)
