@@ -175,6 +175,8 @@ static apr_status_t prof_conn_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         if (APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
             prof_phase_mark(&rq->phases, PROF_MARK_LEAVE | PROF_PHASE_BODY);
+            /* The response is complete: nothing more to time on it. */
+            cc->cur = NULL;
         }
     }
     return ap_pass_brigade(f->next, bb);

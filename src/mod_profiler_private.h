@@ -13,7 +13,15 @@
 #include "http_config.h"
 #include "http_log.h"
 
+/* The one symbol httpd looks up (LoadModule): everything else in the
+ * module is built with -fvisibility=hidden, so that its calls and globals
+ * need no PLT or GOT indirection on the request path. */
+#if defined(__GNUC__)
+extern module AP_MODULE_DECLARE_DATA profiler_module
+    __attribute__((visibility("default")));
+#else
 extern module AP_MODULE_DECLARE_DATA profiler_module;
+#endif
 
 /* mod_profiler.c declares the module (AP_DECLARE_MODULE does this there). */
 #if defined(APLOG_USE_MODULE) && !defined(PROF_MODULE_GLUE)

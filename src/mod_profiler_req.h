@@ -35,7 +35,6 @@ typedef struct {
     volatile void *spans;           /**< prof_span_set_t * */
     apr_os_thread_t owner;          /**< the thread that read the request */
     int spans_cleanup;              /**< the set's cleanup is registered */
-    apr_uint32_t max_spans;         /**< ProfilerMaxSpans of r's server */
     void *upstream;                 /**< the running `upstream` prof_span_t */
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
     unsigned headers_sent:1;        /**< our filter has seen the response */

@@ -82,7 +82,7 @@ static prof_span_set_t *api_set(prof_req_t *rq)
     prof_span_set_t *set = apr_atomic_casptr(&rq->spans, NULL, NULL), *old;
 
     if (set == NULL) {
-        set = prof_span_set_create(rq->max_spans,
+        set = prof_span_set_create(prof_config_max_spans(rq->r->server),
                                    prof_phase_start_us(&rq->phases));
         if (set == NULL) {
             return NULL;

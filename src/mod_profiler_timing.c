@@ -31,6 +31,7 @@ static int hook_post_read_first(request_rec *r)
 {
     prof_req_t *rq;
     prof_conn_t *cc;
+    prof_tick_t now;
 
     if (r->prev) {
         /* An internal redirect runs post_read_request again: it joins the
@@ -47,17 +48,16 @@ static int hook_post_read_first(request_rec *r)
     }
     rq = apr_palloc(r->pool, sizeof(*rq));
     /* The tick first, then the wall clock for the anchor httpd gives us
-     * (r->request_time): ticks from here on. */
-    prof_phase_rec_start(&rq->phases, prof_clock_tick(),
-                         apr_time_now() - r->request_time);
-    prof_phase_mark(&rq->phases, PROF_PHASE_POSTREAD);
+     * (r->request_time): ticks from here on, postread from this one. */
+    now = prof_clock_tick();
+    prof_phase_rec_start(&rq->phases, now, apr_time_now() - r->request_time);
+    prof_phase_edge(&rq->phases, PROF_PHASE_POSTREAD, now);
     rq->r = r;
     rq->ttfb_us = 0;
     rq->spans = NULL;
     rq->owner = apr_os_thread_current();
     rq->spans_cleanup = 0;
     rq->upstream = NULL;
-    rq->max_spans = prof_config_max_spans(r->server);
     rq->headers_sent = 0;
     rq->send_header = 0;
     /* The connection's filter (mod_profiler_filter.c) times the first
