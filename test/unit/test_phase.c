@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -799,57 +800,72 @@ END_TEST
 
 /* Spans may be started from threads other than the request's: the first
  * to ask sets start_us, and every thread gets the value it set, however
- * they race. Each thread would compute a slightly different one (each
- * reads both clocks at its own moment). */
-#define RACERS 8
-#define RACES 200
+ * they race. Each thread computes a value of its own (it reads the tick
+ * and the clock at its own moment, and they differ by a microsecond now
+ * and then), so a loser that kept its own would show. The threads spin on
+ * a shared generation number rather than sleep on a barrier, so that they
+ * are let go within a cache line's transfer of one another. */
+#define RACERS 4
+#define RACES 20000
 
 typedef struct {
-    pthread_barrier_t *go, *done;
     prof_phase_rec_t *rec;
+    unsigned *go;               /* the race to run, 1..RACES */
+    unsigned *done;             /* racers through the current race */
     prof_mono_us_t got[RACES];
 } racer_t;
+
+static void spin_until(unsigned *p, unsigned want)
+{
+    unsigned n = 0;
+
+    while (__atomic_load_n(p, __ATOMIC_ACQUIRE) != want) {
+        if (++n % 1024 == 0) {
+            sched_yield();      /* more threads than cores */
+        }
+    }
+}
 
 static void *racer(void *data)
 {
     racer_t *me = data;
-    int k;
+    unsigned k;
 
     for (k = 0; k < RACES; ++k) {
-        pthread_barrier_wait(me->go);
+        spin_until(me->go, k + 1);
         me->got[k] = prof_phase_start_us(me->rec);
-        pthread_barrier_wait(me->done);
+        __atomic_add_fetch(me->done, 1, __ATOMIC_ACQ_REL);
     }
     return NULL;
 }
 
 START_TEST(start_us_same_for_racing_threads)
 {
-    pthread_barrier_t go, done;
     pthread_t tid[RACERS];
     static racer_t racers[RACERS];
     prof_phase_rec_t rec;
     prof_mono_us_t want;
-    int i, k;
+    unsigned go = 0, done = 0, k;
+    int i;
 
     ticks_for(_i);
-    ck_assert_int_eq(pthread_barrier_init(&go, NULL, RACERS + 1), 0);
-    ck_assert_int_eq(pthread_barrier_init(&done, NULL, RACERS + 1), 0);
     for (i = 0; i < RACERS; ++i) {
+        racers[i].rec = &rec;
         racers[i].go = &go;
         racers[i].done = &done;
-        racers[i].rec = &rec;
         ck_assert_int_eq(pthread_create(&tid[i], NULL, racer, &racers[i]),
                          0);
     }
     for (k = 0; k < RACES; ++k) {
-        prof_phase_rec_start(&rec, prof_clock_tick() - (prof_tick_t)k, 0);
-        pthread_barrier_wait(&go);
-        pthread_barrier_wait(&done);
+        prof_phase_rec_start(&rec, prof_clock_tick() - (prof_tick_t)k * 7,
+                             0);
+        __atomic_store_n(&done, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&go, k + 1, __ATOMIC_RELEASE);
+        spin_until(&done, RACERS);
         want = prof_phase_start_us(&rec);
         ck_assert_int_ne(want, 0);
         for (i = 0; i < RACERS; ++i) {
-            ck_assert_msg(racers[i].got[k] == want, "race %d: thread %d got "
+            ck_assert_msg(racers[i].got[k] == want, "race %u: thread %d got "
                           "%lld, the record has %lld", k, i,
                           (long long)racers[i].got[k], (long long)want);
         }
@@ -857,8 +873,6 @@ START_TEST(start_us_same_for_racing_threads)
     for (i = 0; i < RACERS; ++i) {
         pthread_join(tid[i], NULL);
     }
-    pthread_barrier_destroy(&go);
-    pthread_barrier_destroy(&done);
 }
 END_TEST
 
