@@ -420,6 +420,36 @@ START_TEST(enter_not_enterable)
 }
 END_TEST
 
+/* Leaving a phase that is not open does nothing (prof_phase_edge()), also
+ * for the values that are no phase one can be in: `read`, `total` and the
+ * count of phases, with nothing open and with a phase open. The count of
+ * phases is also where the record keeps the time in no phase
+ * (PROF_PHASE_OUT): leaving it must not pass for leaving "nothing open". */
+START_TEST(leave_not_enterable_does_nothing)
+{
+    prof_phase_rec_t rec, copy;
+    int what = not_enterable[_i];
+
+    start_dirty(&rec, T0, 700);
+    enter(&rec, PROF_PHASE_LOG, 100);
+    leave(&rec, PROF_PHASE_LOG, 130);
+    memcpy(&copy, &rec, sizeof(rec));
+    leave(&rec, what, 500);                             /* nothing open */
+    ck_assert_msg(rec.last_tick == copy.last_tick,
+                  "leave(%d) with nothing open moved the latest edge by "
+                  "%lld us", what,
+                  (long long)((rec.last_tick - copy.last_tick) / 1000));
+    ck_assert_mem_eq(&rec, &copy, sizeof(rec));
+    ck_assert_int_eq(prof_phase_elapsed(&rec), 830);
+
+    enter(&rec, PROF_PHASE_LOG, 600);
+    memcpy(&copy, &rec, sizeof(rec));
+    leave(&rec, what, 900);                             /* log open */
+    ck_assert_mem_eq(&rec, &copy, sizeof(rec));
+    ck_assert_int_eq(prof_phase_current(&rec), PROF_PHASE_LOG);
+}
+END_TEST
+
 /* The total is read + the time from the start to the latest edge: what the
  * time to first byte and the logged total are. */
 START_TEST(total_is_read_plus_elapsed)
@@ -900,6 +930,8 @@ Suite *prof_phase_suite(void)
     tcase_add_test(tc, leave_only_the_open_phase);
     tcase_add_test(tc, backwards_adds_nothing);
     tcase_add_loop_test(tc, enter_not_enterable, 0,
+                        (int)(sizeof(not_enterable) / sizeof(not_enterable[0])));
+    tcase_add_loop_test(tc, leave_not_enterable_does_nothing, 0,
                         (int)(sizeof(not_enterable) / sizeof(not_enterable[0])));
     tcase_add_test(tc, total_is_read_plus_elapsed);
     tcase_add_test(tc, seen_bits);
