@@ -99,7 +99,9 @@ const char *prof_phase_name(int phase);
 /**
  * Start a record at tick `now` (prof_clock_tick()): `read` already took
  * read_us (negative counts as 0: the wall clock may have been set back),
- * nothing is open. Everything else is 0.
+ * nothing is open, no phase has ticks. dur_us (but read's), first_us and
+ * first_tick are left as they are: prof_phase_fold(), prof_phase_total()
+ * and prof_phase_firsts() write them, and nothing reads them before.
  */
 static APR_INLINE void prof_phase_rec_start(prof_phase_rec_t *rec,
                                             prof_tick_t now,
@@ -132,7 +134,10 @@ static APR_INLINE void prof_phase_edge(prof_phase_rec_t *rec, int what,
     prof_tick_t d = t - rec->last_tick;
 
     if (what & PROF_MARK_LEAVE) {
-        if (cur != (what & ~PROF_MARK_LEAVE)) {
+        /* Only the open phase can be left; "no phase" (PROF_PHASE_OUT,
+         * which is also cur's value when nothing is open) never is. */
+        if ((what & ~PROF_MARK_LEAVE) >= PROF_PHASE_TOTAL
+            || cur != (what & ~PROF_MARK_LEAVE)) {
             return;
         }
         what = PROF_PHASE_OUT;
