@@ -11,6 +11,11 @@
  * locale, and these rules are about ASCII bytes.
  */
 
+/* strchrnul() is a GNU extension (prof_route_fold_len() uses it where
+ * glibc has it). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <string.h>
 
 #include "apr_lib.h"
@@ -255,6 +260,62 @@ const char *prof_route_fold(apr_pool_t *p, const char *path,
     }
     o.buf[o.len] = '\0';
     return o.buf;
+}
+
+/* For prof_route_fold_len()'s scan: 1 for a byte that may be part of an
+ * identifier segment (a hex digit, or '-' of a UUID), 2 for the end of a
+ * segment ('/' or the NUL), 0 for any other byte. */
+static const unsigned char scan_class[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['-'] = 1, ['/'] = 2, [0] = 2,
+};
+
+const char *prof_route_fold_len(apr_pool_t *p, const char *path,
+                                apr_size_t max_len, apr_size_t *len)
+{
+    const unsigned char *s, *seg;
+    const char *route;
+
+    if (path == NULL) {
+        path = "";
+    }
+    /* One pass: a segment whose bytes are all hex digits or '-' is looked
+     * at by segment_is_id(); a segment with any other byte cannot fold,
+     * and the rest of it is only scanned for its end. */
+    for (s = (const unsigned char *)path;; ++s) {
+        unsigned char c;
+
+        for (seg = s; (c = scan_class[*s]) == 1; ++s) {
+        }
+        if (c == 0) {
+            /* The rest of the segment: glibc's vector scan, a handful of
+             * instructions for a whole segment, where a loop takes five a
+             * byte. */
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+            s = (const unsigned char *)strchrnul((const char *)s, '/');
+#else
+            while (*++s != '/' && *s) {
+            }
+#endif
+        }
+        else if (s != seg && segment_is_id(seg, (apr_size_t)(s - seg))) {
+            goto fold;
+        }
+        if (*s == '\0') {
+            break;
+        }
+    }
+    *len = (apr_size_t)(s - (const unsigned char *)path);
+    if (*len <= max_len) {
+        return path;            /* the path is its own route */
+    }
+fold:
+    route = prof_route_fold(p, path, max_len);
+    *len = strlen(route);
+    return route;
 }
 
 apr_size_t prof_utf8_prefix_len(const char *s, apr_size_t max_len)
