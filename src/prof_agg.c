@@ -988,7 +988,7 @@ apr_uint32_t prof_agg_routes_of(prof_agg_t *agg, const char *vhost)
 
 /* ---- counting -------------------------------------------------------- */
 
-static APR_INLINE void add_extremes(cell_t *c, apr_int64_t us)
+static ALWAYS_INLINE void add_extremes(cell_t *c, apr_int64_t us)
 {
     apr_int64_t cur = A_LOAD(&c->min_us);
 
@@ -999,7 +999,8 @@ static APR_INLINE void add_extremes(cell_t *c, apr_int64_t us)
     }
 }
 
-static void cell_add(cell_t *c, const apr_interval_time_t *phase_us,
+static ALWAYS_INLINE void cell_add(cell_t *c,
+                                  const apr_interval_time_t *phase_us,
                      apr_interval_time_t ttfb_us, apr_uint64_t bytes)
 {
     apr_interval_time_t total = 0;
@@ -1030,7 +1031,7 @@ static void cell_add(cell_t *c, const apr_interval_time_t *phase_us,
     if (bytes) {
         A_ADD(&c->bytes, bytes);
     }
-    A_ADD(&c->n[prof_hist_bucket(total)], 1);
+    A_ADD(&c->n[prof_hist_bucket_inline(total)], 1);
 }
 
 /* k's cell, claiming it if need be; NULL when there is none. */
@@ -1291,7 +1292,7 @@ int prof_agg_span(prof_agg_t *agg, const char *name,
     if (dur_us) {
         A_ADD(&c->sum_us, (apr_uint64_t)dur_us);
     }
-    A_ADD(&c->n[prof_hist_bucket(dur_us)], 1);
+    A_ADD(&c->n[prof_hist_bucket_inline(dur_us)], 1);
     return own;
 }
 

@@ -218,31 +218,42 @@ static void fold_slash(fold_out_t *o)
     o->buf[o->len++] = '/';
 }
 
-const char *prof_route_fold(apr_pool_t *p, const char *path,
-                            apr_size_t max_len)
+/*
+ * The fold of path, whose segments before from (the start of a segment)
+ * are known not to fold: prof_route_fold_len()'s scan found from's to be
+ * the first that does. They are copied as they are, at once when they
+ * fit. *len is the result's length.
+ */
+static const char *fold_from(apr_pool_t *p, const char *path,
+                             const char *from, apr_size_t max_len,
+                             apr_size_t *len)
 {
     static const apr_size_t id_len = sizeof(PROF_ROUTE_ID) - 1;
     const char *s, *seg;
-    apr_size_t len, slashes = 0;
+    apr_size_t head = (apr_size_t)(from - path), rest = strlen(from);
     fold_out_t o;
 
-    if (path == NULL) {
-        path = "";
-    }
-    for (len = 0; path[len]; ++len) {
-        slashes += path[len] == '/';
-    }
-    /* A segment of one digit grows by two bytes; nothing else grows. */
-    o.cap = result_cap(max_len, len, slashes + 1, id_len - 1);
+    /* Only a segment of one or two bytes grows (by two, or one), and rest
+     * holds at most (rest + 1) / 2 segments that fold. */
+    o.cap = result_cap(max_len, head + rest, (rest + 1) / 2, id_len - 1);
     o.buf = apr_palloc(p, o.cap + 1);
     o.len = 0;
     o.last_slash = 0;
     o.full = 0;
-
-    for (s = path; !o.full; ++s) {
+    s = path;
+    if (head > 0 && head <= o.cap) {
+        /* from follows a '/': the prefix ends with it */
+        memcpy(o.buf, path, head);
+        o.len = head;
+        o.last_slash = head - 1;
+        s = from;
+    }
+    for (; !o.full; ++s) {
         for (seg = s; *s && *s != '/'; ++s) {
         }
-        if (segment_is_id((const unsigned char *)seg, (apr_size_t)(s - seg))) {
+        if (seg >= from
+            && segment_is_id((const unsigned char *)seg,
+                             (apr_size_t)(s - seg))) {
             fold_put(&o, PROF_ROUTE_ID, id_len);
         }
         else {
@@ -259,7 +270,19 @@ const char *prof_route_fold(apr_pool_t *p, const char *path,
                 : utf8_cut((const unsigned char *)o.buf, o.len);
     }
     o.buf[o.len] = '\0';
+    *len = o.len;
     return o.buf;
+}
+
+const char *prof_route_fold(apr_pool_t *p, const char *path,
+                            apr_size_t max_len)
+{
+    apr_size_t len;
+
+    if (path == NULL) {
+        path = "";
+    }
+    return fold_from(p, path, path, max_len, &len);
 }
 
 /* For prof_route_fold_len()'s scan: 1 for a byte that may be part of an
@@ -277,7 +300,6 @@ const char *prof_route_fold_len(apr_pool_t *p, const char *path,
                                 apr_size_t max_len, apr_size_t *len)
 {
     const unsigned char *s, *seg;
-    const char *route;
 
     if (path == NULL) {
         path = "";
@@ -312,10 +334,10 @@ const char *prof_route_fold_len(apr_pool_t *p, const char *path,
     if (*len <= max_len) {
         return path;            /* the path is its own route */
     }
+    /* Nothing folds, but it must be cut: prof_route_fold() does that. */
+    seg = (const unsigned char *)path;
 fold:
-    route = prof_route_fold(p, path, max_len);
-    *len = strlen(route);
-    return route;
+    return fold_from(p, path, (const char *)seg, max_len, len);
 }
 
 apr_size_t prof_utf8_prefix_len(const char *s, apr_size_t max_len)
