@@ -78,8 +78,11 @@
  * `total`, one add per phase that took time, ttfb, bytes, and a compare for
  * min and max (a CAS only when they move). No lock, no allocation, no
  * system call (except the yields of a claim that waits for another). On
- * x86-64 a request of a known key takes about 640 instructions (callgrind)
- * and 90 ns; bench/agg_bench.c measures it.
+ * x86-64 a request of a known key takes about 420 instructions (callgrind)
+ * through prof_agg_record(), which measures and hashes its strings, and
+ * about 250 through prof_agg_record_k(), whose vhost was hashed at
+ * start-up and whose route was hashed from its known length (counters
+ * included: about 115 of either); bench/agg_ir.sh measures both.
  *
  * Atomics. The counters are 64-bit and updated with the GCC/C11 __atomic
  * builtins,
@@ -344,10 +347,11 @@ void prof_agg_str_setn(prof_agg_str_t *k, const char *s, apr_size_t len,
  * key gives the same cell through either function (a unit test holds them
  * to it), the same folds and the same result. method is a string as in
  * prof_agg_record() (a method of up to 8 bytes is measured and hashed in
- * one short loop). A known key costs a combination of the three hashes,
- * one slot, the whole key compared, and the counters: about 170
- * instructions (bench/agg_ir.sh). vhost and route must not be NULL
- * unless agg is.
+ * an unrolled loop, and compared as one word). A known key costs the
+ * method, a combination of the three hashes, one slot, the whole key
+ * compared, and the counters: about 250 instructions, 115 of them the
+ * counters (bench/agg_ir.sh). vhost and route must not be NULL unless
+ * agg is.
  */
 prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
                                     const prof_agg_str_t *vhost,
