@@ -82,7 +82,7 @@
  * through prof_agg_record(), which measures and hashes its strings, and
  * about 250 through prof_agg_record_k(), whose vhost was hashed at
  * start-up and whose route was hashed from its known length (counters
- * included: about 115 of either); bench/agg_ir.sh measures both.
+ * included: about 120 of either); bench/agg_ir.sh measures both.
  *
  * Atomics. The counters are 64-bit and updated with the GCC/C11 __atomic
  * builtins,
@@ -349,7 +349,7 @@ void prof_agg_str_setn(prof_agg_str_t *k, const char *s, apr_size_t len,
  * prof_agg_record() (a method of up to 8 bytes is measured and hashed in
  * an unrolled loop, and compared as one word). A known key costs the
  * method, a combination of the three hashes, one slot, the whole key
- * compared, and the counters: about 250 instructions, 115 of them the
+ * compared, and the counters: about 250 instructions, 120 of them the
  * counters (bench/agg_ir.sh). vhost and route must not be NULL unless
  * agg is.
  */
