@@ -7,7 +7,8 @@
  * method, status) and a phase record where 10 of the 14 phases took time;
  * on one thread, and on four at once into the same block (the cost of
  * sharing cache lines between cores: all four count into the same 64 keys).
- * Also prof_agg_span().
+ * Also prof_agg_span(), and (for callgrind only, see ir_only()) the
+ * request path's entry point prof_agg_record_k() and the route's fold.
  *
  *   make -f Makefile.apxs bench-agg
  *
@@ -24,12 +25,18 @@
 
 #include "prof_agg.h"
 #include "prof_clock.h"
+#include "prof_route.h"
 
 #define ROUNDS 41
 #define KEYS   64
 #define PER    20000
 
 static char routes[KEYS][40];
+static apr_size_t route_lens[KEYS];
+static prof_agg_str_t vhost_key;
+
+/* What --ir counts per call. */
+enum { M_RECORD, M_SPAN, M_RECORD_K, M_FOLD, M_FOLD_LEN };
 static apr_interval_time_t phases[KEYS][PROF_PHASE_COUNT];
 
 static int cmp(const void *a, const void *b)
@@ -40,9 +47,14 @@ static int cmp(const void *a, const void *b)
 
 typedef struct {
     prof_agg_t *agg;
-    int spans;
+    int spans;                  /* M_* */
     int off;
+    apr_pool_t *pool;           /* M_FOLD, M_FOLD_LEN */
+    const char *path;           /* M_FOLD, M_FOLD_LEN */
 } job_t;
+
+/* Keeps the compiler from dropping a result. */
+static volatile apr_size_t sink;
 
 static void *run(void *data)
 {
@@ -52,8 +64,29 @@ static void *run(void *data)
     for (k = 0; k < PER; ++k) {
         int i = (k * 7 + j->off) % KEYS;
 
-        if (j->spans) {
+        if (j->spans == M_SPAN) {
             prof_agg_span(j->agg, routes[i] + 5, phases[i][PROF_PHASE_TOTAL]);
+        }
+        else if (j->spans == M_RECORD_K) {
+            /* As the request path does it: the vhost hashed at start-up,
+             * the route's hash made per request from its known length. */
+            prof_agg_str_t rk;
+
+            prof_agg_str_setn(&rk, routes[i], route_lens[i],
+                              PROF_AGG_ROUTE_MAX);
+            prof_agg_record_k(j->agg, &vhost_key, &rk,
+                              i % 5 ? "GET" : "POST", i % 9 ? 200 : 404,
+                              phases[i], phases[i][PROF_PHASE_TOTAL] / 2,
+                              1024 + (apr_uint64_t)i);
+        }
+        else if (j->spans == M_FOLD) {
+            sink += (apr_size_t)prof_route_fold(j->pool, j->path, 256)[0];
+        }
+        else if (j->spans == M_FOLD_LEN) {
+            apr_size_t len;
+
+            sink += (apr_size_t)prof_route_fold_len(j->pool, j->path, 256,
+                                                    &len)[0] + len;
         }
         else {
             prof_agg_record(j->agg, "www.example.com", routes[i],
@@ -95,21 +128,40 @@ static double round_ns(prof_agg_t *agg, int threads, int spans)
     return (double)(t1 - t0) * 1000.0 / PER;
 }
 
-/* `agg_bench --ir N`: the keys' claims, then N calls of prof_agg_record()
- * on one thread, and no timing: for callgrind, whose figure per call is
- * the difference between two N divided by their difference (the claims
- * and start-up cancel):
+/* `agg_bench --ir N [what]`: the keys' claims, then N calls on one
+ * thread, and no timing: for callgrind, whose figure per call is the
+ * difference between two N divided by their difference (the claims and
+ * start-up cancel):
  *   valgrind --tool=callgrind --callgrind-out-file=a.out build/agg_bench --ir 32000
  *   valgrind --tool=callgrind --callgrind-out-file=b.out build/agg_bench --ir 64000
+ * what: "record" (prof_agg_record(), the default), "record_k" (
+ * prof_agg_str_setn() of the route and prof_agg_record_k()), "fold PATH"
+ * (prof_route_fold()), "fold_len PATH" (prof_route_fold_len()). The folds
+ * clear their pool every PER calls.
  */
-static int ir_only(prof_agg_t *agg, int n)
+static int ir_only(prof_agg_t *agg, apr_pool_t *p, int n, const char *what,
+                   const char *path)
 {
-    int i;
+    int i, mode = M_RECORD;
 
+    if (what && strcmp(what, "record_k") == 0) {
+        mode = M_RECORD_K;
+    }
+    else if (what && strcmp(what, "fold") == 0) {
+        mode = M_FOLD;
+    }
+    else if (what && strcmp(what, "fold_len") == 0) {
+        mode = M_FOLD_LEN;
+    }
+    else if (what && strcmp(what, "record") != 0) {
+        fprintf(stderr, "agg_bench: unknown --ir mode %s\n", what);
+        return 1;
+    }
     for (i = 0; i < n; i += PER) {
-        job_t j = { agg, 0, i % KEYS };
+        job_t j = { agg, mode, i % KEYS, p, path ? path : "/1k.html" };
 
         run(&j);
+        apr_pool_clear(p);
     }
     return 0;
 }
@@ -139,17 +191,23 @@ int main(int argc, char **argv)
             phases[i][ph] = ph % 3 == 2 ? 0 : 3 + (i * 31 + ph * 7) % 400;
         }
         phases[i][PROF_PHASE_TOTAL] = 500 + i * 97;
+        route_lens[i] = strlen(routes[i]);
     }
+    prof_agg_str_set(&vhost_key, "www.example.com", PROF_AGG_VHOST_MAX);
     /* The keys' first requests: claims, not measured. */
     for (i = 0; i < KEYS; ++i) {
-        job_t j = { agg, 0, i };
+        job_t j = { agg, M_RECORD, i, NULL, NULL };
 
         run(&j);
-        j.spans = 1;
+        j.spans = M_SPAN;
         run(&j);
     }
-    if (argc == 3 && strcmp(argv[1], "--ir") == 0) {
-        return ir_only(agg, atoi(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "--ir") == 0) {
+        apr_pool_t *fp;
+
+        apr_pool_create(&fp, p);
+        return ir_only(agg, fp, atoi(argv[2]), argc > 3 ? argv[3] : NULL,
+                       argc > 4 ? argv[4] : NULL);
     }
     printf("block of %lu bytes (ProfilerMetricsKeys %u); median of %d "
            "rounds of %d calls per thread on %d keys:\n",

@@ -109,19 +109,26 @@ static const char *named_route(request_rec *r, const prof_srv_conf_t *sconf,
 /* The route a request counts under, in the metrics and in the store alike,
  * before the route budget: its ProfilerRoute name; else "(not found)" for
  * a 404, so that scanners and favicons make no routes; else the folded
- * path. */
+ * path (the path itself when nothing folds: no copy). *key is the route
+ * measured and hashed for prof_agg_record_k(). */
 static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
-                            const char *path, int status)
+                            const char *path, int status, prof_agg_str_t *key)
 {
-    const char *name = named_route(r, sconf, path);
+    const char *name = sconf->routes ? named_route(r, sconf, path) : NULL;
+    apr_size_t len;
 
     if (name) {
+        prof_agg_str_set(key, name, PROF_AGG_ROUTE_MAX);
         return name;
     }
     if (status == 404) {
-        return prof_agg_route_label(NULL, status, 0);
+        name = prof_agg_route_label(NULL, status, 0);
+        prof_agg_str_setn(key, name, strlen(name), PROF_AGG_ROUTE_MAX);
+        return name;
     }
-    return prof_route_fold(r->pool, path, PROF_ROW_ROUTE_MAX);
+    name = prof_route_fold_len(r->pool, path, PROF_ROW_ROUTE_MAX, &len);
+    prof_agg_str_setn(key, name, len, PROF_AGG_ROUTE_MAX);
+    return name;
 }
 
 void prof_collect_request(request_rec *r, prof_req_t *rq)
@@ -136,6 +143,7 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     prof_span_info_t *spans = NULL;
     apr_size_t nspans = 0, i;
     prof_agg_t *agg;
+    prof_agg_str_t route_key;
     const char *path, *route, *vhost;
     double w;
     int always, stored_path;
@@ -156,17 +164,19 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     if (path == NULL) {
         path = "";
     }
-    route = route_of(r, sconf, path, last->status);
+    route = route_of(r, sconf, path, last->status, &route_key);
     agg = prof_metrics_agg_of(first->server);
     vhost = prof_metrics_vhost(first->server);
     if (prof_req_spans(rq)) {
         nspans = prof_req_finished_spans(r, rq, &spans);
     }
     if (agg) {
-        prof_agg_record(agg, vhost, route, first->method, last->status, dur,
-                        rq->headers_sent ? rq->ttfb_us : -1,
-                        (apr_uint64_t)(last->bytes_sent > 0
-                                       ? last->bytes_sent : 0));
+        /* The vhost hashed once per server, the route as it was folded. */
+        prof_agg_record_k(agg, prof_metrics_vhost_key(first->server),
+                          &route_key, first->method, last->status, dur,
+                          rq->headers_sent ? rq->ttfb_us : -1,
+                          (apr_uint64_t)(last->bytes_sent > 0
+                                         ? last->bytes_sent : 0));
         for (i = 0; i < nspans; ++i) {
             prof_agg_span(agg, spans[i].name, spans[i].dur_us);
         }

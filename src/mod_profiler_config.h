@@ -112,6 +112,7 @@ typedef struct {
      * only afterwards): the vhost label of the metrics and the handle of
      * the segment with this server's route budget. */
     const char *metrics_vhost;
+    prof_agg_str_t metrics_vhost_key;   /**< metrics_vhost, hashed */
     void *metrics_agg;          /**< prof_agg_t *; NULL: metrics off */
 } prof_srv_conf_t;
 

@@ -127,6 +127,9 @@ static void setup_servers(server_rec *s, apr_pool_t *pconf)
         }
 
         conf->metrics_vhost = vhost_label(pconf, v);
+        /* Measured and hashed here, once, not on every request. */
+        prof_agg_str_set(&conf->metrics_vhost_key, conf->metrics_vhost,
+                         PROF_AGG_VHOST_MAX);
         for (i = 0; i < handles->nelts; ++i) {
             if (APR_ARRAY_IDX(handles, i, budget_t).budget == budget) {
                 h = APR_ARRAY_IDX(handles, i, budget_t).agg;
@@ -159,6 +162,7 @@ static void clear_servers(server_rec *s)
             ap_get_module_config(s->module_config, &profiler_module);
         conf->metrics_agg = NULL;
         conf->metrics_vhost = NULL;
+        prof_agg_str_set(&conf->metrics_vhost_key, NULL, 0);
     }
 }
 
@@ -266,11 +270,19 @@ static int metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             setup_servers(s, pconf);
             return OK;
         }
-        if (rv == APR_EMISMATCH) {
+        if (rv == APR_EMISMATCH && was.keys != cur_layout.keys) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, PROFLOGNO(00221)
                          "ProfilerMetricsKeys changed from %u to %u: the "
                          "live metrics segment is made anew and its counters "
                          "start again from zero", was.keys, cur_layout.keys);
+        }
+        else if (rv == APR_EMISMATCH) {
+            /* A module of another layout version loaded by the restart. */
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, PROFLOGNO(00300)
+                         "live metrics: the segment kept from before the "
+                         "restart has the layout of another version of "
+                         "mod_profiler; it is made anew and its counters "
+                         "start again from zero");
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, PROFLOGNO(00222)

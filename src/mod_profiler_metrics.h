@@ -52,6 +52,12 @@ static APR_INLINE prof_agg_t *prof_metrics_agg_of(const server_rec *s);
  *  (never the Host header), e.g. "www.example.com:443". */
 static APR_INLINE const char *prof_metrics_vhost(const server_rec *s);
 
+/** The same label as prof_agg_record_k() takes it: measured and hashed
+ *  once per server, in post_config, so a request pays for neither. Set
+ *  whenever prof_metrics_agg_of(s) is not NULL (else ""). */
+static APR_INLINE const prof_agg_str_t *prof_metrics_vhost_key(
+    const server_rec *s);
+
 /** The store's row counters, server-wide. */
 typedef enum {
     PROF_METRICS_ROWS_WRITTEN = 0,  /**< committed to the database */
@@ -86,6 +92,12 @@ static APR_INLINE const char *prof_metrics_vhost(const server_rec *s)
 {
     const char *v = prof_config_srv(s)->metrics_vhost;
     return v ? v : s->server_hostname;
+}
+
+static APR_INLINE const prof_agg_str_t *prof_metrics_vhost_key(
+    const server_rec *s)
+{
+    return &prof_config_srv(s)->metrics_vhost_key;
 }
 
 #endif /* MOD_PROFILER_METRICS_H */

@@ -21,6 +21,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,11 @@
 #define ALWAYS_INLINE APR_INLINE __attribute__((always_inline))
 #else
 #define ALWAYS_INLINE APR_INLINE
+#endif
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
 #endif
 
 #define ST_CLAIMING      1u
@@ -151,15 +157,29 @@ static apr_uint64_t fnv(apr_uint64_t h, const char *s, apr_size_t n)
 
 /*
  * A key as a request brings it: pointers to its strings (cut, but not
- * copied) and their lengths. Every request builds one, so nothing is
- * copied until a key is claimed; the cell's key is compared with it
- * directly.
+ * copied), their lengths and hashes. Every request builds one, so nothing
+ * is copied until a key is claimed; the cell's key is compared with it
+ * directly. hash, status, flags and the three lengths come first and in
+ * prof_agg_key_t's order: key_eq() compares status .. route_len as one
+ * word.
  */
 typedef struct {
-    const char *vhost, *route, *method;
-    apr_uint16_t vhost_len, route_len, method_len, status, flags;
     apr_uint64_t hash;
+    apr_uint16_t status, flags, vhost_len, route_len, method_len;
+    const char *vhost, *route, *method;
+    apr_uint64_t vhost_h, route_h, method_h;    /* str_hash() of each */
+    /* A method of up to 8 bytes as one zero-padded word: what a cell's
+     * method field (zero past its NUL) holds in its first 8 bytes. */
+    apr_uint64_t method_w;
 } probe_t;
+
+/* key_eq()'s word: status, flags, vhost_len, route_len, in this order and
+ * without padding, in both structs. */
+#define SAME_RUN(T) (offsetof(T, flags) == offsetof(T, status) + 2 \
+                     && offsetof(T, vhost_len) == offsetof(T, status) + 4 \
+                     && offsetof(T, route_len) == offsetof(T, status) + 6)
+typedef char probe_run_check[SAME_RUN(probe_t) ? 1 : -1];
+typedef char key_run_check[SAME_RUN(prof_agg_key_t) ? 1 : -1];
 
 /* The bytes of s kept: strnlen is a vector scan in glibc; the UTF-8 cut
  * is looked for only in a string that is too long. */
@@ -174,27 +194,19 @@ static APR_INLINE apr_uint16_t cut_len(const char *s, apr_size_t max)
     return (apr_uint16_t)(n > max ? prof_utf8_prefix_len(s, max) : n);
 }
 
-/* cut_len() for the method, a few bytes: a loop costs less than the call
- * to strnlen(). */
-static APR_INLINE apr_uint16_t cut_len_short(const char *s, apr_size_t max)
-{
-    apr_size_t n;
+/*
+ * Each string of a key is hashed on its own (str_hash()) and the key's
+ * hash combines the three with the status (key_hash()), so that a string
+ * known before the request (the vhost of a server, prof_agg_str_t) is
+ * hashed once, at start-up. Which hash does not matter for correctness
+ * (the whole key is compared), only for spreading: a multiply-xorshift
+ * per word, and murmur3's finaliser at the end so that the low bits
+ * (where probing starts) and the high ones (the tag) both depend on every
+ * byte. The block is never shared across byte orders.
+ */
+#define STR_SEED  APR_UINT64_C(0xcbf29ce484222325)
 
-    if (s == NULL) {
-        return 0;
-    }
-    for (n = 0; n <= max && s[n]; ++n) {
-    }
-    return (apr_uint16_t)(n > max ? prof_utf8_prefix_len(s, max) : n);
-}
-
-/* Eight bytes at a time (memcpy: no alignment assumed), the tail with its
- * length, so that ("ab", "c") and ("a", "bc") differ. Which hash does not
- * matter for correctness (the whole key is compared), only for spreading:
- * a multiply-xorshift per word, and murmur3's finaliser at the end so that
- * the low bits (where probing starts) and the high ones (the tag) both
- * depend on every byte. The block is never shared across byte orders. */
-static APR_INLINE apr_uint64_t mix(apr_uint64_t h, apr_uint64_t w)
+static ALWAYS_INLINE apr_uint64_t mix(apr_uint64_t h, apr_uint64_t w)
 {
     h = (h ^ w) * APR_UINT64_C(0x9e3779b97f4a7c15);
     return h ^ (h >> 32);
@@ -216,12 +228,14 @@ static APR_INLINE apr_uint64_t load4(const char *s)
     return w;
 }
 
-/* The last 1..8 bytes as wyhash reads them (overlapping loads, no loop). */
-static APR_INLINE apr_uint64_t hash_str(apr_uint64_t h, const char *s,
-                                        apr_size_t n)
+/* Eight bytes at a time (memcpy: no alignment assumed); the last 1..8 as
+ * one word, zero-padded (overlapping loads, no loop: the same word that
+ * str_hash_short() builds a byte at a time), mixed with the length, so
+ * that "a\0" and "a" differ. */
+static ALWAYS_INLINE apr_uint64_t str_hash(const char *s, apr_size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    apr_uint64_t w, len = (apr_uint64_t)n << 56;
+    apr_uint64_t h = STR_SEED, w, len = (apr_uint64_t)n << 56;
 
     if (n > 8) {
         for (; n > 8; s += 8, n -= 8) {
@@ -233,11 +247,11 @@ static APR_INLINE apr_uint64_t hash_str(apr_uint64_t h, const char *s,
         w = load8(s);
     }
     else if (n >= 4) {
-        w = load4(s) | load4(s + n - 4) << 24;
+        w = load4(s) | load4(s + n - 4) << (8 * (n - 4));
     }
     else if (n > 0) {
-        w = (apr_uint64_t)u[0] | (apr_uint64_t)u[n / 2] << 8
-            | (apr_uint64_t)u[n - 1] << 16;
+        w = (apr_uint64_t)u[0] | (n > 1 ? (apr_uint64_t)u[1] << 8 : 0)
+            | (n > 2 ? (apr_uint64_t)u[2] << 16 : 0);
     }
     else {
         w = 0;
@@ -245,14 +259,52 @@ static APR_INLINE apr_uint64_t hash_str(apr_uint64_t h, const char *s,
     return mix(h, w ^ len);
 }
 
-static ALWAYS_INLINE apr_uint64_t probe_hash(const probe_t *k)
+/* A short string (the method) measured and hashed in one pass: its bytes
+ * gathered into the zero-padded word that str_hash() reads, unrolled (a
+ * loop's variable shift and counter cost twice as much). Returns 0 and
+ * leaves the rest to cut_len() and str_hash() when s is longer than 8
+ * bytes. */
+static ALWAYS_INLINE int str_hash_short(const char *s, apr_uint16_t *len,
+                                        apr_uint64_t *hash,
+                                        apr_uint64_t *word)
 {
-    apr_uint64_t h = APR_UINT64_C(0xcbf29ce484222325);
+    const unsigned char *u = (const unsigned char *)s;
+    apr_uint64_t w = 0;
+    unsigned n;
 
-    h = hash_str(h, k->vhost, k->vhost_len);
-    h = hash_str(h, k->route, k->route_len);
-    h = hash_str(h, k->method, k->method_len);
-    h = mix(h, ((apr_uint64_t)k->status << 16) | k->flags);
+#define GATHER(i) \
+    if (u[i] == 0) { n = i; goto done; } \
+    w |= (apr_uint64_t)u[i] << (8 * i);
+    GATHER(0) GATHER(1) GATHER(2) GATHER(3)
+    GATHER(4) GATHER(5) GATHER(6) GATHER(7)
+#undef GATHER
+    if (u[8]) {
+        return 0;
+    }
+    n = 8;
+done:
+    *len = (apr_uint16_t)n;
+    *word = w;
+    *hash = mix(STR_SEED, w ^ ((apr_uint64_t)n << 56));
+    return 1;
+}
+
+static ALWAYS_INLINE apr_uint64_t rotl(apr_uint64_t x, unsigned r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* The parts are well mixed already: rotated apart (so that the
+ * combination is not symmetric in them), xor-ed, and the finaliser. */
+static ALWAYS_INLINE apr_uint64_t key_hash(apr_uint64_t vh, apr_uint64_t rh,
+                                           apr_uint64_t mh,
+                                           apr_uint32_t status,
+                                           apr_uint32_t flags)
+{
+    apr_uint64_t h = vh ^ rotl(rh, 21) ^ rotl(mh, 42)
+                     ^ ((((apr_uint64_t)status << 16) | flags)
+                        * APR_UINT64_C(0x9e3779b97f4a7c15));
+
     h ^= h >> 33;
     h *= APR_UINT64_C(0xff51afd7ed558ccd);
     h ^= h >> 33;
@@ -261,16 +313,37 @@ static ALWAYS_INLINE apr_uint64_t probe_hash(const probe_t *k)
     return h;
 }
 
+static ALWAYS_INLINE apr_uint64_t probe_hash(const probe_t *k)
+{
+    return key_hash(k->vhost_h, k->route_h, k->method_h, k->status, k->flags);
+}
+
+static APR_INLINE apr_uint16_t status_of(int status)
+{
+    return (apr_uint16_t)(status >= 100 && status <= 999 ? status : 0);
+}
+
+static ALWAYS_INLINE void method_set(probe_t *k, const char *method)
+{
+    k->method = method ? method : "";
+    if (!str_hash_short(k->method, &k->method_len, &k->method_h,
+                        &k->method_w)) {
+        k->method_len = cut_len(k->method, PROF_AGG_METHOD_MAX);
+        k->method_h = str_hash(k->method, k->method_len);
+    }
+}
+
 static void key_make(probe_t *k, const char *vhost, const char *route,
                      const char *method, int status, apr_uint16_t flags)
 {
     k->vhost = vhost ? vhost : "";
     k->route = route ? route : "";
-    k->method = method ? method : "";
     k->vhost_len = cut_len(vhost, PROF_AGG_VHOST_MAX);
     k->route_len = cut_len(route, PROF_AGG_ROUTE_MAX);
-    k->method_len = cut_len_short(method, PROF_AGG_METHOD_MAX);
-    k->status = (apr_uint16_t)(status >= 100 && status <= 999 ? status : 0);
+    k->vhost_h = str_hash(k->vhost, k->vhost_len);
+    k->route_h = str_hash(k->route, k->route_len);
+    method_set(k, method);
+    k->status = status_of(status);
     k->flags = flags;
     k->hash = probe_hash(k);
 }
@@ -280,11 +353,12 @@ static void key_set_route(probe_t *k, const char *route)
 {
     k->route = route;
     k->route_len = (apr_uint16_t)strlen(route);
+    k->route_h = str_hash(route, k->route_len);
     k->hash = probe_hash(k);
 }
 
 /* memcmp(a, b, n) == 0 for the short strings of a key, inline: words
- * compared as hash_str() reads them (overlapping loads, never a byte
+ * compared as str_hash() reads them (overlapping loads, never a byte
  * outside the n), where three calls to memcmp() cost a third of a known
  * key's look-up. */
 static ALWAYS_INLINE int bytes_eq(const char *a, const char *b, apr_size_t n)
@@ -305,14 +379,24 @@ static ALWAYS_INLINE int bytes_eq(const char *a, const char *b, apr_size_t n)
                       && a[n - 1] == b[n - 1]);
 }
 
+/* status, flags, vhost_len and route_len as one word. */
+static ALWAYS_INLINE apr_uint64_t lens_word(const apr_uint16_t *status)
+{
+    apr_uint64_t w;
+
+    memcpy(&w, status, 8);
+    return w;
+}
+
 static ALWAYS_INLINE int key_eq(const prof_agg_key_t *a, const probe_t *b)
 {
-    return a->hash == b->hash && a->status == b->status
-        && a->flags == b->flags && a->vhost_len == b->vhost_len
-        && a->route_len == b->route_len && a->method_len == b->method_len
+    return a->hash == b->hash
+        && lens_word(&a->status) == lens_word(&b->status)
+        && a->method_len == b->method_len
+        && (a->method_len <= 8 ? load8(a->method) == b->method_w
+                               : bytes_eq(a->method, b->method, a->method_len))
         && bytes_eq(a->vhost, b->vhost, a->vhost_len)
-        && bytes_eq(a->route, b->route, a->route_len)
-        && bytes_eq(a->method, b->method, a->method_len);
+        && bytes_eq(a->route, b->route, a->route_len);
 }
 
 /* Writes k into a cell's key (zeroed memory). */
@@ -343,6 +427,10 @@ static void key_probe(const prof_agg_key_t *s, probe_t *k)
     k->method_len = s->method_len;
     k->status = s->status;
     k->flags = s->flags;
+    k->vhost_h = str_hash(k->vhost, k->vhost_len);
+    k->route_h = str_hash(k->route, k->route_len);
+    k->method_h = str_hash(k->method, k->method_len);
+    k->method_w = load8(s->method);     /* zero past the NUL (key_valid) */
     k->hash = probe_hash(k);
 }
 
@@ -351,6 +439,7 @@ static void key_probe(const prof_agg_key_t *s, probe_t *k)
 static int key_valid(const prof_agg_key_t *k)
 {
     probe_t c;
+    apr_size_t i;
 
     if (k->vhost_len > PROF_AGG_VHOST_MAX || k->route_len > PROF_AGG_ROUTE_MAX
         || k->method_len > PROF_AGG_METHOD_MAX
@@ -360,6 +449,12 @@ static int key_valid(const prof_agg_key_t *k)
         || memchr(k->route, 0, k->route_len)
         || memchr(k->method, 0, k->method_len)) {
         return 0;
+    }
+    /* key_eq() compares a short method as the field's first 8 bytes. */
+    for (i = k->method_len; i < 8; ++i) {
+        if (k->method[i]) {
+            return 0;
+        }
     }
     key_probe(k, &c);
     return c.hash == k->hash;
@@ -775,6 +870,8 @@ static head_t *vhost_entry(prof_agg_t *agg, const probe_t *k)
 
     v.route = v.method = "";
     v.route_len = v.method_len = 0;
+    v.route_h = v.method_h = str_hash("", 0);
+    v.method_w = 0;
     v.status = 0;
     v.flags = PROF_AGG_KEY_VHOST;
     v.hash = probe_hash(&v);
@@ -820,6 +917,8 @@ static int route_admitted(prof_agg_t *agg, const probe_t *k)
 
     r.method = "";
     r.method_len = 0;
+    r.method_h = str_hash("", 0);
+    r.method_w = 0;
     r.status = 0;
     r.flags = 0;
     r.hash = probe_hash(&r);
@@ -889,7 +988,7 @@ apr_uint32_t prof_agg_routes_of(prof_agg_t *agg, const char *vhost)
 
 /* ---- counting -------------------------------------------------------- */
 
-static APR_INLINE void add_extremes(cell_t *c, apr_int64_t us)
+static ALWAYS_INLINE void add_extremes(cell_t *c, apr_int64_t us)
 {
     apr_int64_t cur = A_LOAD(&c->min_us);
 
@@ -900,7 +999,8 @@ static APR_INLINE void add_extremes(cell_t *c, apr_int64_t us)
     }
 }
 
-static void cell_add(cell_t *c, const apr_interval_time_t *phase_us,
+static ALWAYS_INLINE void cell_add(cell_t *c,
+                                  const apr_interval_time_t *phase_us,
                      apr_interval_time_t ttfb_us, apr_uint64_t bytes)
 {
     apr_interval_time_t total = 0;
@@ -931,7 +1031,7 @@ static void cell_add(cell_t *c, const apr_interval_time_t *phase_us,
     if (bytes) {
         A_ADD(&c->bytes, bytes);
     }
-    A_ADD(&c->n[prof_hist_bucket(total)], 1);
+    A_ADD(&c->n[prof_hist_bucket_inline(total)], 1);
 }
 
 /* k's cell, claiming it if need be; NULL when there is none. */
@@ -953,59 +1053,39 @@ static cell_t *req_cell(prof_agg_t *agg, const probe_t *k)
     }
 }
 
-prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
-                                  const char *route, const char *method,
-                                  int status,
-                                  const apr_interval_time_t *phase_us,
-                                  apr_interval_time_t ttfb_us,
-                                  apr_uint64_t bytes)
+/* A request whose key is not in its own slot: found further on, claimed,
+ * or folded (prof_agg.h). */
+static prof_agg_result_t record_slow(prof_agg_t *agg, probe_t *k,
+                                     const apr_interval_time_t *phase_us,
+                                     apr_interval_time_t ttfb_us,
+                                     apr_uint64_t bytes)
 {
     prof_agg_result_t res = PROF_AGG_COUNTED;
-    probe_t k;
     apr_uint32_t cell, slot;
     cell_t *c;
 
-    if (agg == NULL) {
-        return res;
-    }
-    key_make(&k, vhost, route, method, status, 0);
-    /* The path of every request but a key's first: the key's own slot,
-     * ready and holding it (tables are at most half full, so it mostly
-     * is), looked at inline; anything else takes tbl_find()'s loop. */
-    {
-        apr_uint64_t w = A_ACQ(&agg->req.slots[(apr_uint32_t)k.hash
-                                               & agg->req.mask]);
-
-        if (SLOT_TAG(w) == (apr_uint32_t)(k.hash >> 32)
-            && SLOT_STATE(w) == ST_READY && SLOT_CELL(w) < agg->req.cap) {
-            c = (cell_t *)tbl_head(&agg->req, SLOT_CELL(w));
-            if (key_eq(&c->h.key, &k)) {
-                cell_add(c, phase_us, ttfb_us, bytes);
-                return res;
-            }
-        }
-    }
-    if (tbl_find(&agg->req, &k, 0, &cell, &slot) == F_FOUND) {
+    if (tbl_find(&agg->req, k, 0, &cell, &slot) == F_FOUND) {
         cell_add((cell_t *)tbl_head(&agg->req, cell), phase_us, ttfb_us,
                  bytes);
         return res;
     }
-    if (!is_special(k.route, k.route_len) && !route_admitted(agg, &k)) {
-        key_set_route(&k, PROF_AGG_OTHER);
+    if (!is_special(k->route, k->route_len) && !route_admitted(agg, k)) {
+        key_set_route(k, PROF_AGG_OTHER);
         A_ADD(&agg->hdr->route_folded, 1);
         res = PROF_AGG_ROUTE_FOLDED;
     }
-    c = req_cell(agg, &k);
+    c = req_cell(agg, k);
     if (c == NULL) {
         A_ADD(&agg->hdr->key_overflow, 1);
-        if (!(k.route_len == sizeof(PROF_AGG_OTHER) - 1
-              && memcmp(k.route, PROF_AGG_OTHER, k.route_len) == 0)) {
-            key_set_route(&k, PROF_AGG_OTHER);
-            c = req_cell(agg, &k);
+        if (!(k->route_len == sizeof(PROF_AGG_OTHER) - 1
+              && memcmp(k->route, PROF_AGG_OTHER, k->route_len) == 0)) {
+            key_set_route(k, PROF_AGG_OTHER);
+            c = req_cell(agg, k);
         }
         res = PROF_AGG_KEY_FOLDED;
         if (c == NULL) {
-            int cls = k.status >= 100 && k.status < 600 ? k.status / 100 : 0;
+            int cls = k->status >= 100 && k->status < 600 ? k->status / 100
+                                                           : 0;
 
             c = &agg->classes[cls];
             res = PROF_AGG_CLASS_FOLDED;
@@ -1013,6 +1093,164 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
     }
     cell_add(c, phase_us, ttfb_us, bytes);
     return res;
+}
+
+/*
+ * Counts a request of key k: the path of both entry points. The key's own
+ * slot first, inline: ready and holding k (tables are at most half full,
+ * so it mostly is), which is every request but a key's first; anything
+ * else takes tbl_find()'s loop, then the claim and the folds.
+ */
+static ALWAYS_INLINE prof_agg_result_t record_probe(
+    prof_agg_t *agg, probe_t *k, const apr_interval_time_t *phase_us,
+    apr_interval_time_t ttfb_us, apr_uint64_t bytes)
+{
+    apr_uint64_t w = A_ACQ(&agg->req.slots[(apr_uint32_t)k->hash
+                                           & agg->req.mask]);
+    cell_t *c;
+
+    if (SLOT_TAG(w) == (apr_uint32_t)(k->hash >> 32)
+        && SLOT_STATE(w) == ST_READY && SLOT_CELL(w) < agg->req.cap) {
+        c = (cell_t *)tbl_head(&agg->req, SLOT_CELL(w));
+        if (key_eq(&c->h.key, k)) {
+            cell_add(c, phase_us, ttfb_us, bytes);
+            return PROF_AGG_COUNTED;
+        }
+    }
+    return record_slow(agg, k, phase_us, ttfb_us, bytes);
+}
+
+prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
+                                  const char *route, const char *method,
+                                  int status,
+                                  const apr_interval_time_t *phase_us,
+                                  apr_interval_time_t ttfb_us,
+                                  apr_uint64_t bytes)
+{
+    probe_t k;
+
+    if (agg == NULL) {
+        return PROF_AGG_COUNTED;
+    }
+    key_make(&k, vhost, route, method, status, 0);
+    return record_probe(agg, &k, phase_us, ttfb_us, bytes);
+}
+
+void prof_agg_str_setn(prof_agg_str_t *k, const char *s, apr_size_t len,
+                       apr_size_t max)
+{
+    if (s == NULL) {
+        s = "";
+        len = 0;
+    }
+    if (max > PROF_AGG_STR_MAX) {
+        max = PROF_AGG_STR_MAX;
+    }
+    if (len > max) {
+        len = prof_utf8_prefix_len(s, max);
+    }
+    k->s = s;
+    k->len = (apr_uint16_t)len;
+    k->hash = str_hash(s, len);
+}
+
+void prof_agg_str_set(prof_agg_str_t *k, const char *s, apr_size_t max)
+{
+    if (max > PROF_AGG_STR_MAX) {
+        max = PROF_AGG_STR_MAX;
+    }
+    prof_agg_str_setn(k, s, cut_len(s, max), max);
+}
+
+/* prof_agg_record_k() of a key that is not in its own slot, or whose
+ * strings need a cut: the whole probe, and the path prof_agg_record()
+ * takes. Out of line, so that the known key's path keeps a small frame. */
+static NOINLINE prof_agg_result_t record_k_slow(
+    prof_agg_t *agg, const prof_agg_str_t *vhost, const prof_agg_str_t *route,
+    const char *method, int status, const apr_interval_time_t *phase_us,
+    apr_interval_time_t ttfb_us, apr_uint64_t bytes)
+{
+    probe_t k;
+
+    /* The lengths were cut by prof_agg_str_set*() to at most the
+     * caller's max: cut again only what exceeds the key's. */
+    k.vhost = vhost->s;
+    k.vhost_len = vhost->len;
+    k.vhost_h = vhost->hash;
+    k.route = route->s;
+    k.route_len = route->len;
+    k.route_h = route->hash;
+    if (k.vhost_len > PROF_AGG_VHOST_MAX) {
+        k.vhost_len = (apr_uint16_t)prof_utf8_prefix_len(k.vhost,
+                                                         PROF_AGG_VHOST_MAX);
+        k.vhost_h = str_hash(k.vhost, k.vhost_len);
+    }
+    if (k.route_len > PROF_AGG_ROUTE_MAX) {     /* not made by us */
+        k.route_len = (apr_uint16_t)prof_utf8_prefix_len(k.route,
+                                                         PROF_AGG_ROUTE_MAX);
+        k.route_h = str_hash(k.route, k.route_len);
+    }
+    method_set(&k, method);
+    k.status = status_of(status);
+    k.flags = 0;
+    k.hash = probe_hash(&k);
+    return record_probe(agg, &k, phase_us, ttfb_us, bytes);
+}
+
+/* key_eq()'s word of (status, flags 0, vhost_len, route_len), as
+ * lens_word() reads it from memory. */
+static ALWAYS_INLINE apr_uint64_t lens_of(apr_uint16_t status,
+                                          apr_uint16_t vhost_len,
+                                          apr_uint16_t route_len)
+{
+#if APR_IS_BIGENDIAN
+    return (apr_uint64_t)status << 48 | (apr_uint64_t)vhost_len << 16
+           | route_len;
+#else
+    return status | (apr_uint64_t)vhost_len << 32
+           | (apr_uint64_t)route_len << 48;
+#endif
+}
+
+prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
+                                    const prof_agg_str_t *vhost,
+                                    const prof_agg_str_t *route,
+                                    const char *method, int status,
+                                    const apr_interval_time_t *phase_us,
+                                    apr_interval_time_t ttfb_us,
+                                    apr_uint64_t bytes)
+{
+    apr_uint64_t hash, mh, mw, w;
+    apr_uint16_t ml, st;
+    const prof_agg_key_t *a;
+    cell_t *c;
+
+    if (agg == NULL) {
+        return PROF_AGG_COUNTED;
+    }
+    /* The known key's path, on locals: key_eq() spelt out. */
+    if (vhost->len <= PROF_AGG_VHOST_MAX && route->len <= PROF_AGG_ROUTE_MAX
+        && method && str_hash_short(method, &ml, &mh, &mw)) {
+        st = status_of(status);
+        hash = key_hash(vhost->hash, route->hash, mh, st, 0);
+        w = A_ACQ(&agg->req.slots[(apr_uint32_t)hash & agg->req.mask]);
+        if (SLOT_TAG(w) == (apr_uint32_t)(hash >> 32)
+            && SLOT_STATE(w) == ST_READY && SLOT_CELL(w) < agg->req.cap) {
+            c = (cell_t *)tbl_head(&agg->req, SLOT_CELL(w));
+            a = &c->h.key;
+            if (a->hash == hash
+                && lens_word(&a->status) == lens_of(st, vhost->len,
+                                                    route->len)
+                && a->method_len == ml && load8(a->method) == mw
+                && bytes_eq(a->vhost, vhost->s, vhost->len)
+                && bytes_eq(a->route, route->s, route->len)) {
+                cell_add(c, phase_us, ttfb_us, bytes);
+                return PROF_AGG_COUNTED;
+            }
+        }
+    }
+    return record_k_slow(agg, vhost, route, method, status, phase_us,
+                         ttfb_us, bytes);
 }
 
 int prof_agg_span(prof_agg_t *agg, const char *name,
@@ -1054,7 +1292,7 @@ int prof_agg_span(prof_agg_t *agg, const char *name,
     if (dur_us) {
         A_ADD(&c->sum_us, (apr_uint64_t)dur_us);
     }
-    A_ADD(&c->n[prof_hist_bucket(dur_us)], 1);
+    A_ADD(&c->n[prof_hist_bucket_inline(dur_us)], 1);
     return own;
 }
 

@@ -78,8 +78,11 @@
  * `total`, one add per phase that took time, ttfb, bytes, and a compare for
  * min and max (a CAS only when they move). No lock, no allocation, no
  * system call (except the yields of a claim that waits for another). On
- * x86-64 a request of a known key takes about 640 instructions (callgrind)
- * and 90 ns; bench/agg_bench.c measures it.
+ * x86-64 a request of a known key takes about 420 instructions (callgrind)
+ * through prof_agg_record(), which measures and hashes its strings, and
+ * about 250 through prof_agg_record_k(), whose vhost was hashed at
+ * start-up and whose route was hashed from its known length (counters
+ * included: about 120 of either); bench/agg_ir.sh measures both.
  *
  * Atomics. The counters are 64-bit and updated with the GCC/C11 __atomic
  * builtins,
@@ -125,7 +128,7 @@
 #include "prof_phase.h"
 
 /** Changes whenever the layout of the block does. */
-#define PROF_AGG_LAYOUT_VERSION      1
+#define PROF_AGG_LAYOUT_VERSION      2
 
 /** Longest vhost, route (and span name) and method kept, in bytes. */
 #define PROF_AGG_VHOST_MAX           128
@@ -302,6 +305,61 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
                                   const apr_interval_time_t *phase_us,
                                   apr_interval_time_t ttfb_us,
                                   apr_uint64_t bytes);
+
+/**
+ * A string of a key, measured, cut and hashed once: the vhost of a server
+ * at start-up, the route of a request as it is folded. What
+ * prof_agg_record_k() takes instead of the strings prof_agg_record()
+ * measures and hashes on every call. Make it only with prof_agg_str_set()
+ * or prof_agg_str_setn(); s is not copied and must outlive every use (the
+ * pool of the server's configuration, the request's pool).
+ */
+typedef struct {
+    const char *s;          /**< the bytes (NUL-terminated or not) */
+    apr_uint16_t len;       /**< bytes of s in the key, after the cut */
+    apr_uint64_t hash;      /**< of those bytes, as the block hashes them */
+} prof_agg_str_t;
+
+/** The longest string prof_agg_str_t keeps (the longest key field). */
+#define PROF_AGG_STR_MAX  PROF_AGG_ROUTE_MAX
+
+/**
+ * Set k to s (NULL is ""), cut to max bytes (PROF_AGG_VHOST_MAX for a
+ * vhost, PROF_AGG_ROUTE_MAX for a route; at most PROF_AGG_STR_MAX) never
+ * inside a UTF-8 character, as prof_agg_record() cuts it. Reads at most
+ * max + 1 bytes of s. No allocation; any thread.
+ */
+void prof_agg_str_set(prof_agg_str_t *k, const char *s, apr_size_t max);
+
+/**
+ * prof_agg_str_set() of a string whose length the caller knows (len bytes
+ * at s, NUL-terminated or not; prof_route_fold_len() gives it): no scan
+ * for the end, only the hash (about 6 instructions per 8 bytes) and, when
+ * len > max, the cut. A route of ProfilerRoute's, the static
+ * PROF_AGG_NOT_FOUND or a folded path all go through here.
+ */
+void prof_agg_str_setn(prof_agg_str_t *k, const char *s, apr_size_t len,
+                       apr_size_t max);
+
+/**
+ * prof_agg_record() with the vhost and the route already measured and
+ * hashed (prof_agg_str_set*()): the request path's entry point. The same
+ * key gives the same cell through either function (a unit test holds them
+ * to it), the same folds and the same result. method is a string as in
+ * prof_agg_record() (a method of up to 8 bytes is measured and hashed in
+ * an unrolled loop, and compared as one word). A known key costs the
+ * method, a combination of the three hashes, one slot, the whole key
+ * compared, and the counters: about 250 instructions, 120 of them the
+ * counters (bench/agg_ir.sh). vhost and route must not be NULL unless
+ * agg is.
+ */
+prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
+                                    const prof_agg_str_t *vhost,
+                                    const prof_agg_str_t *route,
+                                    const char *method, int status,
+                                    const apr_interval_time_t *phase_us,
+                                    apr_interval_time_t ttfb_us,
+                                    apr_uint64_t bytes);
 
 /**
  * Count one span (or metric) of name, that took dur_us (negative is 0).

@@ -19,7 +19,7 @@
 /* 2^3: where the log scale starts. Below it an eighth of a power of two is
  * narrower than 1 us, and buckets 0..7 are the values 0..7. From it on,
  * 2^e <= v < 2^(e+1) falls into bucket 8 * (e - 2) + s, s = 0..7. */
-#define LOG_FIRST       8
+#define LOG_FIRST       PROF_HIST_LOG_FIRST
 
 /*
  * ceil(2^(s/8) * 2^63) for s = 0..7, that is the smallest K with
@@ -28,52 +28,18 @@
  * v * 2^(63-e) is at least it exactly when it is at least K[s]: comparing
  * with these constants decides v >= 2^(e + s/8) without error.
  */
-static const apr_uint64_t sub_k[PROF_HIST_SUB] = {
+const apr_uint64_t prof_hist_sub_k[PROF_HIST_SUB] = {
     APR_UINT64_C(0x8000000000000000), APR_UINT64_C(0x8b95c1e3ea8bd6e7),
     APR_UINT64_C(0x9837f0518db8a970), APR_UINT64_C(0xa5fed6a9b15138eb),
     APR_UINT64_C(0xb504f333f9de6485), APR_UINT64_C(0xc5672a115506dade),
     APR_UINT64_C(0xd744fccad69d6af5), APR_UINT64_C(0xeac0c6e7dd24392f),
 };
 
-/* floor(log2(v)) for v > 0. Every request's `total` goes through
- * prof_hist_bucket(): one instruction where the compiler has it, the
- * portable halving otherwise. */
-static APR_INLINE unsigned ilog2(apr_uint64_t v)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return 63u - (unsigned)__builtin_clzll(v);
-#else
-    unsigned e = 0;
-
-    if (v >> 32) { v >>= 32; e += 32; }
-    if (v >> 16) { v >>= 16; e += 16; }
-    if (v >> 8)  { v >>= 8;  e += 8; }
-    if (v >> 4)  { v >>= 4;  e += 4; }
-    if (v >> 2)  { v >>= 2;  e += 2; }
-    if (v >> 1)  { e += 1; }
-    return e;
-#endif
-}
+#define sub_k prof_hist_sub_k
 
 apr_uint32_t prof_hist_bucket(apr_interval_time_t us)
 {
-    apr_uint64_t v, norm;
-    unsigned e, s;
-
-    if (us < LOG_FIRST) {
-        return us <= 0 ? 0 : (apr_uint32_t)us;
-    }
-    if (us >= (APR_INT64_C(1) << PROF_HIST_TOP_BITS)) {
-        return OVERFLOW_BUCKET;
-    }
-    v = (apr_uint64_t)us;
-    e = ilog2(v);                   /* 3 .. PROF_HIST_TOP_BITS - 1 */
-    norm = v << (63 - e);           /* top bit set: v scaled to [2^63, 2^64) */
-    /* The largest s with norm >= sub_k[s]; three comparisons. */
-    s = norm >= sub_k[4] ? 4 : 0;
-    s += norm >= sub_k[s + 2] ? 2 : 0;
-    s += norm >= sub_k[s + 1] ? 1 : 0;
-    return (apr_uint32_t)(PROF_HIST_SUB * (e - 2) + s);
+    return prof_hist_bucket_inline(us);
 }
 
 /* The lower bound of log-scale bucket b (LOG_FIRST <= b <= the overflow

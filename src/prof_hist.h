@@ -117,6 +117,59 @@ typedef struct {
  */
 apr_uint32_t prof_hist_bucket(apr_interval_time_t us);
 
+/* ---- prof_hist_bucket() inline, for the request path ----------------- */
+
+/** Where the log scale starts: values below are buckets of their own. */
+#define PROF_HIST_LOG_FIRST  8
+
+/** ceil(2^(s/8) * 2^63) for s = 0..7 (prof_hist.c says why). */
+extern const apr_uint64_t prof_hist_sub_k[PROF_HIST_SUB];
+
+/** floor(log2(v)) for v > 0: one instruction where the compiler has it,
+ *  the portable halving otherwise. */
+static APR_INLINE unsigned prof_hist_ilog2(apr_uint64_t v)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 63u - (unsigned)__builtin_clzll(v);
+#else
+    unsigned e = 0;
+
+    if (v >> 32) { v >>= 32; e += 32; }
+    if (v >> 16) { v >>= 16; e += 16; }
+    if (v >> 8)  { v >>= 8;  e += 8; }
+    if (v >> 4)  { v >>= 4;  e += 4; }
+    if (v >> 2)  { v >>= 2;  e += 2; }
+    if (v >> 1)  { e += 1; }
+    return e;
+#endif
+}
+
+/** prof_hist_bucket(), the same result, inline: prof_agg.c counts every
+ *  request's `total` with it, and a call costs a third of the work. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static APR_INLINE apr_uint32_t prof_hist_bucket_inline(apr_interval_time_t us)
+{
+    apr_uint64_t v, norm;
+    unsigned e, s;
+
+    if (us < PROF_HIST_LOG_FIRST) {
+        return us <= 0 ? 0 : (apr_uint32_t)us;
+    }
+    if (us >= (APR_INT64_C(1) << PROF_HIST_TOP_BITS)) {
+        return (apr_uint32_t)(PROF_HIST_BUCKETS - 1);
+    }
+    v = (apr_uint64_t)us;
+    e = prof_hist_ilog2(v);         /* 3 .. PROF_HIST_TOP_BITS - 1 */
+    norm = v << (63 - e);           /* top bit set: v scaled to [2^63, 2^64) */
+    /* The largest s with norm >= prof_hist_sub_k[s]; three comparisons. */
+    s = norm >= prof_hist_sub_k[4] ? 4 : 0;
+    s += norm >= prof_hist_sub_k[s + 2] ? 2 : 0;
+    s += norm >= prof_hist_sub_k[s + 1] ? 1 : 0;
+    return (apr_uint32_t)(PROF_HIST_SUB * (e - 2) + s);
+}
+
 /**
  * The values bucket b holds: lo <= us < hi. Bucket 0 is [0, 1) (negative
  * durations are counted there too, as 0). For the overflow bucket hi is

@@ -11,6 +11,11 @@
  * locale, and these rules are about ASCII bytes.
  */
 
+/* strchrnul() is a GNU extension (prof_route_fold_len() uses it where
+ * glibc has it). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <string.h>
 
 #include "apr_lib.h"
@@ -213,31 +218,42 @@ static void fold_slash(fold_out_t *o)
     o->buf[o->len++] = '/';
 }
 
-const char *prof_route_fold(apr_pool_t *p, const char *path,
-                            apr_size_t max_len)
+/*
+ * The fold of path, whose segments before from (the start of a segment)
+ * are known not to fold: prof_route_fold_len()'s scan found from's to be
+ * the first that does. They are copied as they are, at once when they
+ * fit. *len is the result's length.
+ */
+static const char *fold_from(apr_pool_t *p, const char *path,
+                             const char *from, apr_size_t max_len,
+                             apr_size_t *len)
 {
     static const apr_size_t id_len = sizeof(PROF_ROUTE_ID) - 1;
     const char *s, *seg;
-    apr_size_t len, slashes = 0;
+    apr_size_t head = (apr_size_t)(from - path), rest = strlen(from);
     fold_out_t o;
 
-    if (path == NULL) {
-        path = "";
-    }
-    for (len = 0; path[len]; ++len) {
-        slashes += path[len] == '/';
-    }
-    /* A segment of one digit grows by two bytes; nothing else grows. */
-    o.cap = result_cap(max_len, len, slashes + 1, id_len - 1);
+    /* Only a segment of one or two bytes grows (by two, or one), and rest
+     * holds at most (rest + 1) / 2 segments that fold. */
+    o.cap = result_cap(max_len, head + rest, (rest + 1) / 2, id_len - 1);
     o.buf = apr_palloc(p, o.cap + 1);
     o.len = 0;
     o.last_slash = 0;
     o.full = 0;
-
-    for (s = path; !o.full; ++s) {
+    s = path;
+    if (head > 0 && head <= o.cap) {
+        /* from follows a '/': the prefix ends with it */
+        memcpy(o.buf, path, head);
+        o.len = head;
+        o.last_slash = head - 1;
+        s = from;
+    }
+    for (; !o.full; ++s) {
         for (seg = s; *s && *s != '/'; ++s) {
         }
-        if (segment_is_id((const unsigned char *)seg, (apr_size_t)(s - seg))) {
+        if (seg >= from
+            && segment_is_id((const unsigned char *)seg,
+                             (apr_size_t)(s - seg))) {
             fold_put(&o, PROF_ROUTE_ID, id_len);
         }
         else {
@@ -254,7 +270,74 @@ const char *prof_route_fold(apr_pool_t *p, const char *path,
                 : utf8_cut((const unsigned char *)o.buf, o.len);
     }
     o.buf[o.len] = '\0';
+    *len = o.len;
     return o.buf;
+}
+
+const char *prof_route_fold(apr_pool_t *p, const char *path,
+                            apr_size_t max_len)
+{
+    apr_size_t len;
+
+    if (path == NULL) {
+        path = "";
+    }
+    return fold_from(p, path, path, max_len, &len);
+}
+
+/* For prof_route_fold_len()'s scan: 1 for a byte that may be part of an
+ * identifier segment (a hex digit, or '-' of a UUID), 2 for the end of a
+ * segment ('/' or the NUL), 0 for any other byte. */
+static const unsigned char scan_class[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['-'] = 1, ['/'] = 2, [0] = 2,
+};
+
+const char *prof_route_fold_len(apr_pool_t *p, const char *path,
+                                apr_size_t max_len, apr_size_t *len)
+{
+    const unsigned char *s, *seg;
+
+    if (path == NULL) {
+        path = "";
+    }
+    /* One pass: a segment whose bytes are all hex digits or '-' is looked
+     * at by segment_is_id(); a segment with any other byte cannot fold,
+     * and the rest of it is only scanned for its end. */
+    for (s = (const unsigned char *)path;; ++s) {
+        unsigned char c;
+
+        for (seg = s; (c = scan_class[*s]) == 1; ++s) {
+        }
+        if (c == 0) {
+            /* The rest of the segment: glibc's vector scan, a handful of
+             * instructions for a whole segment, where a loop takes five a
+             * byte. */
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+            s = (const unsigned char *)strchrnul((const char *)s, '/');
+#else
+            while (*++s != '/' && *s) {
+            }
+#endif
+        }
+        else if (s != seg && segment_is_id(seg, (apr_size_t)(s - seg))) {
+            goto fold;
+        }
+        if (*s == '\0') {
+            break;
+        }
+    }
+    *len = (apr_size_t)(s - (const unsigned char *)path);
+    if (*len <= max_len) {
+        return path;            /* the path is its own route */
+    }
+    /* Nothing folds, but it must be cut: prof_route_fold() does that. */
+    seg = (const unsigned char *)path;
+fold:
+    return fold_from(p, path, (const char *)seg, max_len, len);
 }
 
 apr_size_t prof_utf8_prefix_len(const char *s, apr_size_t max_len)

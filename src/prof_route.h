@@ -132,6 +132,19 @@ const char *prof_route_fold(apr_pool_t *p, const char *path,
                             apr_size_t max_len);
 
 /**
+ * prof_route_fold() for the request path: the same route, but the path
+ * itself (not a copy, nothing allocated) when no segment folds and it is
+ * at most max_len bytes long, which is what most paths are; a copy in p
+ * from prof_route_fold() otherwise. Either way NUL-terminated, and *len is
+ * its length: prof_agg_str_setn() hashes it without measuring it again.
+ * One pass over the path, a few instructions a byte. Unlike the other
+ * functions here, the result may be path: it lives as long as both path
+ * and p do.
+ */
+const char *prof_route_fold_len(apr_pool_t *p, const char *path,
+                                apr_size_t max_len, apr_size_t *len);
+
+/**
  * The path as the store's path column keeps it: a copy, cut to max_len
  * bytes, never in the middle of a UTF-8 character.
  *

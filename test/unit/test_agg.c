@@ -28,6 +28,7 @@
 #include "prof_clock.h"
 #include "unit.h"
 
+#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define HOT_ASSERT(cond, ...) \
     do { if (!(cond)) ck_abort_msg(__VA_ARGS__); } while (0)
 
@@ -354,6 +355,259 @@ START_TEST(keys_of_every_length_compare_exactly)
         free(c);
         blk_free(&b);
     }
+}
+END_TEST
+
+/* ---- prof_agg_record_k(): the same cells as prof_agg_record() -------- */
+
+/* Two snapshots hold the same cells: ids, keys and every counter. */
+static void snaps_equal(const prof_agg_snap_t *a, const prof_agg_snap_t *b)
+{
+    apr_size_t i;
+    int j;
+
+    ck_assert_uint_eq(a->nreq, b->nreq);
+    ck_assert_uint_eq(a->counters.key_overflow, b->counters.key_overflow);
+    ck_assert_uint_eq(a->counters.route_folded, b->counters.route_folded);
+    for (i = 0; i < a->nreq; ++i) {
+        const prof_agg_cell_t *x = &a->req[i], *y = &b->req[i];
+
+        HOT_ASSERT(x->id == y->id && x->key.hash == y->key.hash
+                   && x->key.status == y->key.status
+                   && x->key.flags == y->key.flags
+                   && strcmp(x->key.vhost, y->key.vhost) == 0
+                   && strcmp(x->key.route, y->key.route) == 0
+                   && strcmp(x->key.method, y->key.method) == 0,
+                   "cell %zu: (%s, %s, %s, %d) vs (%s, %s, %s, %d)", (size_t)i,
+                   x->key.vhost, x->key.route, x->key.method, x->key.status,
+                   y->key.vhost, y->key.route, y->key.method, y->key.status);
+        HOT_ASSERT(x->hist.count == y->hist.count && x->hist.sum == y->hist.sum
+                   && x->hist.min == y->hist.min && x->hist.max == y->hist.max
+                   && memcmp(x->hist.n, y->hist.n, sizeof(x->hist.n)) == 0
+                   && x->ttfb_us == y->ttfb_us
+                   && x->ttfb_count == y->ttfb_count && x->bytes == y->bytes,
+                   "cell %zu: counters differ", (size_t)i);
+        for (j = 0; j < PROF_PHASE_TOTAL; ++j) {
+            ck_assert_uint_eq(x->phase_us[j], y->phase_us[j]);
+        }
+    }
+}
+
+/* Key parts that exercise every branch of the keyed path: empty, NULL,
+ * cut inside a UTF-8 character, methods around 8 bytes (one word or the
+ * long way) and past PROF_AGG_METHOD_MAX, routes around the cut, the
+ * special routes, statuses outside 100..999. */
+#define KR_VHOSTS  6
+#define KR_ROUTES  9
+static char kr_vhost[KR_VHOSTS][260];
+static char kr_route[KR_ROUTES][300];
+static const char *const kr_methods[] = {
+    "GET", "POST", "", NULL, "OPTIONS", "PROPFIND", "PROPPATCH",
+    "VERSION-CONTROL", "A-METHOD-OF-20-BYTES", "\xc3\xa9", "G"
+};
+static const int kr_status[] = { 200, 404, 500, 99, 1000, 0, -1, 302, 999 };
+
+static void kr_setup(void)
+{
+    int i;
+
+    strcpy(kr_vhost[0], "");
+    strcpy(kr_vhost[1], "a.example:80");
+    strcpy(kr_vhost[2], "www.example.com:443");
+    memset(kr_vhost[3], 'v', 200);              /* cut at 127: a 3-byte */
+    kr_vhost[3][200] = '\0';                    /* char across 128 */
+    memcpy(kr_vhost[3] + 127, "\xe2\x82\xac", 3);
+    memcpy(kr_vhost[4], kr_vhost[3], 201);
+    kr_vhost[4][190] = 'W';                     /* differs past the cut */
+    strcpy(kr_vhost[5], "\xff\xfe\x01 host");
+    strcpy(kr_route[0], "");
+    strcpy(kr_route[1], "/1k.html");
+    strcpy(kr_route[2], "/api/v1/items/:id");
+    strcpy(kr_route[3], PROF_AGG_NOT_FOUND);
+    strcpy(kr_route[4], PROF_AGG_OTHER);
+    memset(kr_route[5], 'r', 290);
+    kr_route[5][290] = '\0';
+    memcpy(kr_route[5] + 255, "\xc3\xa9", 2);  /* cut at 255 */
+    memcpy(kr_route[6], kr_route[5], 291);
+    kr_route[6][280] = 'X';                     /* differs past the cut */
+    for (i = 7; i < KR_ROUTES; ++i) {
+        snprintf(kr_route[i], sizeof(kr_route[i]), "/r%d", i);
+    }
+}
+
+/* The same requests through prof_agg_record() into one block and
+ * prof_agg_record_k() into another, each result compared, and a third
+ * block where the two take turns on the same keys: three equal blocks,
+ * folds, overflow and route budget included (small tables on purpose).
+ * _i picks the max the vhost is made with (PROF_AGG_VHOST_MAX, or
+ * PROF_AGG_STR_MAX so that prof_agg_record_k() cuts it itself) and how
+ * the route is made (prof_agg_str_set() or _setn()). */
+START_TEST(record_k_counts_as_record)
+{
+    uint64_t rs = unit_seed(_i);
+    apr_interval_time_t ph[PROF_PHASE_COUNT];
+    blk_t a, b, c;
+    int n;
+
+    kr_setup();
+    blk_new(&a, 24, 4, 24);
+    blk_new(&b, 24, 4, 24);
+    blk_new(&c, 24, 4, 24);
+    prof_agg_set_max_routes(a.agg, 5);
+    prof_agg_set_max_routes(b.agg, 5);
+    prof_agg_set_max_routes(c.agg, 5);
+    for (n = 0; n < 3000; ++n) {
+        const char *v = kr_vhost[unit_rand(&rs) % KR_VHOSTS];
+        const char *r = kr_route[unit_rand(&rs) % KR_ROUTES];
+        const char *m = kr_methods[unit_rand(&rs) % N_OF(kr_methods)];
+        int st = kr_status[unit_rand(&rs) % N_OF(kr_status)];
+        apr_interval_time_t ttfb = (apr_interval_time_t)(unit_rand(&rs) % 50)
+                                   - 1;
+        apr_uint64_t bytes = unit_rand(&rs) % 3000;
+        prof_agg_str_t vk, rk;
+        prof_agg_result_t ra, rb, rc;
+
+        phases_of(ph, (apr_interval_time_t)(unit_rand(&rs) % 100000));
+        prof_agg_str_set(&vk, v, _i & 1 ? PROF_AGG_STR_MAX
+                                        : PROF_AGG_VHOST_MAX);
+        if (_i & 2) {
+            prof_agg_str_setn(&rk, r, strlen(r), PROF_AGG_ROUTE_MAX);
+        }
+        else {
+            prof_agg_str_set(&rk, r, PROF_AGG_ROUTE_MAX);
+        }
+        ra = prof_agg_record(a.agg, v, r, m, st, ph, ttfb, bytes);
+        rb = prof_agg_record_k(b.agg, &vk, &rk, m, st, ph, ttfb, bytes);
+        rc = n % 2 ? prof_agg_record(c.agg, v, r, m, st, ph, ttfb, bytes)
+                   : prof_agg_record_k(c.agg, &vk, &rk, m, st, ph, ttfb,
+                                       bytes);
+        HOT_ASSERT(ra == rb && ra == rc, "request %d (%s, %s, %s, %d): "
+                   "record %d, record_k %d, both %d", n, v, r,
+                   m ? m : "(null)", st, (int)ra, (int)rb, (int)rc);
+    }
+    snaps_equal(prof_agg_snapshot(a.agg, unit_pool),
+                prof_agg_snapshot(b.agg, unit_pool));
+    snaps_equal(prof_agg_snapshot(a.agg, unit_pool),
+                prof_agg_snapshot(c.agg, unit_pool));
+    /* The keys the keyed path wrote carry the hashes attach checks. */
+    ck_assert_int_eq(prof_agg_attach(&b.agg, unit_pool, b.mem, b.size,
+                                     &b.layout), APR_SUCCESS);
+    blk_free(&a);
+    blk_free(&b);
+    blk_free(&c);
+}
+END_TEST
+
+/* A string of every length, in a block of exactly its length without a
+ * NUL (prof_agg_str_setn() promises to read len bytes and no more; ASan
+ * sees one more), finds the cell that prof_agg_record() made from a
+ * NUL-terminated copy; a byte changed at its start, middle or end is
+ * another key. _i: the vhost or the route; methods of every length come
+ * through the keyed path too. */
+START_TEST(record_k_strings_of_every_length)
+{
+    size_t max = _i == 0 ? PROF_AGG_VHOST_MAX
+                 : _i == 1 ? PROF_AGG_ROUTE_MAX : PROF_AGG_METHOD_MAX;
+    size_t n, k, pos;
+    char src[PROF_AGG_ROUTE_MAX + 8];
+    blk_t b;
+
+    for (n = 0; n <= max + 3; ++n) {
+        char *raw = malloc(n ? n : 1), *term;
+        prof_agg_str_t vk, rk;
+        prof_agg_snap_t *s;
+        size_t cells = 1;
+
+        ck_assert_ptr_nonnull(raw);
+        blk_new(&b, 8, 4, 16);
+        for (k = 0; k < n; ++k) {
+            src[k] = (char)('a' + (k * 7 + n) % 26);
+        }
+        src[n] = '\0';
+        memcpy(raw, src, n);
+        term = dup_n(src, n);
+        prof_agg_str_set(&vk, "h", PROF_AGG_VHOST_MAX);
+        prof_agg_str_set(&rk, "/r", PROF_AGG_ROUTE_MAX);
+        if (_i == 0) {
+            prof_agg_record(b.agg, term, "/r", "GET", 200, NULL, -1, 0);
+            prof_agg_str_setn(&vk, raw, n, PROF_AGG_STR_MAX);
+            prof_agg_record_k(b.agg, &vk, &rk, "GET", 200, NULL, -1, 0);
+        }
+        else if (_i == 1) {
+            prof_agg_record(b.agg, "h", term, "GET", 200, NULL, -1, 0);
+            prof_agg_str_setn(&rk, raw, n, PROF_AGG_ROUTE_MAX);
+            prof_agg_record_k(b.agg, &vk, &rk, "GET", 200, NULL, -1, 0);
+        }
+        else {
+            prof_agg_record(b.agg, "h", "/r", term, 200, NULL, -1, 0);
+            prof_agg_record_k(b.agg, &vk, &rk, term, 200, NULL, -1, 0);
+        }
+        /* one byte changed at the start, middle and end, within the cut */
+        for (k = 0; k < 3 && n > 0 && n <= max; ++k) {
+            char *d;
+
+            pos = k == 0 ? 0 : k == 1 ? n / 2 : n - 1;
+            if ((k == 1 && pos == 0) || (k == 2 && (pos == 0 || pos == n / 2))) {
+                continue;       /* positions that coincide: one key */
+            }
+            d = malloc(n + 1);
+            ck_assert_ptr_nonnull(d);
+            memcpy(d, src, n + 1);
+            d[pos] = 'Z';
+            if (_i == 0) {
+                prof_agg_str_setn(&vk, d, n, PROF_AGG_VHOST_MAX);
+            }
+            else if (_i == 1) {
+                prof_agg_str_setn(&rk, d, n, PROF_AGG_ROUTE_MAX);
+            }
+            prof_agg_record_k(b.agg, &vk, &rk, _i == 2 ? d : "GET", 200,
+                              NULL, -1, 0);
+            free(d);
+            ++cells;
+        }
+        s = prof_agg_snapshot(b.agg, unit_pool);
+        HOT_ASSERT(s->nreq == cells && s->req[0].hist.count == 2,
+                   "field %d len %zu: %zu cells, the first counts %lu", _i, n,
+                   (size_t)s->nreq, (unsigned long)s->req[0].hist.count);
+        HOT_ASSERT((size_t)s->req[0].key.vhost_len + s->req[0].key.route_len
+                   + s->req[0].key.method_len
+                   == (size_t)(1 + 2 + 3 - (_i == 0 ? 1 : _i == 1 ? 2 : 3))
+                      + (n > max ? max : n),
+                   "field %d len %zu: cut wrong", _i, n);
+        free(raw);
+        free(term);
+        blk_free(&b);
+    }
+}
+END_TEST
+
+START_TEST(str_set_cuts_like_the_key)
+{
+    char v[200];
+    prof_agg_str_t a, b;
+
+    prof_agg_str_set(&a, NULL, PROF_AGG_VHOST_MAX);
+    ck_assert_str_eq(a.s, "");
+    ck_assert_uint_eq(a.len, 0);
+    prof_agg_str_setn(&b, NULL, 5, PROF_AGG_VHOST_MAX);
+    ck_assert_uint_eq(b.len, 0);
+    ck_assert(a.hash == b.hash);
+    prof_agg_str_set(&b, "", PROF_AGG_VHOST_MAX);
+    ck_assert(a.hash == b.hash);
+    memset(v, 'v', sizeof(v) - 1);
+    v[sizeof(v) - 1] = '\0';
+    memcpy(v + 127, "\xe2\x82\xac", 3);
+    prof_agg_str_set(&a, v, PROF_AGG_VHOST_MAX);
+    ck_assert_uint_eq(a.len, 127);
+    prof_agg_str_setn(&b, v, sizeof(v) - 1, PROF_AGG_VHOST_MAX);
+    ck_assert_uint_eq(b.len, 127);
+    ck_assert(a.hash == b.hash);
+    prof_agg_str_setn(&b, v, 127, 1000);        /* max past the longest */
+    ck_assert(a.hash == b.hash);
+    prof_agg_str_set(&b, v, 1000);
+    ck_assert_uint_eq(b.len, PROF_AGG_STR_MAX > 199 ? 199 : PROF_AGG_STR_MAX);
+    prof_agg_str_setn(&b, v, 126, PROF_AGG_VHOST_MAX);
+    ck_assert(a.hash != b.hash);
 }
 END_TEST
 
@@ -1013,6 +1267,11 @@ START_TEST(attach_refuses_foreign_and_corrupt_blocks)
         at = block_find(&b, "(other)");
         at[1] = 'O';
         break;
+    case 10:                            /* a short method's padding, which
+                                           the keyed path compares */
+        at = block_find(&b, "GET");
+        at[5] = 'x';
+        break;
     default:                            /* every word of the indices and
                                            counters, one bad cell index */
         for (i = 136; i + 8 <= b.size; i += 8) {
@@ -1235,6 +1494,9 @@ Suite *prof_agg_suite(void)
     tcase_add_test(tc, null_and_odd_input);
     tcase_add_test(tc, keys_are_cut_on_characters);
     tcase_add_loop_test(tc, keys_of_every_length_compare_exactly, 0, 3);
+    tcase_add_loop_test(tc, record_k_counts_as_record, 0, 4);
+    tcase_add_loop_test(tc, record_k_strings_of_every_length, 0, 3);
+    tcase_add_test(tc, str_set_cuts_like_the_key);
     tcase_add_test(tc, full_table_folds_and_counts);
     tcase_add_test(tc, route_budget_per_vhost);
     tcase_add_test(tc, route_table_full_folds);
@@ -1247,7 +1509,7 @@ Suite *prof_agg_suite(void)
     tcase_add_test(tc, processes_count_into_one_block);
     tcase_add_test(tc, dead_claimer_costs_one_bounded_wait);
     tcase_add_test(tc, attach_takes_over_a_valid_block);
-    tcase_add_loop_test(tc, attach_refuses_foreign_and_corrupt_blocks, 0, 11);
+    tcase_add_loop_test(tc, attach_refuses_foreign_and_corrupt_blocks, 0, 12);
     suite_add_tcase(s, tc);
     tc = tcase_create("rollup");
     tcase_set_timeout(tc, 120);

@@ -235,6 +235,83 @@ START_TEST(fold_table)
 }
 END_TEST
 
+static char rand_of(uint64_t *rs, const char *set);
+
+/* prof_route_fold_len() of in at max_len: what prof_route_fold() gives,
+ * its length, and in itself (nothing allocated) exactly when that route
+ * is in. */
+static void check_fold_len(const char *in, apr_size_t max_len)
+{
+    const char *want = prof_route_fold(unit_pool, in, max_len), *out;
+    apr_size_t len = 12345;
+
+    out = prof_route_fold_len(unit_pool, in, max_len, &len);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(strcmp(out, want) == 0,
+                  "fold_len(\"%s\", %zu) = \"%s\", fold gives \"%s\"",
+                  show(in), (size_t)max_len, show(out), show(want));
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert_msg((out == in) == (strcmp(want, in) == 0),
+                  "fold_len(\"%s\", %zu): %s the input", show(in),
+                  (size_t)max_len, out == in ? "returned" : "copied");
+}
+
+START_TEST(fold_len_table)
+{
+    const fold_case_t *c = &fold_cases[_i];
+    char *in = exact(c->in);
+    unit_guard_t g;
+    apr_size_t m;
+
+    check_fold_len(in, c->max_len);
+    /* at every cut, and reading nothing past the NUL */
+    for (m = 0; m <= strlen(c->in) + 2; ++m) {
+        check_fold_len(in, m);
+    }
+    check_fold_len(guarded_new(&g, c->in), c->max_len);
+    unit_guard_free(&g);
+    free(in);
+}
+END_TEST
+
+/* Hostile bytes: every byte but NUL, long runs of hex and '-' (the scan's
+ * id-like class), '/' everywhere, at lengths around PROF_ROW_ROUTE_MAX. */
+START_TEST(fold_len_hostile)
+{
+    static const char *const sets[] = {
+        NULL, "0123456789abcdefABCDEF-/", "/", "0/-", "-", "9",
+        "\xc3\xa9\xe2\x82\xac/1", "aZ/%.:~"
+    };
+    uint64_t rs = unit_seed(_i);
+    const char *set = sets[_i % N_OF(sets)];
+    size_t n = unit_rand(&rs) % 600, i;
+    char *path = malloc(n + 1);
+    unit_guard_t g;
+
+    ck_assert_ptr_nonnull(path);
+    for (i = 0; i < n; ++i) {
+        path[i] = set ? rand_of(&rs, set)
+                      : (char)(1 + unit_rand(&rs) % 255);
+    }
+    path[n] = '\0';
+    check_fold_len(path, PROF_ROW_ROUTE_MAX);
+    check_fold_len(path, NOLIMIT);
+    check_fold_len(path, unit_rand(&rs) % (n + 2));
+    check_fold_len(guarded_new(&g, path), PROF_ROW_ROUTE_MAX);
+    unit_guard_free(&g);
+    free(path);
+}
+END_TEST
+
+START_TEST(fold_len_null_is_empty)
+{
+    apr_size_t len = 7;
+
+    ck_assert_str_eq(prof_route_fold_len(unit_pool, NULL, NOLIMIT, &len), "");
+    ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
 START_TEST(fold_null_is_empty)
 {
     ck_assert_str_eq(prof_route_fold(unit_pool, NULL, NOLIMIT), "");
@@ -400,11 +477,18 @@ START_TEST(fold_random)
     ck_assert_msg(strcmp(out, want) == 0, "fold(\"%s\") = \"%s\", want \"%s\"",
                   show(path), show(out), show(want));
     ck_assert_str_eq(prof_route_fold(unit_pool, out, NOLIMIT), want);
+    in = exact(path);
+    check_fold_len(in, NOLIMIT);
+    check_fold_len(in, PROF_ROW_ROUTE_MAX);
+    free(in);
 
     /* Cut: at every max_len up to past the end. */
     for (m = 0; m <= wl + 2; ++m) {
         in = exact(path);
         out = prof_route_fold(unit_pool, in, m);
+        free(in);
+        in = exact(path);
+        check_fold_len(in, m);
         free(in);
         cut = ref_route_cut(want, m);
         ck_assert_msg(strlen(out) == cut && memcmp(out, want, cut) == 0,
@@ -480,6 +564,8 @@ START_TEST(fold_long)
     ck_assert(strcmp(out, want) == 0);
     out = prof_route_fold(unit_pool, guarded_new(&g, path), c->max_len);
     ck_assert(strcmp(out, want) == 0);
+    unit_guard_free(&g);
+    check_fold_len(guarded_new(&g, path), c->max_len);
     unit_guard_free(&g);
     free(path);
     free(body);
@@ -1221,6 +1307,9 @@ Suite *prof_route_suite(void)
     tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_loop_test(tc, fold_table, 0, N_OF(fold_cases));
     tcase_add_test(tc, fold_null_is_empty);
+    tcase_add_loop_test(tc, fold_len_table, 0, N_OF(fold_cases));
+    tcase_add_loop_test(tc, fold_len_hostile, 0, 400);
+    tcase_add_test(tc, fold_len_null_is_empty);
     tcase_add_loop_test(tc, fold_random, 0, 1000);
     tcase_add_loop_test(tc, fold_long, 0, N_OF(long_folds));
     suite_add_tcase(s, tc);
