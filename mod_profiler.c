@@ -20,6 +20,7 @@
 
 #include "mod_profiler.h"
 #include "mod_profiler_private.h"
+#include "mod_profiler_req.h"
 #include "prof_clock.h"
 #include "mod_profiler_config.h"
 #include "mod_profiler_timing.h"
@@ -190,6 +191,37 @@ static int profiler_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/*
+ * The handlers of the report and the metrics, in one hook: it runs for
+ * every request of the server, and the first byte turns nearly all of
+ * them away (a static file's handler is its content type) before any call.
+ * A request one of them answers is the profiler's own: it counts nowhere.
+ */
+static int profiler_handler(request_rec *r)
+{
+    const char *h = r->handler;
+    prof_req_t *rq;
+    int (*handle)(request_rec *);
+
+    if (h == NULL || h[0] != 'p' || strncmp(h, "profiler-", 9)) {
+        return DECLINED;
+    }
+    if (!strcmp(h, PROF_REPORT_HANDLER)) {
+        handle = prof_report_handle;
+    }
+    else if (!strcmp(h, PROF_METRICS_HANDLER)) {
+        handle = prof_metrics_handle;
+    }
+    else {
+        return DECLINED;
+    }
+    rq = prof_req_get(r);
+    if (rq) {
+        rq->own = 1;
+    }
+    return handle(r);
+}
+
 static void profiler_register_hooks(apr_pool_t *p)
 {
     /* The span API: stateless until a request has a profile, so it can be
@@ -218,6 +250,8 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_metrics_register_hooks(p);
     prof_metrics_handler_register_hooks(p);
     prof_status_register_hooks(p);
+    /* A handler like any content generator: the middle is where they go. */
+    ap_hook_handler(profiler_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(profiler) = {

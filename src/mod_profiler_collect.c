@@ -131,59 +131,36 @@ static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
     return name;
 }
 
-void prof_collect_request(request_rec *r, prof_req_t *rq)
+/* What a request brings to the store, decided and written out of line:
+ * most requests are counted in the metrics and not stored (ProfilerStoreRate
+ * keeps a few hundred a second), and the row's room on the stack would
+ * cost every one of them a larger frame. */
+typedef struct {
+    request_rec *first, *last;
+    const char *path, *route, *vhost;
+    prof_agg_t *agg;
+    prof_span_info_t *spans;
+    apr_size_t nspans;
+} collected_t;
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void collect_store(request_rec *r, prof_req_t *rq,
+                          const collected_t *c)
 {
-    request_rec *first = rq->r, *last = prof_req_final(r);
-    const prof_srv_conf_t *sconf;
+    request_rec *first = c->first, *last = c->last;
+    const prof_srv_conf_t *sconf = prof_config_srv(first->server);
     const apr_array_header_t *query_names;
     const apr_int64_t *dur = rq->phases.dur_us;
+    const char *path = c->path, *route = c->route, *vhost = c->vhost;
     apr_int64_t slow_us;
     prof_row_in_t in;
     prof_row_t *row;
-    prof_span_info_t *spans = NULL;
-    apr_size_t nspans = 0, i;
-    prof_agg_t *agg;
-    prof_agg_str_t route_key;
-    const char *path, *route, *vhost;
     double w;
-    int always, stored_path;
+    int always;
 
-    /* The profiler's own handlers count nowhere: a scrape or a look at
-     * the report is not traffic. */
-    if (last->handler && (!strcmp(last->handler, PROF_REPORT_HANDLER)
-                          || !strcmp(last->handler, PROF_METRICS_HANDLER))) {
-        return;
-    }
-    /* What the client asked for is the initial request (its path and
-     * route, as %U logs them, and its vhost); how it ended, and the
-     * configuration that decides what is kept, the last one of its
-     * internal redirects (r, as mod_log_config's %>s). */
-    sconf = prof_config_srv(first->server);
-    path = first->parsed_uri.path ? first->parsed_uri.path : first->uri;
-    stored_path = path != NULL;
-    if (path == NULL) {
-        path = "";
-    }
-    route = route_of(r, sconf, path, last->status, &route_key);
-    agg = prof_metrics_agg_of(first->server);
-    vhost = prof_metrics_vhost(first->server);
-    if (prof_req_spans(rq)) {
-        nspans = prof_req_finished_spans(r, rq, &spans);
-    }
-    if (agg) {
-        /* The vhost hashed once per server, the route as it was folded. */
-        prof_agg_record_k(agg, prof_metrics_vhost_key(first->server),
-                          &route_key, first->method, last->status, dur,
-                          rq->headers_sent ? rq->ttfb_us : -1,
-                          (apr_uint64_t)(last->bytes_sent > 0
-                                         ? last->bytes_sent : 0));
-        for (i = 0; i < nspans; ++i) {
-            prof_agg_span(agg, spans[i].name, spans[i].dur_us);
-        }
-    }
-
-    if (!prof_store_running() || !prof_config_store(r) || !stored_path
-        || ignored(sconf, path)) {
+    if (ignored(sconf, path)) {
         return;
     }
     slow_us = prof_config_sample_slow_us(r);
@@ -222,15 +199,15 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     in.protocol = first->protocol;
     /* The metrics' route budget holds for the stored rows too (decided
      * once, kept by the segment for every child). */
-    in.route = prof_agg_route_admit(agg, vhost, route);
+    in.route = prof_agg_route_admit(c->agg, vhost, route);
     in.path = prof_path_truncate(r->pool, path, PROF_ROW_PATH_MAX);
     query_names = prof_config_store_query(r);
     if (query_names && first->args) {
         in.query = prof_query_redact(r->pool, first->args, query_names,
                                      PROF_ROW_QUERY_MAX);
     }
-    in.nspans = nspans;
-    in.spans = spans;
+    in.nspans = c->nspans;
+    in.spans = c->spans;
     in.span_base_us = dur[PROF_PHASE_READ];
     in.spans_dropped = prof_req_spans(rq) ? prof_span_dropped(prof_req_spans(rq))
                                           : 0;
@@ -241,5 +218,56 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
     }
     if (!prof_store_submit(row)) {
         prof_row_free(row);
+    }
+}
+
+void prof_collect_request(request_rec *r, prof_req_t *rq)
+{
+    collected_t c;
+    prof_agg_str_t route_key;
+    const prof_srv_conf_t *sconf;
+    int stored_path;
+    apr_size_t i;
+
+    /* The profiler's own handlers count nowhere: a scrape or a look at
+     * the report is not traffic. */
+    if (rq->own) {
+        return;
+    }
+    /* What the client asked for is the initial request (its path and
+     * route, as %U logs them, and its vhost); how it ended, and the
+     * configuration that decides what is kept, the last one of its
+     * internal redirects (r, as mod_log_config's %>s). */
+    c.first = rq->r;
+    c.last = prof_req_final(r);
+    sconf = prof_config_srv(c.first->server);
+    c.path = c.first->parsed_uri.path ? c.first->parsed_uri.path
+                                      : c.first->uri;
+    stored_path = c.path != NULL;
+    if (c.path == NULL) {
+        c.path = "";
+    }
+    c.route = route_of(r, sconf, c.path, c.last->status, &route_key);
+    c.agg = prof_metrics_agg_of(c.first->server);
+    c.spans = NULL;
+    c.nspans = 0;
+    if (prof_req_spans(rq)) {
+        c.nspans = prof_req_finished_spans(r, rq, &c.spans);
+    }
+    if (c.agg) {
+        /* The vhost hashed once per server, the route as it was folded. */
+        prof_agg_record_k(c.agg, prof_metrics_vhost_key(c.first->server),
+                          &route_key, c.first->method, c.last->status,
+                          rq->phases.dur_us,
+                          rq->headers_sent ? rq->ttfb_us : -1,
+                          (apr_uint64_t)(c.last->bytes_sent > 0
+                                         ? c.last->bytes_sent : 0));
+        for (i = 0; i < c.nspans; ++i) {
+            prof_agg_span(c.agg, c.spans[i].name, c.spans[i].dur_us);
+        }
+    }
+    if (stored_path && prof_store_running() && prof_config_store(r)) {
+        c.vhost = prof_metrics_vhost(c.first->server);
+        collect_store(r, rq, &c);
     }
 }

@@ -116,6 +116,7 @@ void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
 
     /* The main server's <Location> sections apply inside every vhost too. */
     conf->maybe_on = base->maybe_on || add->maybe_on;
+    conf->rfilter_maybe = base->rfilter_maybe || add->rfilter_maybe;
     conf->max_spans = MERGE_INT(max_spans);
     conf->store_maybe_on = base->store_maybe_on || add->store_maybe_on;
     /* A vhost's own rules come first, then the main server's. */
@@ -163,11 +164,25 @@ const char *prof_config_set_enabled(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* The server's requests may need a filter of their own (the header, or
+ * ProfilerUpstreamTiming drop): where none can, the handler phase's start
+ * is all insert_filter does (mod_profiler_filter.c). */
+static void request_filter_maybe(cmd_parms *cmd)
+{
+    prof_srv_conf_t *sconf =
+        ap_get_module_config(cmd->server->module_config, &profiler_module);
+
+    sconf->rfilter_maybe = 1;
+}
+
 const char *prof_config_set_st(cmd_parms *cmd, void *dconf, const char *arg)
 {
     prof_dir_conf_t *conf = dconf;
     int v = prof_config_parse_flag(arg);
 
+    if (v > 0 || (v < 0 && !strncasecmp(arg, "expr=", 5))) {
+        request_filter_maybe(cmd);
+    }
     if (v >= 0) {
         conf->st_mode = v ? PROF_ST_ON : PROF_ST_OFF;
         conf->st_expr = NULL;
@@ -250,6 +265,7 @@ const char *prof_config_set_up_mode(cmd_parms *cmd, void *dconf,
     }
     else if (!strcasecmp(arg, "drop")) {
         conf->up_mode = PROF_UP_DROP;
+        request_filter_maybe(cmd);
     }
     else {
         return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use merge, "

@@ -96,6 +96,9 @@ typedef struct {
      * timed before their <Location> is known, so this is what lets a server
      * that never enables the profiler skip even that. */
     int maybe_on;
+    /** ProfilerServerTiming On/expr= or ProfilerUpstreamTiming drop appear
+     * in this server's configuration (or the main server's) */
+    int rfilter_maybe;
     /* Set when "ProfilerStore On" appears in this server's configuration
      * or the main server's: the store is started only if some server
      * stores something. */

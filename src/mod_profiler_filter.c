@@ -163,12 +163,16 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
  * its first bytes leave httpd's request processing, as mod_logio counts
  * them; it runs before mod_ssl's filter.
  */
-static apr_status_t prof_conn_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+/* A brigade of the response being timed: the first bytes, or its end. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static apr_status_t conn_response(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     prof_conn_t *cc = f->ctx;
     prof_req_t *rq = cc->cur;
 
-    if (rq && !APR_BRIGADE_EMPTY(bb)) {
+    if (!APR_BRIGADE_EMPTY(bb)) {
         if (!rq->headers_sent) {
             first_bytes(rq);
             rq->ttfb_us = prof_phase_elapsed(&rq->phases);
@@ -178,6 +182,17 @@ static apr_status_t prof_conn_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             /* The response is complete: nothing more to time on it. */
             cc->cur = NULL;
         }
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+static apr_status_t prof_conn_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    /* Every brigade of the connection passes here, most of them after the
+     * response was timed: two loads and a test, then on (the work is out
+     * of line, so that this needs no stack frame). */
+    if (((prof_conn_t *)f->ctx)->cur) {
+        return conn_response(f, bb);
     }
     return ap_pass_brigade(f->next, bb);
 }
@@ -238,6 +253,11 @@ static void insert_filter(request_rec *r)
     if (rq) {
         if (prof_phase_current(&rq->phases) != PROF_PHASE_QUICK) {
             prof_phase_mark(&rq->phases, PROF_PHASE_HANDLER);
+        }
+        /* Where no header can be written, no upstream field dropped, and
+         * the connection's filter times the response, that is all. */
+        if (rq->conn_timed && !prof_config_srv(r->server)->rfilter_maybe) {
+            return;
         }
         if (add_filter_if_read(r, rq)) {
             return;

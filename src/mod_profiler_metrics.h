@@ -79,6 +79,9 @@ void prof_metrics_register_hooks(apr_pool_t *p);
 /** The Prometheus handler (mod_profiler_metrics_handler.c). */
 void prof_metrics_handler_register_hooks(apr_pool_t *p);
 
+/** Answer a request whose handler is PROF_METRICS_HANDLER. */
+int prof_metrics_handle(request_rec *r);
+
 /* ---- inline getters: they run on every request -------------------- */
 
 #include "mod_profiler_config.h"

@@ -42,12 +42,9 @@ static void write_rows(prof_prom_t *w)
     }
 }
 
-/* The scrape itself, out of line: every other request of the server passes
- * through metrics_handler() and must not pay this one's stack frame. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int metrics_handle(request_rec *r)
+/* SetHandler profiler-metrics: called by mod_profiler.c's handler hook,
+ * which turns every other request away. */
+int prof_metrics_handle(request_rec *r)
 {
     prof_agg_t *agg;
     prof_agg_snap_t *snap, empty;
@@ -85,18 +82,8 @@ static int metrics_handle(request_rec *r)
     return OK;
 }
 
-static int metrics_handler(request_rec *r)
-{
-    if (r->handler == NULL || r->handler[0] != PROF_METRICS_HANDLER[0]
-        || strcmp(r->handler, PROF_METRICS_HANDLER)) {
-        return DECLINED;
-    }
-    return metrics_handle(r);
-}
-
 void prof_metrics_handler_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /* A handler like any content generator: the middle is where they go. */
-    ap_hook_handler(metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The handler is mod_profiler.c's, shared with the report's. */
 }

@@ -371,24 +371,9 @@ static int page(request_rec *r, const char *base, const char *rel)
 
 /* ---- the handler --------------------------------------------------------- */
 
-static int report_handle(request_rec *r);
-
-/* Runs for every request of the server: the first byte turns nearly all of
- * them away (a static file's handler is its content type) before the call
- * to strcmp(), and before report_handle()'s prologue. */
-static int report_handler(request_rec *r)
-{
-    if (r->handler == NULL || r->handler[0] != PROF_REPORT_HANDLER[0]
-        || strcmp(r->handler, PROF_REPORT_HANDLER)) {
-        return DECLINED;
-    }
-    return report_handle(r);
-}
-
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int report_handle(request_rec *r)
+/* SetHandler profiler-report: called by mod_profiler.c's handler hook,
+ * which turns every other request away. */
+int prof_report_handle(request_rec *r)
 {
     const char *base, *rel;
     int is_api;
@@ -513,7 +498,6 @@ void prof_report_register_hooks(apr_pool_t *p)
     ap_hook_check_config(report_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* A content handler like any other: it only answers its own handler
      * name, so it can run in the middle. */
-    ap_hook_handler(report_handler, NULL, NULL, APR_HOOK_MIDDLE);
     prof_report_auth_register(p);
     prof_report_lint_register_hooks(p);
 }

@@ -62,4 +62,7 @@ const char *prof_report_set_base(cmd_parms *cmd, void *dconf,
 
 void prof_report_register_hooks(apr_pool_t *p);
 
+/** Answer a request whose handler is PROF_REPORT_HANDLER. */
+int prof_report_handle(request_rec *r);
+
 #endif /* MOD_PROFILER_REPORT_H */

@@ -40,6 +40,8 @@ typedef struct {
     unsigned headers_sent:1;        /**< our filter has seen the response */
     unsigned send_header:1;         /**< ProfilerServerTiming allows it */
     unsigned conn_timed:1;          /**< the connection's filter times it */
+    unsigned own:1;                 /**< answered by the report or the
+                                         metrics: counted nowhere */
 } prof_req_t;
 
 /**

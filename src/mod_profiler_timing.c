@@ -60,6 +60,7 @@ static int hook_post_read_first(request_rec *r)
     rq->upstream = NULL;
     rq->headers_sent = 0;
     rq->send_header = 0;
+    rq->own = 0;
     /* The connection's filter (mod_profiler_filter.c) times the first
      * byte of this request's response, and its end. */
     cc = prof_conn_get(r->connection);
