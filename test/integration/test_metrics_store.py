@@ -60,11 +60,19 @@ def test_row_counters_count_every_child_and_the_sampling():
         n = 200
         for _ in range(n):
             assert get(srv.port, "/index.html") == 200
-        stored = wait_for(lambda: (lambda w: w if w and w == count_rows(
-            srv.db) else None)(total(srv, "mod_profiler_store_rows_total",
-                                     result="written")))
-        sampled_out = total(srv, "mod_profiler_store_rows_total",
-                            result="sampled_out")
+        # Rows still queued when the first ones are written: wait until
+        # every request is accounted for (written or sampled out) and the
+        # written ones are all in the database, not merely until the two
+        # counts agree once, mid-stream.
+        def settled():
+            w = total(srv, "mod_profiler_store_rows_total", result="written")
+            s = total(srv, "mod_profiler_store_rows_total",
+                      result="sampled_out")
+            return (w, s) if w and w + s == n and w == count_rows(
+                srv.db) else None
+        settled_counts = wait_for(settled)
+        assert settled_counts, "rows never settled"
+        stored, sampled_out = settled_counts
         assert 0 < stored < n
         assert stored + sampled_out == n
         assert total(srv, "mod_profiler_store_rows_total",
