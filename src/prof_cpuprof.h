@@ -207,8 +207,9 @@ apr_status_t prof_cpu_thread_stop(prof_cpu_thread_t *t, apr_pool_t *rp,
  * from each object's symbol tables (.symtab with static functions where
  * the file has one or /usr/lib/debug has it by build id, .dynsym
  * otherwise), with file:line where DWARF is found, and "object+0xoffset"
- * where no symbol covers a pc (object: the file's base name; offset: from
- * the start of the file); one prof_mapping_t per loaded object, with its
+ * where no symbol covers a pc (object: the file's base name; offset: the
+ * address in the object's own ELF addresses, what `addr2line -e object`
+ * takes); one prof_mapping_t per loaded object, with its
  * build id; identical (stack, state, pid, route, phase) samples merged;
  * period, start and duration from the raws (wall and period of the first;
  * start the earliest, duration the longest). Non-leaf frames are looked
