@@ -769,14 +769,46 @@ static const Dwfl_Callbacks dwfl_callbacks = {
     NULL
 };
 
+/* One Dwfl per process, kept between calls (reading the objects' symbol
+ * tables and DWARF is the slow part), rebuilt when an address falls in no
+ * object it knows (something was dlopen()ed since). Dwfl is not
+ * thread-safe: used under sym_lock only. */
+static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
+static Dwfl *sym_dwfl;
+
+static Dwfl *dwfl_fresh(void)
+{
+    Dwfl *d = dwfl_begin(&dwfl_callbacks);
+
+    if (d == NULL) {
+        return NULL;
+    }
+    dwfl_report_begin(d);
+    if (dwfl_linux_proc_report(d, getpid()) != 0) {
+        dwfl_end(d);
+        return NULL;
+    }
+    dwfl_report_end(d, NULL, NULL);
+    return d;
+}
+
 typedef struct {
     apr_pool_t *p;
     prof_stacks_t *s;
-    Dwfl *dwfl;
+    int refreshed;              /* sym_dwfl rebuilt during this call */
     apr_hash_t *frame_of;       /* lookup address -> index + 1 */
-    apr_hash_t *mapping_of;     /* Dwfl_Module * -> mapping index + 1 */
+    apr_hash_t *mapping_of;     /* object's start -> mapping index + 1 */
     apr_hash_t *stack_of;       /* key -> index into s->stacks */
 } symctx_t;
+
+/* A symbol's name without its version ("memcpy@@GLIBC_2.14"). */
+static const char *bare_name(const char *name, apr_pool_t *p)
+{
+    const char *at = strchr(name, '@');
+
+    return at ? apr_pstrmemdup(p, name, (apr_size_t)(at - name))
+              : apr_pstrdup(p, name);
+}
 
 static const char *base_name(const char *path)
 {
@@ -787,7 +819,7 @@ static const char *base_name(const char *path)
 
 static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
 {
-    apr_uint32_t *idx = apr_hash_get(c->mapping_of, &m, sizeof(m));
+    apr_uint32_t *idx;
     prof_mapping_t *mp;
     Dwarf_Addr start = 0, end = 0;
     const unsigned char *bits;
@@ -795,10 +827,11 @@ static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
     const char *name;
     int n;
 
+    name = dwfl_module_info(m, NULL, &start, &end, NULL, NULL, NULL, NULL);
+    idx = apr_hash_get(c->mapping_of, &start, sizeof(start));
     if (idx) {
         return *idx;
     }
-    name = dwfl_module_info(m, NULL, &start, &end, NULL, NULL, NULL, NULL);
     mp = apr_array_push(c->s->mappings);
     mp->start = start;
     mp->limit = end;
@@ -823,8 +856,8 @@ static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
     }
     idx = apr_palloc(c->p, sizeof(*idx));
     *idx = (apr_uint32_t)c->s->mappings->nelts;
-    apr_hash_set(c->mapping_of, apr_pmemdup(c->p, &m, sizeof(m)), sizeof(m),
-                 idx);
+    apr_hash_set(c->mapping_of, apr_pmemdup(c->p, &start, sizeof(start)),
+                 sizeof(start), idx);
     return *idx;
 }
 
@@ -838,7 +871,15 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
     if (idx) {
         return *idx - 1;
     }
-    m = c->dwfl ? dwfl_addrmodule(c->dwfl, a) : NULL;
+    m = sym_dwfl ? dwfl_addrmodule(sym_dwfl, a) : NULL;
+    if (m == NULL && !c->refreshed) {
+        c->refreshed = 1;
+        if (sym_dwfl) {
+            dwfl_end(sym_dwfl);
+        }
+        sym_dwfl = dwfl_fresh();
+        m = sym_dwfl ? dwfl_addrmodule(sym_dwfl, a) : NULL;
+    }
     f = apr_array_push(c->s->frames);
     memset(f, 0, sizeof(*f));
     f->addr = a;
@@ -852,7 +893,7 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
         f->mapping = mapping_for(c, m);
         name = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
         if (name && *name) {
-            f->name = apr_pstrdup(c->p, name);
+            f->name = bare_name(name, c->p);
         }
         else {
             modname = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL,
@@ -879,7 +920,7 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
 
         if (dladdr((void *)(apr_uintptr_t)a, &di) && di.dli_fname) {
             f->name = di.dli_sname
-                ? apr_pstrdup(c->p, di.dli_sname)
+                ? bare_name(di.dli_sname, c->p)
                 : apr_psprintf(c->p, "%s+0x%" APR_UINT64_T_HEX_FMT,
                                base_name(di.dli_fname),
                                (apr_uint64_t)(a - (apr_uintptr_t)di.dli_fbase));
@@ -971,17 +1012,10 @@ apr_status_t prof_cpu_symbolize(prof_cpu_raw_t *const *raws, int nraw,
     c.frame_of = apr_hash_make(tmp);
     c.mapping_of = apr_hash_make(tmp);
     c.stack_of = apr_hash_make(tmp);
-    /* dwfl is not thread-safe: one per call (not shared). */
-    c.dwfl = dwfl_begin(&dwfl_callbacks);
-    if (c.dwfl) {
-        dwfl_report_begin(c.dwfl);
-        if (dwfl_linux_proc_report(c.dwfl, getpid()) != 0) {
-            dwfl_end(c.dwfl);
-            c.dwfl = NULL;
-        }
-        else {
-            dwfl_report_end(c.dwfl, NULL, NULL);
-        }
+    pthread_mutex_lock(&sym_lock);
+    if (sym_dwfl == NULL) {
+        sym_dwfl = dwfl_fresh();
+        c.refreshed = 1;
     }
     for (i = 0; i < nraw; ++i) {
         const prof_cpu_raw_info_t *in = &raws[i]->info;
@@ -994,9 +1028,7 @@ apr_status_t prof_cpu_symbolize(prof_cpu_raw_t *const *raws, int nraw,
         }
         add_samples(&c, raws[i], tmp);
     }
-    if (c.dwfl) {
-        dwfl_end(c.dwfl);
-    }
+    pthread_mutex_unlock(&sym_lock);
     apr_pool_destroy(tmp);
     *out = c.s;
     return APR_SUCCESS;
