@@ -36,6 +36,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -43,7 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,16 +117,26 @@ typedef struct {
  * handler with atomics. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int installed;
+typedef struct {
+    pid_t tid;
+    timer_t timer;
+} ptimer_t;
+
 static struct {
     sbuf_t buf;
     int active;
     int inflight;
+    unsigned gen;               /* the running session's number, 0: none */
     int running;                /* under lock: started, not stopped */
     int hz;
     apr_int64_t period_ns;
     apr_time_t start;
     apr_int64_t start_ns;
+    ptimer_t *timers;           /* under lock: one per sampled thread */
+    int ntimers;
+    apr_uint64_t untimed;       /* threads over PROF_CPU_THREADS_MAX */
 } proc;
+static unsigned proc_gens;      /* under lock */
 static tslot_t slots[THREAD_SLOTS];
 static int nslots_used;         /* under lock */
 
@@ -136,6 +146,17 @@ static int nslots_used;         /* under lock */
 #define TLS_IE __thread __attribute__((tls_model("initial-exec")))
 static TLS_IE const prof_cpu_label_t *tls_label;
 static TLS_IE int tls_in_handler;
+static TLS_IE int tls_unblocked;        /* SIGPROF unblocked here */
+static TLS_IE unsigned tls_attached;    /* proc.gen this thread is in */
+
+/* The signal value of a process session's timers (thread sessions' are
+ * their slot + 1, at most THREAD_SLOTS). */
+#define PROC_TAG        0x50524f43      /* "PROC" */
+
+/* Linux's clock id of thread tid's CPU time (the kernel ABI that glibc's
+ * pthread_getcpuclockid() uses too): any thread of the process may put a
+ * timer on it. */
+#define THREAD_CPUCLOCK(tid) ((clockid_t)((~(unsigned)(tid) << 3) | 6))
 
 static apr_int64_t clock_ns(clockid_t c)
 {
@@ -274,19 +295,24 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
         goto out;
     }
     tls_in_handler = 1;
+    /* Only our timers' signals: a SIGPROF from kill() or from someone's
+     * setitimer() is ignored. */
     if (si && si->si_code == SI_TIMER) {
-        int idx = si->si_value.sival_int - 1;
+        int v = si->si_value.sival_int;
 
-        if (idx >= 0 && idx < THREAD_SLOTS) {
-            sample_thread(idx, uc);
+        if (v == PROC_TAG) {
+            A_FADD(&proc.inflight, 1);
+            if (A_LOAD(&proc.active)) {
+                /* Expiries while the signal was pending count too. */
+                record(&proc.buf, uc, PROF_STACK_ONCPU,
+                       proc.period_ns * (1 + (si->si_overrun > 0
+                                              ? si->si_overrun : 0)));
+            }
+            A_FADD(&proc.inflight, -1);
         }
-    }
-    else {
-        A_FADD(&proc.inflight, 1);
-        if (A_LOAD(&proc.active)) {
-            record(&proc.buf, uc, PROF_STACK_ONCPU, proc.period_ns);
+        else if (v >= 1 && v <= THREAD_SLOTS) {
+            sample_thread(v - 1, uc);
         }
-        A_FADD(&proc.inflight, -1);
     }
     tls_in_handler = 0;
 out:
@@ -325,7 +351,7 @@ static apr_status_t install(void)
     if (sigaction(SIGPROF, &sa, NULL) != 0) {
         return errno;
     }
-    installed = 1;
+    A_STORE(&installed, 1);
     return APR_SUCCESS;
 }
 
@@ -377,9 +403,115 @@ static prof_cpu_raw_t *raw_from(const sbuf_t *b, apr_pool_t *p)
     return raw;
 }
 
+/* SIGPROF is blocked in the threads of httpd's worker and event MPMs
+ * (apr_setup_signal_thread() blocks every asynchronous signal before they
+ * are created): a thread has to unblock it itself. */
+static void unblock_here(void)
+{
+    sigset_t set;
+
+    if (!tls_unblocked) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPROF);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        tls_unblocked = 1;
+    }
+}
+
+/* A CPU timer on thread tid for the running process session, unless it
+ * has one; under lock. */
+static apr_status_t proc_timer_add(pid_t tid)
+{
+    struct sigevent sev;
+    struct itimerspec its;
+    ptimer_t *pt;
+    int i;
+
+    for (i = 0; i < proc.ntimers; ++i) {
+        if (proc.timers[i].tid == tid) {
+            return APR_SUCCESS;
+        }
+    }
+    if (proc.ntimers >= PROF_CPU_THREADS_MAX) {
+        ++proc.untimed;
+        return APR_ENOSPC;
+    }
+    pt = &proc.timers[proc.ntimers];
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGPROF;
+    sev.sigev_value.sival_int = PROC_TAG;
+    sev._sigev_un._tid = tid;
+    if (timer_create(THREAD_CPUCLOCK(tid), &sev, &pt->timer) != 0) {
+        return errno;   /* e.g. the thread has just exited */
+    }
+    pt->tid = tid;
+    its.it_interval.tv_sec = proc.hz == 1 ? 1 : 0;
+    its.it_interval.tv_nsec = proc.hz == 1 ? 0 : 1000000000L / proc.hz;
+    its.it_value = its.it_interval;
+    if (timer_settime(pt->timer, 0, &its, NULL) != 0) {
+        apr_status_t rv = errno;
+
+        timer_delete(pt->timer);
+        return rv;
+    }
+    ++proc.ntimers;
+    return APR_SUCCESS;
+}
+
+/* Every thread of the process now; those that block SIGPROF give samples
+ * once they call prof_cpu_thread_attach(). Under lock. */
+static void proc_timers_all(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+
+    if (d == NULL) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long tid = strtol(e->d_name, &end, 10);
+
+        if (e->d_name[0] != '.' && *end == '\0' && tid > 0) {
+            (void)proc_timer_add((pid_t)tid);
+        }
+    }
+    closedir(d);
+}
+
+void prof_cpu_thread_attach(void)
+{
+    unsigned gen;
+
+    if (!A_RLOAD(&installed)) {
+        return;
+    }
+    unblock_here();
+    gen = A_RLOAD(&proc.gen);
+    if (gen == 0 || tls_attached == gen) {
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    if (proc.running && proc.gen == gen) {
+        (void)proc_timer_add((pid_t)syscall(SYS_gettid));
+    }
+    tls_attached = gen;
+    pthread_mutex_unlock(&lock);
+}
+
+static void proc_timers_delete(void)
+{
+    int i;
+
+    for (i = 0; i < proc.ntimers; ++i) {
+        timer_delete(proc.timers[i].timer);
+    }
+    proc.ntimers = 0;
+}
+
 apr_status_t prof_cpu_process_start(int hz, apr_size_t max_bytes)
 {
-    struct itimerval it;
     apr_status_t rv;
 
     if ((rv = check_args(hz, &max_bytes, PROF_CPU_PROCESS_BYTES))) {
@@ -393,42 +525,34 @@ apr_status_t prof_cpu_process_start(int hz, apr_size_t max_bytes)
     if ((rv = install()) != APR_SUCCESS) {
         goto leave;
     }
-    if (getitimer(ITIMER_PROF, &it) != 0) {
-        rv = errno;
-        goto leave;
-    }
-    if (it.it_value.tv_sec || it.it_value.tv_usec) {
-        rv = APR_EBUSY;
-        goto leave;
-    }
     memset(&proc.buf, 0, sizeof(proc.buf));
     proc.buf.cap = max_bytes / sizeof(apr_uint64_t);
     proc.buf.words = calloc(proc.buf.cap, sizeof(apr_uint64_t));
-    if (proc.buf.words == NULL) {
+    proc.timers = calloc(PROF_CPU_THREADS_MAX, sizeof(ptimer_t));
+    if (proc.buf.words == NULL || proc.timers == NULL) {
+        free(proc.buf.words);
+        free(proc.timers);
+        proc.buf.words = NULL;
+        proc.timers = NULL;
         rv = APR_ENOMEM;
         goto leave;
     }
+    proc.ntimers = 0;
+    proc.untimed = 0;
     proc.hz = hz;
     proc.period_ns = 1000000000 / hz;
     proc.start = apr_time_now();
     proc.start_ns = clock_ns(CLOCK_MONOTONIC);
     proc.running = 1;
+    if (++proc_gens == 0) {
+        proc_gens = 1;
+    }
     A_STORE(&proc.active, 1);
-    it.it_interval.tv_sec = 0;
-    it.it_interval.tv_usec = 1000000 / hz;
-    if (hz == 1) {
-        it.it_interval.tv_sec = 1;
-        it.it_interval.tv_usec = 0;
-    }
-    it.it_value = it.it_interval;
-    if (setitimer(ITIMER_PROF, &it, NULL) != 0) {
-        rv = errno;
-        A_STORE(&proc.active, 0);
-        wait_zero(&proc.inflight);
-        free(proc.buf.words);
-        proc.buf.words = NULL;
-        proc.running = 0;
-    }
+    A_STORE(&proc.gen, proc_gens);
+    proc_timers_all();
+    /* The starting thread is sampled too, if it blocked SIGPROF. */
+    unblock_here();
+    tls_attached = proc_gens;
 leave:
     pthread_mutex_unlock(&lock);
     return rv;
@@ -436,7 +560,6 @@ leave:
 
 apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
 {
-    struct itimerval off;
     apr_int64_t end_ns;
 
     pthread_mutex_lock(&lock);
@@ -444,9 +567,10 @@ apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
         pthread_mutex_unlock(&lock);
         return APR_ENOENT;
     }
-    memset(&off, 0, sizeof(off));
-    (void)setitimer(ITIMER_PROF, &off, NULL);
+    A_STORE(&proc.gen, 0);
     A_STORE(&proc.active, 0);
+    /* Deleting a timer also takes its signal back if still pending. */
+    proc_timers_delete();
     wait_zero(&proc.inflight);
     end_ns = clock_ns(CLOCK_MONOTONIC);
     if (raw) {
@@ -457,7 +581,9 @@ apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
         (*raw)->info.duration_ns = end_ns - proc.start_ns;
     }
     free(proc.buf.words);
+    free(proc.timers);
     memset(&proc.buf, 0, sizeof(proc.buf));
+    proc.timers = NULL;
     proc.running = 0;
     pthread_mutex_unlock(&lock);
     return APR_SUCCESS;
@@ -518,6 +644,7 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
     if ((rv = install()) != APR_SUCCESS) {
         goto leave;
     }
+    unblock_here();
     for (i = 0; i < THREAD_SLOTS; ++i) {
         prof_cpu_thread_t *o = slots[i].ts;
 
