@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -906,12 +907,23 @@ static Dwfl *sym_dwfl;
 static Dwfl *dwfl_fresh(void)
 {
     Dwfl *d = dwfl_begin(&dwfl_callbacks);
+    FILE *maps;
+    int failed;
 
     if (d == NULL) {
         return NULL;
     }
+    /* The maps through a FILE of our own, not dwfl_linux_proc_report():
+     * that one also reads /proc/<pid>/auxv, which a process that changed
+     * its uid (an httpd child: not dumpable) may not read, and then every
+     * static function would be "object+0x..." (found by cpu-server). */
     dwfl_report_begin(d);
-    if (dwfl_linux_proc_report(d, getpid()) != 0) {
+    maps = fopen("/proc/self/maps", "r");
+    failed = maps == NULL || dwfl_linux_proc_maps_report(d, maps) != 0;
+    if (maps) {
+        fclose(maps);
+    }
+    if (failed) {
         dwfl_end(d);
         return NULL;
     }
@@ -1006,6 +1018,17 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
         }
         sym_dwfl = dwfl_fresh();
         m = sym_dwfl ? dwfl_addrmodule(sym_dwfl, a) : NULL;
+    }
+    if (m) {
+        Dwarf_Addr lo = 0, hi = 0;
+
+        /* Without auxv, the maps' unnamed or special regions after an
+         * object (the vDSO...) can be taken for part of it: only the
+         * object's own range counts; dladdr() knows the rest. */
+        (void)dwfl_module_info(m, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
+        if (a < lo || a >= hi) {
+            m = NULL;
+        }
     }
     f = apr_array_push(c->s->frames);
     memset(f, 0, sizeof(*f));

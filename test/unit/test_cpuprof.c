@@ -260,7 +260,7 @@ START_TEST(cpu_burner_dominates_with_full_stack_and_label)
                   "CPU time %" APR_INT64_T_FMT " ns", nanos);
     ck_assert_int_eq(s->period_ns, 4000000);
     ck_assert_int_eq(s->wall, 0);
-    ck_assert(s->mappings->nelts >= 3);     /* us, libc, libapr at least */
+    ck_assert(s->mappings->nelts >= 2);     /* us and libc at least */
 }
 END_TEST
 
@@ -310,10 +310,19 @@ START_TEST(cpu_frames_have_mappings_files_and_lines)
 
         ck_assert(f->name != NULL && *f->name != '\0');
         ck_assert(f->addr != 0);
-        ck_assert_int_gt(f->mapping, 0);
         ck_assert_int_le(f->mapping, s->mappings->nelts);
+        if (f->mapping == 0) {
+            /* Only what has no file: the vDSO's clock_gettime(), which
+             * the burner calls (named by dladdr()). */
+            ck_assert_msg(strstr(f->name, "clock_gettime") != NULL,
+                          "%s has no mapping", f->name);
+            continue;
+        }
         m = &APR_ARRAY_IDX(s->mappings, f->mapping - 1, prof_mapping_t);
-        ck_assert(f->addr >= m->start && f->addr < m->limit);
+        ck_assert_msg(f->addr >= m->start && f->addr < m->limit,
+                      "%s at 0x%" APR_UINT64_T_HEX_FMT " outside %s 0x%"
+                      APR_UINT64_T_HEX_FMT "-0x%" APR_UINT64_T_HEX_FMT,
+                      f->name, f->addr, m->file, m->start, m->limit);
         if (strcmp(f->name, "burn_known_function") == 0) {
             /* This test binary has DWARF (-g). */
             ck_assert_msg(f->file && strstr(f->file, "test_cpuprof.c"),
