@@ -222,7 +222,9 @@ static int unwind(void *uc, apr_uint64_t *pcs)
     return n;
 }
 
-static void record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
+/* Appends a sample to b: 1 stored, 0 dropped (b is full), -1 dropped (no
+ * stack). */
+static int record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
 {
     apr_uint64_t rec[REC_MAX_WORDS];
     const prof_cpu_label_t *l = tls_label;
@@ -234,7 +236,7 @@ static void record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
     depth = unwind(uc, rec + 2);
     if (depth <= 0) {
         A_FADD(&b->dropped, 1);
-        return;
+        return -1;
     }
     nf = (unsigned)depth;
     if (l) {
@@ -246,7 +248,7 @@ static void record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
     at = A_FADD(&b->used, n);
     if (at + n > b->cap) {
         A_FADD(&b->dropped, 1);
-        return;
+        return 0;
     }
     b->words[at + 1] = (apr_uint64_t)weight;
     if (lw) {
@@ -259,6 +261,7 @@ static void record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
     }
     A_STORE(&b->words[at], REC_HEAD(nf, rl, pl, state));
     A_FADD(&b->samples, 1);
+    return 1;
 }
 
 static void sample_thread(int idx, void *uc)
@@ -276,10 +279,17 @@ static void sample_thread(int idx, void *uc)
 
         ts->last_wall_ns = now;
         ts->last_cpu_ns = cpu;
-        if (dwall > 0) {
-            record(&ts->buf, uc, 2 * dcpu >= dwall ? PROF_STACK_ONCPU
-                                                    : PROF_STACK_WAITING,
-                   dwall);
+        if (dwall > 0
+            && record(&ts->buf, uc, 2 * dcpu >= dwall ? PROF_STACK_ONCPU
+                                                       : PROF_STACK_WAITING,
+                      dwall) == 0) {
+            /* Full: stop interrupting the thread (each signal cuts short
+             * a blocking poll() or sleep, see prof_cpuprof.h).
+             * timer_settime() is async-signal-safe. */
+            struct itimerspec off;
+
+            memset(&off, 0, sizeof(off));
+            (void)timer_settime(ts->timer, 0, &off, NULL);
         }
     }
     A_FADD(&s->inflight, -1);
@@ -305,9 +315,9 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
             A_FADD(&proc.inflight, 1);
             if (A_LOAD(&proc.active)) {
                 /* Expiries while the signal was pending count too. */
-                record(&proc.buf, uc, PROF_STACK_ONCPU,
-                       proc.period_ns * (1 + (si->si_overrun > 0
-                                              ? si->si_overrun : 0)));
+                (void)record(&proc.buf, uc, PROF_STACK_ONCPU,
+                             proc.period_ns * (1 + (si->si_overrun > 0
+                                                    ? si->si_overrun : 0)));
             }
             A_FADD(&proc.inflight, -1);
         }

@@ -34,6 +34,20 @@
  *   previous sample, PROF_STACK_WAITING otherwise, and weighs the wall time
  *   since the previous sample. Any number at once, one per thread.
  *
+ * WALL-CLOCK SAMPLING INTERRUPTS THE THREAD'S BLOCKING CALLS (as every
+ * in-process wall-clock sampler does): read(), write(), recv()... are
+ * restarted (SA_RESTART), but poll(), select(), epoll_wait(), nanosleep()
+ * return EINTR whatever the flags. APR's socket and file waits
+ * (apr_wait_for_io_or_timeout()) retry on EINTR -- restarting their full
+ * timeout, so a timeout cannot expire while the thread is being sampled --
+ * and apr_sleep() returns early. Hence a thread session stops sampling
+ * (disarms its timer, from the handler) as soon as its buffer is full:
+ * the interruptions last at most about max_bytes / 300 samples (~3,500
+ * at 1000 Hz with the default buffer: 3.5 s). A process session's CPU
+ * timers only fire while a thread runs, so they seldom hit a blocking
+ * call (only when the expiry falls inside a system call that then
+ * blocks), as with any CPU profiler.
+ *
  * Both kinds can run at the same time in one process; one SIGPROF handler
  * tells them apart by the timer's signal value (and ignores SIGPROFs that
  * no timer of ours sent). Posix CPU timers are checked at the kernel's
@@ -215,7 +229,9 @@ typedef struct prof_cpu_thread_t prof_cpu_thread_t;
  * on p stops the session if prof_cpu_thread_stop() was not called, from
  * whatever thread destroys p. The calling thread may have one session at
  * a time. SIGPROF is unblocked in the calling thread (see
- * prof_cpu_thread_attach()).
+ * prof_cpu_thread_attach()). Sampling stops by itself when the buffer is
+ * full (see above: the thread's blocking calls are interrupted while it
+ * runs); stop still has to be called.
  * @return APR_SUCCESS; APR_EINVAL (hz, max_bytes); APR_EBUSY when the
  *         thread already has a session; an errno from timer_create.
  */

@@ -479,6 +479,61 @@ START_TEST(wall_marks_waiting_and_oncpu)
 }
 END_TEST
 
+/* A full buffer stops a thread session's sampling, and with it the
+ * interruptions of the thread's sleeps (nanosleep() returns EINTR). */
+typedef struct {
+    int eintr;
+    prof_cpu_raw_t *raw;
+    apr_status_t rv;
+} eintr_arg_t;
+
+static void *APR_THREAD_FUNC eintr_thread_main(apr_thread_t *t, void *data)
+{
+    eintr_arg_t *a = data;
+    prof_cpu_thread_t *ts;
+    apr_pool_t *p;
+    apr_int64_t end = now_ns(CLOCK_MONOTONIC) + 600000000;
+
+    (void)t;
+    apr_pool_create(&p, NULL);
+    a->rv = prof_cpu_thread_start(1000, PROF_CPU_BYTES_MIN, p, &ts);
+    if (a->rv == APR_SUCCESS) {
+        while (now_ns(CLOCK_MONOTONIC) < end) {
+            struct timespec d = { 0, 20000000 };
+
+            if (nanosleep(&d, NULL) != 0 && errno == EINTR) {
+                ++a->eintr;
+            }
+        }
+        a->rv = prof_cpu_thread_stop(ts, unit_pool, &a->raw);
+    }
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+START_TEST(wall_full_buffer_stops_interrupting)
+{
+    eintr_arg_t a = { 0, NULL, -1 };
+    prof_cpu_raw_info_t info;
+    apr_thread_t *th;
+    apr_status_t rv;
+
+    ck_assert_int_eq(apr_thread_create(&th, NULL, eintr_thread_main, &a,
+                                       unit_pool), APR_SUCCESS);
+    apr_thread_join(&rv, th);
+    ck_assert_int_eq(a.rv, APR_SUCCESS);
+    prof_cpu_raw_info(a.raw, &info);
+    /* 4 KiB hold a few dozen shallow samples: 0.6 s at 1000 Hz would
+     * be 600 interruptions, but they end with the buffer. */
+    ck_assert(info.samples >= 10);
+    ck_assert_msg(info.dropped <= 2 && (apr_uint64_t)a.eintr
+                  <= info.samples + info.dropped + 2,
+                  "%d interruptions, %" APR_UINT64_T_FMT " samples, %"
+                  APR_UINT64_T_FMT " dropped", a.eintr, info.samples,
+                  info.dropped);
+}
+END_TEST
+
 START_TEST(wall_one_session_per_thread_and_pool_cleanup_stops)
 {
     apr_pool_t *p;
@@ -772,6 +827,7 @@ Suite *prof_cpuprof_suite(void)
     tcase_add_test(tc, cpu_bad_arguments_and_one_session_at_a_time);
     tcase_add_test(tc, cpu_buffer_cap_drops_and_never_overflows);
     tcase_add_test(tc, wall_marks_waiting_and_oncpu);
+    tcase_add_test(tc, wall_full_buffer_stops_interrupting);
     tcase_add_test(tc, wall_one_session_per_thread_and_pool_cleanup_stops);
     tcase_add_test(tc, sessions_churn_under_sampling);
     tcase_add_test(tc, raw_from_a_forked_child_symbolizes_in_the_parent);
