@@ -141,6 +141,13 @@ static unsigned proc_gens;      /* under lock */
 static tslot_t slots[THREAD_SLOTS];
 static int nslots_used;         /* under lock */
 
+/* One Dwfl per process, kept between calls (reading the objects' symbol
+ * tables and DWARF is the slow part), rebuilt when an address falls in no
+ * object it knows (something was dlopen()ed since). Dwfl is not
+ * thread-safe: used under sym_lock only. */
+static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
+static Dwfl *sym_dwfl;
+
 /* initial-exec: allocated with the thread, so reading them in a signal
  * handler never calls into the dynamic TLS allocator (malloc), even in a
  * module that was dlopen()ed. */
@@ -727,6 +734,49 @@ apr_status_t prof_cpu_thread_stop(prof_cpu_thread_t *ts, apr_pool_t *rp,
     return APR_SUCCESS;
 }
 
+apr_status_t prof_cpu_unload(void)
+{
+    struct sigaction sa;
+    int i;
+
+    pthread_mutex_lock(&lock);
+    if (proc.running) {
+        A_STORE(&proc.gen, 0);
+        A_STORE(&proc.active, 0);
+        proc_timers_delete();
+        wait_zero(&proc.inflight);
+        free(proc.buf.words);
+        free(proc.timers);
+        memset(&proc.buf, 0, sizeof(proc.buf));
+        proc.timers = NULL;
+        proc.running = 0;
+    }
+    for (i = 0; i < THREAD_SLOTS && nslots_used > 0; ++i) {
+        prof_cpu_thread_t *ts = slots[i].ts;
+
+        if (ts) {
+            thread_stop_locked(ts);
+        }
+    }
+    if (A_LOAD(&installed)) {
+        /* Ignored, not SIG_DFL: a SIGPROF still on its way must not kill
+         * the process once our code is gone. */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGPROF, &sa, NULL);
+        A_STORE(&installed, 0);
+    }
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&sym_lock);
+    if (sym_dwfl) {
+        dwfl_end(sym_dwfl);
+        sym_dwfl = NULL;
+    }
+    pthread_mutex_unlock(&sym_lock);
+    return APR_SUCCESS;
+}
+
 /* ------------------------------------------------------------------
  * Raw sets: info, and the binary form.
  */
@@ -906,13 +956,6 @@ static const Dwfl_Callbacks dwfl_callbacks = {
     NULL,
     NULL
 };
-
-/* One Dwfl per process, kept between calls (reading the objects' symbol
- * tables and DWARF is the slow part), rebuilt when an address falls in no
- * object it knows (something was dlopen()ed since). Dwfl is not
- * thread-safe: used under sym_lock only. */
-static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
-static Dwfl *sym_dwfl;
 
 static Dwfl *dwfl_fresh(void)
 {

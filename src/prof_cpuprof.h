@@ -247,6 +247,17 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
 apr_status_t prof_cpu_thread_stop(prof_cpu_thread_t *t, apr_pool_t *rp,
                                   prof_cpu_raw_t **raw);
 
+/**
+ * Before the code goes (a module unloaded by httpd's restart, whose
+ * parent dlclose()s and reloads every module): stop every session, set
+ * SIGPROF to SIG_IGN (not SIG_DFL: a signal still on its way must not
+ * kill the process) if the handler was installed, free the symbolizer's
+ * cache. Register it as a cleanup of the pool the module lives as long as
+ * (pconf), in every process that may have started a session. The next
+ * start installs everything again. Thread-safe. @return APR_SUCCESS.
+ */
+apr_status_t prof_cpu_unload(void);
+
 /* ----------------------------------------------------------------------
  * Symbolization, outside any handler.
  */

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,36 @@ START_TEST(cpu_bad_arguments_and_one_session_at_a_time)
     /* Stopped means stopped: and startable again. */
     ck_assert_int_eq(prof_cpu_process_start(1, 0), APR_SUCCESS);
     ck_assert_int_eq(prof_cpu_process_stop(unit_pool, &raw), APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(unload_stops_everything_and_ignores_sigprof)
+{
+    struct sigaction sa;
+    prof_cpu_thread_t *t;
+    prof_cpu_raw_t *raw;
+    apr_pool_t *p;
+
+    apr_pool_create(&p, unit_pool);
+    ck_assert_int_eq(prof_cpu_process_start(500, 0), APR_SUCCESS);
+    ck_assert_int_eq(prof_cpu_thread_start(500, 0, p, &t), APR_SUCCESS);
+    burn_caller(30);
+    ck_assert_int_eq(prof_cpu_unload(), APR_SUCCESS);
+    ck_assert(!prof_cpu_process_active());
+    ck_assert_int_eq(sigaction(SIGPROF, NULL, &sa), 0);
+    ck_assert(!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN);
+    /* A stray SIGPROF is harmless now. */
+    ck_assert_int_eq(kill(getpid(), SIGPROF), 0);
+    ck_assert_int_eq(prof_cpu_process_stop(unit_pool, &raw), APR_ENOENT);
+    ck_assert_int_eq(prof_cpu_thread_stop(t, unit_pool, &raw), APR_ENOENT);
+    apr_pool_destroy(p);
+    /* And everything starts again. */
+    ck_assert_int_eq(prof_cpu_process_start(500, 0), APR_SUCCESS);
+    burn_caller(100);
+    ck_assert_int_eq(prof_cpu_process_stop(unit_pool, &raw), APR_SUCCESS);
+    ck_assert(raw != NULL);
+    ck_assert_int_eq(sigaction(SIGPROF, NULL, &sa), 0);
+    ck_assert(sa.sa_flags & SA_SIGINFO);
 }
 END_TEST
 
@@ -825,6 +856,7 @@ Suite *prof_cpuprof_suite(void)
     tcase_add_test(tc, cpu_threads_blocking_sigprof_sampled_once_attached);
     tcase_add_test(tc, cpu_frames_have_mappings_files_and_lines);
     tcase_add_test(tc, cpu_bad_arguments_and_one_session_at_a_time);
+    tcase_add_test(tc, unload_stops_everything_and_ignores_sigprof);
     tcase_add_test(tc, cpu_buffer_cap_drops_and_never_overflows);
     tcase_add_test(tc, wall_marks_waiting_and_oncpu);
     tcase_add_test(tc, wall_full_buffer_stops_interrupting);
