@@ -98,7 +98,9 @@ struct prof_cpu_raw_t {
 struct prof_cpu_thread_t {
     apr_pool_t *pool;
     sbuf_t buf;
-    timer_t timer;
+    timer_t timer;              /* wall clock */
+    timer_t cpu_timer;          /* the thread's CPU clock, while parked */
+    struct itimerspec period, off;
     int slot;
     pid_t tid;
     int hz;
@@ -107,6 +109,9 @@ struct prof_cpu_thread_t {
     apr_int64_t start_ns;
     /* The handler's, on the session's own thread only. */
     apr_int64_t last_wall_ns, last_cpu_ns;
+    int parked;                 /* waiting: the CPU timer is the armed one */
+    unsigned wait_n;            /* words of wait_rec */
+    apr_uint64_t wait_rec[REC_MAX_WORDS];   /* the waiting stack */
 };
 
 typedef struct {
@@ -229,21 +234,20 @@ static int unwind(void *uc, apr_uint64_t *pcs)
     return n;
 }
 
-/* Appends a sample to b: 1 stored, 0 dropped (b is full), -1 dropped (no
- * stack). */
-static int record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
+/* The record of the current stack, into rec: its length in words, 0 when
+ * no stack could be unwound. */
+static unsigned build(apr_uint64_t *rec, void *uc, int state,
+                      apr_int64_t weight)
 {
-    apr_uint64_t rec[REC_MAX_WORDS];
+    apr_uint64_t pcs[PROF_CPU_DEPTH_MAX];
     const prof_cpu_label_t *l = tls_label;
     char label[PROF_CPU_ROUTE_MAX + PROF_CPU_PHASE_MAX];
     unsigned rl = 0, pl = 0, lw, nf, i;
-    apr_size_t n, at;
     int depth;
 
-    depth = unwind(uc, rec + 2);
+    depth = unwind(uc, pcs);
     if (depth <= 0) {
-        A_FADD(&b->dropped, 1);
-        return -1;
+        return 0;
     }
     nf = (unsigned)depth;
     if (l) {
@@ -251,52 +255,127 @@ static int record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
         pl = copy_str(label + rl, l->phase, PROF_CPU_PHASE_MAX);
     }
     lw = LABEL_WORDS(rl, pl);
-    n = 2 + lw + nf;
-    at = A_FADD(&b->used, n);
+    rec[0] = REC_HEAD(nf, rl, pl, state);
+    rec[1] = (apr_uint64_t)weight;
+    if (lw) {
+        /* The last label word's padding is zeroed with the rest. */
+        rec[1 + lw] = 0;
+        for (i = 0; i < rl + pl; ++i) {
+            ((char *)&rec[2])[i] = label[i];
+        }
+    }
+    for (i = 0; i < nf; ++i) {
+        rec[2 + lw + i] = pcs[i];
+    }
+    return 2 + lw + nf;
+}
+
+/* Appends a record of n words to b: 1 stored, 0 dropped (b is full). */
+static int append(sbuf_t *b, const apr_uint64_t *rec, unsigned n)
+{
+    apr_size_t at = A_FADD(&b->used, (apr_size_t)n);
+    unsigned i;
+
     if (at + n > b->cap) {
         A_FADD(&b->dropped, 1);
         return 0;
     }
-    b->words[at + 1] = (apr_uint64_t)weight;
-    if (lw) {
-        /* The last label word's padding is zeroed with the rest. */
-        b->words[at + 1 + lw] = 0;
-        memcpy(&b->words[at + 2], label, rl + pl);
+    for (i = 1; i < n; ++i) {
+        b->words[at + i] = rec[i];
     }
-    for (i = 0; i < nf; ++i) {
-        b->words[at + 2 + lw + i] = rec[2 + i];
-    }
-    A_STORE(&b->words[at], REC_HEAD(nf, rl, pl, state));
+    /* The header last: a reader never sees half a record (and waits for
+     * the handlers in flight anyway). */
+    A_STORE(&b->words[at], rec[0]);
     A_FADD(&b->samples, 1);
     return 1;
 }
 
-static void sample_thread(int idx, void *uc)
+/* Appends a sample of the current stack: 1 stored, 0 dropped (b is full),
+ * -1 dropped (no stack). */
+static int record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
+{
+    apr_uint64_t rec[REC_MAX_WORDS];
+    unsigned n = build(rec, uc, state, weight);
+
+    if (n == 0) {
+        A_FADD(&b->dropped, 1);
+        return -1;
+    }
+    return append(b, rec, n);
+}
+
+static void timer_arm(timer_t t, const struct itimerspec *its)
+{
+    /* timer_settime() is async-signal-safe. */
+    (void)timer_settime(t, 0, its, NULL);
+}
+
+/*
+ * A thread session's sample. The wall-clock timer samples the thread at hz
+ * whether it runs or not; when a sample finds it waiting (less than half
+ * of the wall time since the last sample on CPU), the session "parks": the
+ * wall timer is disarmed and a timer on the thread's CPU clock armed
+ * instead, and the waiting stack kept. The thread is then not signalled
+ * again until it has run for 1/hz s of CPU: each signal cuts a blocking
+ * poll() or sleep short (see prof_cpuprof.h), and while the thread waits
+ * its stack cannot change anyway. When the CPU timer fires, the wall time
+ * since the last sample less the CPU time used is the wait, recorded on
+ * the kept stack, the CPU time on the current one, and the wall timer
+ * takes over again. So a wait is interrupted once, not hz times a second.
+ */
+static void sample_thread(int idx, int cpu_timer, void *uc)
 {
     tslot_t *s = &slots[idx];
     prof_cpu_thread_t *ts;
 
     A_FADD(&s->inflight, 1);
     ts = A_LOAD(&s->ts);
-    if (ts && ts->tid == (pid_t)syscall(SYS_gettid)) {
+    if (ts && ts->tid == (pid_t)syscall(SYS_gettid)
+        && cpu_timer == ts->parked) {
         apr_int64_t now = clock_ns(CLOCK_MONOTONIC);
         apr_int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         apr_int64_t dwall = now - ts->last_wall_ns;
         apr_int64_t dcpu = cpu - ts->last_cpu_ns;
+        int rc = 1;
 
         ts->last_wall_ns = now;
         ts->last_cpu_ns = cpu;
-        if (dwall > 0
-            && record(&ts->buf, uc, 2 * dcpu >= dwall ? PROF_STACK_ONCPU
-                                                       : PROF_STACK_WAITING,
-                      dwall) == 0) {
-            /* Full: stop interrupting the thread (each signal cuts short
-             * a blocking poll() or sleep, see prof_cpuprof.h).
-             * timer_settime() is async-signal-safe. */
-            struct itimerspec off;
+        if (!ts->parked) {
+            if (dwall <= 0) {
+                rc = 1;
+            }
+            else if (2 * dcpu >= dwall) {
+                rc = record(&ts->buf, uc, PROF_STACK_ONCPU, dwall);
+            }
+            else if ((ts->wait_n = build(ts->wait_rec, uc,
+                                         PROF_STACK_WAITING, dwall)) == 0) {
+                A_FADD(&ts->buf.dropped, 1);
+            }
+            else if ((rc = append(&ts->buf, ts->wait_rec, ts->wait_n))
+                     == 1) {
+                timer_arm(ts->timer, &ts->off);
+                timer_arm(ts->cpu_timer, &ts->period);
+                ts->parked = 1;
+            }
+        }
+        else {
+            apr_int64_t wait = dwall - (dcpu > 0 ? dcpu : 0);
 
-            memset(&off, 0, sizeof(off));
-            (void)timer_settime(ts->timer, 0, &off, NULL);
+            if (wait > 0) {
+                ts->wait_rec[1] = (apr_uint64_t)wait;
+                rc = append(&ts->buf, ts->wait_rec, ts->wait_n);
+            }
+            if (rc != 0 && dcpu > 0) {
+                rc = record(&ts->buf, uc, PROF_STACK_ONCPU, dcpu);
+            }
+            timer_arm(ts->cpu_timer, &ts->off);
+            timer_arm(ts->timer, &ts->period);
+            ts->parked = 0;
+        }
+        if (rc == 0) {
+            /* Full: stop interrupting the thread altogether. */
+            timer_arm(ts->timer, &ts->off);
+            timer_arm(ts->cpu_timer, &ts->off);
         }
     }
     A_FADD(&s->inflight, -1);
@@ -329,7 +408,10 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
             A_FADD(&proc.inflight, -1);
         }
         else if (v >= 1 && v <= THREAD_SLOTS) {
-            sample_thread(v - 1, uc);
+            sample_thread(v - 1, 0, uc);
+        }
+        else if (v > THREAD_SLOTS && v <= 2 * THREAD_SLOTS) {
+            sample_thread(v - 1 - THREAD_SLOTS, 1, uc);
         }
     }
     tls_in_handler = 0;
@@ -620,6 +702,7 @@ static void thread_stop_locked(prof_cpu_thread_t *ts)
     /* The slot first: a signal still on its way finds it empty. */
     A_STORE(&s->ts, NULL);
     (void)timer_delete(ts->timer);
+    (void)timer_delete(ts->cpu_timer);
     wait_zero(&s->inflight);
     ts->stopped = 1;
     --nslots_used;
@@ -690,6 +773,12 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
         rv = errno;
         goto leave;
     }
+    sev.sigev_value.sival_int = THREAD_SLOTS + slot + 1;
+    if (timer_create(THREAD_CPUCLOCK(tid), &sev, &ts->cpu_timer) != 0) {
+        rv = errno;
+        timer_delete(ts->timer);
+        goto leave;
+    }
     ts->start = apr_time_now();
     ts->start_ns = ts->last_wall_ns = clock_ns(CLOCK_MONOTONIC);
     ts->last_cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -698,6 +787,8 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
     its.it_interval.tv_sec = hz == 1 ? 1 : 0;
     its.it_interval.tv_nsec = hz == 1 ? 0 : 1000000000L / hz;
     its.it_value = its.it_interval;
+    ts->period = its;
+    memset(&ts->off, 0, sizeof(ts->off));
     if (timer_settime(ts->timer, 0, &its, NULL) != 0) {
         rv = errno;
         thread_stop_locked(ts);
@@ -724,6 +815,19 @@ apr_status_t prof_cpu_thread_stop(prof_cpu_thread_t *ts, apr_pool_t *rp,
     pthread_mutex_unlock(&lock);
     apr_pool_cleanup_kill(ts->pool, ts, thread_cleanup);
     end_ns = clock_ns(CLOCK_MONOTONIC);
+    if (ts->parked) {
+        /* The wait since the last sample, on its stack (no handler can
+         * run for ts any more). */
+        apr_int64_t cpu = clock_ns(THREAD_CPUCLOCK(ts->tid));
+        apr_int64_t wait = (end_ns - ts->last_wall_ns)
+                           - (cpu > ts->last_cpu_ns ? cpu - ts->last_cpu_ns
+                                                    : 0);
+
+        if (cpu > 0 && wait > 0) {
+            ts->wait_rec[1] = (apr_uint64_t)wait;
+            (void)append(&ts->buf, ts->wait_rec, ts->wait_n);
+        }
+    }
     if (raw) {
         *raw = raw_from(&ts->buf, rp);
         (*raw)->info.hz = ts->hz;
@@ -1139,6 +1243,14 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
     return *idx - 1;
 }
 
+static apr_int64_t samples_of(apr_int64_t weight, int hz)
+{
+    apr_int64_t period = 1000000000 / (hz > 0 ? hz : 1);
+    apr_int64_t n = (weight + period / 2) / period;
+
+    return n > 0 ? n : 1;
+}
+
 static void add_samples(symctx_t *c, const prof_cpu_raw_t *raw,
                         apr_pool_t *tmp)
 {
@@ -1191,7 +1303,9 @@ static void add_samples(symctx_t *c, const prof_cpu_raw_t *raw,
             st = &APR_ARRAY_IDX(c->s->stacks,
                                 (apr_uintptr_t)st - 1, prof_stack_t);
         }
-        st->samples += 1;
+        /* A wall-clock record can stand for a whole wait (see
+         * sample_thread()): it counts as the periods it lasted. */
+        st->samples += raw->info.wall ? samples_of(weight, raw->info.hz) : 1;
         st->nanos += weight;
     }
 }

@@ -32,21 +32,28 @@
  *   only (SIGEV_THREAD_ID). Each sample is marked PROF_STACK_ONCPU when the
  *   thread's CPU clock advanced by at least half the wall time since its
  *   previous sample, PROF_STACK_WAITING otherwise, and weighs the wall time
- *   since the previous sample. Any number at once, one per thread.
+ *   since the previous sample. A waiting sample "parks" the session: the
+ *   wall timer is replaced by one on the thread's CPU clock, so the thread
+ *   is not signalled again until it has run 1/hz s; then the wall time it
+ *   spent not running is recorded on the waiting stack, and the wall timer
+ *   resumes. One interruption per wait, not hz per second (below); the
+ *   cost: waits separated by less than 1/hz s of CPU are all put on the
+ *   first one's stack. In the profile a wait counts as the periods it
+ *   lasted (samples = nanos / period, rounded). Any number of sessions at
+ *   once, one per thread.
  *
  * WALL-CLOCK SAMPLING INTERRUPTS THE THREAD'S BLOCKING CALLS (as every
  * in-process wall-clock sampler does): read(), write(), recv()... are
  * restarted (SA_RESTART), but poll(), select(), epoll_wait(), nanosleep()
  * return EINTR whatever the flags. APR's socket and file waits
- * (apr_wait_for_io_or_timeout()) retry on EINTR -- restarting their full
- * timeout, so a timeout cannot expire while the thread is being sampled --
- * and apr_sleep() returns early. Hence a thread session stops sampling
- * (disarms its timer, from the handler) as soon as its buffer is full:
- * the interruptions last at most about max_bytes / 300 samples (~3,500
- * at 1000 Hz with the default buffer: 3.5 s). A process session's CPU
- * timers only fire while a thread runs, so they seldom hit a blocking
- * call (only when the expiry falls inside a system call that then
- * blocks), as with any CPU profiler.
+ * (apr_wait_for_io_or_timeout()) retry on EINTR, restarting their full
+ * timeout; apr_sleep() returns early. Parking (above) limits this to one
+ * interruption per sampled wait: a timeout is stretched by at most 1/hz,
+ * an apr_sleep() is cut short once. And a thread session stops sampling
+ * altogether (disarms its timers, from the handler) as soon as its buffer
+ * is full. A process session's CPU timers only fire while a thread runs,
+ * so they seldom hit a blocking call (only when the expiry falls inside a
+ * system call that then blocks), as with any CPU profiler.
  *
  * Both kinds can run at the same time in one process; one SIGPROF handler
  * tells them apart by the timer's signal value (and ignores SIGPROFs that

@@ -66,6 +66,9 @@ static NOINLINE void burn_caller(int ms)
     __asm__ volatile("" ::: "memory");  /* not a tail call */
 }
 
+/* Interruptions of sleep_known_function() by a signal, on any thread. */
+static int sleep_eintr;
+
 /* Sleeps ms of wall-clock time, restarting after the sampler's signals. */
 static NOINLINE void sleep_known_function(int ms)
 {
@@ -80,6 +83,7 @@ static NOINLINE void sleep_known_function(int ms)
     }
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL)
            == EINTR) {
+        __atomic_fetch_add(&sleep_eintr, 1, __ATOMIC_RELAXED);
     }
     __asm__ volatile("" ::: "memory");
 }
@@ -452,12 +456,17 @@ START_TEST(wall_marks_waiting_and_oncpu)
     prof_cpu_raw_info_t info;
     prof_stacks_t *s;
     apr_int64_t waiting, oncpu, sleep_w, burn_c, sleep_all, burn_all;
-    apr_int64_t nanos = 0;
+    apr_int64_t nanos = 0, sleep_ns = 0;
     int i;
 
+    sleep_eintr = 0;
     ck_assert_int_eq(apr_thread_create(&th, NULL, wall_thread_main, &a,
                                        unit_pool), APR_SUCCESS);
     apr_thread_join(&rv, th);
+    /* The 0.4 s sleep is interrupted once (then the session parks), not
+     * 200 times. */
+    ck_assert_msg(sleep_eintr >= 1 && sleep_eintr <= 3, "%d interruptions",
+                  sleep_eintr);
     ck_assert_int_eq(a.start_rv, APR_SUCCESS);
     ck_assert_int_eq(a.stop_rv, APR_SUCCESS);
     prof_cpu_raw_info(a.raw, &info);
@@ -488,6 +497,24 @@ START_TEST(wall_marks_waiting_and_oncpu)
     ck_assert_msg(sleep_all >= 120 && burn_all >= 120,
                   "sleep %" APR_INT64_T_FMT ", burn %" APR_INT64_T_FMT,
                   sleep_all, burn_all);
+    /* The sleep's wall time is on its stack, waiting: 0.4 s. */
+    for (i = 0; i < s->stacks->nelts; ++i) {
+        const prof_stack_t *st = &APR_ARRAY_IDX(s->stacks, i, prof_stack_t);
+        unsigned j;
+
+        for (j = 0; j < st->nframes; ++j) {
+            if (strcmp(APR_ARRAY_IDX(s->frames, st->frames[j],
+                                     prof_frame_t).name,
+                       "sleep_known_function") == 0
+                && st->state == PROF_STACK_WAITING) {
+                sleep_ns += st->nanos;
+                break;
+            }
+        }
+    }
+    ck_assert_msg(sleep_ns >= APR_INT64_C(370000000)
+                  && sleep_ns <= APR_INT64_C(420000000),
+                  "sleep %" APR_INT64_T_FMT " ns", sleep_ns);
     ck_assert_msg(sleep_w * 10 >= sleep_all * 9 && burn_c * 4 >= burn_all,
                   "sleep waiting %" APR_INT64_T_FMT " of %" APR_INT64_T_FMT
                   ", burn on CPU %" APR_INT64_T_FMT " of %" APR_INT64_T_FMT
@@ -513,7 +540,7 @@ END_TEST
 /* A full buffer stops a thread session's sampling, and with it the
  * interruptions of the thread's sleeps (nanosleep() returns EINTR). */
 typedef struct {
-    int eintr;
+    int eintr, cycles;
     prof_cpu_raw_t *raw;
     apr_status_t rv;
 } eintr_arg_t;
@@ -530,11 +557,14 @@ static void *APR_THREAD_FUNC eintr_thread_main(apr_thread_t *t, void *data)
     a->rv = prof_cpu_thread_start(1000, PROF_CPU_BYTES_MIN, p, &ts);
     if (a->rv == APR_SUCCESS) {
         while (now_ns(CLOCK_MONOTONIC) < end) {
-            struct timespec d = { 0, 20000000 };
+            struct timespec d = { 0, 3000000 };
 
+            /* Enough CPU to unpark, then a wait to be interrupted in. */
+            burn_caller(2);
             if (nanosleep(&d, NULL) != 0 && errno == EINTR) {
                 ++a->eintr;
             }
+            ++a->cycles;
         }
         a->rv = prof_cpu_thread_stop(ts, unit_pool, &a->raw);
     }
@@ -544,7 +574,7 @@ static void *APR_THREAD_FUNC eintr_thread_main(apr_thread_t *t, void *data)
 
 START_TEST(wall_full_buffer_stops_interrupting)
 {
-    eintr_arg_t a = { 0, NULL, -1 };
+    eintr_arg_t a = { 0, 0, NULL, -1 };
     prof_cpu_raw_info_t info;
     apr_thread_t *th;
     apr_status_t rv;
@@ -554,14 +584,16 @@ START_TEST(wall_full_buffer_stops_interrupting)
     apr_thread_join(&rv, th);
     ck_assert_int_eq(a.rv, APR_SUCCESS);
     prof_cpu_raw_info(a.raw, &info);
-    /* 4 KiB hold a few dozen shallow samples: 0.6 s at 1000 Hz would
-     * be 600 interruptions, but they end with the buffer. */
+    /* 4 KiB hold a few dozen shallow samples; each cycle of burning and
+     * sleeping gives two or three, and its sleep can be interrupted once:
+     * the interruptions end with the buffer, long before the cycles. */
     ck_assert(info.samples >= 10);
-    ck_assert_msg(info.dropped <= 2 && (apr_uint64_t)a.eintr
-                  <= info.samples + info.dropped + 2,
-                  "%d interruptions, %" APR_UINT64_T_FMT " samples, %"
-                  APR_UINT64_T_FMT " dropped", a.eintr, info.samples,
-                  info.dropped);
+    ck_assert_msg(info.dropped <= 3 && (apr_uint64_t)a.eintr
+                  <= info.samples + info.dropped + 2
+                  && a.eintr * 2 < a.cycles,
+                  "%d interruptions in %d cycles, %" APR_UINT64_T_FMT
+                  " samples, %" APR_UINT64_T_FMT " dropped", a.eintr,
+                  a.cycles, info.samples, info.dropped);
 }
 END_TEST
 
