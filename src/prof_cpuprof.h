@@ -18,15 +18,6 @@
  *   blocks SIGPROF (apr_setup_signal_thread()), so a sample would be of the
  *   wrong thread or of none. One process session at a time per process.
  *
- * THE ONE THING A CALLER MUST DO: a thread that blocks SIGPROF (every
- * worker thread of the worker and event MPMs, mod_http2's workers) gives
- * no samples until it calls prof_cpu_thread_attach(), which unblocks
- * SIGPROF for it (once) and gives it a CPU timer in the running process
- * session if it has none. Call it at the start of each request while a
- * process session runs (cheap: two TLS loads after the first call), e.g.
- * from the first phase hook, behind the one "profile running" flag.
- * Threads that never call it (the listener, idle workers) are simply not
- * sampled there; prefork children block nothing and need no call.
  * - A *thread* session samples the calling thread in wall-clock time: a
  *   timer_create(CLOCK_MONOTONIC) timer whose SIGPROF goes to that thread
  *   only (SIGEV_THREAD_ID). Each sample is marked PROF_STACK_ONCPU when the
@@ -41,6 +32,16 @@
  *   first one's stack. In the profile a wait counts as the periods it
  *   lasted (samples = nanos / period, rounded). Any number of sessions at
  *   once, one per thread.
+ *
+ * THE ONE THING A CALLER MUST DO: a thread that blocks SIGPROF (every
+ * worker thread of the worker and event MPMs, mod_http2's workers) gives
+ * no samples until it calls prof_cpu_thread_attach(), which unblocks
+ * SIGPROF for it (once) and gives it a CPU timer in the running process
+ * session if it has none. Call it at the start of each request while a
+ * process session runs (cheap: two TLS loads after the first call), e.g.
+ * from the first phase hook, behind the one "profile running" flag.
+ * Threads that never call it (the listener, idle workers) are simply not
+ * sampled; prefork children block nothing and need no call.
  *
  * WALL-CLOCK SAMPLING INTERRUPTS THE THREAD'S BLOCKING CALLS (as every
  * in-process wall-clock sampler does): read(), write(), recv()... are
@@ -101,7 +102,7 @@
 #define PROF_CPU_HZ_MIN         1
 #define PROF_CPU_HZ_MAX         1000
 
-/** Threads a process session can time (more are counted as untimed). */
+/** Threads a process session can time (more are not sampled). */
 #define PROF_CPU_THREADS_MAX    4096
 
 /** Frames kept per sample (the deepest, i.e. outermost, are cut). */
@@ -114,9 +115,10 @@
 
 /** Smallest max_bytes accepted; 0 means the default below. */
 #define PROF_CPU_BYTES_MIN      4096
-/** Default buffer of a process session (~10,000 deep samples). */
+/** Default buffer of a process session (~13,000 samples 64 deep). */
 #define PROF_CPU_PROCESS_BYTES  (8 * 1024 * 1024)
-/** Default buffer of a thread session (~2,000 deep samples). */
+/** Default buffer of a thread session (~1,700 samples 64 deep, ~3,500
+ *  of a usual httpd depth of 30; a parked wait is one sample). */
 #define PROF_CPU_THREAD_BYTES   (1024 * 1024)
 
 /* ----------------------------------------------------------------------
@@ -158,7 +160,8 @@ typedef struct {
     int wall;                   /**< 1: a thread session's */
     apr_time_t start;           /**< wall time of the start */
     apr_int64_t duration_ns;    /**< start to stop */
-    apr_uint64_t samples;       /**< samples kept */
+    apr_uint64_t samples;       /**< samples kept (records: a parked
+                                     wait is one) */
     apr_uint64_t dropped;       /**< samples lost: buffer full, or no
                                      stack could be unwound */
 } prof_cpu_raw_info_t;
