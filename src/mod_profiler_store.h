@@ -37,6 +37,25 @@
 int prof_store_running(void);
 
 /**
+ * An id for a request's row, given before the row is written: for a
+ * request whose response names it (a profiled request's Server-Timing
+ * "profile;desc=<id>", the id of api/v1/requests/<id>). Put it in
+ * prof_row_in_t.id; the writer stores the row under it.
+ *
+ * Ids are the writer's: writer id * 2^32 + sequence, the writer id a row
+ * of the database's writers table, so unique across the children of a
+ * server and across servers sharing one database, and never reused.
+ * Lock-free (one compare-and-swap), from any thread; no database call.
+ *
+ * @return the id, > 0; 0 when this process has none to give: no store
+ *         (no writer in this process), or the writer has not reached the
+ *         database yet (it registers within ProfilerStoreBatch's wait
+ *         of the child's start, or once the database is back after an
+ *         outage). A row given no id gets one when it is written.
+ */
+apr_int64_t prof_store_new_id(void);
+
+/**
  * Hand a finished row to the writer, from any thread. Never waits.
  * @return 1 when the writer owns the row now; 0 when it was refused (queue
  *         full or closed, or no writer; counted) and the caller still owns it.

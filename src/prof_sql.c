@@ -309,6 +309,15 @@ static const char *const v4_common[] = {
     NULL
 };
 
+/* Schema 5: profiles of requests (issue 12). A request has at most one;
+ * its data is text of up to PROF_ROW_PROFILE_MAX bytes, so in SQLite the
+ * key is the rowid (a WITHOUT ROWID table suits small rows only). */
+static const char *const v5_common[] = {
+    "CREATE TABLE IF NOT EXISTS @profiles (request_id @ID PRIMARY KEY, "
+    "format TEXT NOT NULL, data TEXT NOT NULL)",
+    NULL
+};
+
 /* Replace each @ID and @NOROWID of s (already prefixed) for dialect d. */
 static const char *dialect_words(apr_pool_t *p, const char *s,
                                  prof_sql_dialect_t d)
@@ -359,6 +368,9 @@ const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
     case 3:
         append(out, p, v4_common, prefix, d);
         break;
+    case 4:
+        append(out, p, v5_common, prefix, d);
+        break;
     default:
         return NULL;
     }
@@ -387,6 +399,8 @@ static const char *const retention[PROF_RET_COUNT] = {
     "SELECT min(start_us) FROM @requests",
     /* PROF_RET_DELETE_SPANS */
     "DELETE FROM @spans WHERE request_id IN (" OLDEST ")",
+    /* PROF_RET_DELETE_PROFILES */
+    "DELETE FROM @profiles WHERE request_id IN (" OLDEST ")",
     /* PROF_RET_DELETE_REQUESTS */
     "DELETE FROM @requests WHERE id IN (" OLDEST ")",
     /* PROF_RET_COUNT_REQUESTS */

@@ -308,6 +308,8 @@ static const struct {
     /* request_id, seq, name, description, parent, start_us, dur_us,
      * metric */
     { "SPAN_INSERT", "LdssdLLd", 0 },
+    /* request_id, format, data */
+    { "PROFILE_INSERT", "Lss", 0 },
     /* the key: minute, server, vhost, route, method, status class */
     { "ROLLUP_ENSURE", "Lssssd", 0 },
     /* the key -> count, samples, sum, min, max, ttfb, bytes, 14 phase
@@ -479,6 +481,12 @@ START_TEST(sql_retention_statements)
         run(db, apr_psprintf(unit_pool, "INSERT INTO %sspans (request_id, "
                              "seq, name, start_us, dur_us, metric) VALUES "
                              "(%d, 0, 'x', 0, 0, 0)", prefix, (int)id), NULL);
+        if (id % 2) {
+            run(db, apr_psprintf(unit_pool, "INSERT INTO %sprofiles "
+                                 "(request_id, format, data) VALUES "
+                                 "(%d, 'stacks1', 'x')", prefix, (int)id),
+                NULL);
+        }
     }
     ck_assert_int_eq(one_value(db, prof_sql_retention(
                          unit_pool, prefix, PROF_RET_OLDEST_REQUEST)), 1);
@@ -490,6 +498,10 @@ START_TEST(sql_retention_statements)
     ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
                                                 PROF_RET_DELETE_SPANS),
                          args), 3);
+    /* The profiles of 1 and 3, not of 5. */
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_PROFILES),
+                         args), 2);
     ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
                                                 PROF_RET_DELETE_REQUESTS),
                          args), 3);
