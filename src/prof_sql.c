@@ -75,6 +75,8 @@ static const char *const stmt_common[PROF_STMT_COUNT] = {
     /* PROF_STMT_SPAN_INSERT */
     "INSERT INTO @spans (request_id, seq, name, description, parent, "
     "start_us, dur_us, metric) VALUES (%lld, %d, %s, %s, %d, %lld, %lld, %d)",
+    /* PROF_STMT_PROFILE_INSERT */
+    "INSERT INTO @profiles (request_id, format, data) VALUES (%lld, %s, %s)",
     /* PROF_STMT_ROLLUP_ENSURE */
     "INSERT INTO @rollups (minute_us, server, vhost, route, method, "
     "status_class, count, samples, sum_us, min_us, max_us, ttfb_sum_us, "

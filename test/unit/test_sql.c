@@ -433,8 +433,20 @@ START_TEST(sql_migrate_3_to_4_keeps_rows)
                                                "WHERE id = 7 AND total_us = 9 "
                                                "AND phase_starts IS NULL",
                                                NULL)), 1);
+    /* Schema 5 adds the profiles beside the rows it keeps. */
+    stmt = prof_sql_migration(unit_pool, PROF_SQL_SQLITE, prefix, 4);
+    ck_assert_ptr_nonnull(stmt);
+    for (; *stmt; ++stmt) {
+        run(db, *stmt, NULL);
+    }
+    ck_assert_int_eq(one_value(db, apr_pstrcat(unit_pool, "SELECT count(*) "
+                                               "FROM ", prefix, "requests "
+                                               "WHERE id = 7", NULL)), 1);
+    ck_assert_int_eq(one_value(db, apr_pstrcat(unit_pool, "SELECT count(*) "
+                                               "FROM ", prefix, "profiles",
+                                               NULL)), 0);
     ck_assert_ptr_null(prof_sql_migration(unit_pool, PROF_SQL_SQLITE, prefix,
-                                          4));
+                                          PROF_SQL_SCHEMA_VERSION));
     db_close(db);
 }
 END_TEST
