@@ -496,8 +496,8 @@ const char *prof_flame_svg(const prof_stacks_t *s,
     emit(&d, apr_pstrcat(p, head, apr_psprintf(p, "width=\"%d\" height=\"%d\" "
                          "viewBox=\"0 0 %d %d\">\n", width, height, width,
                          height), NULL));
-    emit(&d, "<style>.f text{pointer-events:none;fill:#000}"
-             ".f:hover rect{stroke:#000;stroke-width:0.5}</style>\n");
+    /* No <style>: the dashboard's CSP allows only its own style sheet,
+     * which outlines the frame under the pointer. */
     if (o->title) {
         emit(&d, apr_psprintf(p, "<text x=\"10\" y=\"18\" font-size=\"14\">"
                               "%s</text>\n", prof_flame_escape(p, o->title)));
@@ -606,4 +606,95 @@ apr_array_header_t *prof_flame_top(const prof_stacks_t *s, int max,
         *all_ns = sum_ns;
     }
     return fns;
+}
+
+/* ---- folded stacks ------------------------------------------------------ */
+
+#define FOLDED_DEPTH_MAX 4096
+
+prof_stacks_t *prof_flame_folded_parse(const char *text,
+                                       apr_int64_t period_ns, apr_pool_t *p,
+                                       const char **err)
+{
+    prof_stacks_t *s = apr_pcalloc(p, sizeof(*s));
+    apr_hash_t *names = apr_hash_make(p);
+    apr_array_header_t *idx = apr_array_make(p, 64, sizeof(apr_uint32_t));
+    const char *line = text, *end;
+
+    s->pool = p;
+    s->frames = apr_array_make(p, 64, sizeof(prof_frame_t));
+    s->mappings = apr_array_make(p, 1, sizeof(prof_mapping_t));
+    s->stacks = apr_array_make(p, 64, sizeof(prof_stack_t));
+    s->period_ns = period_ns;
+    for (; line && *line; line = *end ? end + 1 : end) {
+        const char *sp, *c, *from;
+        apr_int64_t count = 0;
+        prof_stack_t *st;
+        apr_uint32_t *fr;
+        int k, n;
+
+        end = strchr(line, '\n');
+        if (end == NULL) {
+            end = line + strlen(line);
+        }
+        if (end == line || (end == line + 1 && *line == '\r')) {
+            continue;
+        }
+        /* The count after the last space; names may hold spaces. */
+        for (sp = end; sp > line && sp[-1] != ' '; --sp) {
+        }
+        if (sp == line || sp == end) {
+            *err = "a line has no count";
+            return NULL;
+        }
+        for (c = sp; c < end && *c != '\r'; ++c) {
+            if (*c < '0' || *c > '9'
+                || count > (APR_INT64_MAX - (*c - '0')) / 10) {
+                *err = "a line's count is not a number";
+                return NULL;
+            }
+            count = count * 10 + (*c - '0');
+        }
+        idx->nelts = 0;
+        for (from = line; from < sp - 1; from = c + 1) {
+            const char *name;
+            void *at;
+
+            for (c = from; c < sp - 1 && *c != ';'; ++c) {
+            }
+            if (c == from) {
+                continue;
+            }
+            if (idx->nelts >= FOLDED_DEPTH_MAX) {
+                *err = "a stack is deeper than 4096 frames";
+                return NULL;
+            }
+            name = apr_pstrmemdup(p, from, (apr_size_t)(c - from));
+            at = apr_hash_get(names, name, APR_HASH_KEY_STRING);
+            if (at == NULL) {
+                prof_frame_t *f = apr_array_push(s->frames);
+
+                memset(f, 0, sizeof(*f));
+                f->name = name;
+                at = (void *)(apr_uintptr_t)s->frames->nelts;
+                apr_hash_set(names, name, APR_HASH_KEY_STRING, at);
+            }
+            APR_ARRAY_PUSH(idx, apr_uint32_t) =
+                (apr_uint32_t)((apr_uintptr_t)at - 1);
+        }
+        st = apr_array_push(s->stacks);
+        memset(st, 0, sizeof(*st));
+        n = idx->nelts;
+        fr = apr_palloc(p, (apr_size_t)(n ? n : 1) * sizeof(*fr));
+        for (k = 0; k < n; ++k) {
+            fr[k] = APR_ARRAY_IDX(idx, n - 1 - k, apr_uint32_t); /* leaf 1st */
+        }
+        st->nframes = (apr_uint32_t)n;
+        st->frames = fr;
+        st->samples = count;
+        st->nanos = period_ns > 0 && count <= APR_INT64_MAX / period_ns
+                    ? count * period_ns : 0;
+        st->state = PROF_STACK_UNKNOWN;
+    }
+    return s;
 }

@@ -78,6 +78,18 @@ apr_array_header_t *prof_flame_top(const prof_stacks_t *s, int max,
                                    apr_int64_t *all_samples,
                                    apr_int64_t *all_ns, apr_pool_t *p);
 
+/**
+ * A profile from folded stacks ("root;...;leaf count" lines, as
+ * prof_stacks_folded() and the profiler-profile handler write them): one
+ * stack per line, frames by name (merged), samples the count, nanos the
+ * count times period_ns; no mappings, addresses or labels. Blank lines are
+ * skipped. NULL and *err set for a line without a count, a count that is
+ * not a number >= 0, or a stack deeper than 4096 frames.
+ */
+prof_stacks_t *prof_flame_folded_parse(const char *text,
+                                       apr_int64_t period_ns, apr_pool_t *p,
+                                       const char **err);
+
 /** Text escaped for XML/HTML character data and attribute values: & < >
  * " ' as references, control bytes and bytes that are not UTF-8 as '?'.
  * s itself when there is nothing to escape. */
