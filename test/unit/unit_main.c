@@ -22,10 +22,12 @@ Suite *prof_sql_suite(void);       /* test_sql.c: the SQL, against SQLite */
 /* Live metrics (issue 11). */
 Suite *prof_agg_suite(void);       /* test_agg.c: shared-memory aggregates */
 Suite *prof_prom_suite(void);
-Suite *prof_rate_suite(void);      /* test_rate.c: ProfilerStoreRate */
+Suite *prof_rate_suite(void);      /* test_rate.c: ProfilerStoreRate */      /* test_prom.c: Prometheus exposition */
 /* CPU profiles (issue 12). */
+Suite *prof_cpuprof_suite(void);   /* test_cpuprof.c: the sampler */
+Suite *prof_stacks_suite(void);    /* test_stacks.c: folded and pprof */
 Suite *prof_stacks_text_suite(void); /* test_stacks_text.c: the store's form */
-Suite *prof_flame_suite(void);     /* test_flame.c: flame graph SVG */      /* test_prom.c: Prometheus exposition */
+Suite *prof_flame_suite(void);     /* test_flame.c: flame graph SVG */
 
 apr_pool_t *unit_pool;
 
@@ -86,6 +88,8 @@ int main(void)
     srunner_add_suite(sr, prof_agg_suite());
     srunner_add_suite(sr, prof_prom_suite());
     srunner_add_suite(sr, prof_rate_suite());
+    srunner_add_suite(sr, prof_cpuprof_suite());
+    srunner_add_suite(sr, prof_stacks_suite());
     srunner_add_suite(sr, prof_stacks_text_suite());
     srunner_add_suite(sr, prof_flame_suite());
     srunner_run_all(sr, CK_NORMAL);
