@@ -54,6 +54,9 @@ static volatile apr_uint64_t rows_lost;  /* before they reached the queue */
  * by compare-and-swap, never past the range's end. 0: no range yet (no
  * writer in this process, or it has not reached the database yet). */
 static volatile apr_uint64_t id_next;
+/* Someone in this process wants ids in advance: the writer registers
+ * when idle rather than at its first batch (1: wanted). */
+static volatile apr_uint32_t ids_wanted;
 
 /* The last sequence number of a range: one short of 2^32, so that the
  * next id of a range used up never reads as the start of another's. */
@@ -112,7 +115,17 @@ static apr_int64_t take_ids(apr_uint64_t n)
 
 apr_int64_t prof_store_new_id(void)
 {
-    return take_ids(1);
+    apr_int64_t id = take_ids(1);
+
+    if (id == 0 && !apr_atomic_read32(&ids_wanted)) {
+        apr_atomic_set32(&ids_wanted, 1);
+    }
+    return id;
+}
+
+void prof_store_want_ids(void)
+{
+    apr_atomic_set32(&ids_wanted, 1);
 }
 
 int prof_store_submit(prof_row_t *row)
@@ -634,11 +647,13 @@ static void writer_idle(void *baton)
     const char *err = NULL;
 
     if (w->writer_id == 0 && !w->down && now >= w->retry_at
-        && !prof_queue_closed(store_queue)) {
-        /* Not registered yet: do it now, not at the first batch, so that
-         * requests that need their id in advance (profiled ones) find a
-         * range soon after the child starts. Quietly: a database that is
-         * down is reported by the first batch that cannot be written. */
+        && apr_atomic_read32(&ids_wanted) && !prof_queue_closed(store_queue)) {
+        /* Not registered yet, and ids are wanted in advance (profiled
+         * requests): register now, not at the first batch, so that they
+         * find a range soon after the child starts. Quietly: a database
+         * that is down is reported by the first batch that cannot be
+         * written. Other configurations register at their first batch, as
+         * before. */
         if (write_rows(w, NULL, 0, &err) != APR_SUCCESS) {
             w->retry_at = now + BACKOFF_MAX_US;
         }

@@ -49,11 +49,22 @@ int prof_store_running(void);
  *
  * @return the id, > 0; 0 when this process has none to give: no store
  *         (no writer in this process), or the writer has not reached the
- *         database yet (it registers within ProfilerStoreBatch's wait
- *         of the child's start, or once the database is back after an
+ *         database yet (after prof_store_want_ids() it registers
+ *         within ProfilerStoreBatch's wait of the child's start; without,
+ *         at its first batch; or once the database is back after an
  *         outage). A row given no id gets one when it is written.
  */
 apr_int64_t prof_store_new_id(void);
+
+/**
+ * Say that this process will ask for ids in advance (prof_store_new_id()):
+ * its writer then registers with the database as soon as it is idle after
+ * the child starts (within ProfilerStoreBatch's wait), not at its first
+ * batch, so that the first profiled requests of a child find ids. Call
+ * from child_init, after the store's (any thread, any time: a flag).
+ * prof_store_new_id() sets it too when it had none to give.
+ */
+void prof_store_want_ids(void);
 
 /**
  * Hand a finished row to the writer, from any thread. Never waits.
