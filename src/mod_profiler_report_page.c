@@ -1017,7 +1017,7 @@ static void wf_bar(request_rec *r, const char *cls, apr_int64_t at,
 
 static const char *ns_txt(apr_pool_t *p, apr_int64_t ns)
 {
-    return ms_txt(p, ns / 1000);
+    return ns > 0 ? ms_txt(p, ns / 1000) : "0";
 }
 
 /* The top functions of a profile: self and total, in time (where the

@@ -293,3 +293,35 @@ def test_profile_api_pgsql(pg):
         assert not srv.log_problems()
     finally:
         srv.cleanup()
+
+
+def test_cpu_page_form_and_bad_input_without_a_profile_handler():
+    """The CPU page without a profiler-profile handler in the
+    configuration: the form, then a 404 page that says what to add; bad
+    parameters are refused naming the parameter, before anything runs."""
+    srv = make_server(SqliteDb, name="profile-cpu-none", extra=REPORT)
+    try:
+        status, _, page = fetch(srv, "/profiler/cpu")
+        assert status == 200
+        assert 'id="cpu-form"' in page and 'name="seconds"' in page
+        assert 'href="/profiler/cpu">CPU</a>' in page
+        assert "cpu-flame" not in page and "cpu-error" not in page
+        status, _, page = fetch(srv, "/profiler/cpu?seconds=1")
+        assert status == 404
+        assert re.search(r'id="cpu-error">There is no profiler-profile '
+                         r'handler', page), page[-2000:]
+        for query, param in (("seconds=0", "seconds"),
+                             ("seconds=301", "seconds"),
+                             ("seconds=x", "seconds"),
+                             ("seconds=1&seconds=2", "seconds"),
+                             ("seconds=1&hz=1001", "hz"),
+                             ("seconds=1&hz=0", "hz"),
+                             ("seconds=1&route=%2F", "route"),
+                             ("seconds=1&format=json", "format")):
+            status, _, page = fetch(srv, "/profiler/cpu?" + query)
+            assert status == 400, (query, page[-1000:])
+            assert "The parameter %s " % param in page, (query, page[-1000:])
+        srv.graceful_stop()
+        assert not srv.log_problems()
+    finally:
+        srv.cleanup()
