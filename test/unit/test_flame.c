@@ -334,6 +334,54 @@ START_TEST(flame_top_functions)
 }
 END_TEST
 
+/* Folded stacks as the profiler-profile handler answers: read back into
+ * the same stacks; damage refused. */
+START_TEST(flame_folded_parse)
+{
+    const char *err = NULL;
+    prof_stacks_t *s = prof_flame_folded_parse(
+        "main;ap_run_handler;burn 90\n"
+        "main;operator new(unsigned long) 7\r\n"
+        "\n"
+        "main;;idle 3", 5000000, unit_pool, &err);
+    apr_array_header_t *top;
+    const prof_stack_t *st;
+
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_int_eq(s->stacks->nelts, 3);
+    ck_assert_int_eq(s->frames->nelts, 5);
+    st = &APR_ARRAY_IDX(s->stacks, 0, prof_stack_t);
+    ck_assert_uint_eq(st->nframes, 3);
+    ck_assert_str_eq(APR_ARRAY_IDX(s->frames, st->frames[0],
+                                   prof_frame_t).name, "burn");
+    ck_assert_int_eq(st->samples, 90);
+    ck_assert_int_eq(st->nanos, 90 * 5000000);
+    st = &APR_ARRAY_IDX(s->stacks, 1, prof_stack_t);
+    ck_assert_str_eq(APR_ARRAY_IDX(s->frames, st->frames[0],
+                                   prof_frame_t).name,
+                     "operator new(unsigned long)");
+    ck_assert_int_eq(st->samples, 7);
+    st = &APR_ARRAY_IDX(s->stacks, 2, prof_stack_t);
+    ck_assert_uint_eq(st->nframes, 2);      /* the empty frame skipped */
+    top = prof_flame_top(s, 1, NULL, NULL, unit_pool);
+    ck_assert_str_eq(APR_ARRAY_IDX(top, 0, prof_flame_fn_t).name, "burn");
+    ck_assert_ptr_nonnull(strstr(prof_flame_svg(s, NULL, unit_pool),
+                                 "<title>burn\ntotal: 450.0 ms, 90 samples "
+                                 "(90.00%)"));
+    s = prof_flame_folded_parse("", 1, unit_pool, &err);
+    ck_assert(s != NULL && s->stacks->nelts == 0);
+    ck_assert_ptr_null(prof_flame_folded_parse("a;b\n", 1, unit_pool, &err));
+    ck_assert_ptr_null(prof_flame_folded_parse("a;b x\n", 1, unit_pool,
+                                               &err));
+    ck_assert_ptr_null(prof_flame_folded_parse("a;b -1\n", 1, unit_pool,
+                                               &err));
+    ck_assert_ptr_null(prof_flame_folded_parse(
+        "a 99999999999999999999\n", 1, unit_pool, &err));
+    ck_assert_ptr_null(prof_flame_folded_parse("a;b \n", 1, unit_pool,
+                                               &err));
+}
+END_TEST
+
 Suite *prof_flame_suite(void)
 {
     Suite *s = suite_create("prof_flame");
@@ -350,6 +398,7 @@ Suite *prof_flame_suite(void)
     tcase_add_test(tc, flame_wall_waiting);
     tcase_add_test(tc, flame_empty);
     tcase_add_test(tc, flame_top_functions);
+    tcase_add_test(tc, flame_folded_parse);
     suite_add_tcase(s, tc);
     return s;
 }
