@@ -36,14 +36,15 @@
 #define _GNU_SOURCE
 #endif
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,16 +118,26 @@ typedef struct {
  * handler with atomics. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int installed;
+typedef struct {
+    pid_t tid;
+    timer_t timer;
+} ptimer_t;
+
 static struct {
     sbuf_t buf;
     int active;
     int inflight;
+    unsigned gen;               /* the running session's number, 0: none */
     int running;                /* under lock: started, not stopped */
     int hz;
     apr_int64_t period_ns;
     apr_time_t start;
     apr_int64_t start_ns;
+    ptimer_t *timers;           /* under lock: one per sampled thread */
+    int ntimers;
+    apr_uint64_t untimed;       /* threads over PROF_CPU_THREADS_MAX */
 } proc;
+static unsigned proc_gens;      /* under lock */
 static tslot_t slots[THREAD_SLOTS];
 static int nslots_used;         /* under lock */
 
@@ -136,6 +147,17 @@ static int nslots_used;         /* under lock */
 #define TLS_IE __thread __attribute__((tls_model("initial-exec")))
 static TLS_IE const prof_cpu_label_t *tls_label;
 static TLS_IE int tls_in_handler;
+static TLS_IE int tls_unblocked;        /* SIGPROF unblocked here */
+static TLS_IE unsigned tls_attached;    /* proc.gen this thread is in */
+
+/* The signal value of a process session's timers (thread sessions' are
+ * their slot + 1, at most THREAD_SLOTS). */
+#define PROC_TAG        0x50524f43      /* "PROC" */
+
+/* Linux's clock id of thread tid's CPU time (the kernel ABI that glibc's
+ * pthread_getcpuclockid() uses too): any thread of the process may put a
+ * timer on it. */
+#define THREAD_CPUCLOCK(tid) ((clockid_t)((~(unsigned)(tid) << 3) | 6))
 
 static apr_int64_t clock_ns(clockid_t c)
 {
@@ -274,19 +296,24 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
         goto out;
     }
     tls_in_handler = 1;
+    /* Only our timers' signals: a SIGPROF from kill() or from someone's
+     * setitimer() is ignored. */
     if (si && si->si_code == SI_TIMER) {
-        int idx = si->si_value.sival_int - 1;
+        int v = si->si_value.sival_int;
 
-        if (idx >= 0 && idx < THREAD_SLOTS) {
-            sample_thread(idx, uc);
+        if (v == PROC_TAG) {
+            A_FADD(&proc.inflight, 1);
+            if (A_LOAD(&proc.active)) {
+                /* Expiries while the signal was pending count too. */
+                record(&proc.buf, uc, PROF_STACK_ONCPU,
+                       proc.period_ns * (1 + (si->si_overrun > 0
+                                              ? si->si_overrun : 0)));
+            }
+            A_FADD(&proc.inflight, -1);
         }
-    }
-    else {
-        A_FADD(&proc.inflight, 1);
-        if (A_LOAD(&proc.active)) {
-            record(&proc.buf, uc, PROF_STACK_ONCPU, proc.period_ns);
+        else if (v >= 1 && v <= THREAD_SLOTS) {
+            sample_thread(v - 1, uc);
         }
-        A_FADD(&proc.inflight, -1);
     }
     tls_in_handler = 0;
 out:
@@ -325,7 +352,7 @@ static apr_status_t install(void)
     if (sigaction(SIGPROF, &sa, NULL) != 0) {
         return errno;
     }
-    installed = 1;
+    A_STORE(&installed, 1);
     return APR_SUCCESS;
 }
 
@@ -377,9 +404,115 @@ static prof_cpu_raw_t *raw_from(const sbuf_t *b, apr_pool_t *p)
     return raw;
 }
 
+/* SIGPROF is blocked in the threads of httpd's worker and event MPMs
+ * (apr_setup_signal_thread() blocks every asynchronous signal before they
+ * are created): a thread has to unblock it itself. */
+static void unblock_here(void)
+{
+    sigset_t set;
+
+    if (!tls_unblocked) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPROF);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        tls_unblocked = 1;
+    }
+}
+
+/* A CPU timer on thread tid for the running process session, unless it
+ * has one; under lock. */
+static apr_status_t proc_timer_add(pid_t tid)
+{
+    struct sigevent sev;
+    struct itimerspec its;
+    ptimer_t *pt;
+    int i;
+
+    for (i = 0; i < proc.ntimers; ++i) {
+        if (proc.timers[i].tid == tid) {
+            return APR_SUCCESS;
+        }
+    }
+    if (proc.ntimers >= PROF_CPU_THREADS_MAX) {
+        ++proc.untimed;
+        return APR_ENOSPC;
+    }
+    pt = &proc.timers[proc.ntimers];
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGPROF;
+    sev.sigev_value.sival_int = PROC_TAG;
+    sev._sigev_un._tid = tid;
+    if (timer_create(THREAD_CPUCLOCK(tid), &sev, &pt->timer) != 0) {
+        return errno;   /* e.g. the thread has just exited */
+    }
+    pt->tid = tid;
+    its.it_interval.tv_sec = proc.hz == 1 ? 1 : 0;
+    its.it_interval.tv_nsec = proc.hz == 1 ? 0 : 1000000000L / proc.hz;
+    its.it_value = its.it_interval;
+    if (timer_settime(pt->timer, 0, &its, NULL) != 0) {
+        apr_status_t rv = errno;
+
+        timer_delete(pt->timer);
+        return rv;
+    }
+    ++proc.ntimers;
+    return APR_SUCCESS;
+}
+
+/* Every thread of the process now; those that block SIGPROF give samples
+ * once they call prof_cpu_thread_attach(). Under lock. */
+static void proc_timers_all(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+
+    if (d == NULL) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long tid = strtol(e->d_name, &end, 10);
+
+        if (e->d_name[0] != '.' && *end == '\0' && tid > 0) {
+            (void)proc_timer_add((pid_t)tid);
+        }
+    }
+    closedir(d);
+}
+
+void prof_cpu_thread_attach(void)
+{
+    unsigned gen;
+
+    if (!A_RLOAD(&installed)) {
+        return;
+    }
+    unblock_here();
+    gen = A_RLOAD(&proc.gen);
+    if (gen == 0 || tls_attached == gen) {
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    if (proc.running && proc.gen == gen) {
+        (void)proc_timer_add((pid_t)syscall(SYS_gettid));
+    }
+    tls_attached = gen;
+    pthread_mutex_unlock(&lock);
+}
+
+static void proc_timers_delete(void)
+{
+    int i;
+
+    for (i = 0; i < proc.ntimers; ++i) {
+        timer_delete(proc.timers[i].timer);
+    }
+    proc.ntimers = 0;
+}
+
 apr_status_t prof_cpu_process_start(int hz, apr_size_t max_bytes)
 {
-    struct itimerval it;
     apr_status_t rv;
 
     if ((rv = check_args(hz, &max_bytes, PROF_CPU_PROCESS_BYTES))) {
@@ -393,42 +526,34 @@ apr_status_t prof_cpu_process_start(int hz, apr_size_t max_bytes)
     if ((rv = install()) != APR_SUCCESS) {
         goto leave;
     }
-    if (getitimer(ITIMER_PROF, &it) != 0) {
-        rv = errno;
-        goto leave;
-    }
-    if (it.it_value.tv_sec || it.it_value.tv_usec) {
-        rv = APR_EBUSY;
-        goto leave;
-    }
     memset(&proc.buf, 0, sizeof(proc.buf));
     proc.buf.cap = max_bytes / sizeof(apr_uint64_t);
     proc.buf.words = calloc(proc.buf.cap, sizeof(apr_uint64_t));
-    if (proc.buf.words == NULL) {
+    proc.timers = calloc(PROF_CPU_THREADS_MAX, sizeof(ptimer_t));
+    if (proc.buf.words == NULL || proc.timers == NULL) {
+        free(proc.buf.words);
+        free(proc.timers);
+        proc.buf.words = NULL;
+        proc.timers = NULL;
         rv = APR_ENOMEM;
         goto leave;
     }
+    proc.ntimers = 0;
+    proc.untimed = 0;
     proc.hz = hz;
     proc.period_ns = 1000000000 / hz;
     proc.start = apr_time_now();
     proc.start_ns = clock_ns(CLOCK_MONOTONIC);
     proc.running = 1;
+    if (++proc_gens == 0) {
+        proc_gens = 1;
+    }
     A_STORE(&proc.active, 1);
-    it.it_interval.tv_sec = 0;
-    it.it_interval.tv_usec = 1000000 / hz;
-    if (hz == 1) {
-        it.it_interval.tv_sec = 1;
-        it.it_interval.tv_usec = 0;
-    }
-    it.it_value = it.it_interval;
-    if (setitimer(ITIMER_PROF, &it, NULL) != 0) {
-        rv = errno;
-        A_STORE(&proc.active, 0);
-        wait_zero(&proc.inflight);
-        free(proc.buf.words);
-        proc.buf.words = NULL;
-        proc.running = 0;
-    }
+    A_STORE(&proc.gen, proc_gens);
+    proc_timers_all();
+    /* The starting thread is sampled too, if it blocked SIGPROF. */
+    unblock_here();
+    tls_attached = proc_gens;
 leave:
     pthread_mutex_unlock(&lock);
     return rv;
@@ -436,7 +561,6 @@ leave:
 
 apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
 {
-    struct itimerval off;
     apr_int64_t end_ns;
 
     pthread_mutex_lock(&lock);
@@ -444,9 +568,10 @@ apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
         pthread_mutex_unlock(&lock);
         return APR_ENOENT;
     }
-    memset(&off, 0, sizeof(off));
-    (void)setitimer(ITIMER_PROF, &off, NULL);
+    A_STORE(&proc.gen, 0);
     A_STORE(&proc.active, 0);
+    /* Deleting a timer also takes its signal back if still pending. */
+    proc_timers_delete();
     wait_zero(&proc.inflight);
     end_ns = clock_ns(CLOCK_MONOTONIC);
     if (raw) {
@@ -457,7 +582,9 @@ apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
         (*raw)->info.duration_ns = end_ns - proc.start_ns;
     }
     free(proc.buf.words);
+    free(proc.timers);
     memset(&proc.buf, 0, sizeof(proc.buf));
+    proc.timers = NULL;
     proc.running = 0;
     pthread_mutex_unlock(&lock);
     return APR_SUCCESS;
@@ -518,6 +645,7 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
     if ((rv = install()) != APR_SUCCESS) {
         goto leave;
     }
+    unblock_here();
     for (i = 0; i < THREAD_SLOTS; ++i) {
         prof_cpu_thread_t *o = slots[i].ts;
 
@@ -769,14 +897,57 @@ static const Dwfl_Callbacks dwfl_callbacks = {
     NULL
 };
 
+/* One Dwfl per process, kept between calls (reading the objects' symbol
+ * tables and DWARF is the slow part), rebuilt when an address falls in no
+ * object it knows (something was dlopen()ed since). Dwfl is not
+ * thread-safe: used under sym_lock only. */
+static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
+static Dwfl *sym_dwfl;
+
+static Dwfl *dwfl_fresh(void)
+{
+    Dwfl *d = dwfl_begin(&dwfl_callbacks);
+    FILE *maps;
+    int failed;
+
+    if (d == NULL) {
+        return NULL;
+    }
+    /* The maps through a FILE of our own, not dwfl_linux_proc_report():
+     * that one also reads /proc/<pid>/auxv, which a process that changed
+     * its uid (an httpd child: not dumpable) may not read, and then every
+     * static function would be "object+0x..." (found by cpu-server). */
+    dwfl_report_begin(d);
+    maps = fopen("/proc/self/maps", "r");
+    failed = maps == NULL || dwfl_linux_proc_maps_report(d, maps) != 0;
+    if (maps) {
+        fclose(maps);
+    }
+    if (failed) {
+        dwfl_end(d);
+        return NULL;
+    }
+    dwfl_report_end(d, NULL, NULL);
+    return d;
+}
+
 typedef struct {
     apr_pool_t *p;
     prof_stacks_t *s;
-    Dwfl *dwfl;
+    int refreshed;              /* sym_dwfl rebuilt during this call */
     apr_hash_t *frame_of;       /* lookup address -> index + 1 */
-    apr_hash_t *mapping_of;     /* Dwfl_Module * -> mapping index + 1 */
+    apr_hash_t *mapping_of;     /* object's start -> mapping index + 1 */
     apr_hash_t *stack_of;       /* key -> index into s->stacks */
 } symctx_t;
+
+/* A symbol's name without its version ("memcpy@@GLIBC_2.14"). */
+static const char *bare_name(const char *name, apr_pool_t *p)
+{
+    const char *at = strchr(name, '@');
+
+    return at ? apr_pstrmemdup(p, name, (apr_size_t)(at - name))
+              : apr_pstrdup(p, name);
+}
 
 static const char *base_name(const char *path)
 {
@@ -787,7 +958,7 @@ static const char *base_name(const char *path)
 
 static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
 {
-    apr_uint32_t *idx = apr_hash_get(c->mapping_of, &m, sizeof(m));
+    apr_uint32_t *idx;
     prof_mapping_t *mp;
     Dwarf_Addr start = 0, end = 0;
     const unsigned char *bits;
@@ -795,10 +966,11 @@ static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
     const char *name;
     int n;
 
+    name = dwfl_module_info(m, NULL, &start, &end, NULL, NULL, NULL, NULL);
+    idx = apr_hash_get(c->mapping_of, &start, sizeof(start));
     if (idx) {
         return *idx;
     }
-    name = dwfl_module_info(m, NULL, &start, &end, NULL, NULL, NULL, NULL);
     mp = apr_array_push(c->s->mappings);
     mp->start = start;
     mp->limit = end;
@@ -823,8 +995,8 @@ static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
     }
     idx = apr_palloc(c->p, sizeof(*idx));
     *idx = (apr_uint32_t)c->s->mappings->nelts;
-    apr_hash_set(c->mapping_of, apr_pmemdup(c->p, &m, sizeof(m)), sizeof(m),
-                 idx);
+    apr_hash_set(c->mapping_of, apr_pmemdup(c->p, &start, sizeof(start)),
+                 sizeof(start), idx);
     return *idx;
 }
 
@@ -838,7 +1010,26 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
     if (idx) {
         return *idx - 1;
     }
-    m = c->dwfl ? dwfl_addrmodule(c->dwfl, a) : NULL;
+    m = sym_dwfl ? dwfl_addrmodule(sym_dwfl, a) : NULL;
+    if (m == NULL && !c->refreshed) {
+        c->refreshed = 1;
+        if (sym_dwfl) {
+            dwfl_end(sym_dwfl);
+        }
+        sym_dwfl = dwfl_fresh();
+        m = sym_dwfl ? dwfl_addrmodule(sym_dwfl, a) : NULL;
+    }
+    if (m) {
+        Dwarf_Addr lo = 0, hi = 0;
+
+        /* Without auxv, the maps' unnamed or special regions after an
+         * object (the vDSO...) can be taken for part of it: only the
+         * object's own range counts; dladdr() knows the rest. */
+        (void)dwfl_module_info(m, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
+        if (a < lo || a >= hi) {
+            m = NULL;
+        }
+    }
     f = apr_array_push(c->s->frames);
     memset(f, 0, sizeof(*f));
     f->addr = a;
@@ -852,7 +1043,7 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
         f->mapping = mapping_for(c, m);
         name = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
         if (name && *name) {
-            f->name = apr_pstrdup(c->p, name);
+            f->name = bare_name(name, c->p);
         }
         else {
             modname = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL,
@@ -879,7 +1070,7 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
 
         if (dladdr((void *)(apr_uintptr_t)a, &di) && di.dli_fname) {
             f->name = di.dli_sname
-                ? apr_pstrdup(c->p, di.dli_sname)
+                ? bare_name(di.dli_sname, c->p)
                 : apr_psprintf(c->p, "%s+0x%" APR_UINT64_T_HEX_FMT,
                                base_name(di.dli_fname),
                                (apr_uint64_t)(a - (apr_uintptr_t)di.dli_fbase));
@@ -971,17 +1162,10 @@ apr_status_t prof_cpu_symbolize(prof_cpu_raw_t *const *raws, int nraw,
     c.frame_of = apr_hash_make(tmp);
     c.mapping_of = apr_hash_make(tmp);
     c.stack_of = apr_hash_make(tmp);
-    /* dwfl is not thread-safe: one per call (not shared). */
-    c.dwfl = dwfl_begin(&dwfl_callbacks);
-    if (c.dwfl) {
-        dwfl_report_begin(c.dwfl);
-        if (dwfl_linux_proc_report(c.dwfl, getpid()) != 0) {
-            dwfl_end(c.dwfl);
-            c.dwfl = NULL;
-        }
-        else {
-            dwfl_report_end(c.dwfl, NULL, NULL);
-        }
+    pthread_mutex_lock(&sym_lock);
+    if (sym_dwfl == NULL) {
+        sym_dwfl = dwfl_fresh();
+        c.refreshed = 1;
     }
     for (i = 0; i < nraw; ++i) {
         const prof_cpu_raw_info_t *in = &raws[i]->info;
@@ -994,9 +1178,7 @@ apr_status_t prof_cpu_symbolize(prof_cpu_raw_t *const *raws, int nraw,
         }
         add_samples(&c, raws[i], tmp);
     }
-    if (c.dwfl) {
-        dwfl_end(c.dwfl);
-    }
+    pthread_mutex_unlock(&sym_lock);
     apr_pool_destroy(tmp);
     *out = c.s;
     return APR_SUCCESS;
