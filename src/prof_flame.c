@@ -22,9 +22,19 @@ typedef struct {
 
 typedef struct {
     apr_array_header_t *nodes;  /* node_t; [0] is the root, "all" */
-    apr_hash_t *index;          /* "<parent>:<name>" -> node index + 1 */
+    apr_hash_t *index;          /* node_key_t -> node index + 1 */
+    int *name_of;               /* frame index -> its name's number */
+    const char **names;         /* name number -> name */
     apr_pool_t *p;
 } tree_t;
+
+/* A node's key: its parent and its name's number. Looked up from the
+ * stack; copied into the pool only for a new node, so that building the
+ * tree allocates per node, not per frame of every stack. */
+typedef struct {
+    int parent;
+    int name;
+} node_key_t;
 
 /* The weight of a stack: its nanoseconds where the profile has them, so
  * that samples of different periods add up right; else its samples. */
@@ -33,20 +43,23 @@ static apr_int64_t weight(const prof_stack_t *st, int by_ns)
     return by_ns ? st->nanos : st->samples;
 }
 
-static int child(tree_t *t, int parent, const char *name)
+static int child(tree_t *t, int parent, int name)
 {
-    const char *key = apr_psprintf(t->p, "%d:%s", parent, name);
-    apr_size_t klen = strlen(key);
+    node_key_t key, *copy;
     node_t *n, *par;
-    int at = (int)(apr_uintptr_t)apr_hash_get(t->index, key, klen);
+    int at;
 
+    key.parent = parent;
+    key.name = name;
+    at = (int)(apr_uintptr_t)apr_hash_get(t->index, &key, sizeof(key));
     if (at) {
         return at - 1;
     }
+    copy = apr_pmemdup(t->p, &key, sizeof(key));
     at = t->nodes->nelts;
     n = apr_array_push(t->nodes);
     memset(n, 0, sizeof(*n));
-    n->name = name;
+    n->name = t->names[name];
     n->parent = parent;
     n->first_child = -1;
     par = &APR_ARRAY_IDX(t->nodes, parent, node_t);
@@ -55,7 +68,8 @@ static int child(tree_t *t, int parent, const char *name)
      * name when drawing. */
     n->next = par->first_child;
     par->first_child = at;
-    apr_hash_set(t->index, key, klen, (void *)(apr_uintptr_t)(at + 1));
+    apr_hash_set(t->index, copy, sizeof(*copy),
+                 (void *)(apr_uintptr_t)(at + 1));
     return at;
 }
 
@@ -68,12 +82,30 @@ static tree_t *build(const prof_stacks_t *s, int state, int by_ns,
                      apr_pool_t *p)
 {
     tree_t *t = apr_pcalloc(p, sizeof(*t));
+    int nframes = s->frames ? s->frames->nelts : 0;
+    apr_hash_t *by_name = apr_hash_make(p);
     node_t *root;
-    int i;
+    int i, nnames = 0;
 
     t->p = p;
     t->nodes = apr_array_make(p, 256, sizeof(node_t));
     t->index = apr_hash_make(p);
+    /* Frames merge by name (one function at several addresses or lines
+     * is one frame of the graph): number the names once. */
+    t->name_of = apr_palloc(p, sizeof(int) * (apr_size_t)(nframes + 1));
+    t->names = apr_palloc(p, sizeof(char *) * (apr_size_t)(nframes + 1));
+    for (i = 0; i < nframes; ++i) {
+        const char *name = APR_ARRAY_IDX(s->frames, i, prof_frame_t).name;
+        void *at;
+
+        name = name ? name : "?";
+        if ((at = apr_hash_get(by_name, name, APR_HASH_KEY_STRING)) == NULL) {
+            t->names[nnames] = name;
+            at = (void *)(apr_uintptr_t)++nnames;
+            apr_hash_set(by_name, name, APR_HASH_KEY_STRING, at);
+        }
+        t->name_of[i] = (int)(apr_uintptr_t)at - 1;
+    }
     root = apr_array_push(t->nodes);
     memset(root, 0, sizeof(*root));
     root->name = "all";
@@ -90,17 +122,15 @@ static tree_t *build(const prof_stacks_t *s, int state, int by_ns,
         }
         /* Root first: the frames are leaf first. */
         for (k = (int)st->nframes - 1; k >= 0; --k) {
-            const prof_frame_t *f;
             node_t *n;
 
-            if (st->frames[k] >= (apr_uint32_t)s->frames->nelts) {
+            if (st->frames[k] >= (apr_uint32_t)nframes) {
                 continue;
             }
             if (++depth > PROF_FLAME_DEPTH_MAX) {
                 break;
             }
-            f = &APR_ARRAY_IDX(s->frames, st->frames[k], prof_frame_t);
-            at = child(t, at, f->name ? f->name : "?");
+            at = child(t, at, t->name_of[st->frames[k]]);
             n = &APR_ARRAY_IDX(t->nodes, at, node_t);
             n->total += w;
             n->total_samples += st->samples;
