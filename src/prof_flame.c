@@ -9,32 +9,42 @@
 #include "prof_flame.h"
 
 /* A frame of the merged tree: every stack that passes through the same
- * names from the root shares it. */
+ * names from the root shares it. Only frames at least a pixel wide are
+ * made; the narrower children of a frame are summed into it (narrow_*),
+ * so the tree holds at most what is drawn, whatever the profile's size. */
 typedef struct {
     const char *name;
-    int parent;                 /* -1: the root */
     int first_child, next;      /* -1: none */
     int depth;                  /* the root: 0 */
     apr_int64_t total, self;    /* weight: nanoseconds, or samples */
     apr_int64_t total_samples, self_samples;
     apr_int64_t waiting;        /* weight of waiting samples in total */
+    int narrow_count;           /* children narrower than a pixel */
+    apr_int64_t narrow_total, narrow_samples, narrow_waiting;
 } node_t;
 
 typedef struct {
     apr_array_header_t *nodes;  /* node_t; [0] is the root, "all" */
-    apr_hash_t *index;          /* node_key_t -> node index + 1 */
-    int *name_of;               /* frame index -> its name's number */
     const char **names;         /* name number -> name */
+    double px_per;              /* pixels per unit of weight */
     apr_pool_t *p;
 } tree_t;
 
-/* A node's key: its parent and its name's number. Looked up from the
- * stack; copied into the pool only for a new node, so that building the
- * tree allocates per node, not per frame of every stack. */
+/* A stack as the tree is built from it: its frames' name numbers, root
+ * first, cut at PROF_FLAME_DEPTH_MAX. */
 typedef struct {
-    int parent;
+    const int *names;
+    int n;
+    apr_int64_t w, samples;
+    int waiting;
+} flat_t;
+
+/* The stacks of one child being made, and what they add up to. */
+typedef struct {
     int name;
-} node_key_t;
+    apr_int64_t total, samples, waiting;
+    apr_array_header_t *members;    /* const flat_t * */
+} group_t;
 
 /* The weight of a stack: its nanoseconds where the profile has them, so
  * that samples of different periods add up right; else its samples. */
@@ -43,56 +53,114 @@ static apr_int64_t weight(const prof_stack_t *st, int by_ns)
     return by_ns ? st->nanos : st->samples;
 }
 
-static int child(tree_t *t, int parent, int name)
-{
-    node_key_t key, *copy;
-    node_t *n, *par;
-    int at;
-
-    key.parent = parent;
-    key.name = name;
-    at = (int)(apr_uintptr_t)apr_hash_get(t->index, &key, sizeof(key));
-    if (at) {
-        return at - 1;
-    }
-    copy = apr_pmemdup(t->p, &key, sizeof(key));
-    at = t->nodes->nelts;
-    n = apr_array_push(t->nodes);
-    memset(n, 0, sizeof(*n));
-    n->name = t->names[name];
-    n->parent = parent;
-    n->first_child = -1;
-    par = &APR_ARRAY_IDX(t->nodes, parent, node_t);
-    n->depth = par->depth + 1;
-    /* Children are drawn in the order of this list: prepend now, sort by
-     * name when drawing. */
-    n->next = par->first_child;
-    par->first_child = at;
-    apr_hash_set(t->index, copy, sizeof(*copy),
-                 (void *)(apr_uintptr_t)(at + 1));
-    return at;
-}
-
 static int stack_counts(const prof_stack_t *st, int state)
 {
     return state < 0 || st->state == state;
 }
 
+static int new_node(tree_t *t, const char *name, int depth)
+{
+    node_t *n = apr_array_push(t->nodes);
+
+    memset(n, 0, sizeof(*n));
+    n->name = name;
+    n->depth = depth;
+    n->first_child = n->next = -1;
+    return t->nodes->nelts - 1;
+}
+
+/* Make the children of node at from the stacks that pass through it (in,
+ * n of them): one per name at the next depth, if at least a pixel wide;
+ * the rest summed into the node. Each level partitions its stacks, so the
+ * work is the profile's frames, once. */
+static void expand(tree_t *t, int at, const flat_t *const *in, int n)
+{
+    int depth = APR_ARRAY_IDX(t->nodes, at, node_t).depth, i;
+    apr_hash_t *by_name;
+    apr_array_header_t *groups;
+
+    if (depth >= PROF_FLAME_DEPTH_MAX) {
+        return;
+    }
+    by_name = apr_hash_make(t->p);
+    groups = apr_array_make(t->p, 8, sizeof(group_t));
+    for (i = 0; i < n; ++i) {
+        const flat_t *f = in[i];
+        group_t *g;
+        int k;
+
+        if (f->n <= depth) {
+            continue;               /* ends here: the node's self */
+        }
+        k = (int)(apr_uintptr_t)apr_hash_get(by_name, &f->names[depth],
+                                             sizeof(int));
+        if (k == 0) {
+            g = apr_array_push(groups);
+            memset(g, 0, sizeof(*g));
+            g->name = f->names[depth];
+            g->members = apr_array_make(t->p, 4, sizeof(const flat_t *));
+            k = groups->nelts;
+            apr_hash_set(by_name, &g->name, sizeof(int),
+                         (void *)(apr_uintptr_t)k);
+        }
+        g = &APR_ARRAY_IDX(groups, k - 1, group_t);
+        g->total += f->w;
+        g->samples += f->samples;
+        g->waiting += f->waiting ? f->w : 0;
+        APR_ARRAY_PUSH(g->members, const flat_t *) = f;
+    }
+    for (i = 0; i < groups->nelts; ++i) {
+        group_t *g = &APR_ARRAY_IDX(groups, i, group_t);
+        node_t *c, *par;
+        int ci, k;
+
+        if ((double)g->total * t->px_per < 1.0) {
+            par = &APR_ARRAY_IDX(t->nodes, at, node_t);
+            par->narrow_count++;
+            par->narrow_total += g->total;
+            par->narrow_samples += g->samples;
+            par->narrow_waiting += g->waiting;
+            continue;
+        }
+        ci = new_node(t, t->names[g->name], depth + 1);
+        c = &APR_ARRAY_IDX(t->nodes, ci, node_t);
+        par = &APR_ARRAY_IDX(t->nodes, at, node_t);
+        c->total = g->total;
+        c->total_samples = g->samples;
+        c->waiting = g->waiting;
+        for (k = 0; k < g->members->nelts; ++k) {
+            const flat_t *f = APR_ARRAY_IDX(g->members, k, const flat_t *);
+
+            if (f->n == depth + 1) {
+                c->self += f->w;
+                c->self_samples += f->samples;
+            }
+        }
+        /* Children are drawn in name order (draw() sorts them). */
+        c->next = par->first_child;
+        par->first_child = ci;
+        expand(t, ci, (const flat_t *const *)(void *)g->members->elts,
+               g->members->nelts);
+    }
+}
+
 static tree_t *build(const prof_stacks_t *s, int state, int by_ns,
-                     apr_pool_t *p)
+                     int width_px, apr_pool_t *p)
 {
     tree_t *t = apr_pcalloc(p, sizeof(*t));
     int nframes = s->frames ? s->frames->nelts : 0;
+    int nstacks = s->stacks ? s->stacks->nelts : 0;
     apr_hash_t *by_name = apr_hash_make(p);
+    int *name_of;
+    const flat_t **flat;
     node_t *root;
-    int i, nnames = 0;
+    int i, k, nflat = 0, nnames = 0;
 
     t->p = p;
     t->nodes = apr_array_make(p, 256, sizeof(node_t));
-    t->index = apr_hash_make(p);
     /* Frames merge by name (one function at several addresses or lines
      * is one frame of the graph): number the names once. */
-    t->name_of = apr_palloc(p, sizeof(int) * (apr_size_t)(nframes + 1));
+    name_of = apr_palloc(p, sizeof(int) * (apr_size_t)(nframes + 1));
     t->names = apr_palloc(p, sizeof(char *) * (apr_size_t)(nframes + 1));
     for (i = 0; i < nframes; ++i) {
         const char *name = APR_ARRAY_IDX(s->frames, i, prof_frame_t).name;
@@ -104,52 +172,46 @@ static tree_t *build(const prof_stacks_t *s, int state, int by_ns,
             at = (void *)(apr_uintptr_t)++nnames;
             apr_hash_set(by_name, name, APR_HASH_KEY_STRING, at);
         }
-        t->name_of[i] = (int)(apr_uintptr_t)at - 1;
+        name_of[i] = (int)(apr_uintptr_t)at - 1;
     }
-    root = apr_array_push(t->nodes);
-    memset(root, 0, sizeof(*root));
-    root->name = "all";
-    root->parent = -1;
-    root->first_child = -1;
-    root->next = -1;
-    for (i = 0; s->stacks && i < s->stacks->nelts; ++i) {
+    new_node(t, "all", 0);
+    flat = apr_palloc(p, sizeof(*flat) * (apr_size_t)(nstacks + 1));
+    for (i = 0; i < nstacks; ++i) {
         const prof_stack_t *st = &APR_ARRAY_IDX(s->stacks, i, prof_stack_t);
-        apr_int64_t w = weight(st, by_ns);
-        int at = 0, k, depth = 0;
+        flat_t *f;
+        int *names;
 
-        if (!stack_counts(st, state) || w <= 0) {
+        if (!stack_counts(st, state) || weight(st, by_ns) <= 0) {
             continue;
         }
+        f = apr_palloc(p, sizeof(*f));
+        names = apr_palloc(p, sizeof(int) * (st->nframes + 1));
+        f->n = 0;
         /* Root first: the frames are leaf first. */
-        for (k = (int)st->nframes - 1; k >= 0; --k) {
-            node_t *n;
-
-            if (st->frames[k] >= (apr_uint32_t)nframes) {
-                continue;
-            }
-            if (++depth > PROF_FLAME_DEPTH_MAX) {
-                break;
-            }
-            at = child(t, at, t->name_of[st->frames[k]]);
-            n = &APR_ARRAY_IDX(t->nodes, at, node_t);
-            n->total += w;
-            n->total_samples += st->samples;
-            if (st->state == PROF_STACK_WAITING) {
-                n->waiting += w;
+        for (k = (int)st->nframes - 1; k >= 0 && f->n < PROF_FLAME_DEPTH_MAX;
+             --k) {
+            if (st->frames[k] < (apr_uint32_t)nframes) {
+                names[f->n++] = name_of[st->frames[k]];
             }
         }
-        {
-            node_t *leaf = &APR_ARRAY_IDX(t->nodes, at, node_t);
-
-            leaf->self += w;
-            leaf->self_samples += st->samples;
-        }
+        f->names = names;
+        f->w = weight(st, by_ns);
+        f->samples = st->samples;
+        f->waiting = st->state == PROF_STACK_WAITING;
+        flat[nflat++] = f;
         root = &APR_ARRAY_IDX(t->nodes, 0, node_t);
-        root->total += w;
-        root->total_samples += st->samples;
-        if (st->state == PROF_STACK_WAITING) {
-            root->waiting += w;
+        root->total += f->w;
+        root->total_samples += f->samples;
+        root->waiting += f->waiting ? f->w : 0;
+        if (f->n == 0) {
+            root->self += f->w;
+            root->self_samples += f->samples;
         }
+    }
+    root = &APR_ARRAY_IDX(t->nodes, 0, node_t);
+    if (root->total > 0) {
+        t->px_per = (double)(width_px - 20) / (double)root->total;
+        expand(t, 0, flat, nflat);
     }
     return t;
 }
@@ -408,8 +470,7 @@ static void draw(draw_t *d, int at, double x)
 {
     node_t *n = &APR_ARRAY_IDX(d->t->nodes, at, node_t);
     apr_array_header_t *kids;
-    apr_int64_t narrow = 0, narrow_s = 0, narrow_wait = 0;
-    int k, nnarrow = 0;
+    int k;
     double cx = x;
 
     frame(d, n->name, x, (double)n->total * d->px_per, n->depth, n->total,
@@ -425,51 +486,35 @@ static void draw(draw_t *d, int at, double x)
     }
     for (k = 0; k < kids->nelts; ++k) {
         node_t *c = APR_ARRAY_IDX(kids, k, node_t *);
-        double w = (double)c->total * d->px_per;
 
-        if (w < 1.0 || c->depth >= PROF_FLAME_DEPTH_MAX) {
-            /* Narrower than a pixel: merged with its narrow siblings into
-             * one frame, drawn after the others. */
-            narrow += c->total;
-            narrow_s += c->total_samples;
-            narrow_wait += c->waiting;
-            ++nnarrow;
-            continue;
-        }
         draw(d, (int)(c - (node_t *)d->t->nodes->elts), cx);
-        cx += w;
+        cx += (double)c->total * d->px_per;
     }
-    if (nnarrow && (double)narrow * d->px_per >= 1.0) {
-        frame(d, nnarrow == 1 ? "1 narrow frame"
-                              : apr_psprintf(d->p, "%d narrow frames",
-                                             nnarrow),
-              cx, (double)narrow * d->px_per, n->depth + 1, narrow, 0,
-              narrow_s, 0, narrow_wait, 1);
+    /* Children narrower than a pixel: one frame after the others, not
+     * descended into. */
+    if (n->narrow_count && (double)n->narrow_total * d->px_per >= 1.0) {
+        frame(d, n->narrow_count == 1
+                 ? "1 narrow frame"
+                 : apr_psprintf(d->p, "%d narrow frames", n->narrow_count),
+              cx, (double)n->narrow_total * d->px_per, n->depth + 1,
+              n->narrow_total, 0, n->narrow_samples, 0, n->narrow_waiting, 1);
     }
 }
 
-/* The deepest row a drawing reaches: frames at least a pixel wide. */
+/* The deepest row a drawing reaches. */
 static int depth_drawn(tree_t *t, int at, double px_per)
 {
     node_t *n = &APR_ARRAY_IDX(t->nodes, at, node_t);
     int k, deepest = n->depth;
-    apr_int64_t narrow = 0;
 
     for (k = n->first_child; k >= 0;
          k = APR_ARRAY_IDX(t->nodes, k, node_t).next) {
-        node_t *c = &APR_ARRAY_IDX(t->nodes, k, node_t);
+        int dd = depth_drawn(t, k, px_per);
 
-        if ((double)c->total * px_per >= 1.0
-            && c->depth < PROF_FLAME_DEPTH_MAX) {
-            int dd = depth_drawn(t, k, px_per);
-
-            deepest = dd > deepest ? dd : deepest;
-        }
-        else {
-            narrow += c->total;
-        }
+        deepest = dd > deepest ? dd : deepest;
     }
-    if ((double)narrow * px_per >= 1.0 && n->depth + 1 > deepest) {
+    if (n->narrow_count && (double)n->narrow_total * px_per >= 1.0
+        && n->depth + 1 > deepest) {
         deepest = n->depth + 1;
     }
     return deepest;
@@ -498,7 +543,7 @@ const char *prof_flame_svg(const prof_stacks_t *s,
     d.out = apr_array_make(p, 256, sizeof(const char *));
     d.by_ns = s ? has_ns(s, o->state) : 0;
     d.wall = s ? s->wall : 0;
-    d.t = s ? build(s, o->state, d.by_ns, p) : NULL;
+    d.t = s ? build(s, o->state, d.by_ns, width, p) : NULL;
     root = d.t ? &APR_ARRAY_IDX(d.t->nodes, 0, node_t) : NULL;
     head = apr_psprintf(p, "<svg xmlns=\"http://www.w3.org/2000/svg\"%s "
                         "class=\"flame\" font-family=\"Verdana,sans-serif\" "
@@ -518,7 +563,7 @@ const char *prof_flame_svg(const prof_stacks_t *s,
     }
     d.all = root->total;
     d.all_samples = root->total_samples;
-    d.px_per = (double)(width - 20) / (double)root->total;
+    d.px_per = d.t->px_per;
     rows = depth_drawn(d.t, 0, d.px_per) + 1;
     d.top = title_px + 4;
     d.height = rows * PROF_FLAME_ROW_PX;
