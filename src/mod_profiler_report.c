@@ -27,6 +27,7 @@
 #include "mod_profiler_report_lint.h"
 #include "mod_profiler_report_page.h"
 #include "mod_profiler_report_params.h"
+#include "mod_profiler_report_profile.h"
 #include "mod_profiler_report_query.h"
 
 /* Every response of the report. The dashboard's own script and style
@@ -62,7 +63,7 @@ static const char *report_base(request_rec *r, const char **rel)
 {
     static const char *const marks[] = {
         "/api/v1/", "/api/v1", "/api/", "/requests", "/assets/", "/actions/",
-        NULL
+        "/cpu", NULL
     };
     const prof_dir_conf_t *dc =
         ap_get_module_config(r->per_dir_config, &profiler_module);
@@ -126,6 +127,58 @@ static const struct {
     { "health", PROF_EP_HEALTH }, { "route", PROF_EP_ROUTE }, { NULL, 0 }
 };
 
+/* api/v1/requests/<id>/profile: read the profile, give the connection
+ * back, then answer it in the format asked for. */
+static int api_profile(request_rec *r, const char *what)
+{
+    prof_report_conn_t c;
+    prof_report_params_t pa;
+    prof_report_bad_t b;
+    apr_int64_t id = 0;
+    const char *text = NULL;
+    int got;
+
+    if (!prof_report_params_parse(r, PROF_EP_PROFILE, apr_time_now(),
+                                  rollup_retention(), &pa, &b)) {
+        return prof_report_json_error(r, HTTP_BAD_REQUEST, b.param, b.msg);
+    }
+    if (!parse_id(apr_pstrndup(r->pool, what, strcspn(what, "/")), &id)) {
+        return prof_report_json_error(r, HTTP_BAD_REQUEST, "id", "is not a "
+                                      "request id");
+    }
+    if (!report_has_db) {
+        return prof_report_json_error(r, HTTP_NOT_FOUND, NULL, "api/v1/"
+                                      "requests/<id>/profile " NEEDS_DB);
+    }
+    memset(&c, 0, sizeof(c));
+    if (!prof_report_conn_open(r, &c)) {
+        return prof_report_json_error(r, HTTP_SERVICE_UNAVAILABLE, NULL,
+                                      "the store cannot be read now");
+    }
+    got = prof_report_query_profile(r, &c, &id, &text);
+    prof_report_conn_close(&c);
+    if (got < 0) {
+        return prof_report_json_error(r, HTTP_NOT_FOUND, NULL, "no such "
+                                      "request, or it has no profile (it "
+                                      "may have been deleted by retention)");
+    }
+    if (got == 0) {
+        return prof_report_json_error(r, HTTP_INTERNAL_SERVER_ERROR, NULL,
+                                      "reading the store failed; see the "
+                                      "error log");
+    }
+    return prof_report_profile_answer(r, id, text, pa.profile_format);
+}
+
+/* Does what ("requests/<id>/profile") name a request's profile? */
+static int is_profile(const char *what)
+{
+    apr_size_t n = strlen(what);
+
+    return !strncmp(what, "requests/", 9) && n > 17
+           && !strcmp(what + n - 8, "/profile");
+}
+
 /* Read everything the answer needs, give the connection back, then
  * write: a client that reads slowly holds no database connection. */
 static int api(request_rec *r, const char *what)
@@ -138,6 +191,9 @@ static int api(request_rec *r, const char *what)
     apr_int64_t id = 0;
     int i, got = 1;
 
+    if (is_profile(what)) {
+        return api_profile(r, what + 9);
+    }
     for (i = 0; api_names[i].name && strcmp(what, api_names[i].name); ++i) {
     }
     if (api_names[i].name) {
@@ -251,7 +307,7 @@ write:
         prof_report_json_requests(r, &pa.f, d.reqs, d.next, pa.csv);
         break;
     case PROF_EP_REQUEST:
-        prof_report_json_request(r, d.req, d.spans);
+        prof_report_json_request(r, d.req, d.spans, d.profile != NULL);
         break;
     default:
         prof_report_json_health(r, &d.health);
@@ -294,6 +350,9 @@ static int page(request_rec *r, const char *base, const char *rel)
     else if (!strncmp(rel, "/requests/", 10)) {
         ep = PROF_EP_PAGE_REQUEST;
     }
+    else if (!strcmp(rel, "/cpu")) {
+        ep = PROF_EP_PAGE_CPU;
+    }
     else {
         return page_error(r, &v, HTTP_NOT_FOUND, "There is no such page in "
                           "the report.");
@@ -307,6 +366,28 @@ static int page(request_rec *r, const char *base, const char *rel)
     v.sort = pa.sort;
     if (ep == PROF_EP_PAGE_REQUEST && !parse_id(rel + 10, &id)) {
         return page_error(r, &v, HTTP_NOT_FOUND, "That is not a request id.");
+    }
+    if (ep == PROF_EP_PAGE_CPU) {
+        /* No database: the profile is the profiler-profile handler's. */
+        prof_report_cpu_t cpu;
+
+        v.live = !report_has_db;
+        if (pa.seconds > 0) {
+            prof_report_cpu_take(r, pa.seconds, pa.hz, &cpu);
+            if (r->connection->aborted) {
+                return OK;
+            }
+        }
+        ap_set_content_type(r, "text/html; charset=utf-8");
+        if (pa.seconds > 0 && cpu.status != HTTP_OK) {
+            /* What the handler said, as this page's status: 409 while
+             * another profile runs, 403 when its access control says no. */
+            r->status = cpu.status >= 400 ? cpu.status
+                                          : HTTP_INTERNAL_SERVER_ERROR;
+        }
+        prof_report_page_cpu(r, &v, pa.seconds, pa.hz,
+                             pa.seconds > 0 ? &cpu : NULL);
+        return OK;
     }
     memset(&c, 0, sizeof(c));
     if (!report_has_db) {
@@ -364,7 +445,17 @@ static int page(request_rec *r, const char *base, const char *rel)
         prof_report_page_requests(r, &v, d.reqs, d.next, d.route_stats);
     }
     else {
-        prof_report_page_request(r, &v, d.req, d.spans);
+        const prof_stacks_t *profile = NULL;
+        const char *err = NULL;
+
+        if (d.profile
+            && (profile = prof_stacks_text_parse(d.profile, r->pool, &err))
+               == NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, PROFLOGNO(00404)
+                          "report: the stored profile of request %"
+                          APR_INT64_T_FMT " cannot be read: %s", id, err);
+        }
+        prof_report_page_request(r, &v, d.req, d.spans, profile);
     }
     return OK;
 }
@@ -500,4 +591,5 @@ void prof_report_register_hooks(apr_pool_t *p)
      * name, so it can run in the middle. */
     prof_report_auth_register(p);
     prof_report_lint_register_hooks(p);
+    prof_report_profile_register_hooks(p);
 }

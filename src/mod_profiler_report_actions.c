@@ -65,7 +65,8 @@ int prof_report_action(request_rec *r, const char *base, const char *what)
              == APR_SUCCESS;
     }
     else if (prof_report_conn_open(r, c)) {
-        static const char *const tables[] = { "spans", "requests", "rollups",
+        static const char *const tables[] = { "spans", "profiles",
+                                              "requests", "rollups",
                                               "rollups_hour",
                                               NULL };
         int i, n, ret = prof_db_begin(&c->db);

@@ -360,7 +360,7 @@ void prof_report_json_requests(request_rec *r, const prof_report_filter_t *f,
 }
 
 void prof_report_json_request(request_rec *r, const prof_report_req_t *q,
-                        const apr_array_header_t *spans)
+                        const apr_array_header_t *spans, int has_profile)
 {
     apr_pool_t *p = r->pool;
     apr_int64_t off[PROF_REPORT_PHASES];
@@ -397,7 +397,11 @@ void prof_report_json_request(request_rec *r, const prof_report_req_t *q,
                    ms(p, sp->start_us), ms(p, sp->dur_us),
                    sp->metric ? "true" : "false");
     }
-    ap_rputs("]}}\n", r);
+    /* Where its profile is (api/v1/requests/<id>/profile), relative to
+     * this answer; null: it has none. */
+    ap_rprintf(r, "],\"profile\":%s}}\n", has_profile
+               ? apr_psprintf(p, "\"%" APR_INT64_T_FMT "/profile\"", q->id)
+               : "null");
 }
 
 void prof_report_json_health(request_rec *r, const prof_report_health_t *h)

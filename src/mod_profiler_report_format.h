@@ -44,7 +44,8 @@ void prof_report_json_requests(request_rec *r, const prof_report_filter_t *f,
 
 /** One request, its phases (with their starts) and spans. */
 void prof_report_json_request(request_rec *r, const prof_report_req_t *q,
-                              const apr_array_header_t *spans);
+                              const apr_array_header_t *spans,
+                              int has_profile);
 
 /** The store's health. */
 void prof_report_json_health(request_rec *r, const prof_report_health_t *h);

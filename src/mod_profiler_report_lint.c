@@ -24,6 +24,9 @@ typedef struct {
 
 /* Written in check_config, before any child exists; read-only after. */
 static apr_array_header_t *bases;
+/* The same for the whole-server CPU profile's handler (profiler-profile):
+ * where the report's CPU page asks for a profile. */
+static apr_array_header_t *profile_urls;
 
 /* The n-th word of a directive's arguments, as httpd reads them (quotes
  * removed), or "" when there are fewer. */
@@ -238,6 +241,30 @@ static void found_metrics(scan_t *sc, const ap_directive_t *d,
     }
 }
 
+/* The CPU profile's handler: its <Location>, for the report's CPU page.
+ * (Its access control is that handler's own concern: it warns.) */
+static void found_profile(scan_t *sc, const ap_directive_t *d,
+                          const ap_directive_t *vh)
+{
+    const ap_directive_t *loc;
+
+    for (loc = is(d, "SetHandler") ? d->parent : NULL;
+         loc && !is_vhost(loc); loc = loc->parent) {
+        if (is(loc, "<Location")) {
+            const char *path = section_arg(sc->p, loc);
+            base_t *b;
+
+            if (*path != '/') {
+                break;          /* <Location ~ "regex"> */
+            }
+            b = apr_array_push(profile_urls);
+            b->s = vhost_of(vh, sc->s);
+            b->path = apr_pstrdup(sc->pconf, path);
+            break;
+        }
+    }
+}
+
 static void scan(scan_t *sc, const ap_directive_t *d,
                  const ap_directive_t *vh)
 {
@@ -249,6 +276,9 @@ static void scan(scan_t *sc, const ap_directive_t *d,
         }
         else if ((how = sets_handler(sc->p, d, PROF_METRICS_HANDLER))) {
             found_metrics(sc, d, how);
+        }
+        else if (sets_handler(sc->p, d, PROF_REPORT_PROFILE_HANDLER)) {
+            found_profile(sc, d, vh);
         }
         else if (!sc->quiet && is(d, "Require")
                  && !strcasecmp(word(sc->p, d->args, 0), "profiler-token")
@@ -288,6 +318,7 @@ int prof_report_lint(apr_pool_t *ptemp, server_rec *s)
     sc.quiet = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
                && ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_CONFIG_TEST;
     bases = apr_array_make(sc.pconf, 4, sizeof(base_t));
+    profile_urls = apr_array_make(sc.pconf, 2, sizeof(base_t));
     scan(&sc, ap_conftree, NULL);
     done = apr_pmemdup(ptemp, &sc.n, sizeof(sc.n));
     apr_pool_userdata_set(done, key, apr_pool_cleanup_null, ptemp);
@@ -314,6 +345,24 @@ const char *prof_report_found_base(const request_rec *r)
         }
     }
     return best;
+}
+
+const char *prof_report_profile_url(const request_rec *r)
+{
+    const char *main_url = NULL;
+    int i;
+
+    for (i = 0; profile_urls && i < profile_urls->nelts; ++i) {
+        const base_t *b = &APR_ARRAY_IDX(profile_urls, i, base_t);
+
+        if (b->s == r->server) {
+            return b->path;
+        }
+        if (b->s == NULL && main_url == NULL) {
+            main_url = b->path;
+        }
+    }
+    return main_url;
 }
 
 static int lint_check_config(apr_pool_t *pconf, apr_pool_t *plog,

@@ -37,6 +37,16 @@ int prof_report_lint(apr_pool_t *ptemp, server_rec *s);
  * when no such section holds it. No trailing '/'; "" for <Location />. */
 const char *prof_report_found_base(const request_rec *r);
 
+/** The handler of the whole-server CPU profile (mod_profiler_profile.h's
+ * PROF_PROFILE_HANDLER). */
+#define PROF_REPORT_PROFILE_HANDLER "profiler-profile"
+
+/** The path of a <Location> (not a regex) that sets the CPU profile's
+ * handler, in r's server, else in the main server (which virtual hosts
+ * inherit); NULL when there is none. Where the report's CPU page asks for
+ * a profile. */
+const char *prof_report_profile_url(const request_rec *r);
+
 void prof_report_lint_register_hooks(apr_pool_t *p);
 
 #endif /* MOD_PROFILER_REPORT_LINT_H */

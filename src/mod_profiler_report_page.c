@@ -8,6 +8,7 @@
 #include "httpd.h"
 #include "http_protocol.h"
 
+#include "prof_flame.h"
 #include "prof_phase.h"
 #include "prof_report_text.h"
 #include "mod_profiler_report_page.h"
@@ -173,13 +174,15 @@ static void head(request_rec *r, const prof_report_view_t *v,
                h(r, title), h(r, v->base), h(r, v->base), h(r, v->base));
     /* Without a database there is no list and no health to link to. */
     if (v->live) {
-        ap_rprintf(r, "<a href=\"%s/api/v1/summary\">API</a></nav></header>"
-                   "<main>\n", h(r, v->base));
+        ap_rprintf(r, "<a href=\"%s/cpu\">CPU</a>"
+                   "<a href=\"%s/api/v1/summary\">API</a></nav></header>"
+                   "<main>\n", h(r, v->base), h(r, v->base));
         return;
     }
     ap_rprintf(r, "<a href=\"%s/requests\">Requests</a>"
+               "<a href=\"%s/cpu\">CPU</a>"
                "<a href=\"%s/api/v1/health\">API</a></nav></header><main>\n",
-               h(r, v->base), h(r, v->base));
+               h(r, v->base), h(r, v->base), h(r, v->base));
 }
 
 static void foot(request_rec *r, const prof_report_view_t *v)
@@ -1010,9 +1013,143 @@ static void wf_bar(request_rec *r, const char *cls, apr_int64_t at,
                (double)pw * (double)dur / (double)scale + 0.5, title);
 }
 
+/* ---- profiles -------------------------------------------------------- */
+
+static const char *ns_txt(apr_pool_t *p, apr_int64_t ns)
+{
+    return ns > 0 ? ms_txt(p, ns / 1000) : "0";
+}
+
+/* The top functions of a profile: self and total, in time (where the
+ * profile has it) and share. */
+static void top_table(request_rec *r, const prof_stacks_t *s, const char *id)
+{
+    apr_pool_t *p = r->pool;
+    apr_int64_t all_s = 0, all_ns = 0;
+    apr_array_header_t *top = prof_flame_top(s, 30, &all_s, &all_ns, p);
+    int i;
+
+    ap_rprintf(r, "<div class=\"scroll\"><table class=\"top\" id=\"%s\">"
+               "<thead><tr><th>Function</th><th class=\"num\">Self</th>"
+               "<th class=\"num\">Self %%</th><th class=\"num\">Total</th>"
+               "<th class=\"num\">Total %%</th><th class=\"num\">Samples "
+               "(self / total)</th></tr></thead><tbody>", id);
+    for (i = 0; i < top->nelts; ++i) {
+        const prof_flame_fn_t *fn = &APR_ARRAY_IDX(top, i, prof_flame_fn_t);
+
+        ap_rprintf(r, "<tr><td>%s</td><td class=\"num\">%s</td>"
+                   "<td class=\"num\">%s</td><td class=\"num\">%s</td>"
+                   "<td class=\"num\">%s</td><td class=\"num\">%"
+                   APR_INT64_T_FMT " / %" APR_INT64_T_FMT "</td></tr>",
+                   prof_flame_escape(p, fn->name),
+                   all_ns > 0 ? ns_txt(p, fn->self_ns) : "",
+                   pct_txt(p, (apr_uint64_t)fn->self_samples,
+                           (apr_uint64_t)all_s),
+                   all_ns > 0 ? ns_txt(p, fn->total_ns) : "",
+                   pct_txt(p, (apr_uint64_t)fn->total_samples,
+                           (apr_uint64_t)all_s),
+                   fn->self_samples, fn->total_samples);
+    }
+    if (top->nelts == 0) {
+        ap_rputs("<tr><td colspan=\"6\">No samples.</td></tr>", r);
+    }
+    ap_rputs("</tbody></table></div>", r);
+}
+
+static void request_profile(request_rec *r, const prof_report_view_t *v,
+                            const prof_report_req_t *q,
+                            const prof_stacks_t *s)
+{
+    apr_pool_t *p = r->pool;
+    prof_flame_opts_t o = { 1060, -1, NULL, "request-flame" };
+    apr_int64_t samples = 0, waiting = 0;
+    const char *api;
+    int i;
+
+    for (i = 0; i < s->stacks->nelts; ++i) {
+        const prof_stack_t *st = &APR_ARRAY_IDX(s->stacks, i, prof_stack_t);
+
+        samples += st->samples;
+        waiting += st->state == PROF_STACK_WAITING ? st->samples : 0;
+    }
+    api = apr_psprintf(p, "%s/api/v1/requests/%" APR_INT64_T_FMT "/profile",
+                       h(r, v->base), q->id);
+    ap_rprintf(r, "<h2>Profile</h2><figure id=\"profile\"><figcaption>"
+               "%s profile: %" APR_INT64_T_FMT " samples at %s Hz",
+               s->wall ? "Wall-clock" : "CPU", samples,
+               s->period_ns > 0 ? apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                               APR_INT64_C(1000000000)
+                                               / s->period_ns) : "?");
+    if (s->wall) {
+        ap_rprintf(r, "; on the CPU %s, waiting %s (blue)",
+                   pct_txt(p, (apr_uint64_t)(samples - waiting),
+                           (apr_uint64_t)samples),
+                   pct_txt(p, (apr_uint64_t)waiting, (apr_uint64_t)samples));
+    }
+    ap_rprintf(r, ". Hover a frame for its total and self time.</figcaption>"
+               "%s</figure><p class=\"export\">Download: <a href=\"%s\">"
+               "pprof</a> (go tool pprof) <a href=\"%s?format=folded\">"
+               "folded stacks</a> <a href=\"%s?format=json\">JSON</a></p>"
+               "<h3>Top functions</h3>",
+               prof_flame_svg(s, &o, p), api, api, api);
+    top_table(r, s, "request-top");
+}
+
+void prof_report_page_cpu(request_rec *r, const prof_report_view_t *v,
+                          int seconds, int hz, const prof_report_cpu_t *cpu)
+{
+    apr_pool_t *p = r->pool;
+
+    head(r, v, "CPU profile");
+    ap_rprintf(r, "<h1>CPU profile of the whole server</h1>"
+               "<form class=\"filters\" id=\"cpu-form\" method=\"get\" "
+               "action=\"%s/cpu\"><label>Seconds <input name=\"seconds\" "
+               "type=\"number\" min=\"1\" max=\"300\" value=\"%d\">"
+               "</label><label>Samples per second <input name=\"hz\" "
+               "type=\"number\" min=\"1\" max=\"1000\" value=\"%d\">"
+               "</label><button type=\"submit\">Take a profile</button>"
+               "</form><p class=\"note\">Every child process samples the CPU "
+               "time of all its threads for that long, through the "
+               "profiler-profile handler%s%s%s; the page loads when it is "
+               "done. One profile runs at a time.</p>",
+               h(r, v->base), seconds > 0 ? seconds : 10, hz,
+               cpu && cpu->url ? " at <code>" : "",
+               cpu && cpu->url ? h(r, cpu->url) : "",
+               cpu && cpu->url ? "</code>" : "");
+    if (cpu && cpu->status != HTTP_OK) {
+        ap_rprintf(r, "<p class=\"error\" id=\"cpu-error\">%s</p>",
+                   h(r, cpu->msg ? cpu->msg : "The profile failed."));
+    }
+    else if (cpu && cpu->stacks) {
+        prof_flame_opts_t o = { 1060, -1, NULL, "cpu-flame" };
+        apr_int64_t all_s = 0;
+        int i;
+
+        for (i = 0; i < cpu->stacks->stacks->nelts; ++i) {
+            all_s += APR_ARRAY_IDX(cpu->stacks->stacks, i,
+                                   prof_stack_t).samples;
+        }
+        ap_rprintf(r, "<figure id=\"cpu\"><figcaption>%d s at %d Hz: %"
+                   APR_INT64_T_FMT " samples from %s. Hover a frame for its "
+                   "total and self time.</figcaption>%s</figure>"
+                   "<p class=\"export\">For pprof: <code>go tool pprof "
+                   "'http://&lt;host&gt;%s?seconds=%d&amp;hz=%d'</code></p>"
+                   "<h2>Top functions</h2>", seconds, hz, all_s,
+                   cpu->processes >= 0
+                   ? apr_psprintf(p, "%d process%s", cpu->processes,
+                                  cpu->processes == 1 ? "" : "es")
+                   : "the server's processes",
+                   prof_flame_svg(cpu->stacks, &o, p), h(r, cpu->url),
+                   seconds, hz);
+        top_table(r, cpu->stacks, "cpu-top");
+    }
+    foot(r, v);
+}
+
 void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                               const prof_report_req_t *q,
-                              const apr_array_header_t *spans)
+                              const apr_array_header_t *spans,
+                              const prof_stacks_t *profile)
 {
     apr_pool_t *p = r->pool;
     apr_int64_t at[PROF_REPORT_PHASES], scale = q->total_us, nophase = 0;
@@ -1172,6 +1309,9 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                "href=\"%s/api/v1/"
                "requests/%" APR_INT64_T_FMT "\">JSON</a></p>", h(r, v->base),
                q->id);
+    if (profile) {
+        request_profile(r, v, q, profile);
+    }
     foot(r, v);
 }
 
@@ -1250,7 +1390,12 @@ static const char app_css[] =
 ".error{color:#a00;font-weight:600}footer{max-width:1100px;margin:20px auto;"
 "padding:0 20px;color:#788;font-size:12px}"
 "dl.request{display:grid;grid-template-columns:160px 1fr;gap:2px 12px}"
-"dl.request dd{margin:0;overflow-wrap:anywhere}\n";
+"dl.request dd{margin:0;overflow-wrap:anywhere}"
+/* Flame graphs (prof_flame.c): drawn to the page's width; the frame under
+ * the pointer outlined. */
+"svg.flame{width:100%;height:auto;display:block}"
+"svg.flame g.f:hover rect{stroke:#1d2330;stroke-width:1}"
+"table.top td:first-child{font-family:ui-monospace,monospace}\n";
 
 /* Progressive enhancement only: everything works without it. */
 static const char app_js[] =

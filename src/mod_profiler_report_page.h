@@ -19,6 +19,8 @@
 
 #include "prof_hist.h"
 #include "prof_report_sql.h"
+#include "prof_stacks.h"
+#include "mod_profiler_report_profile.h"
 
 /** Phase columns of the store, in prof_phase order (total apart). */
 #define PROF_REPORT_PHASES 14
@@ -115,10 +117,19 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
  * in no phase and of its spans, with every duration written out. With
  * has_starts the phases are drawn at start_offset_us[]; without, where
  * prof_report_phase_offsets() puts them, and the page says that this is
- * approximate. */
+ * approximate. With a profile (NULL: none), its flame graph and top
+ * functions, and links to it as pprof, folded stacks and JSON. */
 void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                               const prof_report_req_t *req,
-                              const apr_array_header_t *spans);
+                              const apr_array_header_t *spans,
+                              const prof_stacks_t *profile);
+
+/** The CPU page: a form that takes a whole-server profile of seconds at
+ * hz (1..300 s, 1..1000 Hz); with a result (cpu not NULL), its flame
+ * graph and top functions, or what went wrong. */
+void prof_report_page_cpu(request_rec *r, const prof_report_view_t *v,
+                          int seconds, int hz,
+                          const prof_report_cpu_t *cpu);
 
 /** A page saying what went wrong (with status already set). */
 void prof_report_page_error(request_rec *r, const prof_report_view_t *v,

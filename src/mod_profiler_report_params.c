@@ -29,11 +29,13 @@
                      | EP(PROF_EP_ROUTE))
 #define LISTS       (EP(PROF_EP_REQUESTS) | EP(PROF_EP_PAGE_REQUESTS) \
                      | EP(PROF_EP_PAGE_REQUEST))
-#define ALL         (EP(PROF_EP_COUNT) - 1)
+/* The profiles' endpoints take only their own parameters. */
+#define PROFILES    (EP(PROF_EP_PROFILE) | EP(PROF_EP_PAGE_CPU))
+#define ALL         ((EP(PROF_EP_COUNT) - 1) & ~PROFILES)
 
 typedef enum {
     P_TIME, P_TEXT, P_STATUS, P_MS, P_GROUP, P_SORT, P_ORDER, P_LIMIT,
-    P_CURSOR, P_FORMAT
+    P_CURSOR, P_FORMAT, P_SECONDS, P_HZ
 } ptype_t;
 
 /* Every parameter of the report: its type, where it is taken (a bit per
@@ -69,7 +71,12 @@ static const param_t params[] = {
     { "order",  P_ORDER,  ALL, NULL, NULL },
     { "limit",  P_LIMIT,  ALL, NULL, NULL },
     { "cursor", P_CURSOR, LISTS, "applies to the request list only", NULL },
-    { "format", P_FORMAT, API, "is for the API (api/v1/...)", NULL },
+    { "format", P_FORMAT, API | EP(PROF_EP_PROFILE),
+                          "is for the API (api/v1/...)", NULL },
+    { "seconds", P_SECONDS, EP(PROF_EP_PAGE_CPU), "is for the CPU page "
+                          "only", NULL },
+    { "hz",     P_HZ,     EP(PROF_EP_PAGE_CPU), "is for the CPU page only",
+                          NULL },
     { NULL, P_TEXT, 0, NULL, NULL }
 };
 
@@ -285,7 +292,33 @@ static int parse_one(request_rec *r, prof_report_ep_t ep, const param_t *pm,
         }
         f->has_cursor = 1;
         return 1;
+    case P_SECONDS:
+        if (prof_report_int_parse(v, 1, PROF_REPORT_CPU_SECONDS_MAX, &n)
+            != APR_SUCCESS) {
+            return bad(b, "seconds", "is a number from 1 to 300");
+        }
+        out->seconds = (int)n;
+        return 1;
+    case P_HZ:
+        if (prof_report_int_parse(v, 1, PROF_REPORT_CPU_HZ_MAX, &n)
+            != APR_SUCCESS) {
+            return bad(b, "hz", "is a number from 1 to 1000");
+        }
+        out->hz = (int)n;
+        return 1;
     case P_FORMAT:
+        if (ep == PROF_EP_PROFILE) {
+            static const char *const fmts[] = { "pprof", "folded", "json",
+                                                NULL };
+
+            for (k = 0; fmts[k] && strcmp(fmts[k], v); ++k) {
+            }
+            if (fmts[k] == NULL) {
+                return bad(b, "format", "is pprof, folded or json");
+            }
+            out->profile_format = k;
+            return 1;
+        }
         if (strcmp(v, "csv") && strcmp(v, "json")) {
             return bad(b, "format", "is json or csv");
         }
@@ -317,6 +350,7 @@ int prof_report_params_parse(request_rec *r, prof_report_ep_t ep,
     f->to_us = now;
     f->desc = 1;
     f->limit = PROF_REPORT_LIMIT_DEFAULT;
+    out->hz = PROF_REPORT_CPU_HZ_DEFAULT;
     if (!args_table(r, t, b)) {
         return 0;
     }

@@ -29,6 +29,8 @@ typedef enum {
     PROF_EP_PAGE_DASHBOARD,     /**< / */
     PROF_EP_PAGE_REQUESTS,      /**< /requests */
     PROF_EP_PAGE_REQUEST,       /**< /requests/<id> */
+    PROF_EP_PROFILE,            /**< api/v1/requests/<id>/profile */
+    PROF_EP_PAGE_CPU,           /**< /cpu: a whole-server CPU profile */
     PROF_EP_COUNT
 } prof_report_ep_t;
 
@@ -48,7 +50,22 @@ typedef struct {
     int csv;                    /**< format=csv */
     const char *sort;           /**< as given (the summary's sort name) */
     int summary_sort;           /**< index into the summary's sort fields */
+    int profile_format;         /**< PROF_EP_PROFILE: PROF_PROFILE_FMT_* */
+    int seconds;                /**< PROF_EP_PAGE_CPU: 0 (just the form),
+                                     or 1..300 */
+    int hz;                     /**< PROF_EP_PAGE_CPU: 1..1000, default 99 */
 } prof_report_params_t;
+
+/** What api/v1/requests/<id>/profile answers (format=...). */
+#define PROF_PROFILE_FMT_PPROF  0   /**< the default: go tool pprof <url> */
+#define PROF_PROFILE_FMT_FOLDED 1
+#define PROF_PROFILE_FMT_JSON   2
+
+/** The bounds of the CPU page's profile, as the profiler-profile
+ * handler's own. */
+#define PROF_REPORT_CPU_SECONDS_MAX 300
+#define PROF_REPORT_CPU_HZ_MAX      1000
+#define PROF_REPORT_CPU_HZ_DEFAULT  99
 
 /** Does the endpoint read the rollups (whole minutes or hours)? */
 int prof_report_ep_rollups(prof_report_ep_t ep);

@@ -716,6 +716,70 @@ static int has_phase_starts(request_rec *r, prof_report_conn_t *c)
     return ret == 0;
 }
 
+/* Does the store have the profiles table (schema 5)? As
+ * has_phase_starts() asks for its column, for the same reasons. */
+static int has_profiles(request_rec *r, prof_report_conn_t *c)
+{
+    static volatile int seen = 0;
+    const apr_dbd_driver_t *d = c->db.dbd->driver;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int ret;
+
+    if (seen) {
+        return 1;
+    }
+    ret = apr_dbd_select(d, r->pool, c->db.dbd->handle, &res,
+                         apr_pstrcat(r->pool, "SELECT request_id FROM ",
+                                     c->db.prefix, "profiles WHERE 1 = 0",
+                                     NULL), 1);
+    if (ret == 0) {
+        while (apr_dbd_get_row(d, r->pool, res, &row, -1) == 0) {
+        }
+        seen = 1;
+    }
+    return ret == 0;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    const char *text;
+} profile_t;
+
+static int profile_row(void *baton, apr_dbd_row_t *row,
+                       const apr_dbd_driver_t *d)
+{
+    profile_t *pr = baton;
+    const char *format = apr_dbd_get_entry(d, row, 0);
+
+    /* A format this code does not know (a newer module's) is as good as
+     * none. */
+    if (format && !strcmp(format, PROF_SQL_PROFILE_FORMAT)) {
+        pr->text = col_str(pr->p, d, row, 1);
+    }
+    return 1;
+}
+
+int prof_report_query_profile(request_rec *r, prof_report_conn_t *c,
+                              const apr_int64_t *id, const char **text)
+{
+    prof_report_stmt_t st;
+    profile_t pr;
+
+    *text = NULL;
+    if (!has_profiles(r, c)) {
+        return -1;
+    }
+    pr.p = r->pool;
+    pr.text = NULL;
+    prof_report_sql_profile(r->pool, c->db.prefix, id, &st);
+    if (!db_select(r, c, &st, profile_row, &pr)) {
+        return 0;
+    }
+    *text = pr.text;
+    return pr.text ? 1 : -1;
+}
+
 int prof_report_query_request(request_rec *r, prof_report_conn_t *c,
                               const apr_int64_t *id, prof_report_data_t *out)
 {
@@ -740,7 +804,7 @@ int prof_report_query_request(request_rec *r, prof_report_conn_t *c,
         return 0;
     }
     out->spans = rs.reqs;
-    return 1;
+    return prof_report_query_profile(r, c, id, &out->profile) != 0;
 }
 
 /* ---- health ---------------------------------------------------------- */

@@ -58,6 +58,8 @@ typedef struct {
     const char *next;               /**< the list's next cursor, or NULL */
     prof_report_req_t *req;         /**< one request */
     apr_array_header_t *spans;      /**< its prof_report_span_t * */
+    const char *profile;            /**< its profile (prof_stacks_text_write()
+                                         form), NULL: none */
     prof_report_health_t health;
     prof_report_group_t *route_stats; /**< the requests page of a route */
 } prof_report_data_t;
@@ -77,10 +79,18 @@ int prof_report_query_requests(request_rec *r, prof_report_conn_t *c,
                                prof_report_filter_t *f,
                                prof_report_data_t *out);
 
-/** One request and its spans into out->req, out->spans.
+/** One request, its spans and its profile into out->req, out->spans,
+ * out->profile (NULL when it has none).
  * @return 1 found, 0 error, -1 no such request. */
 int prof_report_query_request(request_rec *r, prof_report_conn_t *c,
                               const apr_int64_t *id, prof_report_data_t *out);
+
+/** Only the profile of a request into *text (in r->pool): what
+ * api/v1/requests/<id>/profile answers.
+ * @return 1 found, 0 error, -1 no such request or it has no profile
+ *         (also when the store is older than schema 5). */
+int prof_report_query_profile(request_rec *r, prof_report_conn_t *c,
+                              const apr_int64_t *id, const char **text);
 
 /** The store's health into out->health (out->health.ok: it worked). */
 void prof_report_query_health(request_rec *r, prof_report_conn_t *c,

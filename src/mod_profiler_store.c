@@ -45,6 +45,23 @@ static prof_queue_t *store_queue;       /* child_init */
 
 static volatile apr_uint64_t rows_lost;  /* before they reached the queue */
 
+/* Request ids. A row's id is its writer's id (a row of the writers table:
+ * unique in the database, never reused, also across servers that share
+ * one) * 2^32 + a sequence number. The writer's current range is published
+ * here once its registration is committed, as the next id to give out;
+ * the writer takes the ids of its rows from it, and so do request threads
+ * that need their id before the row is written (prof_store_new_id()), both
+ * by compare-and-swap, never past the range's end. 0: no range yet (no
+ * writer in this process, or it has not reached the database yet). */
+static volatile apr_uint64_t id_next;
+/* Someone in this process wants ids in advance: the writer registers
+ * when idle rather than at its first batch (1: wanted). */
+static volatile apr_uint32_t ids_wanted;
+
+/* The last sequence number of a range: one short of 2^32, so that the
+ * next id of a range used up never reads as the start of another's. */
+#define ID_SEQ_LAST APR_UINT64_C(0xFFFFFFFF)
+
 /* How long a failed batch waits for its one retry, and how the writer
  * backs off during an outage. */
 #define RETRY_WAIT_US     apr_time_from_msec(250)
@@ -79,6 +96,36 @@ static apr_thread_mutex_t *alloc_lock;
 int prof_store_running(void)
 {
     return store_queue != NULL;
+}
+
+/* n consecutive ids from the published range; 0 when there is none or
+ * fewer than n are left in it. */
+static apr_int64_t take_ids(apr_uint64_t n)
+{
+    apr_uint64_t v;
+
+    do {
+        v = apr_atomic_read64(&id_next);
+        if (v == 0 || n == 0 || (v & ID_SEQ_LAST) + n > ID_SEQ_LAST) {
+            return 0;
+        }
+    } while (apr_atomic_cas64(&id_next, v + n, v) != v);
+    return (apr_int64_t)v;
+}
+
+apr_int64_t prof_store_new_id(void)
+{
+    apr_int64_t id = take_ids(1);
+
+    if (id == 0 && !apr_atomic_read32(&ids_wanted)) {
+        apr_atomic_set32(&ids_wanted, 1);
+    }
+    return id;
+}
+
+void prof_store_want_ids(void)
+{
+    apr_atomic_set32(&ids_wanted, 1);
 }
 
 int prof_store_submit(prof_row_t *row)
@@ -124,7 +171,6 @@ typedef struct {
     apr_pool_t *pool;           /* cleared after every attempt */
     apr_int64_t nonce;          /* tells this writer's row from others */
     apr_int64_t writer_id;      /* 0: not registered in this database */
-    apr_uint32_t seq;           /* the last request id's low half */
     apr_uint64_t written;       /* rows committed */
     apr_uint64_t failed;        /* rows lost to database errors */
     apr_time_t last_write_us;   /* the last commit */
@@ -179,7 +225,6 @@ static int register_writer(writer_t *w, prof_db_t *db, prof_db_stmts_t *cs,
         return ret;
     }
     w->writer_id = to_i64(id);
-    w->seq = 0;
     return w->writer_id > 0 ? 0 : -1;
 }
 
@@ -263,10 +308,26 @@ static void span_params(span_buf_t *b, apr_int64_t id,
     ++b->n;
 }
 
+/* The profile of a stored request: rare (profiled requests only), one
+ * statement each. */
+static int insert_profile(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
+                          apr_int64_t id, const prof_row_t *row)
+{
+    const void *args[3];
+
+    args[0] = &id;
+    args[1] = PROF_SQL_PROFILE_FORMAT;
+    args[2] = row->profile;
+    return prof_db_pquery(db, p, prof_db_stmt(cs, PROF_STMT_PROFILE_INSERT),
+                          args, NULL);
+}
+
 /* The rows of a batch and their spans, PROF_SQL_ROWS_MAX at a time, in
- * the writer's own buffers (some kilobytes: kept off the thread's stack). */
+ * the writer's own buffers (some kilobytes: kept off the thread's stack).
+ * Rows without an id of their own take the next of first_id's. */
 static int insert_requests(writer_t *w, prof_db_t *db, prof_db_stmts_t *cs,
-                           apr_pool_t *p, prof_row_t **rows, apr_size_t n)
+                           apr_pool_t *p, prof_row_t **rows, apr_size_t n,
+                           apr_int64_t first_id)
 {
     request_buf_t *rb = &w->requests;
     span_buf_t *sb = &w->spans;
@@ -276,8 +337,12 @@ static int insert_requests(writer_t *w, prof_db_t *db, prof_db_stmts_t *cs,
 
     rb->n = sb->n = 0;
     for (i = 0; i < n; ++i) {
-        apr_int64_t id = (w->writer_id << 32) | (apr_int64_t)(++w->seq);
+        apr_int64_t id = rows[i]->id ? rows[i]->id : first_id++;
 
+        if (rows[i]->profile
+            && (ret = insert_profile(db, cs, p, id, rows[i])) != 0) {
+            return ret;
+        }
         request_params(rb, id, rows[i]);
         if (rb->n == PROF_SQL_ROWS_MAX || i + 1 == n) {
             if ((ret = insert_rows(db, cs, p, 0, rb->args, REQUEST_PARAMS,
@@ -446,8 +511,8 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
     apr_status_t rv;
     apr_size_t i;
     int ret = 0, k, hourly;
-    apr_int64_t registered_before = w->writer_id;
-    apr_uint32_t seq_before = w->seq;
+    apr_int64_t registered_before = w->writer_id, first_id = 0;
+    apr_uint64_t need = 0;
 
     rv = prof_db_open(&db, w->s, p, err);
     if (rv != APR_SUCCESS) {
@@ -463,22 +528,29 @@ static apr_status_t write_rows(writer_t *w, prof_row_t **rows, apr_size_t n,
         prof_db_close(&db, w->s);
         return APR_EGENERAL;
     }
+    for (i = 0; i < n; ++i) {
+        need += rows[i]->id == 0;
+    }
     /* A new id range when this writer is new to the database, or its
      * 2^32 sequence numbers are used up, or it has been idle for so long
      * that retention may have taken its row of the writers table (it
-     * prunes writers idle for longer than ProfilerRetention). */
-    if (w->writer_id == 0 || w->seq > 0xFFFFFFFFu - n
+     * prunes writers idle for longer than ProfilerRetention). Ids taken
+     * from the published range by a batch that then fails are skipped,
+     * never given twice. */
+    if (w->writer_id == 0
         || (prof_db_conf()->retention_us > 0
             && apr_time_now() - w->last_write_us
-               > prof_db_conf()->retention_us / 2)) {
+               > prof_db_conf()->retention_us / 2)
+        || (need && (first_id = take_ids(need)) == 0)) {
         if ((ret = register_writer(w, &db, cs, p)) != 0) {
             *err = ret > 0 ? prof_db_error(&db, p, ret,
                                            "cannot register the writer")
                            : "cannot read the writer's id back";
             goto leave;
         }
+        first_id = (w->writer_id << 32) | 1;
     }
-    if ((ret = insert_requests(w, &db, cs, p, rows, n)) != 0) {
+    if ((ret = insert_requests(w, &db, cs, p, rows, n, first_id)) != 0) {
         *err = prof_db_error(&db, p, ret, "cannot insert requests");
         goto leave;
     }
@@ -530,11 +602,14 @@ leave:
     if (ret) {
         /* Nothing of it is in the database: neither the registration nor
          * the ids. */
-        if (registered_before == 0 || w->writer_id != registered_before) {
-            w->writer_id = registered_before;
-            w->seq = seq_before;
-        }
+        w->writer_id = registered_before;
         return APR_EGENERAL;
+    }
+    if (w->writer_id != registered_before) {
+        /* Committed: the new range is the one to give ids from, after
+         * those this batch took. */
+        apr_atomic_set64(&id_next, ((apr_uint64_t)w->writer_id << 32)
+                                   | (need + 1));
     }
     w->written += n;
     prof_metrics_count_rows(PROF_METRICS_ROWS_WRITTEN, n);
@@ -571,6 +646,20 @@ static void writer_idle(void *baton)
     apr_time_t now = apr_time_now();
     const char *err = NULL;
 
+    if (w->writer_id == 0 && !w->down && now >= w->retry_at
+        && apr_atomic_read32(&ids_wanted) && !prof_queue_closed(store_queue)) {
+        /* Not registered yet, and ids are wanted in advance (profiled
+         * requests): register now, not at the first batch, so that they
+         * find a range soon after the child starts. Quietly: a database
+         * that is down is reported by the first batch that cannot be
+         * written. Other configurations register at their first batch, as
+         * before. */
+        if (write_rows(w, NULL, 0, &err) != APR_SUCCESS) {
+            w->retry_at = now + BACKOFF_MAX_US;
+        }
+        apr_pool_clear(w->pool);
+        return;
+    }
     if (!w->down || now < w->retry_at || prof_queue_closed(store_queue)) {
         return;
     }

@@ -37,6 +37,36 @@
 int prof_store_running(void);
 
 /**
+ * An id for a request's row, given before the row is written: for a
+ * request whose response names it (a profiled request's Server-Timing
+ * "profile;desc=<id>", the id of api/v1/requests/<id>). Put it in
+ * prof_row_in_t.id; the writer stores the row under it.
+ *
+ * Ids are the writer's: writer id * 2^32 + sequence, the writer id a row
+ * of the database's writers table, so unique across the children of a
+ * server and across servers sharing one database, and never reused.
+ * Lock-free (one compare-and-swap), from any thread; no database call.
+ *
+ * @return the id, > 0; 0 when this process has none to give: no store
+ *         (no writer in this process), or the writer has not reached the
+ *         database yet (after prof_store_want_ids() it registers
+ *         within ProfilerStoreBatch's wait of the child's start; without,
+ *         at its first batch; or once the database is back after an
+ *         outage). A row given no id gets one when it is written.
+ */
+apr_int64_t prof_store_new_id(void);
+
+/**
+ * Say that this process will ask for ids in advance (prof_store_new_id()):
+ * its writer then registers with the database as soon as it is idle after
+ * the child starts (within ProfilerStoreBatch's wait), not at its first
+ * batch, so that the first profiled requests of a child find ids. Call
+ * from child_init, after the store's (any thread, any time: a flag).
+ * prof_store_new_id() sets it too when it had none to give.
+ */
+void prof_store_want_ids(void);
+
+/**
  * Hand a finished row to the writer, from any thread. Never waits.
  * @return 1 when the writer owns the row now; 0 when it was refused (queue
  *         full or closed, or no writer; counted) and the caller still owns it.

@@ -222,3 +222,15 @@ void prof_report_sql_spans(apr_pool_t *p, const char *prefix,
     APR_ARRAY_PUSH(b.args, const void *) = id;
     b_done(&b, out);
 }
+
+void prof_report_sql_profile(apr_pool_t *p, const char *prefix,
+                             const apr_int64_t *id, prof_report_stmt_t *out)
+{
+    builder_t b;
+
+    b_init(&b, p);
+    b_text(&b, apr_pstrcat(p, "SELECT format, data FROM ", prefix,
+                           "profiles WHERE request_id = %lld", NULL));
+    APR_ARRAY_PUSH(b.args, const void *) = id;
+    b_done(&b, out);
+}

@@ -133,6 +133,10 @@ void prof_report_sql_request(apr_pool_t *p, const char *prefix,
                              int with_starts, const apr_int64_t *id,
                              prof_report_stmt_t *out);
 
+/** The profile of one request (schema 5): format, data. */
+void prof_report_sql_profile(apr_pool_t *p, const char *prefix,
+                             const apr_int64_t *id, prof_report_stmt_t *out);
+
 /** The spans of one request: seq, name, description, parent, start_us,
  * dur_us, metric, in seq order. */
 void prof_report_sql_spans(apr_pool_t *p, const char *prefix,

@@ -26,10 +26,11 @@ static const char *pack(packer_t *pk, const char *s, apr_size_t len)
 prof_row_t *prof_row_create(const prof_row_in_t *in)
 {
     /* The lengths each string will have, in the order they are packed. */
-    enum { VHOST, METHOD, PROTOCOL, ROUTE, PATH, QUERY, NSTR };
+    enum { VHOST, METHOD, PROTOCOL, ROUTE, PATH, QUERY, PROFILE, NSTR };
     static const apr_size_t max[NSTR] = {
         PROF_ROW_VHOST_MAX, PROF_ROW_METHOD_MAX, PROF_ROW_PROTOCOL_MAX,
-        PROF_ROW_ROUTE_MAX, PROF_ROW_PATH_MAX, PROF_ROW_QUERY_MAX
+        PROF_ROW_ROUTE_MAX, PROF_ROW_PATH_MAX, PROF_ROW_QUERY_MAX,
+        PROF_ROW_PROFILE_MAX
     };
     const char *str[NSTR];
     apr_size_t len[NSTR], i, size, *name_len = NULL, *desc_len = NULL;
@@ -47,11 +48,15 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     str[ROUTE] = in->route ? in->route : "";
     str[PATH] = in->path ? in->path : "";
     str[QUERY] = in->query;
+    /* A profile is whole or not at all: a cut one would not parse. */
+    str[PROFILE] = in->profile && strlen(in->profile) <= PROF_ROW_PROFILE_MAX
+                   ? in->profile : NULL;
     nspans = in->spans ? in->nspans : 0;
 
     size = sizeof(*row) + nspans * sizeof(prof_row_span_t);
     for (k = 0; k < NSTR; ++k) {
-        len[k] = prof_utf8_prefix_len(str[k], max[k]);
+        len[k] = k == PROFILE ? (str[k] ? strlen(str[k]) : 0)
+                              : prof_utf8_prefix_len(str[k], max[k]);
         size += str[k] ? len[k] + 1 : 0;
     }
     if (nspans) {
@@ -78,6 +83,7 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
         free(name_len);
         return NULL;
     }
+    row->id = in->id > 0 ? in->id : 0;
     row->start_us = in->start_us;
     for (k = 0; k < PROF_PHASE_COUNT; ++k) {
         row->dur_us[k] = in->dur_us ? in->dur_us[k] : 0;
@@ -99,6 +105,8 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     row->route = pack(&pk, str[ROUTE], len[ROUTE]);
     row->path = pack(&pk, str[PATH], len[PATH]);
     row->query = str[QUERY] ? pack(&pk, str[QUERY], len[QUERY]) : NULL;
+    row->profile = str[PROFILE] ? pack(&pk, str[PROFILE], len[PROFILE])
+                                : NULL;
     for (i = 0; i < nspans; ++i) {
         const prof_span_info_t *s = &in->spans[i];
         prof_row_span_t *d = &row->spans[i];

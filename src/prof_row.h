@@ -55,8 +55,14 @@ typedef struct {
     apr_int32_t metric;         /**< 1: added as a measured duration */
 } prof_row_span_t;
 
+/** The largest profile a row carries (prof_stacks_text_write() form):
+ * a profile longer than this is not stored (the row is, without it). */
+#define PROF_ROW_PROFILE_MAX   (4 * 1024 * 1024)
+
 /** A stored request. Everything it points to is inside its own block. */
 typedef struct {
+    apr_int64_t id;             /**< assigned in advance (prof_store_new_id()),
+                                     0: the writer assigns one */
     apr_int64_t start_us;       /**< wall clock, us since the epoch */
     apr_int64_t dur_us[PROF_PHASE_COUNT]; /**< per phase, and the total */
     /** When each phase was first entered, us from the start of the request
@@ -75,12 +81,19 @@ typedef struct {
     const char *route;
     const char *path;
     const char *query;          /**< NULL: not kept */
+    const char *profile;        /**< the request's profile as text
+                                     (prof_stacks_text_write()), NULL: none */
     prof_row_span_t *spans;     /**< nspans entries, start order */
 } prof_row_t;
 
 /** What a row is built from. The strings and spans are copied; NULL
  * strings become "" (query stays NULL). */
 typedef struct {
+    apr_int64_t id;                     /**< the row's id when it was given
+                                         * one in advance (a profiled
+                                         * request's, whose Server-Timing
+                                         * names it); 0: the writer assigns
+                                         * one */
     apr_int64_t start_us;
     const apr_int64_t *dur_us;          /**< PROF_PHASE_COUNT entries */
     const apr_int64_t *first_us;        /**< PROF_PHASE_COUNT entries, as
@@ -94,6 +107,10 @@ typedef struct {
     const prof_span_info_t *spans;      /**< as prof_span_finished() gives */
     apr_size_t nspans;
     apr_int64_t span_base_us;           /**< added to every span start */
+    const char *profile;                /**< the request's profile,
+                                         * prof_stacks_text_write()'s text,
+                                         * copied; NULL: none. Longer than
+                                         * PROF_ROW_PROFILE_MAX: dropped */
 } prof_row_in_t;
 
 /**

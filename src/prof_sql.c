@@ -75,6 +75,8 @@ static const char *const stmt_common[PROF_STMT_COUNT] = {
     /* PROF_STMT_SPAN_INSERT */
     "INSERT INTO @spans (request_id, seq, name, description, parent, "
     "start_us, dur_us, metric) VALUES (%lld, %d, %s, %s, %d, %lld, %lld, %d)",
+    /* PROF_STMT_PROFILE_INSERT */
+    "INSERT INTO @profiles (request_id, format, data) VALUES (%lld, %s, %s)",
     /* PROF_STMT_ROLLUP_ENSURE */
     "INSERT INTO @rollups (minute_us, server, vhost, route, method, "
     "status_class, count, samples, sum_us, min_us, max_us, ttfb_sum_us, "
@@ -309,6 +311,15 @@ static const char *const v4_common[] = {
     NULL
 };
 
+/* Schema 5: profiles of requests (issue 12). A request has at most one;
+ * its data is text of up to PROF_ROW_PROFILE_MAX bytes, so in SQLite the
+ * key is the rowid (a WITHOUT ROWID table suits small rows only). */
+static const char *const v5_common[] = {
+    "CREATE TABLE IF NOT EXISTS @profiles (request_id @ID PRIMARY KEY, "
+    "format TEXT NOT NULL, data TEXT NOT NULL)",
+    NULL
+};
+
 /* Replace each @ID and @NOROWID of s (already prefixed) for dialect d. */
 static const char *dialect_words(apr_pool_t *p, const char *s,
                                  prof_sql_dialect_t d)
@@ -359,6 +370,9 @@ const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
     case 3:
         append(out, p, v4_common, prefix, d);
         break;
+    case 4:
+        append(out, p, v5_common, prefix, d);
+        break;
     default:
         return NULL;
     }
@@ -387,6 +401,8 @@ static const char *const retention[PROF_RET_COUNT] = {
     "SELECT min(start_us) FROM @requests",
     /* PROF_RET_DELETE_SPANS */
     "DELETE FROM @spans WHERE request_id IN (" OLDEST ")",
+    /* PROF_RET_DELETE_PROFILES */
+    "DELETE FROM @profiles WHERE request_id IN (" OLDEST ")",
     /* PROF_RET_DELETE_REQUESTS */
     "DELETE FROM @requests WHERE id IN (" OLDEST ")",
     /* PROF_RET_COUNT_REQUESTS */

@@ -27,6 +27,13 @@
  * Schema 4 adds requests.phase_starts: when each phase was first entered
  * (prof_row_phase_starts()), NULL for rows written before.
  *
+ * Schema 5 adds profiles: a request's CPU/wall-clock profile (issue 12),
+ * (request_id, format, data), format "stacks1" for the text of
+ * prof_stacks_text_write(). Written in the transaction of its request's
+ * row, deleted with it by retention. Since schema 5 a request's id may
+ * also be given out in advance (prof_store_new_id()), from the same range
+ * of its writer: id = writer id * 2^32 + sequence still holds.
+ *
  * Versions. The schema row says which of the migrations below have run;
  * a writer runs the missing ones, in order, in one transaction (under an
  * advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so any number
@@ -47,7 +54,7 @@
 #include "apr_pools.h"
 
 /** The schema version this code writes. */
-#define PROF_SQL_SCHEMA_VERSION 4
+#define PROF_SQL_SCHEMA_VERSION 5
 
 /** The histogram layout of the rollups' hist column (prof_hist.h). */
 #define PROF_SQL_HIST_LAYOUT 1
@@ -78,6 +85,7 @@ typedef enum {
     PROF_STMT_WRITER_UPDATE,        /* now, written, dropped, failed, id */
     PROF_STMT_REQUEST_INSERT,       /* see prof_sql.c */
     PROF_STMT_SPAN_INSERT,
+    PROF_STMT_PROFILE_INSERT,       /* request_id, format, data */
     PROF_STMT_ROLLUP_ENSURE,        /* key */
     PROF_STMT_ROLLUP_SELECT,        /* key -> scalars, hist */
     PROF_STMT_ROLLUP_UPDATE,        /* scalars, hist, key */
@@ -160,6 +168,7 @@ const char *const *prof_sql_connection_setup(prof_sql_dialect_t d);
 typedef enum {
     PROF_RET_OLDEST_REQUEST = 0,  /* -> min(start_us) */
     PROF_RET_DELETE_SPANS,        /* cutoff, limit: spans of the oldest */
+    PROF_RET_DELETE_PROFILES,     /* cutoff, limit: their profiles */
     PROF_RET_DELETE_REQUESTS,     /* cutoff, limit: the oldest requests */
     PROF_RET_COUNT_REQUESTS,      /* -> count(*) */
     PROF_RET_ROWS_WRITTEN,        /* -> sum(rows_written) of the writers */
@@ -176,6 +185,10 @@ typedef enum {
  * which out of range. The same in both dialects. */
 const char *prof_sql_retention(apr_pool_t *p, const char *prefix,
                                prof_sql_retention_t which);
+
+/** The format name of a profile kept as prof_stacks_text_write()'s text,
+ * in profiles.format. */
+#define PROF_SQL_PROFILE_FORMAT "stacks1"
 
 /** The canonical phase names in column order (the 14 phases, not total),
  * the same as prof_phase_name(); columns are "<name>_us". */

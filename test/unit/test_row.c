@@ -433,6 +433,61 @@ START_TEST(row_no_spans)
 }
 END_TEST
 
+/* A row given its id in advance keeps it, and carries its profile as a
+ * copy: whole, or (longer than PROF_ROW_PROFILE_MAX) not at all, never
+ * cut. */
+START_TEST(row_id_and_profile)
+{
+    static const apr_size_t lens[] = { 0, 1, 100, PROF_ROW_PROFILE_MAX,
+                                       PROF_ROW_PROFILE_MAX + 1 };
+    apr_size_t k;
+
+    for (k = 0; k < sizeof(lens) / sizeof(lens[0]); ++k) {
+        prof_row_in_t t = plain_in();
+        char *text = malloc(lens[k] + 1);
+        prof_row_t *row;
+        apr_size_t i;
+
+        ck_assert_ptr_nonnull(text);
+        for (i = 0; i < lens[k]; ++i) {
+            text[i] = (char)('a' + i % 26);
+        }
+        text[lens[k]] = '\0';
+        t.id = (APR_INT64_C(7) << 32) | (apr_int64_t)k;
+        t.profile = text;
+        row = prof_row_create(&t);
+        ck_assert_ptr_nonnull(row);
+        memset(text, 'X', lens[k]);
+        free(text);
+        ck_assert(row->id == t.id);
+        if (lens[k] > PROF_ROW_PROFILE_MAX) {
+            ck_assert_ptr_null(row->profile);
+        }
+        else {
+            ck_assert_ptr_nonnull(row->profile);
+            ck_assert_uint_eq(strlen(row->profile), lens[k]);
+            for (i = 0; i < lens[k]; ++i) {
+                HOT_ASSERT(row->profile[i] == (char)('a' + i % 26),
+                           "profile byte %zu", i);
+            }
+        }
+        /* The other strings are where they were. */
+        ck_assert_str_eq(row->path, "/item/123");
+        ck_assert_str_eq(row->query, "a=1&b=2");
+        prof_row_free(row);
+    }
+    {
+        prof_row_in_t t = plain_in();
+        prof_row_t *row;
+
+        t.id = -5;                  /* not an id: the writer assigns one */
+        row = prof_row_create(&t);
+        ck_assert(row->id == 0 && row->profile == NULL);
+        prof_row_free(row);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------ strings */
 
 /* Each string field at lengths around its maximum and far beyond it. */
@@ -860,6 +915,7 @@ Suite *prof_row_suite(void)
     tcase_add_test(tc, row_null_strings);
     tcase_add_test(tc, row_null_arguments);
     tcase_add_test(tc, row_no_spans);
+    tcase_add_test(tc, row_id_and_profile);
     tcase_add_loop_test(tc, row_cut_ascii, 0, F_COUNT * N_OF(ascii_lens));
     tcase_add_loop_test(tc, row_cut_utf8, 0, F_COUNT * UTF8_CASES);
     tcase_add_loop_test(tc, row_phase_starts_table, 0, N_OF(starts_cases));

@@ -308,6 +308,8 @@ static const struct {
     /* request_id, seq, name, description, parent, start_us, dur_us,
      * metric */
     { "SPAN_INSERT", "LdssdLLd", 0 },
+    /* request_id, format, data */
+    { "PROFILE_INSERT", "Lss", 0 },
     /* the key: minute, server, vhost, route, method, status class */
     { "ROLLUP_ENSURE", "Lssssd", 0 },
     /* the key -> count, samples, sum, min, max, ttfb, bytes, 14 phase
@@ -431,8 +433,20 @@ START_TEST(sql_migrate_3_to_4_keeps_rows)
                                                "WHERE id = 7 AND total_us = 9 "
                                                "AND phase_starts IS NULL",
                                                NULL)), 1);
+    /* Schema 5 adds the profiles beside the rows it keeps. */
+    stmt = prof_sql_migration(unit_pool, PROF_SQL_SQLITE, prefix, 4);
+    ck_assert_ptr_nonnull(stmt);
+    for (; *stmt; ++stmt) {
+        run(db, *stmt, NULL);
+    }
+    ck_assert_int_eq(one_value(db, apr_pstrcat(unit_pool, "SELECT count(*) "
+                                               "FROM ", prefix, "requests "
+                                               "WHERE id = 7", NULL)), 1);
+    ck_assert_int_eq(one_value(db, apr_pstrcat(unit_pool, "SELECT count(*) "
+                                               "FROM ", prefix, "profiles",
+                                               NULL)), 0);
     ck_assert_ptr_null(prof_sql_migration(unit_pool, PROF_SQL_SQLITE, prefix,
-                                          4));
+                                          PROF_SQL_SCHEMA_VERSION));
     db_close(db);
 }
 END_TEST
@@ -479,6 +493,12 @@ START_TEST(sql_retention_statements)
         run(db, apr_psprintf(unit_pool, "INSERT INTO %sspans (request_id, "
                              "seq, name, start_us, dur_us, metric) VALUES "
                              "(%d, 0, 'x', 0, 0, 0)", prefix, (int)id), NULL);
+        if (id % 2) {
+            run(db, apr_psprintf(unit_pool, "INSERT INTO %sprofiles "
+                                 "(request_id, format, data) VALUES "
+                                 "(%d, 'stacks1', 'x')", prefix, (int)id),
+                NULL);
+        }
     }
     ck_assert_int_eq(one_value(db, prof_sql_retention(
                          unit_pool, prefix, PROF_RET_OLDEST_REQUEST)), 1);
@@ -490,6 +510,10 @@ START_TEST(sql_retention_statements)
     ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
                                                 PROF_RET_DELETE_SPANS),
                          args), 3);
+    /* The profiles of 1 and 3, not of 5. */
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_PROFILES),
+                         args), 2);
     ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
                                                 PROF_RET_DELETE_REQUESTS),
                          args), 3);
