@@ -151,6 +151,46 @@ static int hook_log_first(request_rec *r)
     return DECLINED;
 }
 
+/* The whole record in the error log (LogLevel profiler:trace1): out of
+ * line, so that the log hook of every other request does not carry this
+ * call's frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void trace_record(request_rec *r, prof_req_t *rq)
+{
+    prof_phase_rec_t *ph = &rq->phases;
+    prof_span_set_t *set = prof_req_spans(rq);
+
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  "profile of %s: total=%" APR_INT64_T_FMT "us "
+                  "ttfb=%" APR_INT64_T_FMT "us read=%" APR_INT64_T_FMT
+                  " postread=%" APR_INT64_T_FMT " quick=%" APR_INT64_T_FMT
+                  " translate=%" APR_INT64_T_FMT " storage=%"
+                  APR_INT64_T_FMT " headers=%" APR_INT64_T_FMT
+                  " access=%" APR_INT64_T_FMT " authn=%" APR_INT64_T_FMT
+                  " authz=%" APR_INT64_T_FMT " type=%" APR_INT64_T_FMT
+                  " fixups=%" APR_INT64_T_FMT " handler=%" APR_INT64_T_FMT
+                  " body=%" APR_INT64_T_FMT " log=%" APR_INT64_T_FMT
+                  " spans_dropped=%u",
+                  r->uri, ph->dur_us[PROF_PHASE_TOTAL], rq->ttfb_us,
+                  ph->dur_us[PROF_PHASE_READ],
+                  ph->dur_us[PROF_PHASE_POSTREAD],
+                  ph->dur_us[PROF_PHASE_QUICK],
+                  ph->dur_us[PROF_PHASE_TRANSLATE],
+                  ph->dur_us[PROF_PHASE_STORAGE],
+                  ph->dur_us[PROF_PHASE_HEADERS],
+                  ph->dur_us[PROF_PHASE_ACCESS],
+                  ph->dur_us[PROF_PHASE_AUTHN],
+                  ph->dur_us[PROF_PHASE_AUTHZ],
+                  ph->dur_us[PROF_PHASE_TYPE],
+                  ph->dur_us[PROF_PHASE_FIXUPS],
+                  ph->dur_us[PROF_PHASE_HANDLER],
+                  ph->dur_us[PROF_PHASE_BODY],
+                  ph->dur_us[PROF_PHASE_LOG],
+                  set ? prof_span_dropped(set) : 0u);
+}
+
 static int hook_log_last(request_rec *r)
 {
     prof_req_t *rq = prof_req_get(r);
@@ -193,34 +233,7 @@ static int hook_log_last(request_rec *r)
         prof_collect_request(last, rq);
     }
     if (trace) {
-        prof_span_set_t *set = prof_req_spans(rq);
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                      "profile of %s: total=%" APR_INT64_T_FMT "us "
-                      "ttfb=%" APR_INT64_T_FMT "us read=%" APR_INT64_T_FMT
-                      " postread=%" APR_INT64_T_FMT " quick=%" APR_INT64_T_FMT
-                      " translate=%" APR_INT64_T_FMT " storage=%"
-                      APR_INT64_T_FMT " headers=%" APR_INT64_T_FMT
-                      " access=%" APR_INT64_T_FMT " authn=%" APR_INT64_T_FMT
-                      " authz=%" APR_INT64_T_FMT " type=%" APR_INT64_T_FMT
-                      " fixups=%" APR_INT64_T_FMT " handler=%" APR_INT64_T_FMT
-                      " body=%" APR_INT64_T_FMT " log=%" APR_INT64_T_FMT
-                      " spans_dropped=%u",
-                      r->uri, ph->dur_us[PROF_PHASE_TOTAL], rq->ttfb_us,
-                      ph->dur_us[PROF_PHASE_READ],
-                      ph->dur_us[PROF_PHASE_POSTREAD],
-                      ph->dur_us[PROF_PHASE_QUICK],
-                      ph->dur_us[PROF_PHASE_TRANSLATE],
-                      ph->dur_us[PROF_PHASE_STORAGE],
-                      ph->dur_us[PROF_PHASE_HEADERS],
-                      ph->dur_us[PROF_PHASE_ACCESS],
-                      ph->dur_us[PROF_PHASE_AUTHN],
-                      ph->dur_us[PROF_PHASE_AUTHZ],
-                      ph->dur_us[PROF_PHASE_TYPE],
-                      ph->dur_us[PROF_PHASE_FIXUPS],
-                      ph->dur_us[PROF_PHASE_HANDLER],
-                      ph->dur_us[PROF_PHASE_BODY],
-                      ph->dur_us[PROF_PHASE_LOG],
-                      set ? prof_span_dropped(set) : 0u);
+        trace_record(r, rq);
     }
     return DECLINED;
 }

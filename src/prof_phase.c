@@ -248,6 +248,42 @@ near_cap:
 
 prof_clock_ticks_t prof_clock_ticks_conf = { 0, 0, 1e9 };
 
+/* The edges' fast path and its hook. prof_phase_fast is 1 exactly when
+ * ticks are the TSC and no hook is set. The hook is set and cleared under
+ * hook_lock, a spin on an int: that happens when a profile starts or
+ * stops, never on the request path, which only reads both words. */
+int prof_phase_fast;
+static prof_phase_edge_hook_fn *edge_hook;
+static int hook_lock;
+
+static void fast_update(void)
+{
+    __atomic_store_n(&prof_phase_fast,
+                     prof_clock_ticks_conf.tsc
+                     && __atomic_load_n(&edge_hook, __ATOMIC_ACQUIRE) == NULL,
+                     __ATOMIC_RELEASE);
+}
+
+void prof_phase_edge_hook_set(prof_phase_edge_hook_fn *fn)
+{
+    while (__atomic_exchange_n(&hook_lock, 1, __ATOMIC_ACQUIRE)) {
+    }
+    __atomic_store_n(&edge_hook, fn, __ATOMIC_RELEASE);
+    fast_update();
+    __atomic_store_n(&hook_lock, 0, __ATOMIC_RELEASE);
+}
+
+void prof_phase_mark_slow(prof_phase_rec_t *rec, int what)
+{
+    prof_phase_edge_hook_fn *fn;
+
+    prof_phase_edge(rec, what, prof_clock_tick());
+    fn = __atomic_load_n(&edge_hook, __ATOMIC_ACQUIRE);
+    if (fn) {
+        fn(rec, what);
+    }
+}
+
 prof_tick_t prof_clock_tick_ns(void)
 {
     struct timespec ts;
@@ -318,6 +354,7 @@ const char *prof_clock_ticks_init(int allow_tsc, char *desc, apr_size_t len)
                 prof_clock_ticks_conf.mult =
                     (apr_uint64_t)(4503599627370496.0 * 1e6 / hz + 0.5);
                 prof_clock_ticks_conf.tsc = 1;
+                fast_update();
                 snprintf(desc, len, "tsc %.3f GHz", hz / 1e9);
                 return desc;
             }
@@ -328,5 +365,6 @@ const char *prof_clock_ticks_init(int allow_tsc, char *desc, apr_size_t len)
     (void)desc;
     (void)len;
 #endif
+    fast_update();
     return "clock_gettime";
 }

@@ -156,10 +156,38 @@ static APR_INLINE void prof_phase_edge(prof_phase_rec_t *rec, int what,
     }
 }
 
+/**
+ * Something to be told of every phase edge, for a while: the CPU
+ * profiler's sample labels while a profile runs. rec is the edge's record,
+ * what its prof_phase_mark() argument. Called on the request's thread,
+ * after the edge.
+ */
+typedef void prof_phase_edge_hook_fn(prof_phase_rec_t *rec, int what);
+
+/**
+ * Set (or, with NULL, clear) the edge hook. While one is set, and where
+ * ticks are not the TSC, edges take prof_phase_mark_slow(); otherwise an
+ * edge tests one word it reads anyway. Thread-safe.
+ */
+void prof_phase_edge_hook_set(prof_phase_edge_hook_fn *fn);
+
+/** 1 while edges may read the TSC inline and nothing else is wanted of
+ * them (prof_phase_edge_hook_set()); read relaxed. */
+extern int prof_phase_fast PROF_HIDDEN;
+
+/** prof_phase_mark() the long way: any tick source, and the edge hook. */
+void prof_phase_mark_slow(prof_phase_rec_t *rec, int what);
+
 /** A phase edge now: what every phase hook does. */
 static APR_INLINE void prof_phase_mark(prof_phase_rec_t *rec, int what)
 {
-    prof_phase_edge(rec, what, prof_clock_tick());
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__atomic_load_n(&prof_phase_fast, __ATOMIC_RELAXED)) {
+        prof_phase_edge(rec, what, (prof_tick_t)__builtin_ia32_rdtsc());
+        return;
+    }
+#endif
+    prof_phase_mark_slow(rec, what);
 }
 
 /** The open phase, or PROF_PHASE_NONE. */
