@@ -29,6 +29,7 @@
 #include "mod_profiler_report.h"
 #include "mod_profiler_metrics.h"
 #include "mod_profiler_status.h"
+#include "mod_profiler_profile.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -145,6 +146,17 @@ static const command_rec profiler_cmds[] = {
                       "<seconds> ...: the bounds of the Prometheus request "
                       "duration histogram (default 0.005 0.01 0.025 0.05 "
                       "0.1 0.25 0.5 1 2.5 5 10)"),
+
+    /* CPU profiles (the whole server's is a handler: profiler-profile). */
+    AP_INIT_TAKE1("ProfilerRequestProfile", prof_profile_set_request, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "On|Off|expr=<expression>: sample the thread of the "
+                  "requests selected here in wall-clock time and store the "
+                  "profile with the request (default Off)"),
+    AP_INIT_TAKE1("ProfilerRequestProfileHz", prof_profile_set_request_hz,
+                  NULL, RSRC_CONF | ACCESS_CONF,
+                  "Samples per second of ProfilerRequestProfile, 1-1000 "
+                  "(default 1000)"),
     { NULL }
 };
 
@@ -208,6 +220,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_metrics_register_hooks(p);
     prof_metrics_handler_register_hooks(p);
     prof_status_register_hooks(p);
+    prof_profile_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(profiler) = {

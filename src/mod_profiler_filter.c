@@ -20,6 +20,7 @@
 #include "mod_profiler_span.h"
 #include "mod_profiler_collect.h"
 #include "mod_profiler_upstream.h"
+#include "mod_profiler_profile.h"
 
 /* The most our phase entries can take: ", " + name + ";dur=" + 20 digits
  * + "." + 3 decimals each. The value is written straight into a request
@@ -109,6 +110,7 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             return ap_pass_brigade(f->next, bb);
         }
         prof_phase_mark(&rq->phases, PROF_PHASE_BODY);
+        prof_profile_phase(f->r, PROF_PHASE_BODY);
         prof_upstream_end(rq);
         prof_span_own_cleanup(rq);
         rq->headers_sent = 1;
@@ -187,6 +189,7 @@ static void insert_filter(request_rec *r)
     if (rq) {
         if (prof_phase_current(&rq->phases) != PROF_PHASE_QUICK) {
             prof_phase_mark(&rq->phases, PROF_PHASE_HANDLER);
+            prof_profile_phase(r, PROF_PHASE_HANDLER);
         }
         if (add_filter_if_read(r, rq)) {
             return;

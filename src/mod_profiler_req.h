@@ -38,6 +38,9 @@ typedef struct {
     apr_uint32_t max_spans;         /**< ProfilerMaxSpans of r's server */
     void *upstream;                 /**< the running `upstream` prof_span_t */
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
+    void *cpuprof;                  /**< CPU profile state (sample label,
+                                         ProfilerRequestProfile's session):
+                                         mod_profiler_profile.c's; NULL */
     unsigned headers_sent:1;        /**< our filter has seen the response */
     unsigned send_header:1;         /**< ProfilerServerTiming allows it */
 } prof_req_t;

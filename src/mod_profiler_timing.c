@@ -14,6 +14,7 @@
 #include "mod_profiler_timing.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_collect.h"
+#include "mod_profiler_profile.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -23,6 +24,7 @@ static APR_INLINE void mark(request_rec *r, int what)
 
     if (rq) {
         prof_phase_mark(&rq->phases, what);
+        prof_profile_phase(r, what);
     }
 }
 
@@ -56,12 +58,14 @@ static int hook_post_read_first(request_rec *r)
     rq->owner = apr_os_thread_current();
     rq->spans_cleanup = 0;
     rq->upstream = NULL;
+    rq->cpuprof = NULL;
     rq->max_spans = prof_config_max_spans(r->server);
     rq->headers_sent = 0;
     rq->send_header = 0;
     prof_phase_rec_start(&rq->phases, now, apr_time_now() - r->request_time);
     prof_phase_enter(&rq->phases, PROF_PHASE_POSTREAD, now);
     ap_set_module_config(r->request_config, &profiler_module, rq);
+    prof_profile_phase(r, PROF_PHASE_POSTREAD);
     return DECLINED;
 }
 
@@ -144,6 +148,7 @@ static int hook_log_last(request_rec *r)
     }
     ph = &rq->phases;
     prof_phase_mark(ph, PROF_MARK_LEAVE | PROF_PHASE_LOG);
+    prof_profile_phase(r, PROF_MARK_LEAVE | PROF_PHASE_LOG);
     prof_span_own_cleanup(rq);
     /* httpd logs the initial request; after an internal redirect
      * (ErrorDocument, a CGI's local redirect) the configuration that holds

@@ -1,0 +1,106 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+/**
+ * @file  mod_profiler_profile.h
+ * @brief CPU profiles, the httpd side (issue 12): the whole-server profile
+ *        behind "SetHandler profiler-profile", and the profile of one chosen
+ *        request (ProfilerRequestProfile). The sampling itself is the core's
+ *        (prof_cpuprof.h); this unit decides when it runs, in which
+ *        processes and threads, labels the samples with what the thread is
+ *        doing, and answers.
+ *
+ * Whole-server profile: the handler claims a control block in shared
+ * memory (one profile at a time: a second caller gets 409), and every
+ * child's watchdog thread, which polls the block every 100 ms, starts a
+ * process session (every thread's CPU time) in its child, stops it when
+ * the block says so, and writes its raw samples to a file of its own under
+ * the runtime directory. The handler's child gathers the files, symbolizes
+ * them (same binary layout after fork) and answers pprof or folded stacks.
+ * Nothing of this exists (no shared memory, no watchdog callback, no signal
+ * handler, no timer) unless the configuration sets the handler somewhere,
+ * and nothing is installed in a child until a profile is asked for.
+ *
+ * Per-request profile: a request that ProfilerRequestProfile selects gets
+ * a thread session (its thread's wall-clock time, on-CPU vs waiting) from
+ * its first phase until the end of its response body, an id from the store,
+ * and "profile;desc=\"<id>\"" in Server-Timing. The hooks that do this are
+ * registered only when the directive appears in the configuration.
+ *
+ * Labels: while a session runs in the process, the phase hooks tell this
+ * unit about every phase edge (prof_profile_phase()), and it sets the
+ * thread's sample label (route, phase). While none runs, the cost of that
+ * is one relaxed load of a process-wide counter at each edge.
+ */
+
+#ifndef MOD_PROFILER_PROFILE_H
+#define MOD_PROFILER_PROFILE_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "prof_stacks.h"
+#include "mod_profiler_req.h"
+
+/** The handler of the whole-server profile. */
+#define PROF_PROFILE_HANDLER      "profiler-profile"
+
+/** ProfilerRequestProfile */
+#define PROF_REQPROF_OFF   0
+#define PROF_REQPROF_ON    1
+#define PROF_REQPROF_EXPR  2
+#define PROF_DEFAULT_REQPROF_HZ   1000
+
+/** How many sessions (process or thread) sample in this process now:
+ * while 0, prof_profile_phase() does nothing. Written atomically by the
+ * sessions' starts and stops; read relaxed. */
+extern int prof_profile_sampling;
+
+/** The slow side of prof_profile_phase(). */
+void prof_profile_phase_label(request_rec *r, int what);
+
+/**
+ * A phase edge of r (what: a prof_phase.h phase, with PROF_MARK_LEAVE for
+ * the end of one), from the phase hooks: sets the calling thread's sample
+ * label to r's route and the phase while a session samples in this
+ * process. r has a prof_req_t. One relaxed load when nothing samples.
+ */
+static APR_INLINE void prof_profile_phase(request_rec *r, int what)
+{
+    if (__atomic_load_n(&prof_profile_sampling, __ATOMIC_RELAXED)) {
+        prof_profile_phase_label(r, what);
+    }
+}
+
+/**
+ * The id of rq's request profile (the store id its row must have, as sent
+ * in Server-Timing), 0 when the request is not profiled. For the
+ * collector: a request with an id is always stored (never sampled out),
+ * under that id.
+ */
+apr_int64_t prof_profile_request_id(const prof_req_t *rq);
+
+/**
+ * Stop rq's request profile if it still runs, symbolize it and return it
+ * in the store's text form (prof_stacks_text_write()), in p; NULL when the
+ * request is not profiled or its profile cannot be made (logged). Slow:
+ * symbolization reads the objects' symbol tables (see prof_cpuprof.h);
+ * called from the collector at the end of logging, once per profiled
+ * request.
+ */
+const char *prof_profile_request_text(request_rec *r, prof_req_t *rq,
+                                      apr_pool_t *p);
+
+/** The same as a prof_stacks_t (NULL: none), for callers that want the
+ * model rather than the text. */
+prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,
+                                           apr_pool_t *p);
+
+/* Directives (mod_profiler.c's table). */
+const char *prof_profile_set_request(cmd_parms *cmd, void *dconf,
+                                     const char *arg);
+const char *prof_profile_set_request_hz(cmd_parms *cmd, void *dconf,
+                                        const char *arg);
+
+void prof_profile_register_hooks(apr_pool_t *p);
+
+#endif /* MOD_PROFILER_PROFILE_H */
