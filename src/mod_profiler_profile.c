@@ -12,12 +12,15 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "apr_file_info.h"
+#include "apr_hash.h"
 #include "apr_file_io.h"
 #include "apr_poll.h"
 #include "apr_portable.h"
@@ -83,6 +86,7 @@ typedef struct {
     prof_cpu_label_t label[2];
     char route[2][PROF_CPU_ROUTE_MAX + 1];
     int cur;
+    int unblocked;              /* SIGPROF let through on this thread */
 } label_slots_t;
 
 static __thread label_slots_t slots;
@@ -144,10 +148,34 @@ static const char *route_label(prof_req_t *rq, req_prof_t *rp)
     return rp->route = prof_route_fold(rp->pool, path, PROF_ROW_ROUTE_MAX);
 }
 
+/*
+ * The threaded MPMs block every asynchronous signal in their threads
+ * (apr_setup_signal_thread()) and leave them to the main thread's
+ * sigwait(): SIGPROF too, so a sampler would see nothing of the threads
+ * that serve requests. A thread that works on a request while something
+ * samples lets SIGPROF through, once for its life: the core's handler
+ * does nothing when no session runs. Threads that never run a phase hook
+ * during a profile (the event MPM's listener) keep it blocked: their CPU
+ * time is then sampled on whichever thread the kernel picks, which may
+ * be an idle one (noise, at most their share).
+ */
+static void let_sigprof_through(void)
+{
+    sigset_t set;
+
+    if (!slots.unblocked) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPROF);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        slots.unblocked = 1;
+    }
+}
+
 static void label_set(const char *route, const char *phase)
 {
     int next = !slots.cur;
 
+    let_sigprof_through();
     apr_cpystrn(slots.route[next], route ? route : "",
                 sizeof(slots.route[next]));
     slots.label[next].route = route ? slots.route[next] : NULL;
@@ -759,6 +787,8 @@ static void request_start(request_rec *r, prof_req_t *rq)
     }
     rp->hz = conf->reqprof_hz == PROF_UNSET ? PROF_DEFAULT_REQPROF_HZ
                                             : conf->reqprof_hz;
+    /* The timer's signal goes to this thread only: it must not block it. */
+    let_sigprof_through();
     rv = prof_cpu_thread_start(rp->hz, 0, rp->pool, &rp->thread);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, PROFLOGNO(00371)
@@ -773,7 +803,7 @@ static void request_start(request_rec *r, prof_req_t *rq)
               prof_phase_name(prof_phase_current(&rq->phases)));
 }
 
-static void request_stop(request_rec *r, req_prof_t *rp)
+static void request_stop(req_prof_t *rp)
 {
     if (rp->thread && !rp->stopped) {
         rp->stopped = 1;
@@ -782,18 +812,65 @@ static void request_stop(request_rec *r, req_prof_t *rp)
             rp->raw = NULL;
         }
         sampling_add(-1);
-        if (rp->raw && rp->id > 0 && APLOGrdebug(r)) {
-            prof_cpu_raw_info_t info;
+    }
+}
 
-            prof_cpu_raw_info(rp->raw, &info);
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, PROFLOGNO(00379)
-                          "request profile %" APR_INT64_T_FMT ": %"
-                          APR_UINT64_T_FMT " samples, %" APR_UINT64_T_FMT
-                          " dropped, at %d Hz over %" APR_INT64_T_FMT " ms",
-                          rp->id, info.samples, info.dropped, info.hz,
-                          info.duration_ns / 1000000);
+/* At debug level, what a request's profile holds, in one line: the
+ * samples, the time on the CPU and waiting, and the function that was on
+ * the CPU most (the profile is symbolized for this, once: the collector
+ * gets the same). */
+static void log_summary(request_rec *r, prof_req_t *rq, req_prof_t *rp)
+{
+    prof_cpu_raw_info_t info;
+    prof_stacks_t *s;
+    apr_hash_t *self;
+    apr_hash_index_t *hi;
+    apr_int64_t oncpu = 0, waiting = 0, best = 0;
+    const char *top = "-";
+    int i;
+
+    prof_cpu_raw_info(rp->raw, &info);
+    s = prof_profile_request_stacks(r, rq, rp->pool);
+    self = apr_hash_make(r->pool);
+    for (i = 0; s && i < s->stacks->nelts; ++i) {
+        const prof_stack_t *st = &APR_ARRAY_IDX(s->stacks, i, prof_stack_t);
+        apr_int64_t *sum;
+        const char *leaf;
+
+        if (st->state == PROF_STACK_WAITING) {
+            waiting += st->nanos;
+            continue;
+        }
+        oncpu += st->nanos;
+        if (st->nframes == 0) {
+            continue;
+        }
+        leaf = APR_ARRAY_IDX(s->frames, st->frames[0], prof_frame_t).name;
+        sum = apr_hash_get(self, leaf, APR_HASH_KEY_STRING);
+        if (sum == NULL) {
+            sum = apr_pcalloc(r->pool, sizeof(*sum));
+            apr_hash_set(self, leaf, APR_HASH_KEY_STRING, sum);
+        }
+        *sum += st->nanos;
+    }
+    for (hi = apr_hash_first(r->pool, self); hi; hi = apr_hash_next(hi)) {
+        const void *k;
+        void *v;
+
+        apr_hash_this(hi, &k, NULL, &v);
+        if (*(apr_int64_t *)v > best) {
+            best = *(apr_int64_t *)v;
+            top = k;
         }
     }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, PROFLOGNO(00379)
+                  "request profile %" APR_INT64_T_FMT ": %" APR_UINT64_T_FMT
+                  " samples, %" APR_UINT64_T_FMT " dropped, at %d Hz over %"
+                  APR_INT64_T_FMT " ms; on CPU %" APR_INT64_T_FMT " ms (most "
+                  "in %s: %" APR_INT64_T_FMT " ms), waiting %" APR_INT64_T_FMT
+                  " ms", rp->id, info.samples, info.dropped, info.hz,
+                  info.duration_ns / 1000000, oncpu / 1000000, top,
+                  best / 1000000, waiting / 1000000);
 }
 
 /* The first phase: the server's (or virtual host's) configuration. */
@@ -828,7 +905,7 @@ static int reqprof_fixups(request_rec *r)
         request_start(r, rq);
     }
     else if (rp && rp->thread && !rp->stopped) {
-        request_stop(r, rp);
+        request_stop(rp);
         rp->raw = NULL;
         rp->id = 0;
         prof_cpu_label_set(NULL);
@@ -870,7 +947,7 @@ static apr_status_t profile_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         rv = ap_pass_brigade(f->next, bb);
         /* The body has left (or is with the MPM's write completion, on
          * some other thread): this thread's part is over. */
-        request_stop(f->r, rp);
+        request_stop(rp);
         prof_cpu_label_set(NULL);
         return rv;
     }
@@ -894,9 +971,15 @@ static int reqprof_log(request_rec *r)
     prof_req_t *rq = prof_req_get(r);
     req_prof_t *rp = rq ? req_prof(rq, 0) : NULL;
 
-    if (rp && rp->thread && !rp->stopped) {
-        request_stop(r, rp);
+    if (rp == NULL || rp->thread == NULL) {
+        return DECLINED;
+    }
+    if (!rp->stopped) {
+        request_stop(rp);
         prof_cpu_label_set(NULL);
+    }
+    if (rp->raw && rp->id > 0 && APLOGrdebug(r)) {
+        log_summary(r, rq, rp);
     }
     return DECLINED;
 }
@@ -917,7 +1000,7 @@ prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,
     if (rp == NULL || rp->thread == NULL || rp->id <= 0) {
         return NULL;
     }
-    request_stop(r, rp);
+    request_stop(rp);
     if (rp->stacks) {
         return rp->stacks;
     }
@@ -932,14 +1015,6 @@ prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,
         rp->stacks = NULL;
     }
     return rp->stacks;
-}
-
-const char *prof_profile_request_text(request_rec *r, prof_req_t *rq,
-                                      apr_pool_t *p)
-{
-    prof_stacks_t *s = prof_profile_request_stacks(r, rq, p);
-
-    return s ? prof_stacks_text_write(s, p) : NULL;
 }
 
 /* The hooks of per-request profiles cost every request a call or more:

@@ -81,17 +81,11 @@ apr_int64_t prof_profile_request_id(const prof_req_t *rq);
 
 /**
  * Stop rq's request profile if it still runs, symbolize it and return it
- * in the store's text form (prof_stacks_text_write()), in p; NULL when the
- * request is not profiled or its profile cannot be made (logged). Slow:
- * symbolization reads the objects' symbol tables (see prof_cpuprof.h);
- * called from the collector at the end of logging, once per profiled
- * request.
+ * (in p; the same on a second call), NULL when the request is not profiled
+ * or its profile cannot be made (logged). For the collector, at the end of
+ * logging: the row takes prof_stacks_text_write() of it. Slow:
+ * symbolization reads the objects' symbol tables (see prof_cpuprof.h).
  */
-const char *prof_profile_request_text(request_rec *r, prof_req_t *rq,
-                                      apr_pool_t *p);
-
-/** The same as a prof_stacks_t (NULL: none), for callers that want the
- * model rather than the text. */
 prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,
                                            apr_pool_t *p);
 

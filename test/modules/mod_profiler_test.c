@@ -275,7 +275,14 @@ static int burn_handler(request_rec *r)
     }
     x = proftest_burn_cpu(apr_time_now() + apr_time_from_msec(ms));
     if (sleep_ms) {
-        apr_sleep(apr_time_from_msec(sleep_ms));
+        /* To the end, as code that waits must: a signal (a per-request
+         * profile's sampling timer) cuts apr_sleep() short. */
+        apr_time_t until = apr_time_now() + apr_time_from_msec(sleep_ms);
+        apr_time_t now;
+
+        while ((now = apr_time_now()) < until) {
+            apr_sleep(until - now);
+        }
     }
     ap_set_content_type(r, "text/plain");
     ap_rprintf(r, "burnt %d ms, slept %d ms (%" APR_UINT64_T_FMT ")\n", ms,
