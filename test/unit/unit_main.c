@@ -23,6 +23,9 @@ Suite *prof_sql_suite(void);       /* test_sql.c: the SQL, against SQLite */
 Suite *prof_agg_suite(void);       /* test_agg.c: shared-memory aggregates */
 Suite *prof_prom_suite(void);
 Suite *prof_rate_suite(void);      /* test_rate.c: ProfilerStoreRate */      /* test_prom.c: Prometheus exposition */
+/* CPU profiles (issue 12). */
+Suite *prof_cpuprof_suite(void);   /* test_cpuprof.c: the sampler */
+Suite *prof_stacks_suite(void);    /* test_stacks.c: folded and pprof */
 
 apr_pool_t *unit_pool;
 
@@ -83,6 +86,8 @@ int main(void)
     srunner_add_suite(sr, prof_agg_suite());
     srunner_add_suite(sr, prof_prom_suite());
     srunner_add_suite(sr, prof_rate_suite());
+    srunner_add_suite(sr, prof_cpuprof_suite());
+    srunner_add_suite(sr, prof_stacks_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
