@@ -974,8 +974,21 @@ apr_status_t prof_cpu_symbolize(prof_cpu_raw_t *const *raws, int nraw,
     /* dwfl is not thread-safe: one per call (not shared). */
     c.dwfl = dwfl_begin(&dwfl_callbacks);
     if (c.dwfl) {
+        /* The maps through a FILE of our own, not dwfl_linux_proc_report():
+         * that one also reads /proc/<pid>/auxv, which a process that
+         * changed its uid (an httpd child: not dumpable) may not read, so
+         * every static function fell back to dladdr's "object+0x..". */
+        FILE *maps;
+        int failed;
+
         dwfl_report_begin(c.dwfl);
-        if (dwfl_linux_proc_report(c.dwfl, getpid()) != 0) {
+        maps = fopen("/proc/self/maps", "r");
+        failed = maps == NULL
+                 || dwfl_linux_proc_maps_report(c.dwfl, maps) != 0;
+        if (maps) {
+            fclose(maps);
+        }
+        if (failed) {
             dwfl_end(c.dwfl);
             c.dwfl = NULL;
         }
