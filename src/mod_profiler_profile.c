@@ -893,6 +893,7 @@ static int reqprof_post_read(request_rec *r)
 static int reqprof_fixups(request_rec *r)
 {
     prof_req_t *rq = prof_req_get(r);
+    const prof_dir_conf_t *conf, *srv;
     req_prof_t *rp;
     int mode;
 
@@ -900,7 +901,13 @@ static int reqprof_fixups(request_rec *r)
         return DECLINED;
     }
     rp = req_prof(rq, 0);
-    mode = dir_conf(r)->reqprof_mode;
+    conf = dir_conf(r);
+    mode = conf->reqprof_mode;
+    srv = ap_get_module_config(r->server->lookup_defaults, &profiler_module);
+    if (mode == srv->reqprof_mode && conf->reqprof_expr == srv->reqprof_expr) {
+        /* No section changed what post_read_request decided with. */
+        return DECLINED;
+    }
     if (mode > PROF_REQPROF_OFF && selected(r)) {
         request_start(r, rq);
     }

@@ -53,10 +53,17 @@
 /** How many sessions (process or thread) sample in this process now:
  * while 0, prof_profile_phase() does nothing. Written atomically by the
  * sessions' starts and stops; read relaxed. */
-extern int prof_profile_sampling;
+#if defined(__GNUC__)
+/* Hidden: one RIP-relative load at each phase edge, not a GOT lookup
+ * first (the counter is the module's own; no other object reads it). */
+#define PROF_PROFILE_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define PROF_PROFILE_HIDDEN
+#endif
+extern int prof_profile_sampling PROF_PROFILE_HIDDEN;
 
 /** The slow side of prof_profile_phase(). */
-void prof_profile_phase_label(request_rec *r, int what);
+void prof_profile_phase_label(request_rec *r, int what) PROF_PROFILE_HIDDEN;
 
 /**
  * A phase edge of r (what: a prof_phase.h phase, with PROF_MARK_LEAVE for
