@@ -23,6 +23,9 @@
 # 2. Throughput (wrk, mpm_event, 2 children), this tree's module with the
 #    profile handler configured: rounds of [no profile, during a 99 Hz
 #    whole-server profile] on the same server; the ratio of the medians.
+# 3. The sampler's cost in CPU time, without a server or a network
+#    (bench/cpuprof_cost.c): fixed work, with and without a process session
+#    at 99 and 1000 Hz. On a shared machine this one is the steady figure.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +44,7 @@ MODDIR=${MODDIR:-/usr/lib/apache2/modules}
 SKIP_CALLGRIND=${SKIP_CALLGRIND:-0}
 SKIP_THROUGHPUT=${SKIP_THROUGHPUT:-0}
 CG_VARIANTS=${CG_VARIANTS:-"before on location handler reqexpr before on"}
+CG_MPM=${CG_MPM:-prefork}        # the MPM under callgrind (httpd -X)
 
 die() { echo "cpuprof.sh: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -54,7 +58,11 @@ cleanup() {
         [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
     done
     sleep 1
-    rm -rf "$WORK"
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "cpuprof.sh: kept $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 
@@ -147,7 +155,7 @@ cg_total() {
 cg_run() {
     local variant=$1 n=$2 out=$3 dir port pid
     port=$(free_port)
-    dir=$(gen_conf "$variant" prefork "$port" "cg-$variant-$n-$RANDOM")
+    dir=$(gen_conf "$variant" "${CG_MPM:-prefork}" "$port" "cg-$variant-$n-$RANDOM")
     chmod -R a+rX "$dir"
     local drop=()
     if [ "$(id -u)" = 0 ]; then
@@ -167,7 +175,7 @@ cg_run() {
 }
 
 if [ "$SKIP_CALLGRIND" != 1 ]; then
-    echo "== Instructions per request (callgrind, httpd -X, prefork; N1=$N1 N2=$N2) =="
+    echo "== Instructions per request (callgrind, httpd -X, $CG_MPM; N1=$N1 N2=$N2) =="
     declare -A IPR
     mkdir -p "$WORK/cg"
     chmod 777 "$WORK/cg"
@@ -267,4 +275,16 @@ print("ratio     median %.3f        (per round: %s)" % (statistics.median(ratios
 print("samples per profile: %s" % " ".join(str(x) for x in samples))
 PY
     "$HTTPD" -f "$dir/httpd.conf" -k stop || true
+fi
+
+# ---- 3. the sampler's own cost ---------------------------------------------------
+if [ "${SKIP_COST:-0}" != 1 ]; then
+    echo "== The sampler's cost in CPU time (bench/cpuprof_cost.c) =="
+    make -C "$ROOT" -s -f Makefile.apxs build/libprofiler_core.a >/dev/null 2>&1
+    cc -std=gnu99 -O2 -g $(apr-1-config --cppflags --includes) -I"$ROOT/src" \
+        "$HERE/cpuprof_cost.c" "$ROOT/build/libprofiler_core.a" \
+        $(apr-1-config --link-ld) \
+        $(pkg-config --libs libunwind libdw zlib 2>/dev/null || echo -lunwind -ldw -lelf -lz) \
+        -lpthread -o "$WORK/cpuprof_cost"
+    "$WORK/cpuprof_cost" 99 1000
 fi

@@ -817,8 +817,8 @@ static void request_stop(req_prof_t *rp)
 
 /* At debug level, what a request's profile holds, in one line: the
  * samples, the time on the CPU and waiting, and the function that was on
- * the CPU most (the profile is symbolized for this, once: the collector
- * gets the same). */
+ * the CPU most. The profile is symbolized for this, on the request's
+ * thread, which takes hundreds of milliseconds (logged): debugging only. */
 static void log_summary(request_rec *r, prof_req_t *rq, req_prof_t *rp)
 {
     prof_cpu_raw_info_t info;
@@ -826,11 +826,14 @@ static void log_summary(request_rec *r, prof_req_t *rq, req_prof_t *rp)
     apr_hash_t *self;
     apr_hash_index_t *hi;
     apr_int64_t oncpu = 0, waiting = 0, best = 0;
+    apr_interval_time_t t0;
     const char *top = "-";
     int i;
 
     prof_cpu_raw_info(rp->raw, &info);
+    t0 = apr_time_now();
     s = prof_profile_request_stacks(r, rq, rp->pool);
+    t0 = apr_time_now() - t0;
     self = apr_hash_make(r->pool);
     for (i = 0; s && i < s->stacks->nelts; ++i) {
         const prof_stack_t *st = &APR_ARRAY_IDX(s->stacks, i, prof_stack_t);
@@ -868,9 +871,10 @@ static void log_summary(request_rec *r, prof_req_t *rq, req_prof_t *rp)
                   " samples, %" APR_UINT64_T_FMT " dropped, at %d Hz over %"
                   APR_INT64_T_FMT " ms; on CPU %" APR_INT64_T_FMT " ms (most "
                   "in %s: %" APR_INT64_T_FMT " ms), waiting %" APR_INT64_T_FMT
-                  " ms", rp->id, info.samples, info.dropped, info.hz,
+                  " ms; symbolized in %" APR_TIME_T_FMT " us", rp->id,
+                  info.samples, info.dropped, info.hz,
                   info.duration_ns / 1000000, oncpu / 1000000, top,
-                  best / 1000000, waiting / 1000000);
+                  best / 1000000, waiting / 1000000, t0);
 }
 
 /* The first phase: the server's (or virtual host's) configuration. */
@@ -998,6 +1002,32 @@ apr_int64_t prof_profile_request_id(const prof_req_t *rq)
     return rp && rp->thread ? rp->id : 0;
 }
 
+const char *prof_profile_request_raw(request_rec *r, prof_req_t *rq,
+                                     apr_pool_t *p, apr_size_t *len)
+{
+    req_prof_t *rp = rq->cpuprof;
+    const char *buf = NULL;
+    apr_status_t rv;
+
+    *len = 0;
+    if (rp == NULL || rp->thread == NULL || rp->id <= 0) {
+        return NULL;
+    }
+    request_stop(rp);
+    if (rp->raw == NULL) {
+        return NULL;
+    }
+    rv = prof_cpu_raw_serialize(rp->raw, p, &buf, len);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, PROFLOGNO(00380)
+                      "ProfilerRequestProfile: cannot serialize the samples "
+                      "of request %" APR_INT64_T_FMT, rp->id);
+        *len = 0;
+        return NULL;
+    }
+    return buf;
+}
+
 prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,
                                            apr_pool_t *p)
 {
@@ -1070,7 +1100,13 @@ const char *prof_profile_set_request(cmd_parms *cmd, void *dconf,
                                 "e.g. expr=%%{HTTP:X-Profile} == 'secret'",
                                 cmd->cmd->name);
         }
-        conf->reqprof_expr = ap_expr_parse_cmd(cmd, arg + 5, 0, &err, NULL);
+        /* No "Vary" for the headers it reads: the response is the same
+         * but for the profile's Server-Timing field, and a Vary on every
+         * response would split every cache's entries for a debugging
+         * switch. */
+        conf->reqprof_expr = ap_expr_parse_cmd(cmd, arg + 5,
+                                               AP_EXPR_FLAG_DONT_VARY, &err,
+                                               NULL);
         if (err) {
             return apr_psprintf(cmd->pool,
                                 "%s: cannot parse expression '%s': %s",

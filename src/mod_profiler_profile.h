@@ -87,11 +87,25 @@ static APR_INLINE void prof_profile_phase(request_rec *r, int what)
 apr_int64_t prof_profile_request_id(const prof_req_t *rq);
 
 /**
+ * Stop rq's request profile if it still runs and return its raw samples in
+ * the core's binary form (prof_cpu_raw_serialize(), in p, *len bytes);
+ * NULL when the request is not profiled. For the collector, at the end of
+ * logging: the row carries these bytes, and the store's writer thread (same
+ * process: same layout of loaded objects) turns them into the profile
+ * (prof_cpu_raw_parse(), prof_cpu_symbolize(), prof_stacks_text_write())
+ * off the request path. Cheap: a copy of the samples.
+ */
+const char *prof_profile_request_raw(request_rec *r, prof_req_t *rq,
+                                     apr_pool_t *p, apr_size_t *len);
+
+/**
  * Stop rq's request profile if it still runs, symbolize it and return it
  * (in p; the same on a second call), NULL when the request is not profiled
- * or its profile cannot be made (logged). For the collector, at the end of
- * logging: the row takes prof_stacks_text_write() of it. Slow:
- * symbolization reads the objects' symbol tables (see prof_cpuprof.h).
+ * or its profile cannot be made (logged). SLOW: symbolization reads every
+ * loaded object's symbol tables and DWARF, 250-400 ms per call measured in
+ * an httpd child (see prof_cpuprof.h): never on a request's thread in
+ * production; prof_profile_request_raw() is the collector's way. Used here
+ * for the debug-level summary line (PROF00379) only.
  */
 prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,
                                            apr_pool_t *p);

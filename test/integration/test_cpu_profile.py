@@ -337,11 +337,13 @@ def test_request_profile(mpm):
         _, _, _, st2 = get(srv, "/burn?ms=1",
                            headers={"X-Profile": "let-me-in"})
         assert profile_id(st2) not in (None, pid)
-        # Without the header (or with another value): no profile.
+        # Without the header (or with another value): no profile; and the
+        # gate's header does not become a Vary of every response.
         for h in ({}, {"X-Profile": "no"}):
-            status, _, _, st = get(srv, "/burn?ms=1", headers=h)
+            status, headers, _, st = get(srv, "/burn?ms=1", headers=h)
             assert status == 200
             assert profile_id(st) is None, st
+            assert "X-Profile" not in headers.get("Vary", ""), headers
     finally:
         finish(srv)
 
