@@ -236,7 +236,7 @@ static server_rec *main_server;
 
 /* The child's own session: only its watchdog thread touches these. */
 static apr_uint64_t child_seq;
-static int child_active;
+static int child_active;         /* atomic: see child_stop() */
 
 static APR_INLINE apr_uint64_t ctl_word(void)
 {
@@ -261,10 +261,11 @@ static void child_stop(apr_pool_t *p)
     const char *tmp, *path;
     apr_status_t rv;
 
-    if (!child_active) {
+    /* The watchdog thread polls, and mod_watchdog's cleanup calls the
+     * callback from the exiting child's main thread: one of them stops. */
+    if (!__atomic_exchange_n(&child_active, 0, __ATOMIC_ACQ_REL)) {
         return;
     }
-    child_active = 0;
     rv = prof_cpu_process_stop(p, &raw);
     sampling_add(-1);
     if (rv != APR_SUCCESS || raw == NULL) {
@@ -301,15 +302,17 @@ static void child_poll(apr_pool_t *p)
     apr_uint64_t seq = w >> 2;
     int state = (int)(w & 3);
 
-    if (child_active) {
+    apr_time_t stop_at = __atomic_load_n(&ctl->stop_at, __ATOMIC_RELAXED);
+
+    if (__atomic_load_n(&child_active, __ATOMIC_ACQUIRE)) {
         if (seq != child_seq || state != ST_RUNNING
-            || apr_time_now() >= ctl->stop_at) {
+            || apr_time_now() >= stop_at) {
             child_stop(p);
         }
         return;
     }
     if (state == ST_RUNNING && seq != child_seq
-        && apr_time_now() < ctl->stop_at) {
+        && apr_time_now() < stop_at) {
         apr_status_t rv;
 
         child_seq = seq;
@@ -326,7 +329,7 @@ static void child_poll(apr_pool_t *p)
             return;
         }
         sampling_add(1);
-        child_active = 1;
+        __atomic_store_n(&child_active, 1, __ATOMIC_RELEASE);
     }
 }
 
@@ -768,6 +771,8 @@ static apr_int64_t new_id(void)
                          | (n & 0xfff));
 }
 
+static apr_status_t request_cleanup(void *data);
+
 static void request_start(request_rec *r, prof_req_t *rq)
 {
     req_prof_t *rp = req_prof(rq, 1);
@@ -799,6 +804,11 @@ static void request_start(request_rec *r, prof_req_t *rq)
         return;
     }
     sampling_add(1);
+    /* After the core's own cleanup of the session (cleanups run last
+     * registered first): whatever thread destroys the pool stops the
+     * session with the count of sampling sessions kept right. */
+    apr_pool_cleanup_register(rp->pool, rp, request_cleanup,
+                              apr_pool_cleanup_null);
     label_set(route_label(rq, rp),
               prof_phase_name(prof_phase_current(&rq->phases)));
 }
@@ -813,6 +823,19 @@ static void request_stop(req_prof_t *rp)
         }
         sampling_add(-1);
     }
+}
+
+static apr_status_t request_cleanup(void *data)
+{
+    req_prof_t *rp = data;
+
+    /* The samples go with the pool: nothing to copy them into. */
+    if (rp->thread && !rp->stopped) {
+        rp->stopped = 1;
+        prof_cpu_thread_stop(rp->thread, NULL, NULL);
+        sampling_add(-1);
+    }
+    return APR_SUCCESS;
 }
 
 /* At debug level, what a request's profile holds, in one line: the
