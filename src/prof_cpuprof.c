@@ -974,19 +974,24 @@ apr_status_t prof_cpu_symbolize(prof_cpu_raw_t *const *raws, int nraw,
     /* dwfl is not thread-safe: one per call (not shared). */
     c.dwfl = dwfl_begin(&dwfl_callbacks);
     if (c.dwfl) {
-        /* The maps through a FILE of our own, not dwfl_linux_proc_report():
-         * that one also reads /proc/<pid>/auxv, which a process that
-         * changed its uid (an httpd child: not dumpable) may not read, so
-         * every static function fell back to dladdr's "object+0x..". */
-        FILE *maps;
+        /* dwfl_linux_proc_report() also reads /proc/<pid>/auxv (for the
+         * vDSO), which a process that changed its uid (an httpd child:
+         * not dumpable) may not read: then the maps alone, through a FILE
+         * of our own, rather than no symbol tables at all (every static
+         * function would be dladdr's "object+0x.."). */
         int failed;
 
         dwfl_report_begin(c.dwfl);
-        maps = fopen("/proc/self/maps", "r");
-        failed = maps == NULL
-                 || dwfl_linux_proc_maps_report(c.dwfl, maps) != 0;
-        if (maps) {
-            fclose(maps);
+        failed = dwfl_linux_proc_report(c.dwfl, getpid()) != 0;
+        if (failed) {
+            FILE *maps = fopen("/proc/self/maps", "r");
+
+            dwfl_report_begin(c.dwfl);
+            failed = maps == NULL
+                     || dwfl_linux_proc_maps_report(c.dwfl, maps) != 0;
+            if (maps) {
+                fclose(maps);
+            }
         }
         if (failed) {
             dwfl_end(c.dwfl);
