@@ -36,14 +36,15 @@
 #define _GNU_SOURCE
 #endif
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,7 +98,9 @@ struct prof_cpu_raw_t {
 struct prof_cpu_thread_t {
     apr_pool_t *pool;
     sbuf_t buf;
-    timer_t timer;
+    timer_t timer;              /* wall clock */
+    timer_t cpu_timer;          /* the thread's CPU clock, while parked */
+    struct itimerspec period, off;
     int slot;
     pid_t tid;
     int hz;
@@ -106,6 +109,9 @@ struct prof_cpu_thread_t {
     apr_int64_t start_ns;
     /* The handler's, on the session's own thread only. */
     apr_int64_t last_wall_ns, last_cpu_ns;
+    int parked;                 /* waiting: the CPU timer is the armed one */
+    unsigned wait_n;            /* words of wait_rec */
+    apr_uint64_t wait_rec[REC_MAX_WORDS];   /* the waiting stack */
 };
 
 typedef struct {
@@ -117,18 +123,35 @@ typedef struct {
  * handler with atomics. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int installed;
+typedef struct {
+    pid_t tid;
+    timer_t timer;
+} ptimer_t;
+
 static struct {
     sbuf_t buf;
     int active;
     int inflight;
+    unsigned gen;               /* the running session's number, 0: none */
     int running;                /* under lock: started, not stopped */
     int hz;
     apr_int64_t period_ns;
     apr_time_t start;
     apr_int64_t start_ns;
+    ptimer_t *timers;           /* under lock: one per sampled thread */
+    int ntimers;
+    apr_uint64_t untimed;       /* threads over PROF_CPU_THREADS_MAX */
 } proc;
+static unsigned proc_gens;      /* under lock */
 static tslot_t slots[THREAD_SLOTS];
 static int nslots_used;         /* under lock */
+
+/* One Dwfl per process, kept between calls (reading the objects' symbol
+ * tables and DWARF is the slow part), rebuilt when an address falls in no
+ * object it knows (something was dlopen()ed since). Dwfl is not
+ * thread-safe: used under sym_lock only. */
+static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
+static Dwfl *sym_dwfl;
 
 /* initial-exec: allocated with the thread, so reading them in a signal
  * handler never calls into the dynamic TLS allocator (malloc), even in a
@@ -136,6 +159,17 @@ static int nslots_used;         /* under lock */
 #define TLS_IE __thread __attribute__((tls_model("initial-exec")))
 static TLS_IE const prof_cpu_label_t *tls_label;
 static TLS_IE int tls_in_handler;
+static TLS_IE int tls_unblocked;        /* SIGPROF unblocked here */
+static TLS_IE unsigned tls_attached;    /* proc.gen this thread is in */
+
+/* The signal value of a process session's timers (thread sessions' are
+ * their slot + 1, at most THREAD_SLOTS). */
+#define PROC_TAG        0x50524f43      /* "PROC" */
+
+/* Linux's clock id of thread tid's CPU time (the kernel ABI that glibc's
+ * pthread_getcpuclockid() uses too): any thread of the process may put a
+ * timer on it. */
+#define THREAD_CPUCLOCK(tid) ((clockid_t)((~(unsigned)(tid) << 3) | 6))
 
 static apr_int64_t clock_ns(clockid_t c)
 {
@@ -200,19 +234,20 @@ static int unwind(void *uc, apr_uint64_t *pcs)
     return n;
 }
 
-static void record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
+/* The record of the current stack, into rec: its length in words, 0 when
+ * no stack could be unwound. */
+static unsigned build(apr_uint64_t *rec, void *uc, int state,
+                      apr_int64_t weight)
 {
-    apr_uint64_t rec[REC_MAX_WORDS];
+    apr_uint64_t pcs[PROF_CPU_DEPTH_MAX];
     const prof_cpu_label_t *l = tls_label;
     char label[PROF_CPU_ROUTE_MAX + PROF_CPU_PHASE_MAX];
     unsigned rl = 0, pl = 0, lw, nf, i;
-    apr_size_t n, at;
     int depth;
 
-    depth = unwind(uc, rec + 2);
+    depth = unwind(uc, pcs);
     if (depth <= 0) {
-        A_FADD(&b->dropped, 1);
-        return;
+        return 0;
     }
     nf = (unsigned)depth;
     if (l) {
@@ -220,44 +255,127 @@ static void record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
         pl = copy_str(label + rl, l->phase, PROF_CPU_PHASE_MAX);
     }
     lw = LABEL_WORDS(rl, pl);
-    n = 2 + lw + nf;
-    at = A_FADD(&b->used, n);
-    if (at + n > b->cap) {
-        A_FADD(&b->dropped, 1);
-        return;
-    }
-    b->words[at + 1] = (apr_uint64_t)weight;
+    rec[0] = REC_HEAD(nf, rl, pl, state);
+    rec[1] = (apr_uint64_t)weight;
     if (lw) {
         /* The last label word's padding is zeroed with the rest. */
-        b->words[at + 1 + lw] = 0;
-        memcpy(&b->words[at + 2], label, rl + pl);
+        rec[1 + lw] = 0;
+        for (i = 0; i < rl + pl; ++i) {
+            ((char *)&rec[2])[i] = label[i];
+        }
     }
     for (i = 0; i < nf; ++i) {
-        b->words[at + 2 + lw + i] = rec[2 + i];
+        rec[2 + lw + i] = pcs[i];
     }
-    A_STORE(&b->words[at], REC_HEAD(nf, rl, pl, state));
-    A_FADD(&b->samples, 1);
+    return 2 + lw + nf;
 }
 
-static void sample_thread(int idx, void *uc)
+/* Appends a record of n words to b: 1 stored, 0 dropped (b is full). */
+static int append(sbuf_t *b, const apr_uint64_t *rec, unsigned n)
+{
+    apr_size_t at = A_FADD(&b->used, (apr_size_t)n);
+    unsigned i;
+
+    if (at + n > b->cap) {
+        A_FADD(&b->dropped, 1);
+        return 0;
+    }
+    for (i = 1; i < n; ++i) {
+        b->words[at + i] = rec[i];
+    }
+    /* The header last: a reader never sees half a record (and waits for
+     * the handlers in flight anyway). */
+    A_STORE(&b->words[at], rec[0]);
+    A_FADD(&b->samples, 1);
+    return 1;
+}
+
+/* Appends a sample of the current stack: 1 stored, 0 dropped (b is full),
+ * -1 dropped (no stack). */
+static int record(sbuf_t *b, void *uc, int state, apr_int64_t weight)
+{
+    apr_uint64_t rec[REC_MAX_WORDS];
+    unsigned n = build(rec, uc, state, weight);
+
+    if (n == 0) {
+        A_FADD(&b->dropped, 1);
+        return -1;
+    }
+    return append(b, rec, n);
+}
+
+static void timer_arm(timer_t t, const struct itimerspec *its)
+{
+    /* timer_settime() is async-signal-safe. */
+    (void)timer_settime(t, 0, its, NULL);
+}
+
+/*
+ * A thread session's sample. The wall-clock timer samples the thread at hz
+ * whether it runs or not; when a sample finds it waiting (less than half
+ * of the wall time since the last sample on CPU), the session "parks": the
+ * wall timer is disarmed and a timer on the thread's CPU clock armed
+ * instead, and the waiting stack kept. The thread is then not signalled
+ * again until it has run for 1/hz s of CPU: each signal cuts a blocking
+ * poll() or sleep short (see prof_cpuprof.h), and while the thread waits
+ * its stack cannot change anyway. When the CPU timer fires, the wall time
+ * since the last sample less the CPU time used is the wait, recorded on
+ * the kept stack, the CPU time on the current one, and the wall timer
+ * takes over again. So a wait is interrupted once, not hz times a second.
+ */
+static void sample_thread(int idx, int cpu_timer, void *uc)
 {
     tslot_t *s = &slots[idx];
     prof_cpu_thread_t *ts;
 
     A_FADD(&s->inflight, 1);
     ts = A_LOAD(&s->ts);
-    if (ts && ts->tid == (pid_t)syscall(SYS_gettid)) {
+    if (ts && ts->tid == (pid_t)syscall(SYS_gettid)
+        && cpu_timer == ts->parked) {
         apr_int64_t now = clock_ns(CLOCK_MONOTONIC);
         apr_int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         apr_int64_t dwall = now - ts->last_wall_ns;
         apr_int64_t dcpu = cpu - ts->last_cpu_ns;
+        int rc = 1;
 
         ts->last_wall_ns = now;
         ts->last_cpu_ns = cpu;
-        if (dwall > 0) {
-            record(&ts->buf, uc, 2 * dcpu >= dwall ? PROF_STACK_ONCPU
-                                                    : PROF_STACK_WAITING,
-                   dwall);
+        if (!ts->parked) {
+            if (dwall <= 0) {
+                rc = 1;
+            }
+            else if (2 * dcpu >= dwall) {
+                rc = record(&ts->buf, uc, PROF_STACK_ONCPU, dwall);
+            }
+            else if ((ts->wait_n = build(ts->wait_rec, uc,
+                                         PROF_STACK_WAITING, dwall)) == 0) {
+                A_FADD(&ts->buf.dropped, 1);
+            }
+            else if ((rc = append(&ts->buf, ts->wait_rec, ts->wait_n))
+                     == 1) {
+                timer_arm(ts->timer, &ts->off);
+                timer_arm(ts->cpu_timer, &ts->period);
+                ts->parked = 1;
+            }
+        }
+        else {
+            apr_int64_t wait = dwall - (dcpu > 0 ? dcpu : 0);
+
+            if (wait > 0) {
+                ts->wait_rec[1] = (apr_uint64_t)wait;
+                rc = append(&ts->buf, ts->wait_rec, ts->wait_n);
+            }
+            if (rc != 0 && dcpu > 0) {
+                rc = record(&ts->buf, uc, PROF_STACK_ONCPU, dcpu);
+            }
+            timer_arm(ts->cpu_timer, &ts->off);
+            timer_arm(ts->timer, &ts->period);
+            ts->parked = 0;
+        }
+        if (rc == 0) {
+            /* Full: stop interrupting the thread altogether. */
+            timer_arm(ts->timer, &ts->off);
+            timer_arm(ts->cpu_timer, &ts->off);
         }
     }
     A_FADD(&s->inflight, -1);
@@ -274,19 +392,27 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
         goto out;
     }
     tls_in_handler = 1;
+    /* Only our timers' signals: a SIGPROF from kill() or from someone's
+     * setitimer() is ignored. */
     if (si && si->si_code == SI_TIMER) {
-        int idx = si->si_value.sival_int - 1;
+        int v = si->si_value.sival_int;
 
-        if (idx >= 0 && idx < THREAD_SLOTS) {
-            sample_thread(idx, uc);
+        if (v == PROC_TAG) {
+            A_FADD(&proc.inflight, 1);
+            if (A_LOAD(&proc.active)) {
+                /* Expiries while the signal was pending count too. */
+                (void)record(&proc.buf, uc, PROF_STACK_ONCPU,
+                             proc.period_ns * (1 + (si->si_overrun > 0
+                                                    ? si->si_overrun : 0)));
+            }
+            A_FADD(&proc.inflight, -1);
         }
-    }
-    else {
-        A_FADD(&proc.inflight, 1);
-        if (A_LOAD(&proc.active)) {
-            record(&proc.buf, uc, PROF_STACK_ONCPU, proc.period_ns);
+        else if (v >= 1 && v <= THREAD_SLOTS) {
+            sample_thread(v - 1, 0, uc);
         }
-        A_FADD(&proc.inflight, -1);
+        else if (v > THREAD_SLOTS && v <= 2 * THREAD_SLOTS) {
+            sample_thread(v - 1 - THREAD_SLOTS, 1, uc);
+        }
     }
     tls_in_handler = 0;
 out:
@@ -325,7 +451,7 @@ static apr_status_t install(void)
     if (sigaction(SIGPROF, &sa, NULL) != 0) {
         return errno;
     }
-    installed = 1;
+    A_STORE(&installed, 1);
     return APR_SUCCESS;
 }
 
@@ -377,9 +503,115 @@ static prof_cpu_raw_t *raw_from(const sbuf_t *b, apr_pool_t *p)
     return raw;
 }
 
+/* SIGPROF is blocked in the threads of httpd's worker and event MPMs
+ * (apr_setup_signal_thread() blocks every asynchronous signal before they
+ * are created): a thread has to unblock it itself. */
+static void unblock_here(void)
+{
+    sigset_t set;
+
+    if (!tls_unblocked) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPROF);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        tls_unblocked = 1;
+    }
+}
+
+/* A CPU timer on thread tid for the running process session, unless it
+ * has one; under lock. */
+static apr_status_t proc_timer_add(pid_t tid)
+{
+    struct sigevent sev;
+    struct itimerspec its;
+    ptimer_t *pt;
+    int i;
+
+    for (i = 0; i < proc.ntimers; ++i) {
+        if (proc.timers[i].tid == tid) {
+            return APR_SUCCESS;
+        }
+    }
+    if (proc.ntimers >= PROF_CPU_THREADS_MAX) {
+        ++proc.untimed;
+        return APR_ENOSPC;
+    }
+    pt = &proc.timers[proc.ntimers];
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGPROF;
+    sev.sigev_value.sival_int = PROC_TAG;
+    sev._sigev_un._tid = tid;
+    if (timer_create(THREAD_CPUCLOCK(tid), &sev, &pt->timer) != 0) {
+        return errno;   /* e.g. the thread has just exited */
+    }
+    pt->tid = tid;
+    its.it_interval.tv_sec = proc.hz == 1 ? 1 : 0;
+    its.it_interval.tv_nsec = proc.hz == 1 ? 0 : 1000000000L / proc.hz;
+    its.it_value = its.it_interval;
+    if (timer_settime(pt->timer, 0, &its, NULL) != 0) {
+        apr_status_t rv = errno;
+
+        timer_delete(pt->timer);
+        return rv;
+    }
+    ++proc.ntimers;
+    return APR_SUCCESS;
+}
+
+/* Every thread of the process now; those that block SIGPROF give samples
+ * once they call prof_cpu_thread_attach(). Under lock. */
+static void proc_timers_all(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+
+    if (d == NULL) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long tid = strtol(e->d_name, &end, 10);
+
+        if (e->d_name[0] != '.' && *end == '\0' && tid > 0) {
+            (void)proc_timer_add((pid_t)tid);
+        }
+    }
+    closedir(d);
+}
+
+void prof_cpu_thread_attach(void)
+{
+    unsigned gen;
+
+    if (!A_RLOAD(&installed)) {
+        return;
+    }
+    unblock_here();
+    gen = A_RLOAD(&proc.gen);
+    if (gen == 0 || tls_attached == gen) {
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    if (proc.running && proc.gen == gen) {
+        (void)proc_timer_add((pid_t)syscall(SYS_gettid));
+    }
+    tls_attached = gen;
+    pthread_mutex_unlock(&lock);
+}
+
+static void proc_timers_delete(void)
+{
+    int i;
+
+    for (i = 0; i < proc.ntimers; ++i) {
+        timer_delete(proc.timers[i].timer);
+    }
+    proc.ntimers = 0;
+}
+
 apr_status_t prof_cpu_process_start(int hz, apr_size_t max_bytes)
 {
-    struct itimerval it;
     apr_status_t rv;
 
     if ((rv = check_args(hz, &max_bytes, PROF_CPU_PROCESS_BYTES))) {
@@ -393,42 +625,34 @@ apr_status_t prof_cpu_process_start(int hz, apr_size_t max_bytes)
     if ((rv = install()) != APR_SUCCESS) {
         goto leave;
     }
-    if (getitimer(ITIMER_PROF, &it) != 0) {
-        rv = errno;
-        goto leave;
-    }
-    if (it.it_value.tv_sec || it.it_value.tv_usec) {
-        rv = APR_EBUSY;
-        goto leave;
-    }
     memset(&proc.buf, 0, sizeof(proc.buf));
     proc.buf.cap = max_bytes / sizeof(apr_uint64_t);
     proc.buf.words = calloc(proc.buf.cap, sizeof(apr_uint64_t));
-    if (proc.buf.words == NULL) {
+    proc.timers = calloc(PROF_CPU_THREADS_MAX, sizeof(ptimer_t));
+    if (proc.buf.words == NULL || proc.timers == NULL) {
+        free(proc.buf.words);
+        free(proc.timers);
+        proc.buf.words = NULL;
+        proc.timers = NULL;
         rv = APR_ENOMEM;
         goto leave;
     }
+    proc.ntimers = 0;
+    proc.untimed = 0;
     proc.hz = hz;
     proc.period_ns = 1000000000 / hz;
     proc.start = apr_time_now();
     proc.start_ns = clock_ns(CLOCK_MONOTONIC);
     proc.running = 1;
+    if (++proc_gens == 0) {
+        proc_gens = 1;
+    }
     A_STORE(&proc.active, 1);
-    it.it_interval.tv_sec = 0;
-    it.it_interval.tv_usec = 1000000 / hz;
-    if (hz == 1) {
-        it.it_interval.tv_sec = 1;
-        it.it_interval.tv_usec = 0;
-    }
-    it.it_value = it.it_interval;
-    if (setitimer(ITIMER_PROF, &it, NULL) != 0) {
-        rv = errno;
-        A_STORE(&proc.active, 0);
-        wait_zero(&proc.inflight);
-        free(proc.buf.words);
-        proc.buf.words = NULL;
-        proc.running = 0;
-    }
+    A_STORE(&proc.gen, proc_gens);
+    proc_timers_all();
+    /* The starting thread is sampled too, if it blocked SIGPROF. */
+    unblock_here();
+    tls_attached = proc_gens;
 leave:
     pthread_mutex_unlock(&lock);
     return rv;
@@ -436,7 +660,6 @@ leave:
 
 apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
 {
-    struct itimerval off;
     apr_int64_t end_ns;
 
     pthread_mutex_lock(&lock);
@@ -444,9 +667,10 @@ apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
         pthread_mutex_unlock(&lock);
         return APR_ENOENT;
     }
-    memset(&off, 0, sizeof(off));
-    (void)setitimer(ITIMER_PROF, &off, NULL);
+    A_STORE(&proc.gen, 0);
     A_STORE(&proc.active, 0);
+    /* Deleting a timer also takes its signal back if still pending. */
+    proc_timers_delete();
     wait_zero(&proc.inflight);
     end_ns = clock_ns(CLOCK_MONOTONIC);
     if (raw) {
@@ -457,7 +681,9 @@ apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw)
         (*raw)->info.duration_ns = end_ns - proc.start_ns;
     }
     free(proc.buf.words);
+    free(proc.timers);
     memset(&proc.buf, 0, sizeof(proc.buf));
+    proc.timers = NULL;
     proc.running = 0;
     pthread_mutex_unlock(&lock);
     return APR_SUCCESS;
@@ -476,6 +702,7 @@ static void thread_stop_locked(prof_cpu_thread_t *ts)
     /* The slot first: a signal still on its way finds it empty. */
     A_STORE(&s->ts, NULL);
     (void)timer_delete(ts->timer);
+    (void)timer_delete(ts->cpu_timer);
     wait_zero(&s->inflight);
     ts->stopped = 1;
     --nslots_used;
@@ -518,6 +745,7 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
     if ((rv = install()) != APR_SUCCESS) {
         goto leave;
     }
+    unblock_here();
     for (i = 0; i < THREAD_SLOTS; ++i) {
         prof_cpu_thread_t *o = slots[i].ts;
 
@@ -545,6 +773,12 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
         rv = errno;
         goto leave;
     }
+    sev.sigev_value.sival_int = THREAD_SLOTS + slot + 1;
+    if (timer_create(THREAD_CPUCLOCK(tid), &sev, &ts->cpu_timer) != 0) {
+        rv = errno;
+        timer_delete(ts->timer);
+        goto leave;
+    }
     ts->start = apr_time_now();
     ts->start_ns = ts->last_wall_ns = clock_ns(CLOCK_MONOTONIC);
     ts->last_cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -553,6 +787,8 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
     its.it_interval.tv_sec = hz == 1 ? 1 : 0;
     its.it_interval.tv_nsec = hz == 1 ? 0 : 1000000000L / hz;
     its.it_value = its.it_interval;
+    ts->period = its;
+    memset(&ts->off, 0, sizeof(ts->off));
     if (timer_settime(ts->timer, 0, &its, NULL) != 0) {
         rv = errno;
         thread_stop_locked(ts);
@@ -579,6 +815,19 @@ apr_status_t prof_cpu_thread_stop(prof_cpu_thread_t *ts, apr_pool_t *rp,
     pthread_mutex_unlock(&lock);
     apr_pool_cleanup_kill(ts->pool, ts, thread_cleanup);
     end_ns = clock_ns(CLOCK_MONOTONIC);
+    if (ts->parked) {
+        /* The wait since the last sample, on its stack (no handler can
+         * run for ts any more). */
+        apr_int64_t cpu = clock_ns(THREAD_CPUCLOCK(ts->tid));
+        apr_int64_t wait = (end_ns - ts->last_wall_ns)
+                           - (cpu > ts->last_cpu_ns ? cpu - ts->last_cpu_ns
+                                                    : 0);
+
+        if (cpu > 0 && wait > 0) {
+            ts->wait_rec[1] = (apr_uint64_t)wait;
+            (void)append(&ts->buf, ts->wait_rec, ts->wait_n);
+        }
+    }
     if (raw) {
         *raw = raw_from(&ts->buf, rp);
         (*raw)->info.hz = ts->hz;
@@ -586,6 +835,49 @@ apr_status_t prof_cpu_thread_stop(prof_cpu_thread_t *ts, apr_pool_t *rp,
         (*raw)->info.start = ts->start;
         (*raw)->info.duration_ns = end_ns - ts->start_ns;
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t prof_cpu_unload(void)
+{
+    struct sigaction sa;
+    int i;
+
+    pthread_mutex_lock(&lock);
+    if (proc.running) {
+        A_STORE(&proc.gen, 0);
+        A_STORE(&proc.active, 0);
+        proc_timers_delete();
+        wait_zero(&proc.inflight);
+        free(proc.buf.words);
+        free(proc.timers);
+        memset(&proc.buf, 0, sizeof(proc.buf));
+        proc.timers = NULL;
+        proc.running = 0;
+    }
+    for (i = 0; i < THREAD_SLOTS && nslots_used > 0; ++i) {
+        prof_cpu_thread_t *ts = slots[i].ts;
+
+        if (ts) {
+            thread_stop_locked(ts);
+        }
+    }
+    if (A_LOAD(&installed)) {
+        /* Ignored, not SIG_DFL: a SIGPROF still on its way must not kill
+         * the process once our code is gone. */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGPROF, &sa, NULL);
+        A_STORE(&installed, 0);
+    }
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&sym_lock);
+    if (sym_dwfl) {
+        dwfl_end(sym_dwfl);
+        sym_dwfl = NULL;
+    }
+    pthread_mutex_unlock(&sym_lock);
     return APR_SUCCESS;
 }
 
@@ -769,14 +1061,50 @@ static const Dwfl_Callbacks dwfl_callbacks = {
     NULL
 };
 
+static Dwfl *dwfl_fresh(void)
+{
+    Dwfl *d = dwfl_begin(&dwfl_callbacks);
+    FILE *maps;
+    int failed;
+
+    if (d == NULL) {
+        return NULL;
+    }
+    /* The maps through a FILE of our own, not dwfl_linux_proc_report():
+     * that one also reads /proc/<pid>/auxv, which a process that changed
+     * its uid (an httpd child: not dumpable) may not read, and then every
+     * static function would be "object+0x..." (found by cpu-server). */
+    dwfl_report_begin(d);
+    maps = fopen("/proc/self/maps", "r");
+    failed = maps == NULL || dwfl_linux_proc_maps_report(d, maps) != 0;
+    if (maps) {
+        fclose(maps);
+    }
+    if (failed) {
+        dwfl_end(d);
+        return NULL;
+    }
+    dwfl_report_end(d, NULL, NULL);
+    return d;
+}
+
 typedef struct {
     apr_pool_t *p;
     prof_stacks_t *s;
-    Dwfl *dwfl;
+    int refreshed;              /* sym_dwfl rebuilt during this call */
     apr_hash_t *frame_of;       /* lookup address -> index + 1 */
-    apr_hash_t *mapping_of;     /* Dwfl_Module * -> mapping index + 1 */
+    apr_hash_t *mapping_of;     /* object's start -> mapping index + 1 */
     apr_hash_t *stack_of;       /* key -> index into s->stacks */
 } symctx_t;
+
+/* A symbol's name without its version ("memcpy@@GLIBC_2.14"). */
+static const char *bare_name(const char *name, apr_pool_t *p)
+{
+    const char *at = strchr(name, '@');
+
+    return at ? apr_pstrmemdup(p, name, (apr_size_t)(at - name))
+              : apr_pstrdup(p, name);
+}
 
 static const char *base_name(const char *path)
 {
@@ -787,7 +1115,7 @@ static const char *base_name(const char *path)
 
 static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
 {
-    apr_uint32_t *idx = apr_hash_get(c->mapping_of, &m, sizeof(m));
+    apr_uint32_t *idx;
     prof_mapping_t *mp;
     Dwarf_Addr start = 0, end = 0;
     const unsigned char *bits;
@@ -795,10 +1123,11 @@ static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
     const char *name;
     int n;
 
+    name = dwfl_module_info(m, NULL, &start, &end, NULL, NULL, NULL, NULL);
+    idx = apr_hash_get(c->mapping_of, &start, sizeof(start));
     if (idx) {
         return *idx;
     }
-    name = dwfl_module_info(m, NULL, &start, &end, NULL, NULL, NULL, NULL);
     mp = apr_array_push(c->s->mappings);
     mp->start = start;
     mp->limit = end;
@@ -823,8 +1152,8 @@ static apr_uint32_t mapping_for(symctx_t *c, Dwfl_Module *m)
     }
     idx = apr_palloc(c->p, sizeof(*idx));
     *idx = (apr_uint32_t)c->s->mappings->nelts;
-    apr_hash_set(c->mapping_of, apr_pmemdup(c->p, &m, sizeof(m)), sizeof(m),
-                 idx);
+    apr_hash_set(c->mapping_of, apr_pmemdup(c->p, &start, sizeof(start)),
+                 sizeof(start), idx);
     return *idx;
 }
 
@@ -838,7 +1167,26 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
     if (idx) {
         return *idx - 1;
     }
-    m = c->dwfl ? dwfl_addrmodule(c->dwfl, a) : NULL;
+    m = sym_dwfl ? dwfl_addrmodule(sym_dwfl, a) : NULL;
+    if (m == NULL && !c->refreshed) {
+        c->refreshed = 1;
+        if (sym_dwfl) {
+            dwfl_end(sym_dwfl);
+        }
+        sym_dwfl = dwfl_fresh();
+        m = sym_dwfl ? dwfl_addrmodule(sym_dwfl, a) : NULL;
+    }
+    if (m) {
+        Dwarf_Addr lo = 0, hi = 0;
+
+        /* Without auxv, the maps' unnamed or special regions after an
+         * object (the vDSO...) can be taken for part of it: only the
+         * object's own range counts; dladdr() knows the rest. */
+        (void)dwfl_module_info(m, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
+        if (a < lo || a >= hi) {
+            m = NULL;
+        }
+    }
     f = apr_array_push(c->s->frames);
     memset(f, 0, sizeof(*f));
     f->addr = a;
@@ -852,7 +1200,7 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
         f->mapping = mapping_for(c, m);
         name = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
         if (name && *name) {
-            f->name = apr_pstrdup(c->p, name);
+            f->name = bare_name(name, c->p);
         }
         else {
             modname = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL,
@@ -879,7 +1227,7 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
 
         if (dladdr((void *)(apr_uintptr_t)a, &di) && di.dli_fname) {
             f->name = di.dli_sname
-                ? apr_pstrdup(c->p, di.dli_sname)
+                ? bare_name(di.dli_sname, c->p)
                 : apr_psprintf(c->p, "%s+0x%" APR_UINT64_T_HEX_FMT,
                                base_name(di.dli_fname),
                                (apr_uint64_t)(a - (apr_uintptr_t)di.dli_fbase));
@@ -893,6 +1241,14 @@ static apr_uint32_t frame_for(symctx_t *c, apr_uint64_t a)
     apr_hash_set(c->frame_of, apr_pmemdup(c->p, &a, sizeof(a)), sizeof(a),
                  idx);
     return *idx - 1;
+}
+
+static apr_int64_t samples_of(apr_int64_t weight, int hz)
+{
+    apr_int64_t period = 1000000000 / (hz > 0 ? hz : 1);
+    apr_int64_t n = (weight + period / 2) / period;
+
+    return n > 0 ? n : 1;
 }
 
 static void add_samples(symctx_t *c, const prof_cpu_raw_t *raw,
@@ -947,7 +1303,9 @@ static void add_samples(symctx_t *c, const prof_cpu_raw_t *raw,
             st = &APR_ARRAY_IDX(c->s->stacks,
                                 (apr_uintptr_t)st - 1, prof_stack_t);
         }
-        st->samples += 1;
+        /* A wall-clock record can stand for a whole wait (see
+         * sample_thread()): it counts as the periods it lasted. */
+        st->samples += raw->info.wall ? samples_of(weight, raw->info.hz) : 1;
         st->nanos += weight;
     }
 }
@@ -971,35 +1329,10 @@ apr_status_t prof_cpu_symbolize(prof_cpu_raw_t *const *raws, int nraw,
     c.frame_of = apr_hash_make(tmp);
     c.mapping_of = apr_hash_make(tmp);
     c.stack_of = apr_hash_make(tmp);
-    /* dwfl is not thread-safe: one per call (not shared). */
-    c.dwfl = dwfl_begin(&dwfl_callbacks);
-    if (c.dwfl) {
-        /* dwfl_linux_proc_report() also reads /proc/<pid>/auxv (for the
-         * vDSO), which a process that changed its uid (an httpd child:
-         * not dumpable) may not read: then the maps alone, through a FILE
-         * of our own, rather than no symbol tables at all (every static
-         * function would be dladdr's "object+0x.."). */
-        int failed;
-
-        dwfl_report_begin(c.dwfl);
-        failed = dwfl_linux_proc_report(c.dwfl, getpid()) != 0;
-        if (failed) {
-            FILE *maps = fopen("/proc/self/maps", "r");
-
-            dwfl_report_begin(c.dwfl);
-            failed = maps == NULL
-                     || dwfl_linux_proc_maps_report(c.dwfl, maps) != 0;
-            if (maps) {
-                fclose(maps);
-            }
-        }
-        if (failed) {
-            dwfl_end(c.dwfl);
-            c.dwfl = NULL;
-        }
-        else {
-            dwfl_report_end(c.dwfl, NULL, NULL);
-        }
+    pthread_mutex_lock(&sym_lock);
+    if (sym_dwfl == NULL) {
+        sym_dwfl = dwfl_fresh();
+        c.refreshed = 1;
     }
     for (i = 0; i < nraw; ++i) {
         const prof_cpu_raw_info_t *in = &raws[i]->info;
@@ -1012,9 +1345,7 @@ apr_status_t prof_cpu_symbolize(prof_cpu_raw_t *const *raws, int nraw,
         }
         add_samples(&c, raws[i], tmp);
     }
-    if (c.dwfl) {
-        dwfl_end(c.dwfl);
-    }
+    pthread_mutex_unlock(&sym_lock);
     apr_pool_destroy(tmp);
     *out = c.s;
     return APR_SUCCESS;

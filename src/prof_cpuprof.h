@@ -10,18 +10,58 @@
  * Two kinds of session:
  *
  * - A *process* session samples the CPU time of every thread of the
- *   calling process: setitimer(ITIMER_PROF) at hz, so SIGPROF arrives on
- *   the thread that was running when the process had used 1/hz seconds of
- *   CPU (as gperftools does). One at a time per process.
+ *   calling process: one timer_create() timer per thread on that thread's
+ *   CPU clock, whose SIGPROF goes to that thread (SIGEV_THREAD_ID) each
+ *   time it has used 1/hz s of CPU (as Go's runtime does since 1.18). Not
+ *   setitimer(ITIMER_PROF), which sends its signal to whichever thread
+ *   does not block it: in httpd's worker and event MPMs every thread
+ *   blocks SIGPROF (apr_setup_signal_thread()), so a sample would be of the
+ *   wrong thread or of none. One process session at a time per process.
+ *
  * - A *thread* session samples the calling thread in wall-clock time: a
  *   timer_create(CLOCK_MONOTONIC) timer whose SIGPROF goes to that thread
  *   only (SIGEV_THREAD_ID). Each sample is marked PROF_STACK_ONCPU when the
  *   thread's CPU clock advanced by at least half the wall time since its
  *   previous sample, PROF_STACK_WAITING otherwise, and weighs the wall time
- *   since the previous sample. Any number at once, one per thread.
+ *   since the previous sample. A waiting sample "parks" the session: the
+ *   wall timer is replaced by one on the thread's CPU clock, so the thread
+ *   is not signalled again until it has run 1/hz s; then the wall time it
+ *   spent not running is recorded on the waiting stack, and the wall timer
+ *   resumes. One interruption per wait, not hz per second (below); the
+ *   cost: waits separated by less than 1/hz s of CPU are all put on the
+ *   first one's stack. In the profile a wait counts as the periods it
+ *   lasted (samples = nanos / period, rounded). Any number of sessions at
+ *   once, one per thread.
+ *
+ * THE ONE THING A CALLER MUST DO: a thread that blocks SIGPROF (every
+ * worker thread of the worker and event MPMs, mod_http2's workers) gives
+ * no samples until it calls prof_cpu_thread_attach(), which unblocks
+ * SIGPROF for it (once) and gives it a CPU timer in the running process
+ * session if it has none. Call it at the start of each request while a
+ * process session runs (cheap: two TLS loads after the first call), e.g.
+ * from the first phase hook, behind the one "profile running" flag.
+ * Threads that never call it (the listener, idle workers) are simply not
+ * sampled; prefork children block nothing and need no call.
+ *
+ * WALL-CLOCK SAMPLING INTERRUPTS THE THREAD'S BLOCKING CALLS (as every
+ * in-process wall-clock sampler does): read(), write(), recv()... are
+ * restarted (SA_RESTART), but poll(), select(), epoll_wait(), nanosleep()
+ * return EINTR whatever the flags. APR's socket and file waits
+ * (apr_wait_for_io_or_timeout()) retry on EINTR, restarting their full
+ * timeout; apr_sleep() returns early. Parking (above) limits this to one
+ * interruption per sampled wait: a timeout is stretched by at most 1/hz,
+ * an apr_sleep() is cut short once. And a thread session stops sampling
+ * altogether (disarms its timers, from the handler) as soon as its buffer
+ * is full. A process session's CPU timers only fire while a thread runs,
+ * so they seldom hit a blocking call (only when the expiry falls inside a
+ * system call that then blocks), as with any CPU profiler.
  *
  * Both kinds can run at the same time in one process; one SIGPROF handler
- * tells them apart by si_code (SI_TIMER: a thread session's timer).
+ * tells them apart by the timer's signal value (and ignores SIGPROFs that
+ * no timer of ours sent). Posix CPU timers are checked at the kernel's
+ * tick (CONFIG_HZ, 250 on Debian): a thread's CPU samples above that rate
+ * come in bursts, each still weighing 1/hz s (more when expiries were
+ * missed: si_overrun is counted).
  *
  * Nothing is installed before the first start: no handler, no timer. The
  * first start installs the SIGPROF handler (SA_RESTART | SA_SIGINFO) and
@@ -62,6 +102,9 @@
 #define PROF_CPU_HZ_MIN         1
 #define PROF_CPU_HZ_MAX         1000
 
+/** Threads a process session can time (more are not sampled). */
+#define PROF_CPU_THREADS_MAX    4096
+
 /** Frames kept per sample (the deepest, i.e. outermost, are cut). */
 #define PROF_CPU_DEPTH_MAX      64
 
@@ -72,9 +115,10 @@
 
 /** Smallest max_bytes accepted; 0 means the default below. */
 #define PROF_CPU_BYTES_MIN      4096
-/** Default buffer of a process session (~10,000 deep samples). */
+/** Default buffer of a process session (~13,000 samples 64 deep). */
 #define PROF_CPU_PROCESS_BYTES  (8 * 1024 * 1024)
-/** Default buffer of a thread session (~2,000 deep samples). */
+/** Default buffer of a thread session (~1,700 samples 64 deep, ~3,500
+ *  of a usual httpd depth of 30; a parked wait is one sample). */
 #define PROF_CPU_THREAD_BYTES   (1024 * 1024)
 
 /* ----------------------------------------------------------------------
@@ -116,10 +160,10 @@ typedef struct {
     int wall;                   /**< 1: a thread session's */
     apr_time_t start;           /**< wall time of the start */
     apr_int64_t duration_ns;    /**< start to stop */
-    apr_uint64_t samples;       /**< samples kept */
-    apr_uint64_t dropped;       /**< samples lost: buffer full, or a
-                                     signal that arrived inside the
-                                     handler on the same thread */
+    apr_uint64_t samples;       /**< samples kept (records: a parked
+                                     wait is one) */
+    apr_uint64_t dropped;       /**< samples lost: buffer full, or no
+                                     stack could be unwound */
 } prof_cpu_raw_info_t;
 
 void prof_cpu_raw_info(const prof_cpu_raw_t *raw, prof_cpu_raw_info_t *info);
@@ -152,10 +196,12 @@ apr_status_t prof_cpu_raw_read(apr_file_t *f, apr_pool_t *p,
  * default, PROF_CPU_PROCESS_BYTES; at least PROF_CPU_BYTES_MIN), allocated
  * here with malloc and freed by stop.
  * @return APR_SUCCESS; APR_EINVAL for hz or max_bytes out of range;
- *         APR_EBUSY when a process session already runs (or another user of
- *         ITIMER_PROF is found armed); APR_ENOMEM; an errno from
- *         sigaction/setitimer. Thread-safe (a mutex); callable from any
- *         thread, stoppable from any other.
+ *         APR_EBUSY when a process session already runs, or another
+ *         SIGPROF handler is installed (gperftools...); APR_ENOMEM; an
+ *         errno from sigaction. Timers are put on every thread that
+ *         exists now (/proc/self/task) and on each thread that calls
+ *         prof_cpu_thread_attach() later. Thread-safe (a mutex); callable
+ *         from any thread, stoppable from any other.
  */
 apr_status_t prof_cpu_process_start(int hz, apr_size_t max_bytes);
 
@@ -170,6 +216,18 @@ apr_status_t prof_cpu_process_stop(apr_pool_t *p, prof_cpu_raw_t **raw);
 /** Whether a process session runs (a relaxed load: a hint). */
 int prof_cpu_process_active(void);
 
+/**
+ * Let the calling thread be sampled: unblock SIGPROF in it (once per
+ * thread; the handler must be installed, i.e. some session was started in
+ * this process, for the signal to be anything but ignored -- unblocking
+ * before that would let a stray SIGPROF kill the process, so this does
+ * nothing until then) and, while a process session runs, give the thread
+ * a CPU timer in it (once per thread and session, under the mutex).
+ * After the first call per thread and session it costs two TLS loads and
+ * one relaxed load. Async-signal-unsafe; thread-safe.
+ */
+void prof_cpu_thread_attach(void);
+
 /* ----------------------------------------------------------------------
  * Thread sessions: one thread's wall-clock time, on-CPU vs waiting.
  */
@@ -180,7 +238,10 @@ typedef struct prof_cpu_thread_t prof_cpu_thread_t;
  * buffer of max_bytes (0: PROF_CPU_THREAD_BYTES) allocated in p. A cleanup
  * on p stops the session if prof_cpu_thread_stop() was not called, from
  * whatever thread destroys p. The calling thread may have one session at
- * a time.
+ * a time. SIGPROF is unblocked in the calling thread (see
+ * prof_cpu_thread_attach()). Sampling stops by itself when the buffer is
+ * full (see above: the thread's blocking calls are interrupted while it
+ * runs); stop still has to be called.
  * @return APR_SUCCESS; APR_EINVAL (hz, max_bytes); APR_EBUSY when the
  *         thread already has a session; an errno from timer_create.
  */
@@ -195,6 +256,17 @@ apr_status_t prof_cpu_thread_start(int hz, apr_size_t max_bytes,
  */
 apr_status_t prof_cpu_thread_stop(prof_cpu_thread_t *t, apr_pool_t *rp,
                                   prof_cpu_raw_t **raw);
+
+/**
+ * Before the code goes (a module unloaded by httpd's restart, whose
+ * parent dlclose()s and reloads every module): stop every session, set
+ * SIGPROF to SIG_IGN (not SIG_DFL: a signal still on its way must not
+ * kill the process) if the handler was installed, free the symbolizer's
+ * cache. Register it as a cleanup of the pool the module lives as long as
+ * (pconf), in every process that may have started a session. The next
+ * start installs everything again. Thread-safe. @return APR_SUCCESS.
+ */
+apr_status_t prof_cpu_unload(void);
 
 /* ----------------------------------------------------------------------
  * Symbolization, outside any handler.
