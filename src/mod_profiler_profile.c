@@ -12,8 +12,6 @@
  */
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -86,7 +84,6 @@ typedef struct {
     prof_cpu_label_t label[2];
     char route[2][PROF_CPU_ROUTE_MAX + 1];
     int cur;
-    int unblocked;              /* SIGPROF let through on this thread */
 } label_slots_t;
 
 static __thread label_slots_t slots;
@@ -153,29 +150,21 @@ static const char *route_label(prof_req_t *rq, req_prof_t *rp)
  * (apr_setup_signal_thread()) and leave them to the main thread's
  * sigwait(): SIGPROF too, so a sampler would see nothing of the threads
  * that serve requests. A thread that works on a request while something
- * samples lets SIGPROF through, once for its life: the core's handler
- * does nothing when no session runs. Threads that never run a phase hook
- * during a profile (the event MPM's listener) keep it blocked: their CPU
- * time is then sampled on whichever thread the kernel picks, which may
- * be an idle one (noise, at most their share).
+ * samples attaches itself (prof_cpu_thread_attach(): SIGPROF let through,
+ * and a CPU timer of its own while a process session runs). Threads that
+ * never run a phase hook during a profile (the event MPM's listener) are
+ * not sampled.
  */
-static void let_sigprof_through(void)
+static APR_INLINE void attach_thread(void)
 {
-    sigset_t set;
-
-    if (!slots.unblocked) {
-        sigemptyset(&set);
-        sigaddset(&set, SIGPROF);
-        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-        slots.unblocked = 1;
-    }
+    prof_cpu_thread_attach();
 }
 
 static void label_set(const char *route, const char *phase)
 {
     int next = !slots.cur;
 
-    let_sigprof_through();
+    attach_thread();
     apr_cpystrn(slots.route[next], route ? route : "",
                 sizeof(slots.route[next]));
     slots.label[next].route = route ? slots.route[next] : NULL;
@@ -792,8 +781,6 @@ static void request_start(request_rec *r, prof_req_t *rq)
     }
     rp->hz = conf->reqprof_hz == PROF_UNSET ? PROF_DEFAULT_REQPROF_HZ
                                             : conf->reqprof_hz;
-    /* The timer's signal goes to this thread only: it must not block it. */
-    let_sigprof_through();
     rv = prof_cpu_thread_start(rp->hz, 0, rp->pool, &rp->thread);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, PROFLOGNO(00371)
@@ -1304,6 +1291,16 @@ static apr_status_t make_dump_dir(apr_pool_t *pconf, server_rec *s)
     return APR_SUCCESS;
 }
 
+/* Before httpd's restart unloads the module (the parent dlclose()s and
+ * reloads every module; with -X the parent is where sessions ran): no
+ * session, no handler of ours left behind. */
+static apr_status_t unload_cleanup(void *data)
+{
+    (void)data;
+    __atomic_store_n(&prof_profile_sampling, 0, __ATOMIC_RELAXED);
+    return prof_cpu_unload();
+}
+
 static int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp, server_rec *s)
 {
@@ -1317,6 +1314,10 @@ static int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ctl = NULL;
     dump_dir = NULL;
     main_server = s;
+    /* Registered now, it runs before the module's unloading, which
+     * LoadModule registered on pconf earlier. */
+    apr_pool_cleanup_register(pconf, NULL, unload_cleanup,
+                              apr_pool_cleanup_null);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
         || ap_conftree == NULL || scan(ptemp, s, ap_conftree, 0) == 0) {
         return OK;
