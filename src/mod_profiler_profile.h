@@ -101,11 +101,14 @@ const char *prof_profile_request_raw(request_rec *r, prof_req_t *rq,
 /**
  * Stop rq's request profile if it still runs, symbolize it and return it
  * (in p; the same on a second call), NULL when the request is not profiled
- * or its profile cannot be made (logged). SLOW: symbolization reads every
- * loaded object's symbol tables and DWARF, 250-400 ms per call measured in
- * an httpd child (see prof_cpuprof.h): never on a request's thread in
- * production; prof_profile_request_raw() is the collector's way. Used here
- * for the debug-level summary line (PROF00379) only.
+ * or its profile cannot be made (logged). Symbolization reads the loaded
+ * objects' symbol tables and DWARF once per process and caches them (see
+ * prof_cpuprof.h): measured in an httpd child (PROF00379's debug line),
+ * ~100 ms for the first profile of a child, 2-3 ms for the next ones.
+ * The collector may call it at the end of logging (the row then takes
+ * prof_stacks_text_write() of it), or hand prof_profile_request_raw() to
+ * the store's writer and keep even the first 100 ms off the request's
+ * thread.
  */
 prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,
                                            apr_pool_t *p);
