@@ -23,14 +23,16 @@ import urllib.request
 import pytest
 
 from harness import Httpd
-from store import build_test_module
+from store import SqliteDb, build_test_module, store_conf
 
 GO = shutil.which("go") or "/usr/bin/go"
 BURN = "proftest_burn_cpu"
 
 
 def server(mpm, extra="", name="cpu", loglevel="warn profiler:debug",
-           start=True, handler=True, children=3):
+           start=True, handler=True, children=3, store=False):
+    """With store: the measurement store on SQLite, which a request
+    profile needs (its id is the row's, from the store's writer)."""
     mod = build_test_module()
     body = "\n".join([
         "LoadModule profiler_test_module %s" % mod,
@@ -46,7 +48,28 @@ def server(mpm, extra="", name="cpu", loglevel="warn profiler:debug",
         extra,
     ])
     srv = Httpd(body, mpm=mpm, name=name, loglevel=loglevel)
-    return srv.start() if start else srv
+    if store:
+        with open(srv.conf, "a") as f:
+            f.write(store_conf(SqliteDb(srv.root)).replace(
+                "Profiler On\n", "") + "\n")
+    if not start:
+        return srv
+    srv.start()
+    if store:
+        wait_for_ids(srv)
+    return srv
+
+
+def wait_for_ids(srv, path="/burn?ms=1", timeout=15):
+    """The store's writer gives ids once it has reached the database:
+    shortly after each child starts."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        _, _, _, st = get(srv, path, headers={"X-Profile": "let-me-in"})
+        if profile_id(st):
+            return
+        time.sleep(0.2)
+    raise AssertionError("no profile id within %ss" % timeout)
 
 
 def get(srv, path, headers=None, timeout=60):
@@ -307,7 +330,7 @@ def profile_id(st_fields):
 @pytest.mark.parametrize("mpm", ["event", "worker", "prefork"])
 def test_request_profile(mpm):
     srv = server(mpm, extra=REQPROF + "\nProfilerServerTiming On",
-                 handler=False, children=1)
+                 handler=False, children=1, store=True)
     try:
         status, _, _, st = get(srv, "/burn?ms=300&sleep_ms=200",
                                headers={"X-Profile": "let-me-in"})
@@ -352,7 +375,7 @@ def test_request_profile_without_server_timing_and_in_a_location():
     """ProfilerRequestProfile in a <Location> only, ProfilerServerTiming
     Off: the profile's own field still goes out, and only there."""
     srv = server("event", extra="<Location /burn>\n  " + REQPROF
-                 + "\n</Location>", handler=False, children=1)
+                 + "\n</Location>", handler=False, children=1, store=True)
     try:
         srv.write("index.html", "hello\n")
         _, _, _, st = get(srv, "/burn?ms=50",
@@ -377,7 +400,11 @@ def test_request_profile_over_h2():
         "Profiler On",
         "<Location /burn>\n  SetHandler profiler-test-burn\n</Location>",
         REQPROF,
-    ]), mpm="event", name="cpu-h2", loglevel="warn profiler:debug").start()
+    ]), mpm="event", name="cpu-h2", loglevel="warn profiler:debug")
+    with open(srv.conf, "a") as f:
+        f.write(store_conf(SqliteDb(srv.root)) + "\n")
+    srv.start()
+    wait_for_ids(srv)
     try:
         out = []
         for h in ("X-Profile: let-me-in", "X-Profile: no"):

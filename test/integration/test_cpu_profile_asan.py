@@ -16,8 +16,8 @@ import time
 import pytest
 
 from harness import ROOT, Httpd
-from store import build_test_module
-from test_cpu_profile import BURN, REQPROF, Load, get, profile_id
+from store import SqliteDb, build_test_module, store_conf
+from test_cpu_profile import BURN, REQPROF, Load, get, profile_id, wait_for_ids
 
 SAN = "-fsanitize=address,undefined -fno-sanitize-recover=all " \
       "-fno-omit-frame-pointer"
@@ -78,6 +78,9 @@ def start_sanitized(mpm, so):
         REQPROF,
     ]), mpm=mpm, profiler=False, name="asan")
     srv.write("index.html", "hello\n")
+    # A request profile's id is its row's: the store runs.
+    with open(srv.conf, "a") as f:
+        f.write(store_conf(SqliteDb(srv.root)) + "\n")
     env = {
         "LD_PRELOAD": "%s:%s" % (runtime("libasan.so"),
                                  runtime("libubsan.so")),
@@ -97,6 +100,7 @@ def start_sanitized(mpm, so):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    wait_for_ids(srv)
     return srv
 
 
