@@ -31,6 +31,7 @@
 #include "mod_profiler_report.h"
 #include "mod_profiler_metrics.h"
 #include "mod_profiler_status.h"
+#include "mod_profiler_profile.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -147,6 +148,17 @@ static const command_rec profiler_cmds[] = {
                       "<seconds> ...: the bounds of the Prometheus request "
                       "duration histogram (default 0.005 0.01 0.025 0.05 "
                       "0.1 0.25 0.5 1 2.5 5 10)"),
+
+    /* CPU profiles (the whole server's is a handler: profiler-profile). */
+    AP_INIT_TAKE1("ProfilerRequestProfile", prof_profile_set_request, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "On|Off|expr=<expression>: sample the thread of the "
+                  "requests selected here in wall-clock time and store the "
+                  "profile with the request (default Off)"),
+    AP_INIT_TAKE1("ProfilerRequestProfileHz", prof_profile_set_request_hz,
+                  NULL, RSRC_CONF | ACCESS_CONF,
+                  "Samples per second of ProfilerRequestProfile, 1-1000 "
+                  "(default 1000)"),
     { NULL }
 };
 
@@ -192,7 +204,7 @@ static int profiler_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 /*
- * The handlers of the report and the metrics, in one hook: it runs for
+ * The handlers of the report, the metrics and the CPU profile, in one hook: it runs for
  * every request of the server, and the first byte turns nearly all of
  * them away (a static file's handler is its content type) before any call.
  * A request one of them answers is the profiler's own: it counts nowhere.
@@ -211,6 +223,9 @@ static int profiler_handler(request_rec *r)
     }
     else if (!strcmp(h, PROF_METRICS_HANDLER)) {
         handle = prof_metrics_handle;
+    }
+    else if (!strcmp(h, PROF_PROFILE_HANDLER)) {
+        handle = prof_profile_handle;
     }
     else {
         return DECLINED;
@@ -252,6 +267,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_status_register_hooks(p);
     /* A handler like any content generator: the middle is where they go. */
     ap_hook_handler(profiler_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    prof_profile_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(profiler) = {

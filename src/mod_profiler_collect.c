@@ -19,6 +19,7 @@
 #include "mod_profiler_store.h"
 #include "mod_profiler_store_rollup.h"
 #include "mod_profiler_metrics.h"
+#include "mod_profiler_profile.h"
 
 
 int prof_collect_wanted_enabled(request_rec *r)
@@ -159,12 +160,16 @@ static void collect_store(request_rec *r, prof_req_t *rq,
     prof_row_t *row;
     double w;
     int always;
+    apr_int64_t profile_id = prof_profile_request_id(rq);
 
-    if (ignored(sconf, path)) {
+    /* A profiled request (ProfilerRequestProfile) was asked for: it is
+     * kept whatever ProfilerIgnore, ProfilerSample and the rate say, under
+     * the id its Server-Timing named. */
+    if (!profile_id && ignored(sconf, path)) {
         return;
     }
     slow_us = prof_config_sample_slow_us(r);
-    always = last->status >= 500
+    always = last->status >= 500 || profile_id != 0
              || (slow_us > 0 && dur[PROF_PHASE_TOTAL] >= slow_us);
     w = prof_sample_weight(prof_config_sample(r), draw(), always);
     /* A profiled request (its Server-Timing sent because an
@@ -186,6 +191,12 @@ static void collect_store(request_rec *r, prof_req_t *rq,
     }
 
     memset(&in, 0, sizeof(in));
+    if (profile_id) {
+        prof_stacks_t *stacks = prof_profile_request_stacks(r, rq, r->pool);
+
+        in.id = profile_id;
+        in.profile = stacks ? prof_stacks_text_write(stacks, r->pool) : NULL;
+    }
     in.start_us = first->request_time;
     in.dur_us = dur;
     prof_phase_firsts(&rq->phases);
@@ -266,7 +277,8 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
             prof_agg_span(c.agg, c.spans[i].name, c.spans[i].dur_us);
         }
     }
-    if (stored_path && prof_store_running() && prof_config_store(r)) {
+    if (stored_path && prof_store_running()
+        && (prof_config_store(r) || prof_profile_request_id(rq))) {
         c.vhost = prof_metrics_vhost(c.first->server);
         collect_store(r, rq, &c);
     }

@@ -30,6 +30,8 @@ void *prof_config_dir_create(apr_pool_t *p, char *dir)
     conf->sample = -1.0;
     conf->sample_slow_us = -1;
     conf->store_query = PROF_UNSET;
+    conf->reqprof_mode = PROF_UNSET;
+    conf->reqprof_hz = PROF_UNSET;
     return conf;
 }
 
@@ -58,6 +60,16 @@ void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
         conf->st_expr = base->st_expr;
     }
     conf->st_max_size = MERGE_INT(st_max_size);
+    /* The same for ProfilerRequestProfile's mode and expression. */
+    if (add->reqprof_mode != PROF_UNSET) {
+        conf->reqprof_mode = add->reqprof_mode;
+        conf->reqprof_expr = add->reqprof_expr;
+    }
+    else {
+        conf->reqprof_mode = base->reqprof_mode;
+        conf->reqprof_expr = base->reqprof_expr;
+    }
+    conf->reqprof_hz = MERGE_INT(reqprof_hz);
     conf->up_mode = MERGE_INT(up_mode);
     conf->up_prefix = add->up_prefix ? add->up_prefix : base->up_prefix;
     conf->store = MERGE_INT(store);

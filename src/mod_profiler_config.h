@@ -60,6 +60,10 @@ typedef struct {
     const char *report_token;   /**< ProfilerReportToken's secret; NULL */
     const char *report_base;    /**< ProfilerReportBase, no trailing '/';
                                  *   NULL: unset */
+    /* CPU profiles of chosen requests (mod_profiler_profile.c). */
+    int reqprof_mode;           /**< ProfilerRequestProfile; PROF_UNSET */
+    ap_expr_info_t *reqprof_expr; /**< with its expr= */
+    int reqprof_hz;             /**< ProfilerRequestProfileHz; PROF_UNSET */
 } prof_dir_conf_t;
 
 /** ProfilerRoute */

@@ -37,6 +37,9 @@ typedef struct {
     int spans_cleanup;              /**< the set's cleanup is registered */
     void *upstream;                 /**< the running `upstream` prof_span_t */
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
+    void *cpuprof;                  /**< CPU profile state (sample label,
+                                         ProfilerRequestProfile's session):
+                                         mod_profiler_profile.c's; NULL */
     unsigned headers_sent:1;        /**< our filter has seen the response */
     unsigned send_header:1;         /**< ProfilerServerTiming allows it */
     unsigned conn_timed:1;          /**< the connection's filter times it */

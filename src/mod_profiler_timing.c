@@ -15,6 +15,7 @@
 #include "mod_profiler_span.h"
 #include "mod_profiler_collect.h"
 #include "mod_profiler_req.h"
+#include "mod_profiler_profile.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -58,6 +59,7 @@ static int hook_post_read_first(request_rec *r)
     rq->owner = apr_os_thread_current();
     rq->spans_cleanup = 0;
     rq->upstream = NULL;
+    rq->cpuprof = NULL;
     rq->headers_sent = 0;
     rq->send_header = 0;
     rq->own = 0;

@@ -16,6 +16,13 @@
  *   any request with a request header X-Parse: answers with what
  *   profiler_st_parse makes of it, one entry a line
  *
+ *   SetHandler profiler-test-burn
+ *   GET ...?ms=200&sleep_ms=300  burns the CPU for 200 ms in
+ *                                proftest_burn_cpu(), then sleeps 300 ms
+ *                                (for the CPU profiles' tests: that function
+ *                                must lead both kinds of profile, and the
+ *                                sleep show as waiting in a request's)
+ *
  * It logs, at notice level, the record it is handed by the
  * profiler_record_complete hook: "proftest record <uri>: body=<us>
  * dropped=N spans=name/index/parent/metric/desc/dur;...".
@@ -234,6 +241,55 @@ threads:
     return OK;
 }
 
+/* What the CPU profiles' tests look for by name. Static, so that only
+ * the object's own symbol table (.symtab) knows it, as for most of a real
+ * module's functions; never inlined, so that it is a frame of its own even
+ * at -O2; the work is arithmetic on a local, so that the samples land in
+ * it and not in a library function. */
+static __attribute__((noinline)) apr_uint64_t proftest_burn_cpu(apr_time_t until)
+{
+    volatile apr_uint64_t x = 1;
+    int i;
+
+    while (apr_time_now() < until) {
+        for (i = 0; i < 200000; ++i) {
+            x = x * APR_UINT64_C(6364136223846793005)
+                + APR_UINT64_C(1442695040888963407);
+        }
+    }
+    return x;
+}
+
+static int burn_handler(request_rec *r)
+{
+    int ms, sleep_ms;
+    apr_uint64_t x;
+
+    if (!r->handler || strcmp(r->handler, "profiler-test-burn")) {
+        return DECLINED;
+    }
+    ms = arg_int(r, "ms", 100);
+    sleep_ms = arg_int(r, "sleep_ms", 0);
+    if (ms < 0 || ms > 60000 || sleep_ms < 0 || sleep_ms > 60000) {
+        return HTTP_BAD_REQUEST;
+    }
+    x = proftest_burn_cpu(apr_time_now() + apr_time_from_msec(ms));
+    if (sleep_ms) {
+        /* To the end, as code that waits must: a signal (a per-request
+         * profile's sampling timer) cuts apr_sleep() short. */
+        apr_time_t until = apr_time_now() + apr_time_from_msec(sleep_ms);
+        apr_time_t now;
+
+        while ((now = apr_time_now()) < until) {
+            apr_sleep(until - now);
+        }
+    }
+    ap_set_content_type(r, "text/plain");
+    ap_rprintf(r, "burnt %d ms, slept %d ms (%" APR_UINT64_T_FMT ")\n", ms,
+               sleep_ms, x & 0xff);
+    return OK;
+}
+
 typedef struct {
     request_rec *r;
     char *out;
@@ -273,6 +329,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_optional_fn_retrieve(retrieve, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(burn_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(profiler, profiler_record_complete, record_complete,
                       NULL, NULL, APR_HOOK_MIDDLE);
 }
