@@ -139,11 +139,16 @@ def test_not_found_and_the_route_budget():
                 routes.get((d["route"], d["code"]), 0) + int(v)
         # 404s without a route: one label, no route taken from the budget
         assert routes[("(not found)", "404")] == 10
-        assert routes[("named", "404")] == 1
-        # named and /r0../r1 fill the budget of 3, the rest is (other)
-        assert routes[("(other)", "200")] == 6
-        assert routes[("/r0.html", "200")] == 1
-        assert routes[("/r1.html", "200")] == 1
+        # "named" and the first two /rN.html routes to be counted fill the
+        # budget of 3, the rest is (other). Which two: a request is counted
+        # when it is logged, after its response left, so the next one (on
+        # its own connection) may be counted first.
+        admitted = {r for (r, c) in routes if r not in ("(not found)",
+                                                        "(other)")}
+        assert len(admitted) == 3, routes
+        assert admitted <= {"named"} | {"/r%d.html" % i for i in range(8)}
+        assert all(routes[k] == 1 for k in routes if k[0] in admitted), routes
+        assert sum(v for k, v in routes.items() if k[0] == "(other)") == 6
         assert sum(routes.values()) == 19
         assert total(srv, "mod_profiler_metrics_route_folded_total") == 6
     finally:
