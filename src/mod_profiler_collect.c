@@ -85,8 +85,9 @@ static int ignored(const prof_srv_conf_t *sconf, const char *path)
 }
 
 /* The name ProfilerRoute gives path, or NULL when no rule matches. */
-static const char *named_route(request_rec *r, const prof_srv_conf_t *sconf,
-                               const char *path)
+const char *prof_collect_named_route(apr_pool_t *p,
+                                     const prof_srv_conf_t *sconf,
+                                     const char *path)
 {
     ap_regmatch_t m[AP_MAX_REG_MATCH];
     int i;
@@ -98,7 +99,7 @@ static const char *named_route(request_rec *r, const prof_srv_conf_t *sconf,
 
             if (!ap_regexec(rule->re, path, AP_MAX_REG_MATCH, m, 0)) {
                 /* $n may copy a long part of the path: the row cuts it. */
-                const char *name = ap_pregsub(r->pool, rule->name, path,
+                const char *name = ap_pregsub(p, rule->name, path,
                                               AP_MAX_REG_MATCH, m);
                 return name ? name : rule->name;
             }
@@ -115,7 +116,9 @@ static const char *named_route(request_rec *r, const prof_srv_conf_t *sconf,
 static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
                             const char *path, int status, prof_agg_str_t *key)
 {
-    const char *name = sconf->routes ? named_route(r, sconf, path) : NULL;
+    const char *name = sconf->routes
+                       ? prof_collect_named_route(r->pool, sconf, path)
+                       : NULL;
     apr_size_t len;
 
     if (name) {

@@ -14,12 +14,19 @@
 #include "httpd.h"
 
 #include "mod_profiler_req.h"
+#include "mod_profiler_config.h"
 
 /** Is r's end of interest: the profiler is on for r and the live metrics
  * count it, or the store runs in this process and r's configuration stores
  * requests? Cheap; asked when the output filter is inserted, so that such
  * a request gets its body and ttfb timings. */
 int prof_collect_wanted(request_rec *r);
+
+/** The name the first ProfilerRoute rule of sconf that matches path gives
+ * it (in p), or NULL when none matches. */
+const char *prof_collect_named_route(apr_pool_t *p,
+                                     const prof_srv_conf_t *sconf,
+                                     const char *path);
 
 /** prof_collect_wanted() where the profiler is known to be on for r. */
 int prof_collect_wanted_enabled(request_rec *r);

@@ -48,6 +48,7 @@
 #include "mod_profiler_config.h"
 #include "mod_profiler_req.h"
 #include "mod_profiler_profile.h"
+#include "mod_profiler_collect.h"
 #include "mod_profiler_store.h"
 
 /* Whole-server profile parameters (issue 12). */
@@ -129,7 +130,6 @@ static const char *route_label(prof_req_t *rq, req_prof_t *rp)
     request_rec *first = rq->r;
     const prof_srv_conf_t *sconf = prof_config_srv(first->server);
     const char *path;
-    int i;
 
     if (rp->route) {
         return rp->route;
@@ -138,16 +138,9 @@ static const char *route_label(prof_req_t *rq, req_prof_t *rp)
     if (path == NULL) {
         return rp->route = "";
     }
-    for (i = 0; sconf->routes && i < sconf->routes->nelts; ++i) {
-        const prof_route_rule_t *rule =
-            &APR_ARRAY_IDX(sconf->routes, i, prof_route_rule_t);
-        ap_regmatch_t m[AP_MAX_REG_MATCH];
-
-        if (!ap_regexec(rule->re, path, AP_MAX_REG_MATCH, m, 0)) {
-            const char *name = ap_pregsub(rp->pool, rule->name, path,
-                                          AP_MAX_REG_MATCH, m);
-            return rp->route = name ? name : rule->name;
-        }
+    rp->route = prof_collect_named_route(rp->pool, sconf, path);
+    if (rp->route) {
+        return rp->route;
     }
     return rp->route = prof_route_fold(rp->pool, path, PROF_ROW_ROUTE_MAX);
 }
