@@ -48,6 +48,7 @@
 #include "mod_profiler_config.h"
 #include "mod_profiler_req.h"
 #include "mod_profiler_profile.h"
+#include "mod_profiler_report_lint.h"
 #include "mod_profiler_collect.h"
 #include "mod_profiler_store.h"
 
@@ -1198,28 +1199,6 @@ static int sets_handler(apr_pool_t *p, const ap_directive_t *d)
     return 0;
 }
 
-/* The report's rule (mod_profiler_report_lint.c): a Require other than
- * "all granted", old-style Allow/Deny, authentication, or a Require
- * section. */
-static int has_access_control(apr_pool_t *p, const ap_directive_t *d)
-{
-    for (; d; d = d->next) {
-        if (is(d, "Require")) {
-            if (!strcasecmp(word(p, d->args, 0), "all")
-                && !strcasecmp(word(p, d->args, 1), "granted")) {
-                continue;
-            }
-            return 1;
-        }
-        if (is(d, "Allow") || is(d, "Deny") || is(d, "AuthType")
-            || is(d, "<RequireAll") || is(d, "<RequireAny")
-            || is(d, "<RequireNone")) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int scan(apr_pool_t *p, server_rec *s, const ap_directive_t *d,
                 int warn)
 {
@@ -1233,7 +1212,7 @@ static int scan(apr_pool_t *p, server_rec *s, const ap_directive_t *d,
             ++n;
             for (sec = d->parent; sec && !is(sec, "<VirtualHost");
                  sec = sec->parent) {
-                if (has_access_control(p, sec->first_child)) {
+                if (prof_lint_has_access_control(p, sec->first_child)) {
                     guarded = 1;
                     break;
                 }

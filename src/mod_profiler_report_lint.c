@@ -89,7 +89,7 @@ static const char *sets_handler(apr_pool_t *p, const ap_directive_t *d,
 }
 
 /* Does this section itself control access? */
-static int has_access_control(apr_pool_t *p, const ap_directive_t *d)
+int prof_lint_has_access_control(apr_pool_t *p, const ap_directive_t *d)
 {
     for (; d; d = d->next) {
         if (is(d, "Require")) {
@@ -177,7 +177,7 @@ static void found_report(scan_t *sc, const ap_directive_t *d,
                      section ? "virtual host" : "server", how,
                      d->filename ? d->filename : "?", d->line_num);
     }
-    else if (!in_chain(sc->p, section, has_access_control)) {
+    else if (!in_chain(sc->p, section, prof_lint_has_access_control)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sc->s, PROFLOGNO(00023)
                      "the profiler report at %s %s (%s:%d) has no access "
                      "control: anyone who can reach it sees every recorded "
@@ -229,7 +229,7 @@ static void found_metrics(scan_t *sc, const ap_directive_t *d,
                      section ? "virtual host" : "server", how,
                      d->filename ? d->filename : "?", d->line_num);
     }
-    else if (!in_chain(sc->p, section, has_access_control)) {
+    else if (!in_chain(sc->p, section, prof_lint_has_access_control)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sc->s, PROFLOGNO(00226)
                      "the profiler metrics at %s %s (%s:%d) have no access "
                      "control: anyone who can reach them sees every route "

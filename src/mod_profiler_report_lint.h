@@ -20,6 +20,7 @@
 #define MOD_PROFILER_REPORT_LINT_H
 
 #include "httpd.h"
+#include "http_config.h"
 
 /**
  * Scan the configuration (once per generation: a second call with the same
@@ -46,6 +47,11 @@ const char *prof_report_found_base(const request_rec *r);
  * inherit); NULL when there is none. Where the report's CPU page asks for
  * a profile. */
 const char *prof_report_profile_url(const request_rec *r);
+
+/** Does the section whose first directive is d control access itself: a
+ * Require other than "all granted", Allow/Deny, AuthType or a Require
+ * section? (The rule of the report's and the CPU profile's warnings.) */
+int prof_lint_has_access_control(apr_pool_t *p, const ap_directive_t *d);
 
 void prof_report_lint_register_hooks(apr_pool_t *p);
 
