@@ -682,63 +682,56 @@ static int span_row(void *baton, apr_dbd_row_t *row,
     return 0;
 }
 
-/* Does the requests table have the phase_starts column (schema 4)? Asked
- * of the database itself, so that the report reads a store written by an
- * older module, and one written by a newer one, as they are. A column once
- * seen stays (schemas only grow); its absence is asked again each time (a
- * migration may add it while this process runs), one query that reads no
- * row. A query that names a missing column fails: that is the answer, not
- * an error to log. (Not a prepare: PostgreSQL's unnamed ones
- * reach the server only when run; and a random-access select, which
- * apr_dbd's PostgreSQL driver runs to its end at once, so no result of
- * the failed query is left pending on the connection.) */
-static int has_phase_starts(request_rec *r, prof_report_conn_t *c)
+/* Does the store have what `SELECT <what> FROM <prefix><table> WHERE
+ * 1 = 0` names (a column, a table)? Asked of the database itself, so that
+ * the report reads a store written by an older module, and one written by
+ * a newer one, as they are. What was once seen stays (schemas only grow:
+ * *seen, the same answer whichever thread writes it); its absence is asked
+ * again each time (a migration may add it while this process runs), one
+ * query that reads no row. A query that names a missing column or table
+ * fails: that is the answer, not an error to log. (Not a prepare:
+ * PostgreSQL's unnamed ones reach the server only when run; and a
+ * random-access select, which apr_dbd's PostgreSQL driver runs to its end
+ * at once, so no result of the failed query is left pending on the
+ * connection.) */
+static int store_has(request_rec *r, prof_report_conn_t *c,
+                     const char *what, const char *table,
+                     volatile int *seen)
 {
-    static volatile int seen = 0;       /* the same answer whichever
-                                         * thread writes it */
     const apr_dbd_driver_t *d = c->db.dbd->driver;
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     int ret;
 
-    if (seen) {
+    if (*seen) {
         return 1;
     }
     ret = apr_dbd_select(d, r->pool, c->db.dbd->handle, &res,
-                         apr_pstrcat(r->pool, "SELECT phase_starts FROM ",
-                                     c->db.prefix, "requests WHERE 1 = 0",
+                         apr_pstrcat(r->pool, "SELECT ", what, " FROM ",
+                                     c->db.prefix, table, " WHERE 1 = 0",
                                      NULL), 1);
     if (ret == 0) {
         while (apr_dbd_get_row(d, r->pool, res, &row, -1) == 0) {
         }
-        seen = 1;
+        *seen = 1;
     }
     return ret == 0;
 }
 
-/* Does the store have the profiles table (schema 5)? As
- * has_phase_starts() asks for its column, for the same reasons. */
+/* The requests table's phase_starts column (schema 4). */
+static int has_phase_starts(request_rec *r, prof_report_conn_t *c)
+{
+    static volatile int seen = 0;
+
+    return store_has(r, c, "phase_starts", "requests", &seen);
+}
+
+/* The profiles table (schema 5). */
 static int has_profiles(request_rec *r, prof_report_conn_t *c)
 {
     static volatile int seen = 0;
-    const apr_dbd_driver_t *d = c->db.dbd->driver;
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int ret;
 
-    if (seen) {
-        return 1;
-    }
-    ret = apr_dbd_select(d, r->pool, c->db.dbd->handle, &res,
-                         apr_pstrcat(r->pool, "SELECT request_id FROM ",
-                                     c->db.prefix, "profiles WHERE 1 = 0",
-                                     NULL), 1);
-    if (ret == 0) {
-        while (apr_dbd_get_row(d, r->pool, res, &row, -1) == 0) {
-        }
-        seen = 1;
-    }
-    return ret == 0;
+    return store_has(r, c, "request_id", "profiles", &seen);
 }
 
 typedef struct {
