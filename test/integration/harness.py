@@ -29,6 +29,11 @@ BASE_MODULES = ("authz_core", "authz_host", "authn_core", "mime", "dir",
 # fault").
 _LOG_PROBLEM = re.compile(r"\[[a-z_0-9]*:(warn|error|crit|alert|emerg)\]"
                           r"|AH00052|exit signal")
+# httpd's own, not a problem of the module under test: httpd 2.4.71's event
+# MPM logs "AH03092: process_lingering_close: apr_pollset_add failure" now
+# and then for a request served in a child's first few milliseconds (2 to 5
+# in 400 start/request/stop runs without mod_profiler loaded).
+_HTTPD_NOISE = re.compile(r"\[mpm_event:error\].*AH03092:")
 
 
 def free_port():
@@ -125,11 +130,13 @@ class Httpd:
                 out = self.proc.stdout.read()
                 raise RuntimeError("apache2 exited with %s: %s\n%s" % (
                     self.proc.returncode, out, self.read_error_log()))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
+            # Listening is enough (a request waits in the backlog for a
+            # child). Not a probe connection: one closed at once, right as
+            # the children start, made httpd 2.4.71's event MPM log AH03092
+            # (apr_pollset_add failure) in 2 of 300 starts.
+            if listening(self.port):
+                return self
+            time.sleep(0.02)
         self.stop()
         raise RuntimeError("apache2 did not answer on port %d" % self.port)
 
@@ -145,6 +152,13 @@ class Httpd:
             raise RuntimeError("apache2 did not stop within %ss" % timeout)
 
     def stop(self, timeout=20):
+        # Not while a connection is still closing: httpd 2.4.71's event MPM
+        # can crash (a child's main thread in close_worker_sockets()) or log
+        # AH03092 when SIGTERM comes while a worker is in lingering close.
+        # Seen without mod_profiler: 7 in 300 start/request/stop runs; 0 in
+        # 300 with this wait.
+        if self.proc is not None and self.proc.poll() is None:
+            wait_connections_closed(self.port)
         self._signal_and_wait(signal.SIGTERM, timeout)
 
     def graceful_stop(self, timeout=60):
@@ -191,12 +205,56 @@ class Httpd:
         """Error-log lines at warn level or worse that no pattern allows."""
         bad = []
         for line in self.read_error_log().splitlines():
-            if _LOG_PROBLEM.search(line) and not any(re.search(a, line) for a in allowed):
+            if (_LOG_PROBLEM.search(line) and not _HTTPD_NOISE.search(line)
+                    and not any(re.search(a, line) for a in allowed)):
                 bad.append(line)
         return bad
 
     def url(self, path="/"):
         return "http://127.0.0.1:%d%s" % (self.port, path)
+
+
+# TCP states in /proc/net/tcp that mean a connection is over (or listens):
+# LISTEN, TIME_WAIT, CLOSE.
+_TCP_DONE = ("0A", "06", "07")
+
+
+def open_connections(port):
+    """Connections on 127.0.0.1:port not yet closed on both sides."""
+    return _tcp_sockets(port, _TCP_DONE, False)
+
+
+def _tcp_sockets(port, states, want):
+    """Sockets whose local port is port and whose state is (want=True) or
+    is not (want=False) in states."""
+    n = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if (int(fields[1].rsplit(":", 1)[1], 16) == port
+                    and (fields[3] in states) == want):
+                n += 1
+    return n
+
+
+def listening(port):
+    """Whether something listens on port (read from /proc/net/tcp*)."""
+    return _tcp_sockets(port, ("0A",), True) > 0
+
+
+def wait_connections_closed(port, timeout=1.0):
+    """Up to timeout seconds for the server's connections to be closed (a
+    test that holds one open on purpose just waits the timeout)."""
+    deadline = time.time() + timeout
+    while open_connections(port) and time.time() < deadline:
+        time.sleep(0.01)
+    # The worker that closed it goes on a little (its pool, the scoreboard)
+    time.sleep(0.05)
 
 
 # -- Server-Timing, as the browser reads it ---------------------------------

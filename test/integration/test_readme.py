@@ -198,6 +198,15 @@ def server_for(snippet, name):
             "DocumentRoot %s" % srv.docroot,
             "<Directory %s>\n    Require all granted\n</Directory>" % srv.docroot,
             "\n".join(load),
+            # Debian's mods-available/mpm_event.conf. Without it, httpd's
+            # compiled-in spares (MinSpareThreads 75 with 25 threads a
+            # child) make the parent start and then stop children in the
+            # first second, and a child stopped while it serves a request
+            # now and then crashed or logged AH03092 (httpd 2.4.71, with
+            # or without mod_profiler: about 1 start in 100).
+            "StartServers 2\nMinSpareThreads 25\nMaxSpareThreads 75\n"
+            "ThreadLimit 64\nThreadsPerChild 25\nMaxRequestWorkers 150\n"
+            "MaxConnectionsPerChild 0",
             "# ---- the snippet",
             snippet,
             "",
