@@ -165,7 +165,7 @@ static const command_rec profiler_cmds[] = {
 static int profiler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                 apr_pool_t *ptemp, server_rec *s)
 {
-    char buf[48];
+    char buf[80];
     const char *clock;
 
     (void)pconf; (void)plog; (void)ptemp;

@@ -1,8 +1,15 @@
 /* Licensed under the Apache License, Version 2.0. */
 
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE             /* sched_getaffinity(), for the TSC check */
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#if defined(__linux__) && defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <sched.h>
+#endif
 
 #include "prof_phase.h"
 
@@ -320,6 +327,88 @@ static apr_uint64_t mono_ns(void)
     return (apr_uint64_t)ts.tv_sec * APR_UINT64_C(1000000000)
            + (apr_uint64_t)ts.tv_nsec;
 }
+
+/* A TSC read set against CLOCK_MONOTONIC: the read between two clock
+ * reads, put at their midpoint. Returns the two clock reads' distance. */
+static apr_uint64_t tsc_at(apr_uint64_t *tsc, apr_uint64_t *ns)
+{
+    apr_uint64_t a = mono_ns(), b;
+
+    *tsc = __builtin_ia32_rdtsc();
+    b = mono_ns();
+    *ns = a + (b - a) / 2;
+    return b - a;
+}
+
+#if defined(__linux__)
+/* Whether the CPU says its TSC is invariant (CPUID 0x80000007, EDX bit 8:
+ * a constant rate in every P-, C- and T-state). */
+static int cpu_tsc_invariant(void)
+{
+    unsigned int a, b, c, d;
+
+    if (!__get_cpuid(0x80000000u, &a, &b, &c, &d) || a < 0x80000007u) {
+        return 0;
+    }
+    __cpuid(0x80000007u, a, b, c, d);
+    return (d >> 8) & 1u;
+}
+
+/* Where the kernel keeps time with something else (kvm-clock in a virtual
+ * machine, typically, whose own reads scale the TSC), the TSC is still
+ * good for the edges if it is invariant and the same on every CPU this
+ * process may run on: checked here by reading it on each of them against
+ * CLOCK_MONOTONIC. Each CPU's offset (TSC minus the clock in ticks) must
+ * agree with the first one's within 2 us plus the reads' own spread.
+ * Returns the CPUs checked, 0 when the TSC will not do. The calling
+ * thread's CPU affinity is put back as it was. */
+static int tsc_same_everywhere(double hz)
+{
+    cpu_set_t was, one;
+    double off0 = 0, slack = hz * 2e-6;
+    int cpu, n = 0, ok = 1;
+
+    if (!cpu_tsc_invariant()
+        || sched_getaffinity(0, sizeof(was), &was) != 0) {
+        return 0;
+    }
+    for (cpu = 0; cpu < CPU_SETSIZE && ok; cpu++) {
+        apr_uint64_t tsc = 0, ns = 0, spread = ~APR_UINT64_C(0);
+        double off;
+        int i;
+
+        if (!CPU_ISSET(cpu, &was)) {
+            continue;
+        }
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+            ok = 0;
+            break;
+        }
+        /* The tightest of a few reads (an interrupt may come between). */
+        for (i = 0; i < 5; i++) {
+            apr_uint64_t t, c, d = tsc_at(&t, &c);
+
+            if (d < spread) {
+                spread = d;
+                tsc = t;
+                ns = c;
+            }
+        }
+        off = (double)tsc - (double)ns * hz / 1e9;
+        if (n++ == 0) {
+            off0 = off;
+        }
+        else if (off - off0 > slack + (double)spread * hz / 1e9
+                 || off0 - off > slack + (double)spread * hz / 1e9) {
+            ok = 0;
+        }
+    }
+    sched_setaffinity(0, sizeof(was), &was);
+    return ok ? n : 0;
+}
+#endif
 #endif
 
 const char *prof_clock_ticks_init(int allow_tsc, char *desc, apr_size_t len)
@@ -329,35 +418,41 @@ const char *prof_clock_ticks_init(int allow_tsc, char *desc, apr_size_t len)
     prof_clock_ticks_conf.hz = 1e9;
     prof_clock_ticks_conf.mult = 0;
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__SIZEOF_INT128__)
-    if (allow_tsc && kernel_uses_tsc()) {
+    if (allow_tsc) {
         /* Calibrate: ticks against CLOCK_MONOTONIC over ~5 ms, each end
          * read between two clock reads and set at their midpoint (over
          * 200 calibrations on a loaded machine the rate varied by
          * 0.0044 %). */
-        apr_uint64_t t0, t1, n0, n1, a, b;
+        apr_uint64_t t0, t1, n0, n1;
         struct timespec pause = { 0, 5000000 };
-        double hz;
+        double hz = 0;
+        int kernel = kernel_uses_tsc(), cpus = 0;
 
-        a = mono_ns();
-        t0 = __builtin_ia32_rdtsc();
-        b = mono_ns();
-        n0 = a + (b - a) / 2;
+        tsc_at(&t0, &n0);
         nanosleep(&pause, NULL);
-        a = mono_ns();
-        t1 = __builtin_ia32_rdtsc();
-        b = mono_ns();
-        n1 = a + (b - a) / 2;
+        tsc_at(&t1, &n1);
         if (n1 > n0 && t1 > t0) {
             hz = (double)(t1 - t0) * 1e9 / (double)(n1 - n0);
-            if (hz > 1e8 && hz < 1e11) {
-                prof_clock_ticks_conf.hz = hz;
-                prof_clock_ticks_conf.mult =
-                    (apr_uint64_t)(4503599627370496.0 * 1e6 / hz + 0.5);
-                prof_clock_ticks_conf.tsc = 1;
-                fast_update();
+        }
+#if defined(__linux__)
+        if (!kernel && hz > 1e8 && hz < 1e11) {
+            cpus = tsc_same_everywhere(hz);
+        }
+#endif
+        if ((kernel || cpus > 0) && hz > 1e8 && hz < 1e11) {
+            prof_clock_ticks_conf.hz = hz;
+            prof_clock_ticks_conf.mult =
+                (apr_uint64_t)(4503599627370496.0 * 1e6 / hz + 0.5);
+            prof_clock_ticks_conf.tsc = 1;
+            fast_update();
+            if (kernel) {
                 snprintf(desc, len, "tsc %.3f GHz", hz / 1e9);
-                return desc;
             }
+            else {
+                snprintf(desc, len, "tsc %.3f GHz, invariant, same on %d "
+                         "CPUs", hz / 1e9, cpus);
+            }
+            return desc;
         }
     }
 #else

@@ -12,6 +12,9 @@
  * nanosecond ticks.
  */
 
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE             /* sched_getaffinity(), CPU_COUNT() */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +84,10 @@ END_TEST
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__SIZEOF_INT128__)
 #define HAVE_TSC_TICKS 1
+#if defined(__linux__)
+#include <cpuid.h>
+#include <sched.h>
+#endif
 #endif
 
 static apr_uint64_t mono_ns(void)
@@ -111,12 +118,65 @@ static int kernel_clocksource_is_tsc(void)
     return strcmp(buf, "tsc") == 0;
 }
 
+#if defined(HAVE_TSC_TICKS) && defined(__linux__)
+/* CPUID 0x80000007 EDX bit 8, read here too. */
+static int cpu_tsc_invariant(void)
+{
+    unsigned int a, b, c, d;
+
+    if (!__get_cpuid(0x80000000u, &a, &b, &c, &d) || a < 0x80000007u) {
+        return 0;
+    }
+    __cpuid(0x80000007u, a, b, c, d);
+    return (d >> 8) & 1u;
+}
+#endif
+
+/* 1: prof_clock_ticks_init(1, ...) must choose the TSC (the kernel keeps
+ * time with it); 0: it must not (no TSC ticks here, or not invariant);
+ * -1: it may, if it found the TSC the same on every CPU this process may
+ * run on (assert_tsc_choice() checks what it says then). */
 static int tsc_expected(void)
 {
 #ifdef HAVE_TSC_TICKS
-    return kernel_clocksource_is_tsc();
+    if (kernel_clocksource_is_tsc()) {
+        return 1;
+    }
+#if defined(__linux__)
+    return cpu_tsc_invariant() ? -1 : 0;
 #else
     return 0;
+#endif
+#else
+    return 0;
+#endif
+}
+
+/* What prof_clock_ticks_init(1, desc, ...) chose is what tsc_expected()
+ * allows, and its description says so: the TSC chosen without the
+ * kernel's word names the number of CPUs it was checked on, all of this
+ * process's. */
+static void assert_tsc_choice(const char *desc)
+{
+    int want = tsc_expected();
+
+    if (want >= 0) {
+        ck_assert_int_eq(prof_clock_ticks_conf.tsc, want);
+    }
+#if defined(HAVE_TSC_TICKS) && defined(__linux__)
+    if (want < 0 && prof_clock_ticks_conf.tsc && desc != NULL) {
+        cpu_set_t set;
+        int n = -1;
+
+        ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+        ck_assert_msg(strstr(desc, ", invariant, same on ") != NULL
+                      && sscanf(strstr(desc, "same on "), "same on %d CPUs",
+                                &n) == 1 && n == CPU_COUNT(&set),
+                      "\"%s\" (this process runs on %d CPUs)", desc,
+                      CPU_COUNT(&set));
+    }
+#else
+    (void)desc;
 #endif
 }
 
@@ -134,7 +194,7 @@ static void ticks_mode(int i)
 
     if (i) {
         prof_clock_ticks_init(1, desc, sizeof(desc));
-        ck_assert_int_eq(prof_clock_ticks_conf.tsc, tsc_expected());
+        assert_tsc_choice(desc);
     }
     else {
         ticks_ns();
@@ -184,7 +244,8 @@ START_TEST(ticks_init_picks_tsc_where_the_kernel_does)
     memset(desc, 'x', sizeof(desc));
     got = prof_clock_ticks_init(1, desc, sizeof(desc));
     ck_assert_ptr_nonnull(got);
-    if (!tsc_expected()) {
+    assert_tsc_choice(got);
+    if (!prof_clock_ticks_conf.tsc) {
         ck_assert_str_eq(got, "clock_gettime");
         assert_ns_ticks();
         return;
@@ -238,8 +299,7 @@ START_TEST(ticks_init_0_keeps_ns)
     ck_assert_mem_eq(desc, before, sizeof(desc));
     assert_ns_ticks();
     /* after TSC ticks too */
-    prof_clock_ticks_init(1, desc, sizeof(desc));
-    ck_assert_int_eq(prof_clock_ticks_conf.tsc, tsc_expected());
+    assert_tsc_choice(prof_clock_ticks_init(1, desc, sizeof(desc)));
     ck_assert_str_eq(prof_clock_ticks_init(0, desc, sizeof(desc)),
                      "clock_gettime");
     ck_assert_uint_eq(prof_clock_ticks_conf.mult, 0);
@@ -337,7 +397,6 @@ START_TEST(tsc_ticks_us_10_hours_without_overflow)
     int k;
 
     ticks_mode(1);
-    ck_assert_int_eq(prof_clock_ticks_conf.tsc, tsc_expected());
     if (!prof_clock_ticks_conf.tsc) {
         /* nanoseconds (another machine): exact, and no overflow either */
         ck_assert_int_eq(prof_clock_ticks_us(APR_UINT64_C(36000000000000)),

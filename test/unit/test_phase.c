@@ -727,7 +727,8 @@ END_TEST
 
 /* The tick source for loop iteration i: even nanoseconds, odd what
  * prof_clock_ticks_init(1, ...) picks on this machine (the TSC where the
- * kernel keeps time with it). The fixture puts nanoseconds back. */
+ * kernel keeps time with it, or where it is invariant and the same on
+ * every CPU). The fixture puts nanoseconds back. */
 static void ticks_for(int i)
 {
     char desc[64];
