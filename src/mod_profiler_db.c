@@ -258,8 +258,8 @@ static apr_int64_t to_i64(const char *s)
 
 /* ---- schema ------------------------------------------------------------ */
 
-static apr_status_t schema_ensure(prof_db_t *db, apr_pool_t *p,
-                                  const char **err)
+static apr_status_t schema_ensure_once(prof_db_t *db, apr_pool_t *p,
+                                       const char **err, int *failed_ret)
 {
     const apr_dbd_driver_t *drv = db->dbd->driver;
     const char *v = NULL, *sql;
@@ -357,8 +357,10 @@ static apr_status_t schema_ensure(prof_db_t *db, apr_pool_t *p,
     }
 
 leave:
+    *failed_ret = ret;
     ret = prof_db_end(db, rv == APR_SUCCESS);
     if (rv == APR_SUCCESS && ret) {
+        *failed_ret = ret;
         *err = prof_db_error(db, p, ret, "cannot commit the schema");
         rv = APR_EGENERAL;
     }
@@ -372,6 +374,33 @@ leave:
         apr_atomic_set32(&schema_ok, 1);
     }
     return rv;
+}
+
+/* SQLite's answers that another connection's moment explains: the schema
+ * changed under the statement (SQLITE_SCHEMA: another process created the
+ * tables just now), or the database is busy or locked. */
+#define SQLITE_TRANSIENT_RET(r) ((r) == 17 || (r) == 5 || (r) == 6)
+
+/* Several processes start writing at once, each checking the schema: with
+ * SQLite one of them may find it changed under its statement while another
+ * creates the tables (seen under load: "database schema has changed").
+ * That is tried again a few times (this runs on the writer's or the
+ * report's thread, and only until the schema is known good), any other
+ * failure at once reported. */
+static apr_status_t schema_ensure(prof_db_t *db, apr_pool_t *p,
+                                  const char **err)
+{
+    apr_status_t rv;
+    int tries = 0, ret = 0;
+
+    for (;;) {
+        rv = schema_ensure_once(db, p, err, &ret);
+        if (rv == APR_SUCCESS || db->dialect != PROF_SQL_SQLITE
+            || !SQLITE_TRANSIENT_RET(ret) || ++tries >= 5) {
+            return rv;
+        }
+        apr_sleep(apr_time_from_msec(20 * tries));
+    }
 }
 
 /* ---- prepared statements ----------------------------------------------- */

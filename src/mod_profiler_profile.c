@@ -25,6 +25,7 @@
 #include "apr_portable.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
+#include "apr_thread_proc.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -341,6 +342,79 @@ static void child_poll(apr_pool_t *p)
         }
         sampling_add(1);
         __atomic_store_n(&child_active, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* prefork: no watchdog thread. mod_watchdog's thread in every child made
+ * each prefork child multi-threaded, and glibc leaves its single-thread
+ * shortcuts then: +471 Ir on every request with the handler merely
+ * configured (bench/README.md, "CPU profiles"). Instead a child starts a
+ * poller thread of its own at the first request that finds a profile
+ * running (prof_profile_lazy_poll(), from the phase timing's
+ * post_read_request hook), and keeps it until it exits: a child is
+ * single-threaded until the first profile that finds it serving. */
+int prof_profile_lazy_wanted;           /* the child's: poller not started */
+static int lazy;                        /* post_config: prefork */
+static apr_pool_t *lazy_pool;           /* pchild */
+static apr_pool_t *poller_pool;         /* the poller's, a child of pchild */
+static apr_thread_t *poller;
+static int poller_quit;                 /* atomic */
+
+static void *APR_THREAD_FUNC poller_main(apr_thread_t *t, void *data)
+{
+    apr_pool_t *p = data;
+
+    while (!__atomic_load_n(&poller_quit, __ATOMIC_ACQUIRE)) {
+        child_poll(p);
+        apr_pool_clear(p);
+        apr_sleep(POLL_US);
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* pchild's pre-cleanup: the poller goes first, then what this child
+ * sampled so far is written (as mod_watchdog's STOPPING state does). */
+static apr_status_t poller_cleanup(void *data)
+{
+    apr_status_t rv;
+
+    (void)data;
+    prof_profile_lazy_wanted = 0;
+    if (poller) {
+        __atomic_store_n(&poller_quit, 1, __ATOMIC_RELEASE);
+        apr_thread_join(&rv, poller);
+        poller = NULL;
+        child_stop(poller_pool);
+    }
+    return APR_SUCCESS;
+}
+
+void prof_profile_lazy_poll(void)
+{
+    apr_uint64_t w;
+    apr_status_t rv;
+
+    if (ctl == NULL) {
+        prof_profile_lazy_wanted = 0;
+        return;
+    }
+    w = ctl_word();
+    if ((w & 3) != ST_RUNNING || (w >> 2) == child_seq) {
+        return;
+    }
+    prof_profile_lazy_wanted = 0;
+    rv = apr_pool_create(&poller_pool, lazy_pool);
+    if (rv == APR_SUCCESS) {
+        apr_pool_tag(poller_pool, "profiler_cpu_poller");
+        rv = apr_thread_create(&poller, NULL, poller_main, poller_pool,
+                               lazy_pool);
+    }
+    if (rv != APR_SUCCESS) {
+        poller = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, main_server,
+                     PROFLOGNO(00381) "CPU profile: cannot start this "
+                     "child's poller thread; it is not sampled");
     }
 }
 
@@ -1294,9 +1368,11 @@ static int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ap_watchdog_t *wd = NULL;
     apr_shm_t *shm = NULL;
     apr_status_t rv;
+    int threaded;
 
     (void)plog;
     ctl = NULL;
+    lazy = 0;
     dump_dir = NULL;
     main_server = s;
     /* Registered now, it runs before the module's unloading, which
@@ -1307,9 +1383,14 @@ static int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         || ap_conftree == NULL || scan(ptemp, s, ap_conftree, 0) == 0) {
         return OK;
     }
+    threaded = 0;
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS) {
+        threaded = AP_MPMQ_STATIC;
+    }
+    lazy = threaded == AP_MPMQ_NOT_SUPPORTED;
     get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
     register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (get_instance == NULL || register_callback == NULL) {
+    if (!lazy && (get_instance == NULL || register_callback == NULL)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PROFLOGNO(00375)
                      "CPU profile: the profiler-profile handler needs "
                      "mod_watchdog (LoadModule watchdog_module where it is "
@@ -1334,6 +1415,9 @@ static int profile_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ctl = apr_shm_baseaddr_get(shm);
     memset(ctl, 0, sizeof(*ctl));
     ctl->magic = CTL_MAGIC;
+    if (lazy) {
+        return OK;              /* prof_profile_lazy_poll() */
+    }
     /* One watchdog thread in every child (not a singleton): each samples
      * its own process. */
     rv = get_instance(&wd, WATCHDOG_NAME, 0, 0, pconf);
@@ -1353,10 +1437,16 @@ static void profile_child_init(apr_pool_t *p, server_rec *s)
 {
     void *reqprof = NULL;
 
-    (void)p;
     child_seq = 0;
     child_active = 0;
     sampling_set(0, 0);
+    poller = NULL;
+    poller_quit = 0;
+    lazy_pool = p;
+    prof_profile_lazy_wanted = lazy && ctl != NULL;
+    if (prof_profile_lazy_wanted) {
+        apr_pool_pre_cleanup_register(p, NULL, poller_cleanup);
+    }
     /* With ProfilerRequestProfile somewhere, the store's writer takes its
      * id range at once, so that the first profiled request has an id. */
     apr_pool_userdata_get(&reqprof, REQPROF_HOOKS_KEY, s->process->pconf);

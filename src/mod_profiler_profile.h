@@ -91,6 +91,14 @@ const char *prof_profile_set_request(cmd_parms *cmd, void *dconf,
 const char *prof_profile_set_request_hz(cmd_parms *cmd, void *dconf,
                                         const char *arg);
 
+/** 1 in a prefork child whose configuration has the profile handler
+ * until its poller thread runs: then the phase timing's post_read_request
+ * hook calls prof_profile_lazy_poll(), which starts that thread if a
+ * whole-server profile runs (threaded MPMs poll from mod_watchdog's
+ * thread instead). */
+extern int prof_profile_lazy_wanted PROF_HIDDEN;
+void prof_profile_lazy_poll(void);
+
 void prof_profile_register_hooks(apr_pool_t *p);
 
 /** Answer a request whose handler is PROF_PROFILE_HANDLER. */

@@ -29,6 +29,9 @@ BASE_MODULES = ("authz_core", "authz_host", "authn_core", "mime", "dir",
 # fault").
 _LOG_PROBLEM = re.compile(r"\[[a-z_0-9]*:(warn|error|crit|alert|emerg)\]"
                           r"|AH00052|exit signal")
+# What the parent logs (at notice, always written) once it has started.
+_READY = re.compile(r"resuming normal operations")
+
 # httpd's own, not a problem of the module under test: httpd 2.4.71's event
 # MPM logs "AH03092: process_lingering_close: apr_pollset_add failure" now
 # and then for a request served in a child's first few milliseconds (2 to 5
@@ -125,6 +128,8 @@ class Httpd:
                                      stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True)
         deadline = time.time() + timeout
+        ready = _READY.findall(self.read_error_log()) if os.path.exists(
+            self.error_log) else []
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read()
@@ -134,7 +139,11 @@ class Httpd:
             # child). Not a probe connection: one closed at once, right as
             # the children start, made httpd 2.4.71's event MPM log AH03092
             # (apr_pollset_add failure) in 2 of 300 starts.
-            if listening(self.port):
+            # And started: its startup messages written (the parent says
+            # it is "resuming normal operations" after post_config).
+            if listening(self.port) and (
+                    len(_READY.findall(self.read_error_log())) > len(ready)
+                    or time.time() > deadline - timeout / 2):
                 return self
             time.sleep(0.02)
         self.stop()

@@ -216,6 +216,47 @@ def test_whole_server_profile(mpm):
         finish(srv)
 
 
+def children_threads(srv):
+    """{child pid: its number of threads}, from /proc."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid == srv.proc.pid:
+                out[int(pid)] = len(os.listdir("/proc/%s/task" % pid))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def test_prefork_children_get_a_thread_only_for_a_profile():
+    """prefork: the handler configured must not make every child
+    multi-threaded (glibc then leaves its single-thread shortcuts, +471
+    instructions a request): a child starts its poller thread at the first
+    request that finds a profile running."""
+    srv = server("prefork", children=2)
+    try:
+        for _ in range(20):
+            assert get(srv, "/burn?ms=1")[0] == 200
+        before = children_threads(srv)
+        assert len(before) >= 2, before
+        assert set(before.values()) == {1}, before
+        with Load(srv, conns=2):
+            status, _, body, _ = get(srv, "/profiler/cpu?seconds=2&format=folded")
+        assert status == 200 and BURN in body.decode()
+        after = children_threads(srv)
+        assert any(n == 2 for n in after.values()), after
+        # and a second profile finds the pollers already there
+        with Load(srv, conns=2):
+            status, _, body, _ = get(srv, "/profiler/cpu?seconds=1&format=folded")
+        assert status == 200 and BURN in body.decode()
+    finally:
+        finish(srv)
+
+
 def test_second_caller_gets_409_and_then_may_go():
     srv = server("event")
     try:
