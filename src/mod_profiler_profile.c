@@ -227,6 +227,9 @@ static void sampling_add(int n)
 #define ST_PREPARING  1     /* claimed, parameters being written */
 #define ST_RUNNING    2     /* children sample */
 #define ST_STOPPING   3     /* children write their samples */
+#if ST_RUNNING != PROF_PROFILE_LAZY_RUNNING
+#error "prof_profile_lazy_check() tests the word for ST_RUNNING"
+#endif
 
 typedef struct {
     apr_uint64_t magic;
@@ -353,7 +356,8 @@ static void child_poll(apr_pool_t *p)
  * running (prof_profile_lazy_poll(), from the phase timing's
  * post_read_request hook), and keeps it until it exits: a child is
  * single-threaded until the first profile that finds it serving. */
-int prof_profile_lazy_wanted;           /* the child's: poller not started */
+const apr_uint64_t *prof_profile_lazy_word;  /* &ctl->word until the
+                                               * child's poller starts */
 static int lazy;                        /* post_config: prefork */
 static apr_pool_t *lazy_pool;           /* pchild */
 static apr_pool_t *poller_pool;         /* the poller's, a child of pchild */
@@ -380,7 +384,7 @@ static apr_status_t poller_cleanup(void *data)
     apr_status_t rv;
 
     (void)data;
-    prof_profile_lazy_wanted = 0;
+    prof_profile_lazy_word = NULL;
     if (poller) {
         __atomic_store_n(&poller_quit, 1, __ATOMIC_RELEASE);
         apr_thread_join(&rv, poller);
@@ -396,14 +400,14 @@ void prof_profile_lazy_poll(void)
     apr_status_t rv;
 
     if (ctl == NULL) {
-        prof_profile_lazy_wanted = 0;
+        prof_profile_lazy_word = NULL;
         return;
     }
     w = ctl_word();
     if ((w & 3) != ST_RUNNING || (w >> 2) == child_seq) {
         return;
     }
-    prof_profile_lazy_wanted = 0;
+    prof_profile_lazy_word = NULL;
     rv = apr_pool_create(&poller_pool, lazy_pool);
     if (rv == APR_SUCCESS) {
         apr_pool_tag(poller_pool, "profiler_cpu_poller");
@@ -1443,8 +1447,8 @@ static void profile_child_init(apr_pool_t *p, server_rec *s)
     poller = NULL;
     poller_quit = 0;
     lazy_pool = p;
-    prof_profile_lazy_wanted = lazy && ctl != NULL;
-    if (prof_profile_lazy_wanted) {
+    prof_profile_lazy_word = lazy && ctl != NULL ? &ctl->word : NULL;
+    if (prof_profile_lazy_word) {
         apr_pool_pre_cleanup_register(p, NULL, poller_cleanup);
     }
     /* With ProfilerRequestProfile somewhere, the store's writer takes its

@@ -91,13 +91,28 @@ const char *prof_profile_set_request(cmd_parms *cmd, void *dconf,
 const char *prof_profile_set_request_hz(cmd_parms *cmd, void *dconf,
                                         const char *arg);
 
-/** 1 in a prefork child whose configuration has the profile handler
- * until its poller thread runs: then the phase timing's post_read_request
- * hook calls prof_profile_lazy_poll(), which starts that thread if a
- * whole-server profile runs (threaded MPMs poll from mod_watchdog's
- * thread instead). */
-extern int prof_profile_lazy_wanted PROF_HIDDEN;
+/** In a prefork child whose configuration has the profile handler, the
+ * shared control word until the child's poller thread runs (NULL
+ * otherwise): the phase timing's post_read_request hook reads it through
+ * prof_profile_lazy_check(), and a profile running starts that thread
+ * (threaded MPMs poll from mod_watchdog's thread instead). */
+extern const apr_uint64_t *prof_profile_lazy_word PROF_HIDDEN;
 void prof_profile_lazy_poll(void);
+
+/** The control word's state while a whole-server profile runs. */
+#define PROF_PROFILE_LAZY_RUNNING 2
+
+/** A load and a test on every request of a prefork child until a profile
+ * finds it (then a call that starts the child's poller). */
+static APR_INLINE void prof_profile_lazy_check(void)
+{
+    const apr_uint64_t *w = prof_profile_lazy_word;
+
+    if (w && (__atomic_load_n(w, __ATOMIC_ACQUIRE) & 3)
+             == PROF_PROFILE_LAZY_RUNNING) {
+        prof_profile_lazy_poll();
+    }
+}
 
 void prof_profile_register_hooks(apr_pool_t *p);
 

@@ -34,9 +34,7 @@ static int hook_post_read_first(request_rec *r)
     prof_conn_t *cc;
     prof_tick_t now;
 
-    if (prof_profile_lazy_wanted) {
-        prof_profile_lazy_poll();       /* prefork: see there */
-    }
+    prof_profile_lazy_check();          /* prefork: see there */
     if (r->prev) {
         /* An internal redirect runs post_read_request again: it joins the
          * profile of the request it came from. */

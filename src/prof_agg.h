@@ -53,7 +53,7 @@
  *
  * A claimer that never publishes (a process killed within the few
  * instructions between its CAS and its publishing CAS) would make every
- * later request of that key wait. So a waiter gives up after 2 ms, marks
+ * later request of that key wait. So a waiter gives up after 50 ms, marks
  * the slot DEAD (claim_stalls counts it) and goes on probing; the key gets
  * a new cell, and nobody waits for that slot again. Should the claimer
  * only have slept and come back, its publishing CAS fails and it withdraws
@@ -205,7 +205,7 @@ typedef struct {
     apr_uint64_t span_overflow; /**< spans counted in the overflow cell */
     apr_uint64_t route_folded;  /**< requests whose route became (other)
                                      by the route budget */
-    apr_uint64_t claim_stalls;  /**< slots given up on after 2 ms: a claimer
+    apr_uint64_t claim_stalls;  /**< slots given up on after 50 ms: a claimer
                                      died or slept between its two steps */
 } prof_agg_counters_t;
 

@@ -119,11 +119,20 @@ def test_profiles_under_sanitizers(asan_module, mpm):
                     srv, "/profiler/cpu?seconds=2&hz=1000&format=folded")
                 assert status == 200
                 assert BURN in body.decode()
-            # Per-request profiles among the load, one after another.
+            # Per-request profiles among the load, one after another. A
+            # child the load made just now profiles nothing until its
+            # store writer has its ids (README: "CPU profiles"; the
+            # instrumented ones take a while): such a request is tried
+            # again, for up to 10 s each.
             for _ in range(10):
-                status, _, _, st = get(srv, "/burn?ms=20&sleep_ms=10",
-                                       headers={"X-Profile": "let-me-in"})
-                assert status == 200
+                deadline = time.time() + 10
+                while True:
+                    status, _, _, st = get(srv, "/burn?ms=20&sleep_ms=10",
+                                           headers={"X-Profile": "let-me-in"})
+                    assert status == 200
+                    if profile_id(st) or time.time() > deadline:
+                        break
+                    time.sleep(0.2)
                 assert profile_id(st), st
             # A client that goes away in the middle of a profile.
             s = socket.create_connection(("127.0.0.1", srv.port))
