@@ -195,11 +195,10 @@ static void collect_store(request_rec *r, prof_req_t *rq,
 
     memset(&in, 0, sizeof(in));
     if (profile_id) {
-        /* The samples as they are: the store's writer symbolizes them
-         * (~100 ms for a child's first profile: not on this thread). */
+        prof_stacks_t *stacks = prof_profile_request_stacks(r, rq, r->pool);
+
         in.id = profile_id;
-        in.profile_raw = prof_profile_request_raw(r, rq, r->pool,
-                                                  &in.profile_raw_len);
+        in.profile = stacks ? prof_stacks_text_write(stacks, r->pool) : NULL;
     }
     in.start_us = first->request_time;
     in.dur_us = dur;

@@ -77,9 +77,9 @@ const char *prof_profile_request_raw(request_rec *r, prof_req_t *rq,
  * objects' symbol tables and DWARF once per process and caches them (see
  * prof_cpuprof.h): measured in an httpd child (PROF00379's debug line),
  * ~100 ms for the first profile of a child, 2-3 ms for the next ones.
- * Not for the request's path: the collector hands
- * prof_profile_request_raw() to the store's writer, which symbolizes it;
- * only the debug-level summary (PROF00379) calls this on the request's
+ * The collector may call it at the end of logging (the row then takes
+ * prof_stacks_text_write() of it), or hand prof_profile_request_raw() to
+ * the store's writer and keep even the first 100 ms off the request's
  * thread.
  */
 prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,

@@ -23,9 +23,7 @@
 #include "ap_mpm.h"
 #include "unixd.h"
 
-#include "prof_cpuprof.h"
 #include "prof_queue.h"
-#include "prof_stacks.h"
 #include "prof_rollup.h"
 #include "mod_profiler_store_rollup.h"
 #include "prof_sql.h"
@@ -171,7 +169,6 @@ typedef struct {
 typedef struct {
     server_rec *s;
     apr_pool_t *pool;           /* cleared after every attempt */
-    apr_pool_t *sympool;        /* the batch's profiles: cleared after it */
     apr_int64_t nonce;          /* tells this writer's row from others */
     apr_int64_t writer_id;      /* 0: not registered in this database */
     apr_uint64_t written;       /* rows committed */
@@ -680,53 +677,6 @@ static void writer_idle(void *baton)
     apr_pool_clear(w->pool);
 }
 
-/* The profiled requests' samples into their text profiles, before the
- * batch's transaction: symbolizing reads the loaded objects' symbol tables
- * and DWARF (~100 ms the first time in a process, a few ms after), here
- * on the writer's thread, not on the request's. Same process as the
- * request, so the same layout of loaded objects. The text lives in
- * w->sympool until the batch is done; a profile that cannot be made is
- * logged, and its row kept without it. */
-static void symbolize_rows(writer_t *w, prof_row_t **rows, apr_size_t n)
-{
-    apr_size_t i;
-
-    for (i = 0; i < n; ++i) {
-        prof_row_t *row = rows[i];
-        prof_cpu_raw_t *raw = NULL;
-        prof_stacks_t *stacks = NULL;
-        const char *err = NULL, *text = NULL;
-        apr_time_t t0 = apr_time_now();
-        apr_status_t rv;
-
-        if (row->profile || row->profile_raw == NULL) {
-            continue;
-        }
-        rv = prof_cpu_raw_parse(row->profile_raw, row->profile_raw_len,
-                                w->sympool, &raw, &err);
-        if (rv == APR_SUCCESS) {
-            rv = prof_cpu_symbolize(&raw, 1, w->sympool, &stacks);
-        }
-        if (rv == APR_SUCCESS && stacks) {
-            text = prof_stacks_text_write(stacks, w->sympool);
-        }
-        if (text && strlen(text) <= PROF_ROW_PROFILE_MAX) {
-            row->profile = text;
-            ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, w->s, PROFLOGNO(00291)
-                         "store: profile of request %" APR_INT64_T_FMT
-                         " symbolized by the writer in %" APR_TIME_T_FMT
-                         " us", row->id, apr_time_now() - t0);
-        }
-        else {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s,
-                         PROFLOGNO(00292) "store: the profile of request %"
-                         APR_INT64_T_FMT " is not kept (%s)", row->id,
-                         err ? err : text ? "longer than a row keeps"
-                                          : "cannot symbolize it");
-        }
-    }
-}
-
 static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
 {
     writer_t *w = baton;
@@ -762,7 +712,6 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
         }
     }
     if (!w->down || now >= w->retry_at) {
-        symbolize_rows(w, rows, n);
         rv = write_rows(w, rows, n, &err);
         apr_pool_clear(w->pool);
         /* One quick retry: a locked database or a connection that went
@@ -778,7 +727,6 @@ static apr_status_t write_batch(void *baton, void **items, apr_size_t n)
     for (i = 0; i < n; ++i) {
         prof_row_free(rows[i]);
     }
-    apr_pool_clear(w->sympool);
     now = apr_time_now();
     if (rv == APR_SUCCESS) {
         outage_over(w, now);
@@ -1110,10 +1058,6 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
     rv = apr_pool_create(&w->pool, pchild);
     if (rv == APR_SUCCESS) {
         apr_pool_tag(w->pool, "profiler_writer");
-        rv = apr_pool_create(&w->sympool, pchild);
-    }
-    if (rv == APR_SUCCESS) {
-        apr_pool_tag(w->sympool, "profiler_writer_profiles");
         rv = prof_queue_create(&q, (apr_size_t)prof_db_conf()->queue_size,
                                pchild);
     }

@@ -34,7 +34,6 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     };
     const char *str[NSTR];
     apr_size_t len[NSTR], i, size, *name_len = NULL, *desc_len = NULL;
-    apr_size_t raw_len;
     apr_size_t nspans;
     prof_row_t *row;
     packer_t pk;
@@ -53,11 +52,8 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     str[PROFILE] = in->profile && strlen(in->profile) <= PROF_ROW_PROFILE_MAX
                    ? in->profile : NULL;
     nspans = in->spans ? in->nspans : 0;
-    raw_len = str[PROFILE] == NULL && in->profile_raw
-              && in->profile_raw_len <= PROF_ROW_PROFILE_MAX
-              ? in->profile_raw_len : 0;
 
-    size = sizeof(*row) + nspans * sizeof(prof_row_span_t) + raw_len;
+    size = sizeof(*row) + nspans * sizeof(prof_row_span_t);
     for (k = 0; k < NSTR; ++k) {
         len[k] = k == PROFILE ? (str[k] ? strlen(str[k]) : 0)
                               : prof_utf8_prefix_len(str[k], max[k]);
@@ -111,13 +107,6 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     row->query = str[QUERY] ? pack(&pk, str[QUERY], len[QUERY]) : NULL;
     row->profile = str[PROFILE] ? pack(&pk, str[PROFILE], len[PROFILE])
                                 : NULL;
-    row->profile_raw = NULL;
-    row->profile_raw_len = raw_len;
-    if (raw_len) {
-        memcpy(pk.next, in->profile_raw, raw_len);
-        row->profile_raw = pk.next;
-        pk.next += raw_len;
-    }
     for (i = 0; i < nspans; ++i) {
         const prof_span_info_t *s = &in->spans[i];
         prof_row_span_t *d = &row->spans[i];

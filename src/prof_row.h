@@ -83,11 +83,6 @@ typedef struct {
     const char *query;          /**< NULL: not kept */
     const char *profile;        /**< the request's profile as text
                                      (prof_stacks_text_write()), NULL: none */
-    const char *profile_raw;    /**< or its samples, not yet symbolized
-                                     (prof_cpu_raw_serialize()): for the
-                                     store's writer to turn into profile;
-                                     NULL: none */
-    apr_size_t profile_raw_len; /**< bytes at profile_raw */
     prof_row_span_t *spans;     /**< nspans entries, start order */
 } prof_row_t;
 
@@ -116,13 +111,6 @@ typedef struct {
                                          * prof_stacks_text_write()'s text,
                                          * copied; NULL: none. Longer than
                                          * PROF_ROW_PROFILE_MAX: dropped */
-    const char *profile_raw;            /**< its raw samples instead
-                                         * (profile_raw_len bytes, copied;
-                                         * NULL: none), symbolized later by
-                                         * the store's writer. Ignored when
-                                         * profile is given; longer than
-                                         * PROF_ROW_PROFILE_MAX: dropped */
-    apr_size_t profile_raw_len;
 } prof_row_in_t;
 
 /**

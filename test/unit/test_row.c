@@ -488,59 +488,6 @@ START_TEST(row_id_and_profile)
 }
 END_TEST
 
-/* A profile's raw samples (binary: NUL bytes included) are copied whole,
- * byte for byte, wherever the other strings and spans put them; longer
- * than PROF_ROW_PROFILE_MAX, or given with a text profile, not at all. */
-START_TEST(row_profile_raw)
-{
-    static const apr_size_t lens[] = { 0, 1, 7, 100, 4096,
-                                       PROF_ROW_PROFILE_MAX,
-                                       PROF_ROW_PROFILE_MAX + 1 };
-    apr_size_t k;
-
-    for (k = 0; k < sizeof(lens) / sizeof(lens[0]); ++k) {
-        prof_row_in_t t = plain_in();
-        unsigned char *raw = malloc(lens[k] + 1);
-        prof_row_t *row;
-        apr_size_t i;
-        int with_text;
-
-        ck_assert_ptr_nonnull(raw);
-        for (i = 0; i < lens[k]; ++i) {
-            raw[i] = (unsigned char)(i * 7 + k);        /* has zeros */
-        }
-        for (with_text = 0; with_text < 2; ++with_text) {
-            t.id = (APR_INT64_C(9) << 32) | (apr_int64_t)k;
-            t.profile = with_text ? "text" : NULL;
-            t.profile_raw = (const char *)raw;
-            t.profile_raw_len = lens[k];
-            row = prof_row_create(&t);
-            ck_assert_ptr_nonnull(row);
-            if (with_text || lens[k] == 0 || lens[k] > PROF_ROW_PROFILE_MAX) {
-                ck_assert_ptr_null(row->profile_raw);
-                ck_assert_uint_eq(row->profile_raw_len, 0);
-            }
-            else {
-                ck_assert_ptr_nonnull(row->profile_raw);
-                ck_assert_uint_eq(row->profile_raw_len, lens[k]);
-                ck_assert_ptr_ne(row->profile_raw, (const char *)raw);
-                ck_assert(memcmp(row->profile_raw, raw, lens[k]) == 0);
-            }
-            if (with_text) {
-                ck_assert_str_eq(row->profile, "text");
-            }
-            else {
-                ck_assert_ptr_null(row->profile);
-            }
-            ck_assert_str_eq(row->path, "/item/123");
-            ck_assert_str_eq(row->query, "a=1&b=2");
-            prof_row_free(row);
-        }
-        free(raw);
-    }
-}
-END_TEST
-
 /* ------------------------------------------------------------ strings */
 
 /* Each string field at lengths around its maximum and far beyond it. */
@@ -969,7 +916,6 @@ Suite *prof_row_suite(void)
     tcase_add_test(tc, row_null_arguments);
     tcase_add_test(tc, row_no_spans);
     tcase_add_test(tc, row_id_and_profile);
-    tcase_add_test(tc, row_profile_raw);
     tcase_add_loop_test(tc, row_cut_ascii, 0, F_COUNT * N_OF(ascii_lens));
     tcase_add_loop_test(tc, row_cut_utf8, 0, F_COUNT * UTF8_CASES);
     tcase_add_loop_test(tc, row_phase_starts_table, 0, N_OF(starts_cases));
