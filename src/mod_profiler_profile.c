@@ -359,7 +359,6 @@ static void child_poll(apr_pool_t *p)
 const apr_uint64_t *prof_profile_lazy_word;  /* &ctl->word until the
                                                * child's poller starts */
 static int lazy;                        /* post_config: prefork */
-static apr_pool_t *lazy_pool;           /* pchild */
 static apr_pool_t *poller_pool;         /* the poller's, a child of pchild */
 static apr_thread_t *poller;
 static int poller_quit;                 /* atomic */
@@ -368,12 +367,20 @@ static void *APR_THREAD_FUNC poller_main(apr_thread_t *t, void *data)
 {
     apr_pool_t *p = data;
 
+    (void)t;
     while (!__atomic_load_n(&poller_quit, __ATOMIC_ACQUIRE)) {
-        child_poll(p);
-        apr_pool_clear(p);
+        apr_pool_t *iter = NULL;
+
+        /* Each poll's own subpool: p (the thread's parent) is cleared by
+         * nobody while the thread runs. */
+        if (apr_pool_create(&iter, p) == APR_SUCCESS) {
+            child_poll(iter);
+            apr_pool_destroy(iter);
+        }
         apr_sleep(POLL_US);
     }
-    apr_thread_exit(t, APR_SUCCESS);
+    /* Returned, not apr_thread_exit(): the thread's pool goes with
+     * poller_pool, destroyed by poller_cleanup() after the join. */
     return NULL;
 }
 
@@ -390,6 +397,10 @@ static apr_status_t poller_cleanup(void *data)
         apr_thread_join(&rv, poller);
         poller = NULL;
         child_stop(poller_pool);
+    }
+    if (poller_pool) {
+        apr_pool_destroy(poller_pool);
+        poller_pool = NULL;
     }
     return APR_SUCCESS;
 }
@@ -408,11 +419,27 @@ void prof_profile_lazy_poll(void)
         return;
     }
     prof_profile_lazy_word = NULL;
-    rv = apr_pool_create(&poller_pool, lazy_pool);
+    /* A pool of its own allocator: prefork gives the child's pools one
+     * allocator without a lock (one thread), which the request's thread
+     * goes on using. The thread's own pool comes from this one too. */
+    {
+        apr_allocator_t *a = NULL;
+
+        rv = apr_allocator_create(&a);
+        if (rv == APR_SUCCESS) {
+            rv = apr_pool_create_unmanaged_ex(&poller_pool, NULL, a);
+            if (rv == APR_SUCCESS) {
+                apr_allocator_owner_set(a, poller_pool);
+            }
+            else {
+                apr_allocator_destroy(a);
+            }
+        }
+    }
     if (rv == APR_SUCCESS) {
         apr_pool_tag(poller_pool, "profiler_cpu_poller");
         rv = apr_thread_create(&poller, NULL, poller_main, poller_pool,
-                               lazy_pool);
+                               poller_pool);
     }
     if (rv != APR_SUCCESS) {
         poller = NULL;
@@ -1445,8 +1472,8 @@ static void profile_child_init(apr_pool_t *p, server_rec *s)
     child_active = 0;
     sampling_set(0, 0);
     poller = NULL;
+    poller_pool = NULL;
     poller_quit = 0;
-    lazy_pool = p;
     prof_profile_lazy_word = lazy && ctl != NULL ? &ctl->word : NULL;
     if (prof_profile_lazy_word) {
         apr_pool_pre_cleanup_register(p, NULL, poller_cleanup);
