@@ -359,7 +359,7 @@ static void child_poll(apr_pool_t *p)
 const apr_uint64_t *prof_profile_lazy_word;  /* &ctl->word until the
                                                * child's poller starts */
 static int lazy;                        /* post_config: prefork */
-static apr_pool_t *poller_pool;         /* the poller's, a child of pchild */
+static apr_pool_t *poller_pool;         /* the poller's: unmanaged, own allocator */
 static apr_thread_t *poller;
 static int poller_quit;                 /* atomic */
 
