@@ -434,12 +434,15 @@ const char *prof_clock_ticks_init(int allow_tsc, char *desc, apr_size_t len)
         if (n1 > n0 && t1 > t0) {
             hz = (double)(t1 - t0) * 1e9 / (double)(n1 - n0);
         }
+        if (!(hz > 1e8 && hz < 1e11)) {
+            kernel = 0;         /* a rate no TSC has: not the TSC */
+        }
 #if defined(__linux__)
-        if (!kernel && hz > 1e8 && hz < 1e11) {
+        else if (!kernel) {
             cpus = tsc_same_everywhere(hz);
         }
 #endif
-        if ((kernel || cpus > 0) && hz > 1e8 && hz < 1e11) {
+        if (kernel || cpus > 0) {
             prof_clock_ticks_conf.hz = hz;
             prof_clock_ticks_conf.mult =
                 (apr_uint64_t)(4503599627370496.0 * 1e6 / hz + 0.5);

@@ -128,8 +128,7 @@ class Httpd:
                                      stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True)
         deadline = time.time() + timeout
-        ready = _READY.findall(self.read_error_log()) if os.path.exists(
-            self.error_log) else []
+        ready = _READY.findall(self.read_error_log())
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read()
