@@ -110,7 +110,6 @@ static APR_INLINE void first_bytes(prof_req_t *rq)
 static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     prof_req_t *rq = f->ctx;
-    apr_status_t rv;
 
     if (APR_BRIGADE_EMPTY(bb)) {
         return ap_pass_brigade(f->next, bb);
@@ -136,19 +135,15 @@ static apr_status_t prof_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         else {
             /* Nothing reads the phases before logging: they are turned
-             * into durations once, there. */
-            rq->ttfb_us = prof_phase_elapsed(&rq->phases);
+             * into durations once, there (the time to first byte too,
+             * prof_req_ttfb()). */
             prof_upstream_drop(f->r);
         }
     }
-    if (!APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
-        return ap_pass_brigade(f->next, bb);
-    }
-    /* Done after this brigade: nothing more to cost the response. */
+    /* Nothing more to do for the response: its body ends where logging
+     * begins, as on the connection's filter. */
     ap_remove_output_filter(f);
-    rv = ap_pass_brigade(f->next, bb);
-    prof_phase_mark(&rq->phases, PROF_MARK_LEAVE | PROF_PHASE_BODY);
-    return rv;
+    return ap_pass_brigade(f->next, bb);
 }
 
 /*
@@ -174,14 +169,14 @@ static apr_status_t conn_response(ap_filter_t *f, apr_bucket_brigade *bb)
 
     if (!APR_BRIGADE_EMPTY(bb)) {
         if (!rq->headers_sent) {
+            /* The time to first byte is this edge's: read from the
+             * record when it is complete (prof_req_ttfb()). */
             first_bytes(rq);
-            rq->ttfb_us = prof_phase_elapsed(&rq->phases);
         }
-        if (APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
-            prof_phase_mark(&rq->phases, PROF_MARK_LEAVE | PROF_PHASE_BODY);
-            /* The response is complete: nothing more to time on it. */
-            cc->cur = NULL;
-        }
+        /* Nothing more to time on this response: the body ends where
+         * logging begins, once httpd has handed all of it to the
+         * network (the EOR bucket's end). */
+        cc->cur = NULL;
     }
     return ap_pass_brigade(f->next, bb);
 }

@@ -112,6 +112,15 @@ static int hook_access_first(request_rec *r)
     return DECLINED;
 }
 
+/* The same edge where access_checker has no other hook (as with
+ * mod_authz_core alone): a function of its own, so that either can be
+ * taken out of its array (timing_post_config()). */
+static int hook_access_ex_first(request_rec *r)
+{
+    mark(r, PROF_PHASE_ACCESS);
+    return DECLINED;
+}
+
 static int hook_authn_first(request_rec *r)
 {
     mark(r, PROF_PHASE_AUTHN);
@@ -229,6 +238,10 @@ static int hook_log_last(request_rec *r)
         return DECLINED;
     }
     prof_phase_total(ph, prof_phase_fold(ph));
+    if (rq->headers_sent && rq->ttfb_us == 0) {
+        /* Timed by the connection's filter: its first bytes' edge. */
+        rq->ttfb_us = prof_phase_entered_us(ph, PROF_PHASE_BODY);
+    }
     if (wanted) {
         prof_record_complete(r, rq);
     }
@@ -241,9 +254,101 @@ static int hook_log_last(request_rec *r)
     return DECLINED;
 }
 
+/*
+ * Edges where nothing happens. Once httpd has sorted the hooks (before
+ * post_config, each generation anew), a phase in which no other module has
+ * a hook does no work: the edge that opens it would cost every request a
+ * call, and httpd's loop around it, to time a few instructions of httpd's
+ * between two phases. Such an edge is taken out of the sorted array (the
+ * arrays are httpd's, rebuilt from the modules' registrations at every
+ * restart, and read only by their ap_run_*() in the children, which inherit
+ * them). The phase is then never entered, as when no module answers it,
+ * and those instructions go to the phase before. Our own hooks (the
+ * request profile's, in mod_profiler_profile.c) are not work of a phase.
+ */
+/* How many hooks of other modules a sorted array holds: every entry
+ * (ap_LINK_<hook>_t, apr_hooks.h) names the module that registered it. */
+#define OTHERS(name) \
+    others(ap_hook_get_##name(), APR_OFFSETOF(ap_LINK_##name##_t, szName))
+
+static int others(const apr_array_header_t *a, apr_size_t name_at)
+{
+    int i, count = 0;
+
+    for (i = 0; a && i < a->nelts; ++i) {
+        const char *s = *(const char *const *)(a->elts + i * a->elt_size
+                                               + name_at);
+
+        if (s == NULL || strcmp(s, profiler_module.name) != 0) {
+            ++count;
+        }
+    }
+    return count;
+}
+
+/* Takes our edge fn out of the hook's sorted array. */
+#define DROP(name, fn) do { \
+    apr_array_header_t *a_ = ap_hook_get_##name(); \
+    ap_LINK_##name##_t *e_ = a_ ? (ap_LINK_##name##_t *)a_->elts : NULL; \
+    int i_; \
+    for (i_ = 0; e_ && i_ < a_->nelts; ++i_) { \
+        if (e_[i_].pFunc == (fn)) { \
+            memmove(&e_[i_], &e_[i_ + 1], \
+                    (a_->nelts - i_ - 1) * sizeof(*e_)); \
+            --a_->nelts; \
+            ++dropped; \
+            break; \
+        } \
+    } \
+} while (0)
+
+static int timing_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    int dropped = 0;
+
+    (void)pconf; (void)plog; (void)ptemp;
+    /* quick: its last edge stays, it opens translation. */
+    if (!OTHERS(quick_handler)) {
+        DROP(quick_handler, hook_quick_first);
+    }
+    if (!OTHERS(header_parser)) {
+        DROP(header_parser, hook_header_parser_first);
+    }
+    /* access spans access_checker and access_checker_ex: opened by the
+     * first of them that has work. */
+    if (OTHERS(access_checker)) {
+        DROP(access_checker_ex, hook_access_ex_first);
+    }
+    else {
+        DROP(access_checker, hook_access_first);
+        if (!OTHERS(access_checker_ex)) {
+            DROP(access_checker_ex, hook_access_ex_first);
+        }
+    }
+    if (!OTHERS(check_user_id)) {
+        DROP(check_user_id, hook_authn_first);
+    }
+    if (!OTHERS(auth_checker)) {
+        DROP(auth_checker, hook_authz_first);
+    }
+    if (!OTHERS(type_checker)) {
+        DROP(type_checker, hook_type_first);
+    }
+    if (!OTHERS(fixups)) {
+        DROP(fixups, hook_fixups_first);
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00390)
+                 "%d phase edges without work left out", dropped);
+    return OK;
+}
+
 void prof_timing_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    /* After every other post_config: nothing registers hooks there, but
+     * the edges are looked at once all is known. */
+    ap_hook_post_config(timing_post_config, NULL, NULL, APR_HOOK_REALLY_LAST);
     /* Every phase is opened REALLY_FIRST so that every other module's hook
      * in it runs inside it, and ends where the next one begins (RUN_FIRST
      * phases stop at the first answer, so a REALLY_LAST hook would not
@@ -269,6 +374,8 @@ void prof_timing_register_hooks(apr_pool_t *p)
      * mod_authz_core decides Require rules that need no user. */
     ap_hook_check_access(hook_access_first, NULL, NULL, APR_HOOK_REALLY_FIRST,
                          AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_access_ex(hook_access_ex_first, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(hook_authn_first, NULL, NULL, APR_HOOK_REALLY_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authz(hook_authz_first, NULL, NULL, APR_HOOK_REALLY_FIRST,

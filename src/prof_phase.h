@@ -205,6 +205,18 @@ prof_phase_elapsed(const prof_phase_rec_t *rec)
                                               - rec->start_tick);
 }
 
+/** Microseconds from the start of the request to the first entry of phase,
+ * or -1 when it was never entered. */
+static APR_INLINE apr_interval_time_t
+prof_phase_entered_us(const prof_phase_rec_t *rec, int phase)
+{
+    if (!((rec->seen >> phase) & 1u)) {
+        return -1;
+    }
+    return rec->read_us + prof_clock_ticks_us(rec->first_tick[phase]
+                                              - rec->start_tick);
+}
+
 /**
  * Write dur_us from the ticks: every phase's time so far (an open phase's
  * up to the latest edge). Returns prof_phase_elapsed().

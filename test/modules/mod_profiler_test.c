@@ -107,6 +107,19 @@ static int fixups(request_rec *r)
     return DECLINED;
 }
 
+/* A header_parser hook (a phase that only some modules use): sleeps
+ * headers_us microseconds where the query asks for it (on any URL: the
+ * handler is not known yet). */
+static int header_parser(request_rec *r)
+{
+    int us = !r->main ? arg_int(r, "headers_us", 0) : 0;
+
+    if (us > 0) {
+        apr_sleep(us);
+    }
+    return DECLINED;
+}
+
 typedef struct {
     request_rec *r;
     int id, per;
@@ -328,6 +341,7 @@ static void register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_optional_fn_retrieve(retrieve, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_header_parser(header_parser, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(burn_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(profiler, profiler_record_complete, record_complete,
