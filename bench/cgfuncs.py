@@ -45,6 +45,7 @@ def parse(path):
     kind_of = {"ob": "ob", "cob": "ob", "fl": "fl", "fi": "fl", "fe": "fl",
                "cfi": "fl", "cfl": "fl", "fn": "fn", "cfn": "fn"}
     rx = re.compile(r"^\((\d+)\)(?: (.*))?$")
+    npos = 1                  # position columns before the cost
 
     def name(kind, val):
         m = rx.match(val)
@@ -63,7 +64,7 @@ def parse(path):
             c = line[0]
             if c.isdigit() or c in "+-*":
                 parts = line.split()
-                cost = int(parts[1]) if len(parts) > 1 else 0
+                cost = int(parts[npos]) if len(parts) > npos else 0
                 if pending_call is not None:
                     e = edges[((ob, fn), (cob if cob is not None else ob, cfn))]
                     e[0] += pending_call
@@ -88,6 +89,10 @@ def parse(path):
                 continue
             if key == "calls" and _:
                 pending_call = int(val.split()[0])
+                continue
+            if line.startswith("positions:"):
+                # --dump-instr=yes: "instr line" before each cost
+                npos = len(line.split()) - 1
                 continue
             if line.startswith("totals:") or line.startswith("summary:"):
                 total = int(line.split()[1])

@@ -23,6 +23,10 @@
 #           writer thread runs in the -X process, so callgrind counts it);
 #           not in the default variants: CG_VARIANTS="base timing store"
 #
+# CG_EXTRA: more valgrind options for the callgrind runs, e.g.
+# CG_EXTRA=--dump-instr=yes for per-instruction counts (bench/cgfuncs.py
+# reads both forms).
+#
 # Figures go to stdout and to bench/results/latest.txt.
 set -euo pipefail
 
@@ -313,7 +317,7 @@ cg_run() {
     fi
     # -X: one process, no children; setarch -R: no ASLR, same layout each run.
     "${drop[@]}" setarch "$(uname -m)" -R \
-        valgrind --tool=callgrind --vgdb=no --callgrind-out-file="$out" \
+        valgrind --tool=callgrind --vgdb=no --callgrind-out-file="$out" ${CG_EXTRA:-} \
         "$HTTPD" -X -f "$dir/httpd.conf" >"$dir/logs/valgrind.log" 2>&1 &
     pid=$!
     CG_PID=$pid
