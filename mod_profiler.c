@@ -32,6 +32,7 @@
 #include "mod_profiler_metrics.h"
 #include "mod_profiler_status.h"
 #include "mod_profiler_profile.h"
+#include "mod_profiler_trace.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -159,6 +160,17 @@ static const command_rec profiler_cmds[] = {
                   NULL, RSRC_CONF | ACCESS_CONF,
                   "Samples per second of ProfilerRequestProfile, 1-1000 "
                   "(default 1000)"),
+
+    /* W3C Trace Context. */
+    AP_INIT_FLAG("ProfilerTraceContext", prof_trace_set_ctx, NULL, RSRC_CONF,
+                 "On|Off: continue the caller's W3C trace (traceparent) or "
+                 "start one, set PROFILER_TRACE_ID and PROFILER_SPAN_ID, and "
+                 "pass the trace on to proxied backends (default Off)"),
+    AP_INIT_FLAG("ProfilerServerTimingTraceparent", prof_trace_set_st, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On|Off: a traceparent entry naming the request's span in "
+                 "Server-Timing, where ProfilerTraceContext is On "
+                 "(default Off)"),
     { NULL }
 };
 
@@ -260,6 +272,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_timing_register_hooks(p);
     prof_filter_register_hooks(p);
     prof_upstream_register_hooks(p);
+    prof_trace_register_hooks(p);
     prof_store_register_hooks(p);
     prof_report_register_hooks(p);
     prof_metrics_register_hooks(p);

@@ -32,6 +32,7 @@ void *prof_config_dir_create(apr_pool_t *p, char *dir)
     conf->store_query = PROF_UNSET;
     conf->reqprof_mode = PROF_UNSET;
     conf->reqprof_hz = PROF_UNSET;
+    conf->st_traceparent = PROF_UNSET;
     return conf;
 }
 
@@ -70,6 +71,7 @@ void *prof_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
         conf->reqprof_expr = base->reqprof_expr;
     }
     conf->reqprof_hz = MERGE_INT(reqprof_hz);
+    conf->st_traceparent = MERGE_INT(st_traceparent);
     conf->up_mode = MERGE_INT(up_mode);
     conf->up_prefix = add->up_prefix ? add->up_prefix : base->up_prefix;
     conf->store = MERGE_INT(store);
@@ -111,6 +113,7 @@ void *prof_config_srv_create(apr_pool_t *p, server_rec *s)
     conf->max_spans = PROF_UNSET;
     conf->metrics_keys = PROF_UNSET;
     conf->max_routes = PROF_UNSET;
+    conf->trace_ctx = PROF_UNSET;
     conf->store.queue_size = PROF_UNSET;
     conf->store.batch_rows = PROF_UNSET;
     conf->store.batch_interval_us = -1;
@@ -139,6 +142,7 @@ void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
                    ? apr_array_append(p, add->routes, base->routes)
                    : (add->routes ? add->routes : base->routes);
     conf->max_routes = MERGE_INT(max_routes);
+    conf->trace_ctx = MERGE_INT(trace_ctx);
     conf->buckets = add->buckets ? add->buckets : base->buckets;
     /* Global: only the main server's counts (the setters refuse vhosts). */
     conf->store = base->store;
@@ -433,6 +437,16 @@ static void check_scope(apr_pool_t *p, server_rec *s,
                              d->filename, d->line_num, section_of(p, d),
                              off_at->filename, off_at->line_num);
             }
+        }
+        else if (is_directive(d, "ProfilerTraceContext")
+                 && prof_config_parse_flag(first_arg(p, d)) == 1
+                 && !server_on) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         PROFLOGNO(00391) "ProfilerTraceContext On at %s:%d, "
+                         "in %s, has no effect: Profiler is On nowhere in "
+                         "this server, and a request's trace context is "
+                         "part of its profile", d->filename, d->line_num,
+                         section_of(p, d));
         }
         else if (d->first_child && !is_directive(d, "<VirtualHost")) {
             check_scope(p, s, d->first_child, off_at, server_on);

@@ -64,6 +64,8 @@ typedef struct {
     int reqprof_mode;           /**< ProfilerRequestProfile; PROF_UNSET */
     ap_expr_info_t *reqprof_expr; /**< with its expr= */
     int reqprof_hz;             /**< ProfilerRequestProfileHz; PROF_UNSET */
+    /** ProfilerServerTimingTraceparent; PROF_UNSET */
+    int st_traceparent;
 } prof_dir_conf_t;
 
 /** ProfilerRoute */
@@ -121,6 +123,7 @@ typedef struct {
     const char *metrics_vhost;
     prof_agg_str_t metrics_vhost_key;   /**< metrics_vhost, hashed */
     void *metrics_agg;          /**< prof_agg_t *; NULL: metrics off */
+    int trace_ctx;              /**< ProfilerTraceContext; PROF_UNSET */
 } prof_srv_conf_t;
 
 /** Defaults, in one place. */

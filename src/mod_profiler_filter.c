@@ -21,6 +21,7 @@
 #include "mod_profiler_span.h"
 #include "mod_profiler_collect.h"
 #include "mod_profiler_upstream.h"
+#include "mod_profiler_trace.h"
 
 /* The most our phase entries can take: ", " + name + ";dur=" + 20 digits
  * + "." + 3 decimals each. The value is written straight into a request
@@ -55,6 +56,9 @@ static void write_server_timing(request_rec *r, prof_req_t *rq)
     }
     /* ... then ours. */
     prof_phase_write_st(&rq->phases, rq->ttfb_us, &st);
+    if (rq->trace) {
+        prof_trace_write_st(r, rq, &st);
+    }
     /* Other modules' spans and metrics that ended before now, after ours
      * and in start order. */
     if (spans) {

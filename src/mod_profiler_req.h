@@ -37,6 +37,9 @@ typedef struct {
     int spans_cleanup;              /**< the set's cleanup is registered */
     void *upstream;                 /**< the running `upstream` prof_span_t */
     apr_interval_time_t ttfb_us;    /**< request start until headers left */
+    void *trace;                    /**< prof_trace_req_t * (W3C trace
+                                         context, mod_profiler_trace.c);
+                                         NULL without ProfilerTraceContext */
     void *cpuprof;                  /**< CPU profile state (sample label,
                                          ProfilerRequestProfile's session):
                                          mod_profiler_profile.c's; NULL */

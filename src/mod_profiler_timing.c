@@ -16,6 +16,7 @@
 #include "mod_profiler_collect.h"
 #include "mod_profiler_req.h"
 #include "mod_profiler_profile.h"
+#include "mod_profiler_trace.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -42,6 +43,7 @@ static int hook_post_read_first(request_rec *r)
         if (rq) {
             ap_set_module_config(r->request_config, &profiler_module, rq);
             prof_phase_mark(&rq->phases, PROF_PHASE_POSTREAD);
+            prof_trace_join(r, rq);
         }
         return DECLINED;
     }
@@ -61,6 +63,7 @@ static int hook_post_read_first(request_rec *r)
     rq->spans_cleanup = 0;
     rq->upstream = NULL;
     rq->cpuprof = NULL;
+    rq->trace = NULL;
     rq->headers_sent = 0;
     rq->send_header = 0;
     rq->own = 0;
@@ -72,6 +75,9 @@ static int hook_post_read_first(request_rec *r)
         cc->cur = rq;
     }
     ap_set_module_config(r->request_config, &profiler_module, rq);
+    if (prof_config_srv(r->server)->trace_ctx > 0) {
+        prof_trace_start(r, rq);
+    }
     return DECLINED;
 }
 

@@ -40,6 +40,11 @@ def configtest(body):
     ("ProfilerMaxSpans 4097", "ProfilerMaxSpans: '4097' is not valid"),
     ("<Location /x>\nProfilerMaxSpans 8\n</Location>",
      "ProfilerMaxSpans not allowed in <Location> context"),
+    ("ProfilerTraceContext maybe", "ProfilerTraceContext must be On or Off"),
+    ("<Location /x>\nProfilerTraceContext On\n</Location>",
+     "ProfilerTraceContext not allowed in <Location> context"),
+    ("ProfilerServerTimingTraceparent 1",
+     "ProfilerServerTimingTraceparent must be On or Off"),
 ])
 def test_bad_value_fails_configtest(line, needle):
     res = configtest(line)
@@ -183,3 +188,22 @@ def test_the_warning_is_logged_once_at_startup_and_again_on_restart():
         assert "PROF00121" not in srv.proc.stdout.read()
     finally:
         srv.cleanup()
+
+
+@pytest.mark.parametrize("vhost_on, warnings", [("", 2), ("Profiler On", 0)])
+def test_trace_context_where_profiler_is_on_nowhere_warns(vhost_on, warnings):
+    res, conf, lines = configtest_out(
+        "ProfilerTraceContext On\n"
+        "<VirtualHost 127.0.0.1:@PORT@>\n    ServerName v.test\n"
+        "    ProfilerTraceContext On\n    %s\n</VirtualHost>\n" % vhost_on)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "Syntax OK" in out, out
+    # No request has a profile to carry the trace: said for each, with
+    # its place. Profiler On in the vhost: its requests have one, and the
+    # main server's setting is what the vhost inherits.
+    assert out.count("PROF00391") == warnings, out
+    if warnings:
+        assert ("PROF00391: ProfilerTraceContext On at %s:%d, in the server "
+                "configuration, has no effect: Profiler is On nowhere in "
+                "this server" % (conf, line_of(lines, "ProfilerTraceContext On"))
+                ) in out, out

@@ -1,0 +1,184 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <string.h>
+
+#include "apr_general.h"
+#include "apr_time.h"
+
+#include "prof_trace.h"
+
+/* Hex digit values plus one; 0 for anything that is not a lower-case hex
+ * digit (the specification refuses upper case). */
+static const unsigned char hexval1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+    ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+    ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* n bytes from 2n hex digits; 0 when one is not a lower-case hex digit. */
+static int unhex(const char *s, unsigned char *out, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        unsigned char hi = hexval1[(unsigned char)s[2 * i]];
+        unsigned char lo = hexval1[(unsigned char)s[2 * i + 1]];
+
+        if (!hi || !lo) {
+            return 0;
+        }
+        out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+    }
+    return 1;
+}
+
+static int all_zero(const unsigned char *b, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        if (b[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int prof_traceparent_parse(const char *value, prof_trace_ctx_t *out)
+{
+    prof_trace_ctx_t c;
+    unsigned char version;
+    apr_size_t len;
+
+    if (value == NULL) {
+        return 0;
+    }
+    len = strnlen(value, PROF_TRACEPARENT_LEN + 1);
+    if (len < PROF_TRACEPARENT_LEN
+        || !unhex(value, &version, 1) || version == 0xff
+        || value[2] != '-' || value[35] != '-' || value[52] != '-') {
+        return 0;
+    }
+    /* Version 00 is exactly this long; a later one may carry more, after
+     * a '-' (what a version-00 reader must ignore). */
+    if (len > PROF_TRACEPARENT_LEN
+        && (version == 0 || value[PROF_TRACEPARENT_LEN] != '-')) {
+        return 0;
+    }
+    if (!unhex(value + 3, c.trace_id, 16) || !unhex(value + 36, c.span_id, 8)
+        || !unhex(value + 53, &c.flags, 1)
+        || all_zero(c.trace_id, 16) || all_zero(c.span_id, 8)) {
+        return 0;
+    }
+    *out = c;
+    return 1;
+}
+
+void prof_trace_hex(const unsigned char *bytes, apr_size_t n, char *out)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        out[2 * i] = hexdig[bytes[i] >> 4];
+        out[2 * i + 1] = hexdig[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void prof_traceparent_format(const prof_trace_ctx_t *ctx, char *buf)
+{
+    buf[0] = '0';
+    buf[1] = '0';
+    buf[2] = '-';
+    prof_trace_hex(ctx->trace_id, 16, buf + 3);
+    buf[35] = '-';
+    prof_trace_hex(ctx->span_id, 8, buf + 36);
+    buf[52] = '-';
+    prof_trace_hex(&ctx->flags, 1, buf + 53);
+}
+
+/* ---- ids ---------------------------------------------------------------- */
+
+/* xoshiro256** (Blackman and Vigna), one state per thread. A thread's state
+ * lives in its TLS: no lock and no sharing. A forked child inherits its
+ * parent thread's state, so the state also records the process's
+ * generation (prof_trace_forked() bumps it in every new child) and is
+ * seeded anew when that changed. */
+typedef struct {
+    apr_uint64_t s[4];
+    apr_uint32_t gen;           /**< the generation it was seeded in; 0 none */
+} rng_t;
+
+static __thread rng_t rng;
+static volatile apr_uint32_t generation = 1;
+
+void prof_trace_forked(void)
+{
+    __atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
+}
+
+static APR_INLINE apr_uint64_t rotl(apr_uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static apr_uint64_t splitmix(apr_uint64_t *x)
+{
+    apr_uint64_t z = (*x += APR_UINT64_C(0x9e3779b97f4a7c15));
+
+    z = (z ^ (z >> 30)) * APR_UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * APR_UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static void seed(rng_t *g, apr_uint32_t gen)
+{
+    apr_uint64_t mix;
+    int i;
+
+    if (apr_generate_random_bytes((unsigned char *)g->s, sizeof(g->s))
+        != APR_SUCCESS || all_zero((unsigned char *)g->s, sizeof(g->s))) {
+        /* No random source: the clock and where this thread's state is,
+         * spread over the whole state. */
+        mix = (apr_uint64_t)apr_time_now() ^ (apr_uint64_t)(apr_uintptr_t)g;
+        for (i = 0; i < 4; ++i) {
+            g->s[i] = splitmix(&mix);
+        }
+    }
+    g->gen = gen;
+}
+
+static apr_uint64_t next(void)
+{
+    rng_t *g = &rng;
+    apr_uint32_t gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
+    apr_uint64_t result, t;
+
+    if (g->gen != gen) {
+        seed(g, gen);
+    }
+    result = rotl(g->s[1] * 5, 7) * 9;
+    t = g->s[1] << 17;
+    g->s[2] ^= g->s[0];
+    g->s[3] ^= g->s[1];
+    g->s[1] ^= g->s[2];
+    g->s[0] ^= g->s[3];
+    g->s[2] ^= t;
+    g->s[3] = rotl(g->s[3], 45);
+    return result;
+}
+
+void prof_trace_random(unsigned char *out, apr_size_t n)
+{
+    apr_size_t i;
+
+    do {
+        for (i = 0; i + 8 <= n; i += 8) {
+            apr_uint64_t v = next();
+
+            memcpy(out + i, &v, 8);
+        }
+    } while (all_zero(out, n));
+}
