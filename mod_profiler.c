@@ -33,6 +33,7 @@
 #include "mod_profiler_status.h"
 #include "mod_profiler_profile.h"
 #include "mod_profiler_trace.h"
+#include "mod_profiler_otlp.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -171,6 +172,41 @@ static const command_rec profiler_cmds[] = {
                  "On|Off: a traceparent entry naming the request's span in "
                  "Server-Timing, where ProfilerTraceContext is On "
                  "(default Off)"),
+
+    /* OpenTelemetry export (main server only). */
+    AP_INIT_TAKE1("ProfilerOTLPEndpoint", prof_otlp_set, NULL, RSRC_CONF,
+                  "The collector's OTLP/HTTP traces URL, e.g. "
+                  "http://otel-collector:4318/v1/traces: export every "
+                  "request as a trace (default: no export)"),
+    AP_INIT_TAKE1("ProfilerOTLPServiceName", prof_otlp_set, NULL, RSRC_CONF,
+                  "service.name of the exported traces (default httpd)"),
+    AP_INIT_TAKE1("ProfilerOTLPProtocol", prof_otlp_set, NULL, RSRC_CONF,
+                  "http/protobuf|http/json (default http/protobuf)"),
+    AP_INIT_TAKE1("ProfilerOTLPCompression", prof_otlp_set, NULL, RSRC_CONF,
+                  "gzip|none (default none)"),
+    AP_INIT_TAKE2("ProfilerOTLPHeader", prof_otlp_set2, NULL, RSRC_CONF,
+                  "<name> <value>: a header on every export (a vendor's API "
+                  "key); repeatable"),
+    AP_INIT_TAKE2("ProfilerOTLPResource", prof_otlp_set2, NULL, RSRC_CONF,
+                  "<key> <value>: a resource attribute of the exported "
+                  "traces; repeatable"),
+    AP_INIT_TAKE1("ProfilerOTLPSample", prof_otlp_set, NULL, RSRC_CONF,
+                  "The share of new traces exported, 0-1 (default 1); a "
+                  "caller's traceparent decides for its trace"),
+    AP_INIT_TAKE1("ProfilerOTLPQueue", prof_otlp_set, NULL, RSRC_CONF,
+                  "Requests waiting for export per child, 1-1000000 "
+                  "(default 2048); more are dropped and counted"),
+    AP_INIT_TAKE12("ProfilerOTLPBatch", prof_otlp_set_batch, NULL, RSRC_CONF,
+                   "<requests> [<ms>]: the most requests per export, "
+                   "1-10000 (default 512), and the longest wait for a full "
+                   "batch, 1-60000 ms (default 1000)"),
+    AP_INIT_TAKE1("ProfilerOTLPTimeout", prof_otlp_set, NULL, RSRC_CONF,
+                  "The longest an export may take, 1-60000 ms "
+                  "(default 500)"),
+    AP_INIT_TAKE1("ProfilerOTLPCACertificateFile", prof_otlp_set, NULL,
+                  RSRC_CONF,
+                  "CA certificates (PEM) to check an https:// collector "
+                  "against, instead of the system's"),
     { NULL }
 };
 
@@ -273,6 +309,7 @@ static void profiler_register_hooks(apr_pool_t *p)
     prof_filter_register_hooks(p);
     prof_upstream_register_hooks(p);
     prof_trace_register_hooks(p);
+    prof_otlp_register_hooks(p);
     prof_store_register_hooks(p);
     prof_report_register_hooks(p);
     prof_metrics_register_hooks(p);

@@ -12,14 +12,16 @@ set -euo pipefail
 # The CPU profiler links libunwind (unwinding in signal context), libdw and
 # libelf (symbols, file:line) and zlib (gzipped pprof).
 build=(gcc make libc6-dev pkg-config apache2 apache2-dev apache2-utils
-       libunwind-dev libdw-dev libelf-dev zlib1g-dev)
+       libunwind-dev libdw-dev libelf-dev zlib1g-dev
+       libcurl4-openssl-dev)   # OTLP export over HTTP(S)
 case "${1:-test}" in
   test)  want=("${build[@]}" locales check libsubunit-dev clang libclang-rt-14-dev
                python3 python3-pytest python3-h2 curl
                chromium sqlite3 libsqlite3-dev libaprutil1-dbd-sqlite3
                libaprutil1-dbd-pgsql postgresql apache2-utils
                prometheus   # promtool and the server: metrics tests
-               golang-go) ;;  # go tool pprof reads our CPU profiles
+               golang-go      # go tool pprof reads our CPU profiles
+               protobuf-compiler) ;;  # protoc decodes our OTLP exports
   # The demo also builds examples/mod_profiler_example.c with apxs (in
   # apache2-dev) and uses mod_cgid and mod_proxy_http (in apache2).
   demo)  want=("${build[@]}" curl sqlite3 libaprutil1-dbd-sqlite3) ;;

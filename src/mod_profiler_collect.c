@@ -135,6 +135,17 @@ static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
     return name;
 }
 
+const char *prof_collect_route(request_rec *r, prof_req_t *rq)
+{
+    request_rec *first = rq->r;
+    const char *path = first->parsed_uri.path ? first->parsed_uri.path
+                                              : first->uri;
+    prof_agg_str_t key;
+
+    return route_of(r, prof_config_srv(first->server), path ? path : "",
+                    prof_req_final(r)->status, &key);
+}
+
 /* What a request brings to the store, decided and written out of line:
  * most requests are counted in the metrics and not stored (ProfilerStoreRate
  * keeps a few hundred a second), and the row's room on the stack would

@@ -44,4 +44,8 @@ int prof_collect_wanted_enabled(request_rec *r);
  */
 void prof_collect_request(request_rec *r, prof_req_t *rq);
 
+/** The route r is counted and stored under (the initial request's path,
+ * the final status), for other readers such as the OTLP exporter. */
+const char *prof_collect_route(request_rec *r, prof_req_t *rq);
+
 #endif /* MOD_PROFILER_COLLECT_H */

@@ -143,6 +143,7 @@ void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
                    : (add->routes ? add->routes : base->routes);
     conf->max_routes = MERGE_INT(max_routes);
     conf->trace_ctx = MERGE_INT(trace_ctx);
+    conf->otlp = base->otlp;    /* global: the main server's */
     conf->buckets = add->buckets ? add->buckets : base->buckets;
     /* Global: only the main server's counts (the setters refuse vhosts). */
     conf->store = base->store;

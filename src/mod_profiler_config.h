@@ -124,6 +124,8 @@ typedef struct {
     prof_agg_str_t metrics_vhost_key;   /**< metrics_vhost, hashed */
     void *metrics_agg;          /**< prof_agg_t *; NULL: metrics off */
     int trace_ctx;              /**< ProfilerTraceContext; PROF_UNSET */
+    void *otlp;                 /**< ProfilerOTLP* settings (main server
+                                     only; mod_profiler_otlp.c); NULL */
 } prof_srv_conf_t;
 
 /** Defaults, in one place. */

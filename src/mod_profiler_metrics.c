@@ -23,11 +23,14 @@ typedef struct {
     apr_uint64_t magic;
     apr_uint64_t agg_size;      /* bytes of the block that follows */
     apr_uint64_t rows[PROF_METRICS_ROWS_KINDS];
-    apr_uint64_t pad[2];        /* the block starts 64 bytes in */
+    apr_uint64_t otlp[PROF_METRICS_OTLP_KINDS];
+    apr_uint64_t pad[7];        /* the block starts 128 bytes in */
 } seg_head_t;
 
-#define SEG_MAGIC  APR_UINT64_C(0x4d50524f464d4554)   /* "MPROFMET" */
-#define SEG_HEAD   64
+/* "MPROFME2": the OTLP counters made the header 128 bytes; a segment of
+ * the 64-byte layout is foreign and made anew. */
+#define SEG_MAGIC  APR_UINT64_C(0x4d50524f464d4532)
+#define SEG_HEAD   128
 
 /* What outlives a configuration generation: in the process pool. */
 typedef struct {
@@ -56,6 +59,22 @@ void prof_metrics_count_rows(prof_metrics_rows_t kind, apr_uint64_t n)
 {
     if (seg && n) {
         __atomic_fetch_add(&seg->rows[kind], n, __ATOMIC_RELAXED);
+    }
+}
+
+void prof_metrics_count_otlp(prof_metrics_otlp_t kind, apr_uint64_t n)
+{
+    if (seg && n) {
+        __atomic_fetch_add(&seg->otlp[kind], n, __ATOMIC_RELAXED);
+    }
+}
+
+void prof_metrics_otlp(apr_uint64_t out[PROF_METRICS_OTLP_KINDS])
+{
+    int i;
+
+    for (i = 0; i < PROF_METRICS_OTLP_KINDS; ++i) {
+        out[i] = seg ? __atomic_load_n(&seg->otlp[i], __ATOMIC_RELAXED) : 0;
     }
 }
 

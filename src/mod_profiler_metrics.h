@@ -74,6 +74,22 @@ void prof_metrics_count_rows(prof_metrics_rows_t kind, apr_uint64_t n);
 /** The row counters, read now (0 when metrics are off). */
 void prof_metrics_rows(apr_uint64_t out[PROF_METRICS_ROWS_KINDS]);
 
+/** The OTLP exporter's request counters, server-wide. */
+typedef enum {
+    PROF_METRICS_OTLP_EXPORTED = 0, /**< accepted by the collector */
+    PROF_METRICS_OTLP_DROPPED,      /**< refused by a full or closed queue */
+    PROF_METRICS_OTLP_FAILED,       /**< the collector refused them, or
+                                         never answered before a stop */
+    PROF_METRICS_OTLP_KINDS
+} prof_metrics_otlp_t;
+
+/** Count n requests of a kind, from any thread of any child; nothing when
+ *  metrics are off. */
+void prof_metrics_count_otlp(prof_metrics_otlp_t kind, apr_uint64_t n);
+
+/** The OTLP counters, read now (0 when metrics are off). */
+void prof_metrics_otlp(apr_uint64_t out[PROF_METRICS_OTLP_KINDS]);
+
 void prof_metrics_register_hooks(apr_pool_t *p);
 
 /** The Prometheus handler (mod_profiler_metrics_handler.c). */

@@ -21,6 +21,7 @@
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
 #include "mod_profiler_metrics.h"
+#include "mod_profiler_otlp.h"
 
 static void write_rows(prof_prom_t *w)
 {
@@ -39,6 +40,26 @@ static void write_rows(prof_prom_t *w)
         const char *labels[] = { "result", result[i], NULL };
         prof_prom_sample_u64(w, "mod_profiler_store_rows_total", labels,
                              rows[i]);
+    }
+}
+
+static void write_otlp(prof_prom_t *w)
+{
+    static const char *const result[PROF_METRICS_OTLP_KINDS] = {
+        "exported", "dropped", "failed"
+    };
+    apr_uint64_t n[PROF_METRICS_OTLP_KINDS];
+    int i;
+
+    prof_metrics_otlp(n);
+    prof_prom_family(w, "mod_profiler_otlp_requests_total", "counter", NULL,
+                     "Requests whose traces the OTLP exporter got accepted "
+                     "by the collector, dropped (queue full), or lost (the "
+                     "collector refused them), across all children");
+    for (i = 0; i < PROF_METRICS_OTLP_KINDS; ++i) {
+        const char *labels[] = { "result", result[i], NULL };
+        prof_prom_sample_u64(w, "mod_profiler_otlp_requests_total", labels,
+                             n[i]);
     }
 }
 
@@ -70,6 +91,9 @@ int prof_metrics_handle(request_rec *r)
     w = prof_prom_create(r->pool, f);
     prof_prom_write_agg(w, snap, prof_config_srv(r->server)->buckets);
     write_rows(w);
+    if (prof_otlp_on()) {
+        write_otlp(w);
+    }
     text = prof_prom_finish(w, &len);
 
     ap_set_content_type(r, prof_prom_content_type(f));

@@ -17,6 +17,7 @@
 #include "mod_profiler_req.h"
 #include "mod_profiler_profile.h"
 #include "mod_profiler_trace.h"
+#include "mod_profiler_otlp.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -214,7 +215,7 @@ static int hook_log_last(request_rec *r)
     prof_req_t *rq = prof_req_get(r);
     request_rec *last;
     prof_phase_rec_t *ph;
-    int wanted, store, trace;
+    int wanted, store, trace, otlp;
 
     if (!rq) {
         return DECLINED;
@@ -240,7 +241,8 @@ static int hook_log_last(request_rec *r)
     wanted = prof_record_wanted();
     store = prof_collect_wanted_enabled(last);
     trace = APLOGrtrace1(last);
-    if (!wanted && !store && !trace) {
+    otlp = rq->trace != NULL && prof_otlp_on();
+    if (!wanted && !store && !trace && !otlp) {
         return DECLINED;
     }
     prof_phase_total(ph, prof_phase_fold(ph));
@@ -256,6 +258,9 @@ static int hook_log_last(request_rec *r)
     }
     if (trace) {
         trace_record(r, rq);
+    }
+    if (otlp && !rq->own) {
+        prof_otlp_capture(r, rq);
     }
     return DECLINED;
 }

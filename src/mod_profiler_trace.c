@@ -15,6 +15,7 @@
 #include "mod_profiler_config.h"
 #include "mod_profiler_req.h"
 #include "mod_profiler_trace.h"
+#include "mod_profiler_otlp.h"
 
 #define TRACEPARENT "traceparent"
 #define TRACESTATE "tracestate"
@@ -44,7 +45,9 @@ void prof_trace_start(request_rec *r, prof_req_t *rq)
         /* A trace of our own. A tracestate without a valid traceparent
          * belongs to no trace: it is not passed on. */
         prof_trace_random(t->ctx.trace_id, sizeof(t->ctx.trace_id));
-        t->ctx.flags = PROF_TRACE_SAMPLED;
+        /* ProfilerOTLPSample decides for new traces (1 without export). */
+        t->ctx.flags = !prof_otlp_on() || prof_trace_draw() < prof_otlp_sample()
+                       ? PROF_TRACE_SAMPLED : 0;
         t->has_parent = 0;
         apr_table_unset(r->headers_in, TRACESTATE);
     }

@@ -182,3 +182,8 @@ void prof_trace_random(unsigned char *out, apr_size_t n)
         }
     } while (all_zero(out, n));
 }
+
+double prof_trace_draw(void)
+{
+    return (double)(next() >> 11) * (1.0 / 9007199254740992.0);
+}

@@ -57,6 +57,9 @@ void prof_trace_hex(const unsigned char *bytes, apr_size_t n, char *out);
  * generator. */
 void prof_trace_random(unsigned char *out, apr_size_t n);
 
+/** A uniform draw in [0, 1) from this thread's generator. */
+double prof_trace_draw(void);
+
 /** Every thread's generator is seeded anew at its next use: called in each
  * new child process (a fork copies the parent's state). */
 void prof_trace_forked(void);

@@ -333,7 +333,7 @@ def test_bad_directives_fail_the_configtest(directive, needle):
 
 def _segment(pid):
     """Where the metrics segment starts in pid's memory: in the shared
-    anonymous mapping whose first bytes hold our magic ("MPROFMET",
+    anonymous mapping whose first bytes hold our magic ("MPROFME2",
     little endian; APR keeps the segment's size before it)."""
     found = []
     with open("/proc/%d/maps" % pid) as maps, \
@@ -345,7 +345,7 @@ def _segment(pid):
             lo, hi = (int(x, 16) for x in f[0].split("-"))
             mem.seek(lo)
             head = mem.read(64)
-            at = head.find(b"TEMFORPM")
+            at = head.find(b"2EMFORPM")
             if at >= 0 and at % 8 == 0:
                 found.append(lo + at)
     assert len(found) == 1, found
@@ -364,8 +364,8 @@ def test_a_corrupt_segment_is_made_anew_with_a_log_line(where):
             assert get(srv.port, "/index.html") == 200
         assert requests_of(srv, "/index.html", 3) == 3
         start = _segment(srv.proc.pid)
-        # our header is the first 64 bytes; prof_agg's follows
-        at = start + (8 if where == "segment header" else 64 + 16)
+        # our header is the first 128 bytes; prof_agg's follows
+        at = start + (8 if where == "segment header" else 128 + 16)
         with open("/proc/%d/mem" % srv.proc.pid, "r+b", 0) as mem:
             mem.seek(at)
             mem.write(b"\xa5" * 24)

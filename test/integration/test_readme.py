@@ -49,6 +49,7 @@ import urllib.request
 import pytest
 
 from harness import HTTPD, MODULE_SO, MODULES_DIR, ROOT, Httpd, run_user
+from otlp import OtlpReceiver
 
 README = os.path.join(ROOT, "README.md")
 
@@ -235,7 +236,7 @@ def stored_rows(db):
         return 0
 
 
-def check_runs(srv, label, snippet):
+def check_runs(srv, label, snippet, receiver=None):
     """Start it, send a request, see it stored if the snippet (with
     SYSTEM_PATHS applied) stores, stop, and read the error log."""
     srv.start()
@@ -253,6 +254,12 @@ def check_runs(srv, label, snippet):
             assert stored_rows(m.group(1)) >= 1, (
                 "%s: the request was not stored in %s\n%s"
                 % (label, m.group(1), srv.read_error_log()))
+        if receiver:
+            deadline = time.time() + 10
+            while not receiver.spans() and time.time() < deadline:
+                time.sleep(0.1)
+            assert receiver.spans(), "%s: nothing was exported\n%s" % (
+                label, srv.read_error_log())
     finally:
         srv.stop()
     problems = srv.log_problems()
@@ -285,13 +292,23 @@ def test_every_apache_block_is_found():
                          ids=["README.md:%d" % s[0] for s in APACHE_SNIPPETS])
 def test_apache_snippet(built_module, lineno, snippet):
     label = "README.md:%d" % lineno
+    # A snippet that exports to a collector gets one, a real OTLP receiver,
+    # where its URL says; the request must reach it.
+    receiver = None
+    m = re.search(r"^\s*ProfilerOTLPEndpoint\s+(\S+)", snippet, re.M)
+    if m:
+        receiver = OtlpReceiver()
+        receiver.start()
+        snippet = snippet.replace(m.group(1), receiver.url)
     srv, system, ours = server_for(snippet, "readme")
     try:
         run_setup_commands(srv.root, system)
         check_config(srv, label, snippet)
-        check_runs(srv, label, ours)
+        check_runs(srv, label, ours, receiver)
     finally:
         srv.cleanup()
+        if receiver:
+            receiver.close()
 
 
 def test_every_shell_command_is_run_or_accounted_for():

@@ -1,0 +1,986 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include "apr_date.h"
+#include "apr_signal.h"
+#include "apr_lib.h"
+#include "apr_file_info.h"
+#include "apr_strings.h"
+#include "apr_uri.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "ap_mpm.h"
+
+#include "prof_otlp.h"
+#include "prof_phase.h"
+#include "prof_queue.h"
+#include "prof_span.h"
+#include "prof_trace.h"
+#include "mod_profiler_private.h"
+#include "mod_profiler_config.h"
+#include "mod_profiler_collect.h"
+#include "mod_profiler_metrics.h"
+#include "mod_profiler_req.h"
+#include "mod_profiler_span.h"
+#include "mod_profiler_trace.h"
+#include "mod_profiler_otlp.h"
+
+#define DEFAULT_SERVICE     "httpd"
+#define DEFAULT_QUEUE       2048
+#define DEFAULT_BATCH       512
+#define DEFAULT_DELAY_US    apr_time_from_msec(1000)
+#define DEFAULT_TIMEOUT_US  apr_time_from_msec(500)
+/* While the collector is away: a new attempt at least this often. */
+#define RETRY_MAX_US        apr_time_from_sec(5)
+#define RETRY_FIRST_US      apr_time_from_msec(250)
+/* Bounds of what a request puts into its spans. */
+#define PATH_MAX_BYTES      2048
+#define UA_MAX_BYTES        512
+#define STATE_MAX_BYTES     512
+#define ROUTE_MAX_BYTES     256
+
+/* The main server's settings (the directives are refused in a vhost). */
+typedef struct {
+    const char *endpoint;           /* NULL: no export */
+    const char *service;
+    int json;                       /* PROF_UNSET: protobuf */
+    int gzip;                       /* PROF_UNSET: none */
+    apr_array_header_t *headers;    /* "Name: value" */
+    apr_array_header_t *resource;   /* prof_otlp_attr_t */
+    double sample;                  /* < 0: unset (1) */
+    int queue;                      /* PROF_UNSET */
+    int batch;                      /* PROF_UNSET */
+    apr_interval_time_t delay_us;   /* < 0: unset */
+    apr_interval_time_t timeout_us; /* < 0: unset */
+    const char *ca_file;            /* NULL: the system's */
+    int any;                        /* some ProfilerOTLP* directive */
+} otlp_conf_t;
+
+/* This generation's, set by post_config in the parent before any child
+ * exists and read-only afterwards (children inherit them). */
+static otlp_conf_t *active;
+static prof_otlp_resource_t resource;
+static double sample_share = 1.0;
+
+/* The child's exporter: its queue, and what its thread alone uses. */
+typedef struct {
+    prof_queue_t *q;
+    prof_writer_t *w;
+    CURL *curl;
+    struct curl_slist *hdrs;
+    apr_pool_t *bp;                 /* per batch; unmanaged, own allocator */
+    server_rec *s;
+    apr_interval_time_t retry_after_us;   /* from the last answer */
+    int down;                       /* an outage is on */
+    int giving_up;                  /* stopping, and the collector failed */
+    apr_uint64_t dropped_at_down;   /* queue drops when it began */
+    char err[CURL_ERROR_SIZE];
+} exporter_t;
+
+static exporter_t *exporter;        /* child_init; NULL: none */
+
+/* prefork kills a child with a handler that destroys its pool inside the
+ * signal handler (see otlp_child_exit()): ours, in front, notes it. */
+static volatile sig_atomic_t killed;
+static void (*prev_term)(int), (*prev_hup)(int);
+
+/* A queue item: one request's encoded spans (prof_otlp_spans()). */
+typedef struct {
+    apr_size_t len;
+    char data[1];
+} item_t;
+
+int prof_otlp_on(void)
+{
+    return active != NULL;
+}
+
+double prof_otlp_sample(void)
+{
+    return sample_share;
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+static otlp_conf_t *conf_of(server_rec *s)
+{
+    prof_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                               &profiler_module);
+
+    if (sc->otlp == NULL) {
+        otlp_conf_t *c = apr_pcalloc(s->process->pconf, sizeof(*c));
+
+        c->json = PROF_UNSET;
+        c->gzip = PROF_UNSET;
+        c->sample = -1;
+        c->queue = PROF_UNSET;
+        c->batch = PROF_UNSET;
+        c->delay_us = -1;
+        c->timeout_us = -1;
+        sc->otlp = c;
+    }
+    return sc->otlp;
+}
+
+static const char *number(cmd_parms *cmd, const char *arg, apr_int64_t lo,
+                          apr_int64_t hi, const char *what, apr_int64_t *out)
+{
+    char *end = NULL;
+
+    errno = 0;
+    *out = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || *out < lo || *out > hi) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a number "
+                            "of %s from %" APR_INT64_T_FMT " to %"
+                            APR_INT64_T_FMT, cmd->cmd->name, arg, what, lo,
+                            hi);
+    }
+    return NULL;
+}
+
+static int is_token(const char *s)
+{
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; ++s) {
+        if (!apr_isalnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *prof_otlp_set(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *name = cmd->cmd->name;
+    otlp_conf_t *c;
+    apr_int64_t v;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    c = conf_of(cmd->server);
+    c->any = 1;
+    if (!strcasecmp(name, "ProfilerOTLPEndpoint")) {
+        apr_uri_t u;
+
+        if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme
+            || (strcasecmp(u.scheme, "http") && strcasecmp(u.scheme, "https"))
+            || !u.hostname || !*u.hostname || u.fragment) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use an "
+                                "http:// or https:// URL such as "
+                                "http://otel-collector:4318/v1/traces",
+                                name, arg);
+        }
+        c->endpoint = apr_pstrdup(cmd->pool, arg);
+    }
+    else if (!strcasecmp(name, "ProfilerOTLPServiceName")) {
+        if (!*arg || strlen(arg) > 255) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a "
+                                "name of 1 to 255 bytes", name, arg);
+        }
+        c->service = prof_otlp_utf8(arg, 255, cmd->pool);
+    }
+    else if (!strcasecmp(name, "ProfilerOTLPProtocol")) {
+        if (!strcasecmp(arg, "http/protobuf")) {
+            c->json = 0;
+        }
+        else if (!strcasecmp(arg, "http/json")) {
+            c->json = 1;
+        }
+        else {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use "
+                                "http/protobuf or http/json", name, arg);
+        }
+    }
+    else if (!strcasecmp(name, "ProfilerOTLPCompression")) {
+        if (!strcasecmp(arg, "gzip")) {
+            c->gzip = 1;
+        }
+        else if (!strcasecmp(arg, "none")) {
+            c->gzip = 0;
+        }
+        else {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use gzip "
+                                "or none", name, arg);
+        }
+    }
+    else if (!strcasecmp(name, "ProfilerOTLPSample")) {
+        char *end = NULL;
+        double d;
+
+        errno = 0;
+        d = strtod(arg, &end);
+        if (errno || end == arg || *end || !(d >= 0 && d <= 1)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a "
+                                "fraction from 0 to 1", name, arg);
+        }
+        c->sample = d;
+    }
+    else if (!strcasecmp(name, "ProfilerOTLPQueue")) {
+        if ((err = number(cmd, arg, 1, 1000000, "requests", &v))) {
+            return err;
+        }
+        c->queue = (int)v;
+    }
+    else if (!strcasecmp(name, "ProfilerOTLPTimeout")) {
+        if ((err = number(cmd, arg, 1, 60000, "milliseconds", &v))) {
+            return err;
+        }
+        c->timeout_us = apr_time_from_msec(v);
+    }
+    else if (!strcasecmp(name, "ProfilerOTLPCACertificateFile")) {
+        const char *path = ap_server_root_relative(cmd->pool, arg);
+        apr_finfo_t fi;
+
+        if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool)
+                         != APR_SUCCESS || fi.filetype != APR_REG) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a readable "
+                                "file", name, arg);
+        }
+        c->ca_file = path;
+    }
+    return NULL;
+}
+
+const char *prof_otlp_set2(cmd_parms *cmd, void *dconf, const char *a,
+                           const char *b)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *name = cmd->cmd->name;
+    otlp_conf_t *c;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    c = conf_of(cmd->server);
+    c->any = 1;
+    if (!strcasecmp(name, "ProfilerOTLPHeader")) {
+        if (!is_token(a)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a valid header "
+                                "name", name, a);
+        }
+        if (!strcasecmp(a, "Content-Type") || !strcasecmp(a, "Content-Length")
+            || !strcasecmp(a, "Content-Encoding") || !strcasecmp(a, "Host")) {
+            return apr_psprintf(cmd->pool, "%s: %s is the exporter's own "
+                                "header; it cannot be set", name, a);
+        }
+        if (strpbrk(b, "\r\n")) {
+            return apr_psprintf(cmd->pool, "%s: the value of %s must be one "
+                                "line", name, a);
+        }
+        if (c->headers == NULL) {
+            c->headers = apr_array_make(cmd->pool, 4, sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(c->headers, const char *) =
+            apr_pstrcat(cmd->pool, a, ": ", b, NULL);
+    }
+    else {      /* ProfilerOTLPResource */
+        prof_otlp_attr_t *at;
+
+        if (!*a || strlen(a) > 255) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a valid "
+                                "attribute name", name, a);
+        }
+        if (c->resource == NULL) {
+            c->resource = apr_array_make(cmd->pool, 4, sizeof(*at));
+        }
+        at = apr_array_push(c->resource);
+        at->key = prof_otlp_utf8(a, 255, cmd->pool);
+        at->s = prof_otlp_utf8(b, 4096, cmd->pool);
+        at->i = 0;
+    }
+    return NULL;
+}
+
+const char *prof_otlp_set_batch(cmd_parms *cmd, void *dconf, const char *a,
+                                const char *b)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    otlp_conf_t *c;
+    apr_int64_t v;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    c = conf_of(cmd->server);
+    c->any = 1;
+    if ((err = number(cmd, a, 1, 10000, "requests", &v))) {
+        return err;
+    }
+    c->batch = (int)v;
+    if (b) {
+        if ((err = number(cmd, b, 1, 60000, "milliseconds", &v))) {
+            return err;
+        }
+        c->delay_us = apr_time_from_msec(v);
+    }
+    return NULL;
+}
+
+/* ---- a request's spans ------------------------------------------------ */
+
+static const char *protocol_version(const request_rec *r)
+{
+    switch (r->proto_num) {
+    case HTTP_VERSION(1, 1): return "1.1";
+    case HTTP_VERSION(1, 0): return "1.0";
+    case HTTP_VERSION(2, 0): return "2";
+    case HTTP_VERSION(0, 9): return "0.9";
+    default:
+        return apr_psprintf(r->pool, "%d.%d", HTTP_VERSION_MAJOR(r->proto_num),
+                            HTTP_VERSION_MINOR(r->proto_num));
+    }
+}
+
+static prof_otlp_attr_t *attr_s(prof_otlp_attr_t *a, const char *k,
+                                const char *v)
+{
+    a->key = k;
+    a->s = v ? v : "";
+    a->i = 0;
+    return a + 1;
+}
+
+static prof_otlp_attr_t *attr_i(prof_otlp_attr_t *a, const char *k,
+                                apr_int64_t v)
+{
+    a->key = k;
+    a->s = NULL;
+    a->i = v;
+    return a + 1;
+}
+
+void prof_otlp_capture(request_rec *r, prof_req_t *rq)
+{
+    prof_trace_req_t *t = rq->trace;
+    request_rec *first = rq->r, *last = prof_req_final(r);
+    prof_phase_rec_t *ph = &rq->phases;
+    apr_pool_t *p = r->pool;
+    prof_span_info_t *api = NULL;
+    apr_size_t napi = 0, i, len;
+    prof_otlp_span_t *sp;
+    prof_otlp_attr_t *attrs, *a;
+    prof_otlp_trace_t tr;
+    apr_uint64_t start_ns, us;
+    const char *route, *method, *ua, *frag;
+    unsigned char (*api_ids)[8] = NULL;
+    int n = 0, phase;
+    item_t *item;
+
+    if (exporter == NULL || t == NULL || !(t->ctx.flags & PROF_TRACE_SAMPLED)) {
+        return;
+    }
+    if (prof_req_spans(rq)) {
+        napi = prof_req_finished_spans(r, rq, &api);
+    }
+    sp = apr_pcalloc(p, (1 + PROF_PHASE_TOTAL + napi) * sizeof(*sp));
+    prof_phase_firsts(ph);
+    start_ns = (apr_uint64_t)first->request_time * 1000u;
+
+    /* The server span. */
+    route = prof_otlp_utf8(prof_collect_route(r, rq), ROUTE_MAX_BYTES, p);
+    method = prof_otlp_utf8(first->method, 64, p);
+    ua = apr_table_get(first->headers_in, "User-Agent");
+    attrs = apr_palloc(p, 10 * sizeof(*attrs));
+    a = attr_s(attrs, "http.request.method", method);
+    a = attr_s(a, "url.path",
+               prof_otlp_utf8(first->parsed_uri.path ? first->parsed_uri.path
+                              : first->uri, PATH_MAX_BYTES, p));
+    a = attr_s(a, "url.scheme", ap_http_scheme(first));
+    a = attr_s(a, "http.route", route);
+    a = attr_i(a, "http.response.status_code", last->status);
+    a = attr_s(a, "server.address",
+               prof_otlp_utf8(first->hostname ? first->hostname
+                              : first->server->server_hostname, 255, p));
+    a = attr_i(a, "server.port", ap_get_server_port(first));
+    a = attr_s(a, "client.address", first->useragent_ip);
+    a = attr_s(a, "network.protocol.version", protocol_version(first));
+    if (ua) {
+        a = attr_s(a, "user_agent.original",
+                   prof_otlp_utf8(ua, UA_MAX_BYTES, p));
+    }
+    memcpy(sp[0].span_id, t->ctx.span_id, 8);
+    if (t->has_parent) {
+        const char *ts = apr_table_get(first->headers_in, "tracestate");
+
+        memcpy(sp[0].parent_id, t->parent, 8);
+        sp[0].trace_state = ts ? prof_otlp_utf8(ts, STATE_MAX_BYTES, p)
+                               : NULL;
+    }
+    sp[0].name = apr_pstrcat(p, method, " ", route, NULL);
+    sp[0].kind = PROF_OTLP_KIND_SERVER;
+    sp[0].status = last->status >= 500 ? PROF_OTLP_STATUS_ERROR
+                                       : PROF_OTLP_STATUS_UNSET;
+    sp[0].flags = t->ctx.flags;
+    sp[0].start_ns = start_ns;
+    sp[0].end_ns = start_ns
+                   + (apr_uint64_t)(ph->dur_us[PROF_PHASE_TOTAL] > 0
+                                    ? ph->dur_us[PROF_PHASE_TOTAL] : 0) * 1000u;
+    sp[0].attrs = attrs;
+    sp[0].nattrs = (int)(a - attrs);
+    n = 1;
+
+    /* A span for each phase that ran: from its first entry, as long as it
+     * took (a phase entered again after an internal redirect is one span of
+     * its whole time). */
+    for (phase = PROF_PHASE_READ; phase < PROF_PHASE_TOTAL; ++phase) {
+        if (!prof_phase_seen(ph, phase) || ph->first_us[phase] < 0) {
+            continue;
+        }
+        prof_trace_random(sp[n].span_id, 8);
+        memcpy(sp[n].parent_id, t->ctx.span_id, 8);
+        sp[n].name = prof_phase_name(phase);
+        sp[n].kind = PROF_OTLP_KIND_INTERNAL;
+        sp[n].flags = t->ctx.flags;
+        sp[n].start_ns = start_ns + (apr_uint64_t)ph->first_us[phase] * 1000u;
+        us = ph->dur_us[phase] > 0 ? (apr_uint64_t)ph->dur_us[phase] : 0;
+        sp[n].end_ns = sp[n].start_ns + us * 1000u;
+        n++;
+    }
+
+    /* The span API's spans, nested as they were; the wait for a proxied
+     * backend is the client span whose id the backend got as parent. */
+    if (napi) {
+        api_ids = apr_palloc(p, napi * sizeof(*api_ids));
+        for (i = 0; i < napi; ++i) {
+            if (t->has_upstream && !strcmp(api[i].name, "upstream")) {
+                memcpy(api_ids[i], t->upstream, 8);
+            }
+            else {
+                prof_trace_random(api_ids[i], 8);
+            }
+        }
+        for (i = 0; i < napi; ++i) {
+            int up = api[i].parent;
+
+            memcpy(sp[n].span_id, api_ids[i], 8);
+            memcpy(sp[n].parent_id,
+                   up >= 0 && (apr_size_t)up < napi ? api_ids[up]
+                                                    : t->ctx.span_id, 8);
+            sp[n].name = prof_otlp_utf8(api[i].name, PROF_SPAN_NAME_MAX, p);
+            sp[n].kind = memcmp(api_ids[i], t->upstream, 8) == 0
+                         && t->has_upstream ? PROF_OTLP_KIND_CLIENT
+                                            : PROF_OTLP_KIND_INTERNAL;
+            sp[n].flags = t->ctx.flags;
+            sp[n].start_ns = start_ns
+                             + (apr_uint64_t)(ph->read_us + api[i].start_us)
+                               * 1000u;
+            sp[n].end_ns = sp[n].start_ns + (apr_uint64_t)api[i].dur_us * 1000u;
+            if (api[i].desc) {
+                prof_otlp_attr_t *d = apr_palloc(p, sizeof(*d));
+
+                attr_s(d, "mod_profiler.desc",
+                       prof_otlp_utf8(api[i].desc, PROF_SPAN_DESC_MAX, p));
+                sp[n].attrs = d;
+                sp[n].nattrs = 1;
+            }
+            n++;
+        }
+    }
+
+    memcpy(tr.trace_id, t->ctx.trace_id, 16);
+    tr.spans = sp;
+    tr.nspans = n;
+    frag = prof_otlp_spans(&tr, active->json == 1, p, &len);
+    /* The queue's item is the request's encoded spans, copied out of its
+     * pool: malloc'd, bounded by the caps above. */
+    item = malloc(sizeof(*item) + len);
+    if (item == NULL) {
+        prof_metrics_count_otlp(PROF_METRICS_OTLP_DROPPED, 1);
+        return;
+    }
+    item->len = len;
+    memcpy(item->data, frag, len);
+    if (!prof_queue_push(exporter->q, item)) {
+        free(item);
+        prof_metrics_count_otlp(PROF_METRICS_OTLP_DROPPED, 1);
+    }
+}
+
+/* ---- the exporter thread ---------------------------------------------- */
+
+static size_t sink(char *ptr, size_t size, size_t nmemb, void *baton)
+{
+    (void)ptr; (void)baton;
+    return size * nmemb;
+}
+
+/* Retry-After: delta-seconds or an HTTP-date. */
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *baton)
+{
+    exporter_t *x = baton;
+    size_t n = size * nitems;
+    static const char name[] = "retry-after:";
+
+    if (n > sizeof(name) - 1 && !strncasecmp(buf, name, sizeof(name) - 1)) {
+        char *v = apr_pstrmemdup(x->bp, buf + sizeof(name) - 1,
+                                 n - (sizeof(name) - 1));
+        char *end;
+        apr_int64_t secs;
+        apr_time_t when;
+
+        apr_collapse_spaces(v, v);  /* (returns the end, not v) */
+        secs = apr_strtoi64(v, &end, 10);
+        if (end != v && *end == '\0' && secs >= 0) {
+            x->retry_after_us = apr_time_from_sec(secs);
+        }
+        else if ((when = apr_date_parse_http(v)) != APR_DATE_BAD) {
+            x->retry_after_us = when - apr_time_now();
+        }
+    }
+    return n;
+}
+
+static const char *gzipped(apr_pool_t *p, const char *in, apr_size_t len,
+                           apr_size_t *out_len)
+{
+    z_stream zs;
+    char *out;
+    apr_size_t cap = len + len / 1000 + 64;
+
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY)
+        != Z_OK) {
+        return NULL;
+    }
+    cap = deflateBound(&zs, (uLong)len);
+    out = apr_palloc(p, cap);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)cap;
+    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+        deflateEnd(&zs);
+        return NULL;
+    }
+    *out_len = zs.total_out;
+    deflateEnd(&zs);
+    return out;
+}
+
+/* One POST; the HTTP status, or 0 when there was none (no connection, a
+ * timeout: x->err says which). */
+static long post(exporter_t *x, const char *body, apr_size_t len)
+{
+    long code = 0;
+    CURLcode rc;
+
+    x->retry_after_us = -1;
+    x->err[0] = '\0';
+    curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    rc = curl_easy_perform(x->curl);
+    if (rc != CURLE_OK) {
+        if (!x->err[0]) {
+            apr_cpystrn(x->err, curl_easy_strerror(rc), sizeof(x->err));
+        }
+        return 0;
+    }
+    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+    return code;
+}
+
+/* Sleeps us, in steps, until then or until the queue is closed. */
+static void pause_unless_closed(exporter_t *x, apr_interval_time_t us)
+{
+    apr_time_t until = apr_time_now() + us;
+
+    while (!prof_queue_closed(x->q)) {
+        apr_time_t now = apr_time_now();
+
+        if (now >= until) {
+            break;
+        }
+        apr_sleep(until - now < apr_time_from_msec(50)
+                  ? until - now : apr_time_from_msec(50));
+    }
+}
+
+static apr_status_t export_batch(void *baton, void **items, apr_size_t n)
+{
+    exporter_t *x = baton;
+    const char **frags;
+    apr_size_t *lens, i, len, zlen;
+    const char *body, *z;
+    apr_interval_time_t backoff = RETRY_FIRST_US, wait;
+    long code;
+    int json = active->json == 1;
+
+    apr_pool_clear(x->bp);
+    frags = apr_palloc(x->bp, n * sizeof(*frags));
+    lens = apr_palloc(x->bp, n * sizeof(*lens));
+    for (i = 0; i < n; ++i) {
+        const item_t *it = items[i];
+
+        frags[i] = it->data;
+        lens[i] = it->len;
+    }
+    body = prof_otlp_request(&resource, frags, lens, (int)n, json, x->bp,
+                             &len);
+    if (active->gzip == 1 && (z = gzipped(x->bp, body, len, &zlen))) {
+        body = z;
+        len = zlen;
+    }
+    for (;;) {
+        if (x->giving_up) {
+            code = -1;
+            break;
+        }
+        code = post(x, body, len);
+        if (code >= 200 && code < 300) {
+            prof_metrics_count_otlp(PROF_METRICS_OTLP_EXPORTED, n);
+            if (x->down) {
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, x->s,
+                             PROFLOGNO(00394) "OTLP export to %s works "
+                             "again; %" APR_UINT64_T_FMT " requests were "
+                             "dropped while it did not", active->endpoint,
+                             prof_queue_dropped(x->q) - x->dropped_at_down);
+                x->down = 0;
+            }
+            break;
+        }
+        if (!x->down) {
+            /* Once per outage, not per request or per attempt. */
+            if (code) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->s,
+                             PROFLOGNO(00395) "OTLP export to %s answered "
+                             "%ld; %s", active->endpoint, code,
+                             code == 429 || code == 502 || code == 503
+                             || code == 504
+                             ? "trying again at least every 5 s, requests "
+                               "are dropped while the queue is full"
+                             : "that batch is dropped");
+            }
+            else {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, x->s,
+                             PROFLOGNO(00396) "OTLP export to %s failed "
+                             "(%s); trying again at least every 5 s, "
+                             "requests are dropped while the queue is full",
+                             active->endpoint, x->err);
+            }
+            x->down = 1;
+            x->dropped_at_down = prof_queue_dropped(x->q);
+        }
+        if (code && code != 429 && code != 502 && code != 503
+            && code != 504) {
+            break;                  /* refused for good: not retried */
+        }
+        if (prof_queue_closed(x->q)) {
+            /* Stopping: what is left goes without waiting for it. */
+            x->giving_up = 1;
+            break;
+        }
+        wait = x->retry_after_us >= 0 ? x->retry_after_us : backoff;
+        if (wait > RETRY_MAX_US) {
+            wait = RETRY_MAX_US;
+        }
+        pause_unless_closed(x, wait);
+        backoff = backoff * 2 > RETRY_MAX_US ? RETRY_MAX_US : backoff * 2;
+    }
+    if (!(code >= 200 && code < 300)) {
+        prof_metrics_count_otlp(PROF_METRICS_OTLP_FAILED, n);
+    }
+    for (i = 0; i < n; ++i) {
+        free(items[i]);
+    }
+    return APR_SUCCESS;
+}
+
+static void otlp_killed(int sig)
+{
+    void (*prev)(int) = sig == SIGTERM ? prev_term : prev_hup;
+
+    killed = 1;
+    if (prev != SIG_DFL && prev != SIG_IGN && prev != SIG_ERR && prev) {
+        prev(sig);
+    }
+    else if (prev != SIG_IGN) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+/*
+ * The child's pool goes, before the writer's own pre-cleanup (which sends
+ * what is queued). Killed by prefork, this runs inside the signal handler
+ * on the thread it interrupted, which may hold the queue's lock: the
+ * exporter is told to stop without sending more and given a moment; if it
+ * has not left by then (a POST under way, a lock it waits for), the child
+ * leaves at once. Queued requests are lost either way: it is being killed.
+ */
+static apr_status_t otlp_child_exit(void *data)
+{
+    exporter_t *x = data;
+    int i;
+
+    if (killed) {
+        prof_writer_abandon(x->w);
+        for (i = 0; i < 100 && !prof_writer_exited(x->w); ++i) {
+            apr_sleep(apr_time_from_msec(10));
+        }
+        if (!prof_writer_exited(x->w)) {
+            _exit(0);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t exporter_cleanup(void *data)
+{
+    exporter_t *x = data;
+
+    /* After the writer's pre-cleanup stopped it (it drained the queue). */
+    exporter = NULL;
+    if (x->curl) {
+        curl_easy_cleanup(x->curl);
+        x->curl = NULL;
+    }
+    if (x->hdrs) {
+        curl_slist_free_all(x->hdrs);
+        x->hdrs = NULL;
+    }
+    if (x->bp) {
+        apr_pool_destroy(x->bp);
+        x->bp = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static void otlp_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    exporter_t *x;
+    apr_allocator_t *al = NULL;
+    apr_status_t rv;
+    int i;
+
+    if (active == NULL) {
+        return;
+    }
+    x = apr_pcalloc(pchild, sizeof(*x));
+    x->s = s;
+    /* The batches' pool: only the exporter thread uses it, with an
+     * allocator of its own (prefork's child pools share one without a
+     * lock, which the request's thread goes on using). */
+    if ((rv = apr_allocator_create(&al)) != APR_SUCCESS
+        || (rv = apr_pool_create_unmanaged_ex(&x->bp, NULL, al))
+           != APR_SUCCESS) {
+        if (al) {
+            apr_allocator_destroy(al);
+        }
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, PROFLOGNO(00397)
+                     "OTLP export: no memory for the exporter; this child "
+                     "exports nothing");
+        return;
+    }
+    apr_allocator_owner_set(al, x->bp);
+    x->curl = curl_easy_init();
+    if (x->curl == NULL) {
+        apr_pool_destroy(x->bp);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PROFLOGNO(00398)
+                     "OTLP export: libcurl could not start; this child "
+                     "exports nothing");
+        return;
+    }
+    x->hdrs = curl_slist_append(NULL, active->json == 1
+                                      ? "Content-Type: application/json"
+                                      : "Content-Type: application/x-protobuf");
+    if (active->gzip == 1) {
+        x->hdrs = curl_slist_append(x->hdrs, "Content-Encoding: gzip");
+    }
+    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+    for (i = 0; active->headers && i < active->headers->nelts; ++i) {
+        x->hdrs = curl_slist_append(x->hdrs, APR_ARRAY_IDX(active->headers,
+                                                           i, const char *));
+    }
+    curl_easy_setopt(x->curl, CURLOPT_URL, active->endpoint);
+    curl_easy_setopt(x->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(x->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->curl, CURLOPT_TIMEOUT_MS,
+                     (long)apr_time_as_msec(active->timeout_us));
+    curl_easy_setopt(x->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)apr_time_as_msec(active->timeout_us));
+    curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(x->curl, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(x->curl, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->curl, CURLOPT_ERRORBUFFER, x->err);
+    curl_easy_setopt(x->curl, CURLOPT_USERAGENT, "mod_profiler");
+    curl_easy_setopt(x->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(x->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(x->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (active->ca_file) {
+        curl_easy_setopt(x->curl, CURLOPT_CAINFO, active->ca_file);
+    }
+    /* Registered before the writer starts, so it runs after the writer's
+     * pre-cleanup has drained the queue. */
+    apr_pool_cleanup_register(pchild, x, exporter_cleanup,
+                              apr_pool_cleanup_null);
+    if ((rv = prof_queue_create(&x->q, (apr_size_t)active->queue, pchild))
+            != APR_SUCCESS
+        || (rv = prof_writer_start(&x->w, x->q, (apr_size_t)active->batch,
+                                   active->delay_us, export_batch, NULL, x,
+                                   pchild)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, PROFLOGNO(00399)
+                     "OTLP export: cannot start the exporter thread; this "
+                     "child exports nothing");
+        return;
+    }
+    apr_pool_pre_cleanup_register(pchild, x, otlp_child_exit);
+    killed = 0;
+    {
+        int threaded = 0;
+
+        /* (httpd -X keeps the parent's handlers, and exits the ordinary
+         * way.) */
+        if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS
+            && threaded == AP_MPMQ_NOT_SUPPORTED
+            && !ap_exists_config_define("ONE_PROCESS")) {
+            prev_term = apr_signal(SIGTERM, otlp_killed);
+            prev_hup = apr_signal(SIGHUP, otlp_killed);
+        }
+    }
+    exporter = x;
+}
+
+/* ---- startup ------------------------------------------------------------ */
+
+static const char *instance_id(server_rec *s)
+{
+    /* One per server instance: made at the first start, kept across
+     * restarts in the process pool. */
+    static const char key[] = "mod_profiler_otlp_instance";
+    void *v = NULL;
+    unsigned char b[16];
+    char hex[33];
+
+    apr_pool_userdata_get(&v, key, s->process->pool);
+    if (v == NULL) {
+        prof_trace_random(b, sizeof(b));
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);      /* UUID v4 */
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+        prof_trace_hex(b, sizeof(b), hex);
+        v = apr_psprintf(s->process->pool, "%.8s-%.4s-%.4s-%.4s-%.12s", hex,
+                         hex + 8, hex + 12, hex + 16, hex + 20);
+        apr_pool_userdata_set(v, key, apr_pool_cleanup_null,
+                              s->process->pool);
+    }
+    return v;
+}
+
+static int otlp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    prof_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                               &profiler_module);
+    otlp_conf_t *c = sc->otlp;
+    apr_array_header_t *attrs;
+    prof_otlp_attr_t *a;
+    char host[APRMAXHOSTLEN + 1];
+    server_rec *v;
+    static int curl_ready;
+    int i;
+
+    (void)plog; (void)ptemp;
+    active = NULL;
+    sample_share = 1.0;
+    if (c == NULL || c->endpoint == NULL) {
+        if (c && c->any) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, PROFLOGNO(00393)
+                         "ProfilerOTLP settings without "
+                         "ProfilerOTLPEndpoint: nothing is exported");
+        }
+        return OK;
+    }
+    if (!curl_ready) {
+        /* Once per process, before any thread: not thread-safe. */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, PROFLOGNO(00400)
+                         "OTLP export: libcurl could not start");
+            return OK;
+        }
+        curl_ready = 1;
+    }
+    if (c->service == NULL) {
+        c->service = DEFAULT_SERVICE;
+    }
+    if (c->queue == PROF_UNSET) {
+        c->queue = DEFAULT_QUEUE;
+    }
+    if (c->batch == PROF_UNSET) {
+        c->batch = DEFAULT_BATCH;
+    }
+    if (c->delay_us < 0) {
+        c->delay_us = DEFAULT_DELAY_US;
+    }
+    if (c->timeout_us < 0) {
+        c->timeout_us = DEFAULT_TIMEOUT_US;
+    }
+    sample_share = c->sample >= 0 ? c->sample : 1.0;
+    /* Exporting needs each request's trace context: On wherever it was
+     * not turned Off. */
+    for (v = s; v; v = v->next) {
+        prof_srv_conf_t *vc = ap_get_module_config(v->module_config,
+                                                   &profiler_module);
+
+        if (vc->trace_ctx == PROF_UNSET) {
+            vc->trace_ctx = 1;
+        }
+    }
+    attrs = apr_array_make(pconf, 8, sizeof(prof_otlp_attr_t));
+    a = apr_array_push(attrs);
+    a->key = "service.name";
+    a->s = c->service;
+    a = apr_array_push(attrs);
+    a->key = "service.instance.id";
+    a->s = instance_id(s);
+    if (apr_gethostname(host, sizeof(host), pconf) == APR_SUCCESS) {
+        a = apr_array_push(attrs);
+        a->key = "host.name";
+        a->s = prof_otlp_utf8(apr_pstrdup(pconf, host), 255, pconf);
+    }
+    a = apr_array_push(attrs);
+    a->key = "telemetry.sdk.name";
+    a->s = "mod_profiler";
+    for (i = 0; c->resource && i < c->resource->nelts; ++i) {
+        *(prof_otlp_attr_t *)apr_array_push(attrs) =
+            APR_ARRAY_IDX(c->resource, i, prof_otlp_attr_t);
+    }
+    resource.attrs = (const prof_otlp_attr_t *)attrs->elts;
+    resource.nattrs = attrs->nelts;
+    resource.scope = "mod_profiler";
+    resource.scope_version = NULL;
+    active = c;
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, PROFLOGNO(00392)
+                     "exporting traces to %s (%s%s), service %s",
+                     c->endpoint, c->json == 1 ? "http/json"
+                                               : "http/protobuf",
+                     c->gzip == 1 ? ", gzip" : "", c->service);
+    }
+    return OK;
+}
+
+void prof_otlp_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(otlp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(otlp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}
