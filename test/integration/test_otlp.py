@@ -32,7 +32,7 @@ SERVER, CLIENT, INTERNAL = 2, 3, 1
 SLACK = 50_000      # ns: what rounding and two clocks may put between times
 
 BASE = r"""
-LoadModule profiler_test_module %s
+LoadModule profiler_test_module @TESTMOD@
 Profiler On
 ProfilerServerTiming On
 ProfilerServerTimingTraceparent On
@@ -45,6 +45,8 @@ Redirect 500 /boom
 <Location /t>
     SetHandler profiler-test
 </Location>
+LogFormat "%U %{PROFILER_TRACE_ID}e %{PROFILER_SPAN_ID}e" trace
+CustomLog @ROOT@/logs/trace.log trace
 <Location /metrics>
     SetHandler profiler-metrics
     Require ip 127.0.0.1
@@ -54,7 +56,8 @@ Redirect 500 /boom
 
 def make(receiver, mpm="event", extra="", name="otlp", modules=(),
          endpoint=None):
-    body = (BASE % TEST_MOD).replace("@ENDPOINT@", endpoint or receiver.url)
+    body = BASE.replace("@TESTMOD@", TEST_MOD).replace(
+        "@ENDPOINT@", endpoint or receiver.url)
     srv = Httpd(body + extra, mpm=mpm, modules=list(modules),
                 name="%s-%s" % (name, mpm))
     srv.write("index.html", "<p>hi</p>\n")
@@ -170,6 +173,14 @@ def test_a_request_becomes_a_trace(receiver, test_module, mpm):
         # ticks: a few microseconds apart at most)
         handler, = [s for s in phases if s["name"] == "handler"]
         assert handler["start"] - SLACK <= outer["start"] <= outer["end"] <= handler["end"] + SLACK
+        # The access log names the same trace and span.
+        deadline = time.time() + 5
+        logged = []
+        while not logged and time.time() < deadline:
+            logged = [l.split() for l in open(os.path.join(srv.logs, "trace.log"))
+                      if l.startswith("/t ")]
+            time.sleep(0.05)
+        assert logged and logged[-1][1:] == [trace, span], logged
         # The vendor's header came with the export.
         assert any(r.headers.get("X-Api-Key") == "k-123" for r in receiver.requests)
         assert any(r.headers.get("Content-Type") == "application/x-protobuf"
@@ -303,18 +314,19 @@ def test_collector_down_costs_nothing_and_export_resumes():
             finish(srv, allowed=[r"PROF00396"])
 
 
-def test_429_with_retry_after_is_honoured():
+@pytest.mark.parametrize("code", [429, 503])
+def test_refusal_with_retry_after_is_honoured(code):
     with OtlpReceiver() as rcv:
-        srv = make(rcv, name="otlp-429")
+        srv = make(rcv, name="otlp-%d" % code)
         try:
-            rcv.respond(429, {"Retry-After": "1"}, times=1)
+            rcv.respond(code, {"Retry-After": "1"}, times=1)
             tp = new_tp()
             t0 = time.time()
             _, st = get(srv, "/index.html", {"traceparent": tp})
             assert trace_of(rcv, tp[3:35], 1, timeout=10)
             assert time.time() - t0 >= 0.9        # waited as it was told
             codes = [r.status for r in rcv.requests]
-            assert codes[:2] == [429, 200], codes
+            assert codes[:2] == [code, 200], codes
             assert srv.read_error_log().count("PROF00395") == 1
         finally:
             finish(srv, allowed=[r"PROF00395"])
