@@ -83,9 +83,11 @@ typedef struct {
     apr_pool_t *bp;                 /* per batch; unmanaged, own allocator */
     server_rec *s;
     apr_interval_time_t retry_after_us;   /* from the last answer */
-    int down;                       /* an outage is on */
+    int down;                       /* an outage is on (request threads
+                                       read it: atomic) */
     int giving_up;                  /* stopping, and the collector failed */
-    apr_uint64_t dropped_at_down;   /* queue drops when it began */
+    apr_uint64_t dropped;           /* requests dropped (atomic) */
+    apr_uint64_t dropped_at_down;   /* ... when the outage began */
     char err[CURL_ERROR_SIZE];
 } exporter_t;
 
@@ -368,6 +370,12 @@ static prof_otlp_attr_t *attr_i(prof_otlp_attr_t *a, const char *k,
     return a + 1;
 }
 
+static void drop(exporter_t *x)
+{
+    __atomic_add_fetch(&x->dropped, 1, __ATOMIC_RELAXED);
+    prof_metrics_count_otlp(PROF_METRICS_OTLP_DROPPED, 1);
+}
+
 void prof_otlp_capture(request_rec *r, prof_req_t *rq)
 {
     prof_trace_req_t *t = rq->trace;
@@ -386,6 +394,13 @@ void prof_otlp_capture(request_rec *r, prof_req_t *rq)
     item_t *item;
 
     if (exporter == NULL || t == NULL || !(t->ctx.flags & PROF_TRACE_SAMPLED)) {
+        return;
+    }
+    /* While the collector is away and the queue is full, the request
+     * would be dropped after its spans were made: drop it before. */
+    if (__atomic_load_n(&exporter->down, __ATOMIC_RELAXED)
+        && prof_queue_length(exporter->q) >= (apr_size_t)active->queue) {
+        drop(exporter);
         return;
     }
     if (prof_req_spans(rq)) {
@@ -504,14 +519,14 @@ void prof_otlp_capture(request_rec *r, prof_req_t *rq)
      * pool: malloc'd, bounded by the caps above. */
     item = malloc(sizeof(*item) + len);
     if (item == NULL) {
-        prof_metrics_count_otlp(PROF_METRICS_OTLP_DROPPED, 1);
+        drop(exporter);
         return;
     }
     item->len = len;
     memcpy(item->data, frag, len);
     if (!prof_queue_push(exporter->q, item)) {
         free(item);
-        prof_metrics_count_otlp(PROF_METRICS_OTLP_DROPPED, 1);
+        drop(exporter);
     }
 }
 
@@ -652,8 +667,9 @@ static apr_status_t export_batch(void *baton, void **items, apr_size_t n)
                              PROFLOGNO(00394) "OTLP export to %s works "
                              "again; %" APR_UINT64_T_FMT " requests were "
                              "dropped while it did not", active->endpoint,
-                             prof_queue_dropped(x->q) - x->dropped_at_down);
-                x->down = 0;
+                             __atomic_load_n(&x->dropped, __ATOMIC_RELAXED)
+                             - x->dropped_at_down);
+                __atomic_store_n(&x->down, 0, __ATOMIC_RELAXED);
             }
             break;
         }
@@ -676,8 +692,9 @@ static apr_status_t export_batch(void *baton, void **items, apr_size_t n)
                              "requests are dropped while the queue is full",
                              active->endpoint, x->err);
             }
-            x->down = 1;
-            x->dropped_at_down = prof_queue_dropped(x->q);
+            __atomic_store_n(&x->down, 1, __ATOMIC_RELAXED);
+            x->dropped_at_down = __atomic_load_n(&x->dropped,
+                                                 __ATOMIC_RELAXED);
         }
         if (code && code != 429 && code != 502 && code != 503
             && code != 504) {

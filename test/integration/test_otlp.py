@@ -356,6 +356,13 @@ def test_hanging_collector_timeout_and_full_queue():
                 get(srv, "/index.html", {"traceparent": tp})
                 back = trace_of(rcv, tp[3:35], 1, timeout=0.5)
             assert back
+            # said once, with what the outage cost
+            deadline = time.time() + 5
+            while "PROF00394" not in srv.read_error_log() and time.time() < deadline:
+                time.sleep(0.1)
+            m = re.search(r"PROF00394: .* (\d+) requests were dropped",
+                          srv.read_error_log())
+            assert m and int(m.group(1)) > 0, srv.read_error_log()
         finally:
             finish(srv, allowed=[r"PROF00396"])
 

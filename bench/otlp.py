@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""What exporting every request as an OTLP trace costs (issue 13).
+
+    python3 bench/otlp.py                  (ROUNDS=20 DURATION=2 by default)
+
+Four real apache2 servers (event MPM, the same 1 KiB static file over
+keep-alive) run side by side, all with Profiler On:
+  off      no export, no trace context: the reference
+  control  a second server identical to off: how far the machine alone
+           moves a ratio
+  on       ProfilerOTLPEndpoint to a collector that answers at once
+  stalled  ProfilerOTLPEndpoint to a collector that accepts every export
+           and never answers (each export waits ProfilerOTLPTimeout, the
+           queue fills, requests are dropped and counted)
+The collectors are a small sink (bench/otlp_sink.py) in processes of their
+own, on the other CPU: a real collector runs elsewhere, and its CPU time is
+not the server's.
+
+Throughput: ROUNDS pairs of short wrk runs, off and the variant back to
+back in alternating order; the figure is the median of the per-pair ratios
+variant/off with a bootstrap 95 % interval (the goal: >= 0.97 for on and
+stalled). Then the exporters' counters (exported, dropped, failed) from the
+live metrics, which say that the export did happen.
+
+Results go to stdout and bench/results/otlp.txt.
+"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
+sys.path.insert(0, HERE)
+
+from harness import Httpd  # noqa: E402
+from store import median_ci  # noqa: E402
+
+ROUNDS = int(os.environ.get("ROUNDS", 20))
+DURATION = float(os.environ.get("DURATION", 2))
+CONNS = int(os.environ.get("CONNS", 8))
+WARMUP = int(os.environ.get("WARMUP", 2))
+PAGE = "x" * 1024
+PIN = ["taskset", "-c", "0"] if os.cpu_count() >= 2 else []
+PIN_SINK = ["taskset", "-c", "1"] if os.cpu_count() >= 2 else []
+
+COMMON = """
+Profiler On
+<Location /metrics>
+    SetHandler profiler-metrics
+    Require ip 127.0.0.1
+</Location>
+"""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def sink(mode):
+    port = free_port()
+    proc = subprocess.Popen(PIN_SINK + [sys.executable,
+                                        os.path.join(HERE, "otlp_sink.py"),
+                                        str(port), mode])
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc, "http://127.0.0.1:%d/v1/traces" % port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("sink did not start")
+
+
+def server(name, body):
+    srv = Httpd(COMMON + body, mpm="event", name="bench-otlp-" + name)
+    srv.write("page.html", PAGE)
+    return srv.start()
+
+
+def wrk(srv, seconds):
+    out = subprocess.run(PIN + ["wrk", "-t1", "-c%d" % CONNS,
+                                "-d%gs" % seconds, srv.url("/page.html")],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    assert "Non-2xx" not in out and "Socket errors" not in out, out
+    return rps
+
+
+def counters(srv):
+    text = urllib.request.urlopen(srv.url("/metrics"), timeout=10).read().decode()
+    return dict(re.findall(
+        r'mod_profiler_otlp_requests_total\{result="(\w+)"\} (\d+)', text))
+
+
+def main():
+    subprocess.run(["make", "-s", "-f", "Makefile.apxs"], cwd=ROOT, check=True)
+    lines = []
+
+    def say(s):
+        print(s, flush=True)
+        lines.append(s)
+
+    say("# OTLP export throughput: ROUNDS=%d DURATION=%gs CONNS=%d, event "
+        "MPM, 1 KiB file, keep-alive, servers and wrk on CPU 0, collectors "
+        "on CPU 1, nproc=%d, load average at start %s"
+        % (ROUNDS, DURATION, CONNS, os.cpu_count(),
+           " ".join(open("/proc/loadavg").read().split()[:3])))
+    fast, fast_url = sink("ok")
+    slow, slow_url = sink("hang")
+    servers = {}
+    try:
+        servers = {
+            "off": server("off", ""),
+            "control": server("control", ""),
+            "on": server("on", "ProfilerOTLPEndpoint %s\n" % fast_url),
+            "stalled": server("stalled", "ProfilerOTLPEndpoint %s\n"
+                              % slow_url),
+        }
+        for srv in servers.values():
+            subprocess.run(["taskset", "-a", "-p", "-c", "0",
+                            str(srv.proc.pid)], capture_output=True)
+            wrk(srv, WARMUP)
+        ratios = {"control": [], "on": [], "stalled": []}
+        for i in range(ROUNDS):
+            for name in ratios:
+                pair = [("off", servers["off"]), (name, servers[name])]
+                if i % 2:
+                    pair.reverse()
+                got = {n: wrk(srv, DURATION) for n, srv in pair}
+                ratios[name].append(got[name] / got["off"])
+            say("round %2d: control/off %.3f  on/off %.3f  stalled/off %.3f"
+                % (i + 1, ratios["control"][-1], ratios["on"][-1],
+                   ratios["stalled"][-1]))
+        for name in ratios:
+            med, lo, hi = median_ci(ratios[name])
+            say("%-8s/off throughput, median of %d pairs: %.3f (95 %% "
+                "interval %.3f-%.3f; min %.3f, max %.3f)"
+                % (name, ROUNDS, med, lo, hi, min(ratios[name]),
+                   max(ratios[name])))
+        for name in ("on", "stalled"):
+            say("%-8s exporter counters: %s" % (name, counters(servers[name])))
+    finally:
+        for srv in servers.values():
+            srv.cleanup()
+        for p in (fast, slow):
+            p.kill()
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "otlp.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
