@@ -1094,6 +1094,9 @@ static void store_child_init(apr_pool_t *pchild, server_rec *s)
         prev_term = apr_signal(SIGTERM, store_killed);
         prev_hup = apr_signal(SIGHUP, store_killed);
     }
+    /* Last: its pre-cleanup runs first, so a flush of the rollups ends
+     * before anything of the store goes. */
+    prof_store_rollup_child_init(pchild);
 }
 
 void prof_store_register_hooks(apr_pool_t *p)

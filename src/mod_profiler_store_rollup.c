@@ -80,6 +80,16 @@ static const char *db_driver, *db_params;
  * parent at its exit). */
 static int flush_down;
 
+/* A child's flush runs on mod_watchdog's thread with a mod_dbd connection
+ * of the child's pool: the child's exit must wait for it, or mod_dbd's
+ * pool goes with a connection out (apr_reslist's assertion, an abort seen
+ * when 20 prefork children stopped at once). Both atomic, and in this
+ * order on each side: the flusher says it holds one, then looks whether
+ * the child stops; the child says it stops, then waits while one is
+ * held. */
+static volatile apr_uint32_t child_flushing, child_stopping;
+#define CHILD_FLUSH_WAIT_US apr_time_from_sec(5)
+
 int prof_store_rollup_active(void)
 {
     /* The aggregates too: without their segment nothing would flush. */
@@ -264,14 +274,29 @@ static apr_status_t flush(apr_pool_t *p, int direct, apr_interval_time_t wait,
             goto leave;
         }
     }
+    if (!direct) {
+        __atomic_store_n(&child_flushing, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&child_stopping, __ATOMIC_SEQ_CST)) {
+            /* The child is going: its counts wait for the next flusher. */
+            __atomic_store_n(&child_flushing, 0, __ATOMIC_SEQ_CST);
+            *err = "the process is stopping";
+            rv = APR_EINTR;
+            goto leave;
+        }
+    }
     rv = direct ? prof_db_open_direct(&db, main_server, p, db_driver,
                                       db_params, err)
                 : prof_db_open(&db, main_server, p, err);
+    if (rv == APR_SUCCESS) {
+        rv = prof_store_write_rollups(&db, p, minutes, hours, err);
+        prof_db_close(&db, main_server);
+    }
+    if (!direct) {
+        __atomic_store_n(&child_flushing, 0, __ATOMIC_SEQ_CST);
+    }
     if (rv != APR_SUCCESS) {
         goto leave;
     }
-    rv = prof_store_write_rollups(&db, p, minutes, hours, err);
-    prof_db_close(&db, main_server);
     if (rv == APR_SUCCESS) {
         shadow_store(now);
         *nentries = (apr_size_t)minutes->nelts;
@@ -340,6 +365,35 @@ static apr_status_t flush_callback(int state, void *data, apr_pool_t *p)
     }
     /* Never an error to mod_watchdog: that would stop the task for good. */
     return APR_SUCCESS;
+}
+
+/* The child's pool goes (a pre-cleanup: before mod_dbd's pool, a
+ * subpool, is destroyed): no flush may begin, and one under way ends
+ * first, for at most CHILD_FLUSH_WAIT_US. Past that the child leaves at
+ * once: going on would abort it (and the flush lock it holds is taken
+ * over by the next flusher, as after a crash). */
+static apr_status_t child_exit(void *data)
+{
+    apr_time_t until = apr_time_now() + CHILD_FLUSH_WAIT_US;
+
+    (void)data;
+    __atomic_store_n(&child_stopping, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&child_flushing, __ATOMIC_SEQ_CST)) {
+        if (apr_time_now() >= until) {
+            _exit(0);
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    return APR_SUCCESS;
+}
+
+void prof_store_rollup_child_init(apr_pool_t *pchild)
+{
+    child_stopping = 0;
+    child_flushing = 0;
+    if (active) {
+        apr_pool_pre_cleanup_register(pchild, NULL, child_exit);
+    }
 }
 
 /* The parent, exiting (a stop, graceful or not): every child is gone,

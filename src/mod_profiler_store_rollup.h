@@ -80,4 +80,8 @@ double prof_store_rate_probability(const char *vhost, const char *route,
  *  post_config): the shared area and the flusher. OK or an error. */
 int prof_store_rollup_post_config(apr_pool_t *pconf, server_rec *s);
 
+/** In each child: its exit waits for a flush of its under way (which
+ * holds a mod_dbd connection of the child's pool). */
+void prof_store_rollup_child_init(apr_pool_t *pchild);
+
 #endif /* MOD_PROFILER_STORE_ROLLUP_H */

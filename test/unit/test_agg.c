@@ -1091,7 +1091,7 @@ START_TEST(threads_share_the_route_budget)
     for (i = 0; i < T_THREADS; ++i) {
         pthread_join(tid[i], NULL);
     }
-    ck_assert_uint_eq(prof_agg_routes_of(b.agg, "v"), 50);
+    prof_agg_counters(b.agg, &cn);
     s = prof_agg_snapshot(b.agg, unit_pool);
     for (i = 0; i < s->nreq; ++i) {
         if (strcmp(s->req[i].key.route, PROF_AGG_OTHER) == 0) {
@@ -1101,14 +1101,24 @@ START_TEST(threads_share_the_route_budget)
             own += s->req[i].hist.count;
             routes++;
             /* an admitted route has all its requests */
-            ck_assert_uint_eq(s->req[i].hist.count, T_THREADS * T_REPS);
+            if (cn.claim_stalls == 0) {
+                ck_assert_uint_eq(s->req[i].hist.count, T_THREADS * T_REPS);
+            }
         }
     }
-    ck_assert_uint_eq(routes, 50);
+    /* Nothing is ever lost. */
     ck_assert_uint_eq(own + other, (apr_uint64_t)T_THREADS * T_REPS * T_KEYS);
-    prof_agg_counters(b.agg, &cn);
-    ck_assert_uint_eq(cn.route_folded, other);
     ck_assert_uint_eq(cn.key_overflow, 0);
+    /* A claimer preempted for longer than STALL_US (a loaded machine: seen
+     * with a load average of 11 on 2 CPUs) is taken for dead; the others
+     * skip its slot, so its key may get a second cell or fold: the
+     * conservation above still holds, the exact split is the unloaded
+     * case's. */
+    if (cn.claim_stalls == 0) {
+        ck_assert_uint_eq(prof_agg_routes_of(b.agg, "v"), 50);
+        ck_assert_uint_eq(routes, 50);
+        ck_assert_uint_eq(cn.route_folded, other);
+    }
     blk_free(&b);
 }
 END_TEST
