@@ -120,6 +120,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The otlp variant's collector: a sink that answers at once.
+case " $CG_VARIANTS " in
+    *" otlp "*)
+        OTLP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+        python3 "$HERE/otlp_sink.py" "$OTLP_PORT" ok &
+        PIDS+=($!)
+        OTLP_URL="http://127.0.0.1:$OTLP_PORT/v1/traces" ;;
+esac
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
@@ -195,6 +204,17 @@ ProfilerServerTiming Off
 ProfilerStore On
 ProfilerSample 1
 ProfilerStoreBatch 500 10000" ;;
+        otlp)
+            # timing plus OTLP export of every request to a sink that
+            # answers at once (bench/otlp_sink.py, started below); httpd -X
+            # runs the exporter thread in the process: callgrind counts it.
+            # callgrind only: CG_VARIANTS="base timing otlp"
+            [ -n "${OTLP_URL:-}" ] || die "otlp variant without its sink"
+            mods="LoadModule profiler_module $MODSO"
+            extra="Profiler On
+ProfilerServerTiming Off
+ProfilerOTLPEndpoint $OTLP_URL
+ProfilerOTLPBatch 512 10000" ;;
         floor)
             mods="LoadModule headers_module $MODDIR/mod_headers.so"
             extra="Header set Server-Timing \"$FLOOR_VALUE\"" ;;

@@ -112,9 +112,16 @@ const char *prof_collect_named_route(apr_pool_t *p,
  * before the route budget: its ProfilerRoute name; else "(not found)" for
  * a 404, so that scanners and favicons make no routes; else the folded
  * path (the path itself when nothing folds: no copy). *key is the route
- * measured and hashed for prof_agg_record_k(). */
-static const char *route_of(request_rec *r, const prof_srv_conf_t *sconf,
-                            const char *path, int status, prof_agg_str_t *key)
+ * measured and hashed for prof_agg_record_k(). Inline in
+ * prof_collect_request(), every request's path (prof_collect_route(), for
+ * the exporter, has a copy of its own). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static APR_INLINE const char *route_of(request_rec *r,
+                                       const prof_srv_conf_t *sconf,
+                                       const char *path, int status,
+                                       prof_agg_str_t *key)
 {
     const char *name = sconf->routes
                        ? prof_collect_named_route(r->pool, sconf, path)

@@ -389,7 +389,7 @@ void prof_otlp_capture(request_rec *r, prof_req_t *rq)
     prof_otlp_trace_t tr;
     apr_uint64_t start_ns, us;
     const char *route, *method, *ua, *frag;
-    unsigned char (*api_ids)[8] = NULL;
+    unsigned char (*api_ids)[8] = NULL, (*ids)[8];
     int n = 0, phase;
     item_t *item;
 
@@ -453,6 +453,10 @@ void prof_otlp_capture(request_rec *r, prof_req_t *rq)
     sp[0].nattrs = (int)(a - attrs);
     n = 1;
 
+    /* Every span id this request needs, at once. */
+    ids = apr_palloc(p, (PROF_PHASE_TOTAL + napi) * sizeof(*ids));
+    prof_trace_span_ids(ids, PROF_PHASE_TOTAL + napi);
+
     /* A span for each phase that ran: from its first entry, as long as it
      * took (a phase entered again after an internal redirect is one span of
      * its whole time). */
@@ -460,7 +464,7 @@ void prof_otlp_capture(request_rec *r, prof_req_t *rq)
         if (!prof_phase_seen(ph, phase) || ph->first_us[phase] < 0) {
             continue;
         }
-        prof_trace_random(sp[n].span_id, 8);
+        memcpy(sp[n].span_id, ids[phase], 8);
         memcpy(sp[n].parent_id, t->ctx.span_id, 8);
         sp[n].name = prof_phase_name(phase);
         sp[n].kind = PROF_OTLP_KIND_INTERNAL;
@@ -474,13 +478,10 @@ void prof_otlp_capture(request_rec *r, prof_req_t *rq)
     /* The span API's spans, nested as they were; the wait for a proxied
      * backend is the client span whose id the backend got as parent. */
     if (napi) {
-        api_ids = apr_palloc(p, napi * sizeof(*api_ids));
+        api_ids = ids + PROF_PHASE_TOTAL;
         for (i = 0; i < napi; ++i) {
             if (t->has_upstream && !strcmp(api[i].name, "upstream")) {
                 memcpy(api_ids[i], t->upstream, 8);
-            }
-            else {
-                prof_trace_random(api_ids[i], 8);
             }
         }
         for (i = 0; i < napi; ++i) {

@@ -150,15 +150,10 @@ static void seed(rng_t *g, apr_uint32_t gen)
     g->gen = gen;
 }
 
-static apr_uint64_t next(void)
+static APR_INLINE apr_uint64_t step(rng_t *g)
 {
-    rng_t *g = &rng;
-    apr_uint32_t gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
     apr_uint64_t result, t;
 
-    if (g->gen != gen) {
-        seed(g, gen);
-    }
     result = rotl(g->s[1] * 5, 7) * 9;
     t = g->s[1] << 17;
     g->s[2] ^= g->s[0];
@@ -170,10 +165,29 @@ static apr_uint64_t next(void)
     return result;
 }
 
+static APR_INLINE apr_uint64_t next(void)
+{
+    rng_t *g = &rng;
+    apr_uint32_t gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
+
+    if (g->gen != gen) {
+        seed(g, gen);
+    }
+    return step(g);
+}
+
 void prof_trace_random(unsigned char *out, apr_size_t n)
 {
     apr_size_t i;
+    apr_uint64_t v;
 
+    if (n == 8) {               /* a span id: the usual case, one draw */
+        do {
+            v = next();
+        } while (v == 0);
+        memcpy(out, &v, 8);
+        return;
+    }
     do {
         for (i = 0; i + 8 <= n; i += 8) {
             apr_uint64_t v = next();
@@ -181,6 +195,24 @@ void prof_trace_random(unsigned char *out, apr_size_t n)
             memcpy(out + i, &v, 8);
         }
     } while (all_zero(out, n));
+}
+
+void prof_trace_span_ids(unsigned char (*ids)[8], apr_size_t n)
+{
+    rng_t *g = &rng;            /* one look-up of this thread's state */
+    apr_uint32_t gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
+    apr_size_t i;
+    apr_uint64_t v;
+
+    if (g->gen != gen) {
+        seed(g, gen);
+    }
+    for (i = 0; i < n; ++i) {
+        do {
+            v = step(g);
+        } while (v == 0);
+        memcpy(ids[i], &v, 8);
+    }
 }
 
 double prof_trace_draw(void)

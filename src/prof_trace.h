@@ -57,6 +57,9 @@ void prof_trace_hex(const unsigned char *bytes, apr_size_t n, char *out);
  * generator. */
 void prof_trace_random(unsigned char *out, apr_size_t n);
 
+/** n span ids (never zero) at once: one look-up of the thread's state. */
+void prof_trace_span_ids(unsigned char (*ids)[8], apr_size_t n);
+
 /** A uniform draw in [0, 1) from this thread's generator. */
 double prof_trace_draw(void);
 
