@@ -30,7 +30,11 @@ void prof_trace_start(request_rec *r, prof_req_t *rq)
 {
     prof_trace_req_t *t = apr_palloc(r->pool, sizeof(*t));
     prof_trace_ctx_t in;
+    unsigned char ids[3][8];
 
+    /* A new trace's id and our span's, in one draw (the first is unused
+     * when the trace is continued). */
+    prof_trace_span_ids(ids, 3);
     t->has_upstream = 0;
     if (prof_traceparent_parse(apr_table_get(r->headers_in, TRACEPARENT),
                                &in)) {
@@ -44,14 +48,14 @@ void prof_trace_start(request_rec *r, prof_req_t *rq)
     else {
         /* A trace of our own. A tracestate without a valid traceparent
          * belongs to no trace: it is not passed on. */
-        prof_trace_random(t->ctx.trace_id, sizeof(t->ctx.trace_id));
+        memcpy(t->ctx.trace_id, ids[0], 16);
         /* ProfilerOTLPSample decides for new traces (1 without export). */
         t->ctx.flags = !prof_otlp_on() || prof_trace_draw() < prof_otlp_sample()
                        ? PROF_TRACE_SAMPLED : 0;
         t->has_parent = 0;
         apr_table_unset(r->headers_in, TRACESTATE);
     }
-    prof_trace_random(t->ctx.span_id, sizeof(t->ctx.span_id));
+    memcpy(t->ctx.span_id, ids[2], 8);
     prof_trace_hex(t->ctx.trace_id, sizeof(t->ctx.trace_id), t->trace_hex);
     prof_trace_hex(t->ctx.span_id, sizeof(t->ctx.span_id), t->span_hex);
     rq->trace = t;

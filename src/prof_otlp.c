@@ -165,7 +165,9 @@ static APR_INLINE unsigned char *wv(unsigned char *p, apr_uint64_t v)
     return p;
 }
 
-/* A length-delimited field of a one-byte tag. */
+/* A length-delimited field of a one-byte tag. (A byte loop for the short
+ * ones measured worse than memcpy: 4,476 against 3,871 Ir for a
+ * request's spans.) */
 static APR_INLINE unsigned char *wlen(unsigned char *p, unsigned char tag,
                                       const void *s, apr_size_t n)
 {
@@ -173,6 +175,26 @@ static APR_INLINE unsigned char *wlen(unsigned char *p, unsigned char tag,
     p = wv(p, n);
     memcpy(p, s, n);
     return p + n;
+}
+
+/* An id field: 8 or 16 bytes, a constant size the compiler copies in
+ * place. */
+static APR_INLINE unsigned char *wid8(unsigned char *p, unsigned char tag,
+                                      const unsigned char *id)
+{
+    p[0] = tag;
+    p[1] = 8;
+    memcpy(p + 2, id, 8);
+    return p + 10;
+}
+
+static APR_INLINE unsigned char *wid16(unsigned char *p, unsigned char tag,
+                                       const unsigned char *id)
+{
+    p[0] = tag;
+    p[1] = 16;
+    memcpy(p + 2, id, 16);
+    return p + 18;
 }
 
 static APR_INLINE unsigned char *wfixed64(unsigned char *p, unsigned char tag,
@@ -254,13 +276,13 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
     p = (unsigned char *)o->b + o->len;
     *p++ = 0x12;                                /* ScopeSpans.spans = 2 */
     p = wv(p, size);
-    p = wlen(p, 0x0a, trace_id, 16);            /* trace_id = 1 */
-    p = wlen(p, 0x12, s->span_id, 8);           /* span_id = 2 */
+    p = wid16(p, 0x0a, trace_id);               /* trace_id = 1 */
+    p = wid8(p, 0x12, s->span_id);              /* span_id = 2 */
     if (state_len) {
         p = wlen(p, 0x1a, s->trace_state, state_len);   /* 3 */
     }
     if (parent) {
-        p = wlen(p, 0x22, s->parent_id, 8);     /* parent_span_id = 4 */
+        p = wid8(p, 0x22, s->parent_id);        /* parent_span_id = 4 */
     }
     if (name_len) {
         p = wlen(p, 0x2a, s->name, name_len);   /* name = 5 */

@@ -15,8 +15,6 @@ static const unsigned char hexval1[256] = {
     ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
 };
 
-static const char hexdig[] = "0123456789abcdef";
-
 /* n bytes from 2n hex digits; 0 when one is not a lower-case hex digit. */
 static int unhex(const char *s, unsigned char *out, apr_size_t n)
 {
@@ -76,13 +74,23 @@ int prof_traceparent_parse(const char *value, prof_trace_ctx_t *out)
     return 1;
 }
 
+/* Every byte's two hex digits: one two-byte copy a byte. */
+static const char hexpairs[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 void prof_trace_hex(const unsigned char *bytes, apr_size_t n, char *out)
 {
     apr_size_t i;
 
     for (i = 0; i < n; ++i) {
-        out[2 * i] = hexdig[bytes[i] >> 4];
-        out[2 * i + 1] = hexdig[bytes[i] & 15];
+        memcpy(out + 2 * i, hexpairs + 2 * bytes[i], 2);
     }
     out[2 * n] = '\0';
 }

@@ -347,6 +347,9 @@ def test_hanging_collector_timeout_and_full_queue():
             m = re.search(r'mod_profiler_otlp_requests_total\{result="dropped"\} (\d+)', text)
             assert m and int(m.group(1)) > 0, text
             assert promtool_check(text) == ""
+            # Held longer than the export timeout (200 ms), whatever the
+            # speed of the requests above: an outage, said once.
+            time.sleep(0.8)
             rcv.hang(False)
             # Export resumes (at the next attempt, within 5 s); the queue,
             # full now, takes new requests again once it has drained.
