@@ -82,14 +82,6 @@ static int hook_post_read_first(request_rec *r)
     return DECLINED;
 }
 
-static int hook_quick_first(request_rec *r, int lookup)
-{
-    if (!lookup) {
-        mark(r, PROF_PHASE_QUICK);
-    }
-    return DECLINED;
-}
-
 static int hook_quick_last(request_rec *r, int lookup)
 {
     /* Every quick handler declined: what follows up to map_to_storage
@@ -101,58 +93,11 @@ static int hook_quick_last(request_rec *r, int lookup)
     return DECLINED;
 }
 
-static int hook_storage_first(request_rec *r)
-{
-    mark(r, PROF_PHASE_STORAGE);
-    return DECLINED;
-}
-
-static int hook_header_parser_first(request_rec *r)
-{
-    mark(r, PROF_PHASE_HEADERS);
-    return DECLINED;
-}
-
-static int hook_access_first(request_rec *r)
-{
-    mark(r, PROF_PHASE_ACCESS);
-    return DECLINED;
-}
-
-/* The same edge where access_checker has no other hook (as with
- * mod_authz_core alone): a function of its own, so that either can be
- * taken out of its array (timing_post_config()). */
-static int hook_access_ex_first(request_rec *r)
-{
-    mark(r, PROF_PHASE_ACCESS);
-    return DECLINED;
-}
-
-static int hook_authn_first(request_rec *r)
-{
-    mark(r, PROF_PHASE_AUTHN);
-    return DECLINED;
-}
-
-static int hook_authz_first(request_rec *r)
-{
-    mark(r, PROF_PHASE_AUTHZ);
-    return DECLINED;
-}
-
-static int hook_type_first(request_rec *r)
-{
-    mark(r, PROF_PHASE_TYPE);
-    return DECLINED;
-}
-
-static int hook_fixups_first(request_rec *r)
-{
-    mark(r, PROF_PHASE_FIXUPS);
-    return DECLINED;
-}
-
-static int hook_log_first(request_rec *r)
+/* Logging begins: nothing of this request passes the connection's filter
+ * any more (its pool goes after logging), so it is forgotten there. Before
+ * the first log hook, not in the last: a log hook that fails ends the
+ * others. */
+static APR_INLINE void log_begins(request_rec *r)
 {
     prof_req_t *rq = prof_req_get(r);
 
@@ -160,14 +105,66 @@ static int hook_log_first(request_rec *r)
         prof_conn_t *cc = prof_conn_get(r->connection);
 
         prof_phase_mark(&rq->phases, PROF_PHASE_LOG);
-        /* Nothing of this request passes the connection's filter any
-         * more (its pool goes after logging): forget it there. Here, not
-         * in the last hook: a log hook that fails ends the others. */
         if (cc && cc->cur == rq) {
             cc->cur = NULL;
         }
     }
-    return DECLINED;
+}
+
+/*
+ * Phase edges fused into each phase's first hook. A phase begins where its
+ * first hook is called; an edge of our own there, REALLY_FIRST, would cost
+ * every request a call and an iteration of httpd's loop around it. Instead,
+ * once httpd has sorted the hooks (before post_config, each generation
+ * anew), the first entry of the phase's sorted array is replaced by a
+ * function of ours that marks the edge and calls the module's function with
+ * the same arguments, returning what it returns: the module, the order and
+ * RUN_FIRST's "first answer ends it" are unchanged. A phase in which no
+ * module has a hook has no entry and no edge: it is never entered, as when
+ * no module answers it, and httpd's few instructions between two phases go
+ * to the phase before.
+ *
+ * The module's function is kept in a static of the process, written only by
+ * post_config (one thread, before any child exists; a child inherits it,
+ * and a graceful restart gives new children a new one, with the arrays that
+ * httpd rebuilt for that generation), read by requests.
+ */
+#define FUSED_EDGE(hook, phase) \
+    static ap_HOOK_##hook##_t *first_##hook; \
+    static int fused_##hook(request_rec *r) \
+    { \
+        mark(r, phase); \
+        return first_##hook(r); \
+    }
+
+FUSED_EDGE(map_to_storage, PROF_PHASE_STORAGE)
+FUSED_EDGE(header_parser, PROF_PHASE_HEADERS)
+/* access spans access_checker and access_checker_ex (which follows it
+ * directly, and where mod_authz_core decides Require rules that need no
+ * user): opened by the first of them that has hooks. */
+FUSED_EDGE(access_checker, PROF_PHASE_ACCESS)
+FUSED_EDGE(access_checker_ex, PROF_PHASE_ACCESS)
+FUSED_EDGE(check_user_id, PROF_PHASE_AUTHN)
+FUSED_EDGE(auth_checker, PROF_PHASE_AUTHZ)
+FUSED_EDGE(type_checker, PROF_PHASE_TYPE)
+FUSED_EDGE(fixups, PROF_PHASE_FIXUPS)
+
+/* quick_handler is RUN_FIRST: a cache hit ends it by answering. Its
+ * lookup calls (mod_cache's, for a subrequest's look-ahead) time nothing. */
+static ap_HOOK_quick_handler_t *first_quick_handler;
+static int fused_quick_handler(request_rec *r, int lookup)
+{
+    if (!lookup) {
+        mark(r, PROF_PHASE_QUICK);
+    }
+    return first_quick_handler(r, lookup);
+}
+
+static ap_HOOK_log_transaction_t *first_log_transaction;
+static int fused_log_transaction(request_rec *r)
+{
+    log_begins(r);
+    return first_log_transaction(r);
 }
 
 /* The whole record in the error log (LogLevel profiler:trace1): out of
@@ -222,6 +219,14 @@ static int hook_log_last(request_rec *r)
     }
     ph = &rq->phases;
     prof_phase_mark(ph, PROF_MARK_LEAVE | PROF_PHASE_LOG);
+    if (!first_log_transaction) {
+        /* No other log hook, so no fused edge: forgotten here. */
+        prof_conn_t *cc = prof_conn_get(r->connection);
+
+        if (cc && cc->cur == rq) {
+            cc->cur = NULL;
+        }
+    }
     if (rq->spans) {
         prof_span_own_cleanup(rq);
     }
@@ -265,22 +270,12 @@ static int hook_log_last(request_rec *r)
     return DECLINED;
 }
 
-/*
- * Edges where nothing happens. Once httpd has sorted the hooks (before
- * post_config, each generation anew), a phase in which no other module has
- * a hook does no work: the edge that opens it would cost every request a
- * call, and httpd's loop around it, to time a few instructions of httpd's
- * between two phases. Such an edge is taken out of the sorted array (the
- * arrays are httpd's, rebuilt from the modules' registrations at every
- * restart, and read only by their ap_run_*() in the children, which inherit
- * them). The phase is then never entered, as when no module answers it,
- * and those instructions go to the phase before. Our own hooks (the
- * request profile's, in mod_profiler_profile.c) are not work of a phase.
- */
 /* How many hooks of other modules a sorted array holds: every entry
- * (ap_LINK_<hook>_t, apr_hooks.h) names the module that registered it. */
-#define OTHERS(name) \
-    others(ap_hook_get_##name(), APR_OFFSETOF(ap_LINK_##name##_t, szName))
+ * (ap_LINK_<hook>_t, apr_hooks.h) names the module that registered it. Our
+ * own (the request profile's, in mod_profiler_profile.c) are not work of a
+ * phase. */
+#define OTHERS(hook) \
+    others(ap_hook_get_##hook(), APR_OFFSETOF(ap_LINK_##hook##_t, szName))
 
 static int others(const apr_array_header_t *a, apr_size_t name_at)
 {
@@ -297,60 +292,64 @@ static int others(const apr_array_header_t *a, apr_size_t name_at)
     return count;
 }
 
-/* Takes our edge fn out of the hook's sorted array. */
-#define DROP(name, fn) do { \
-    apr_array_header_t *a_ = ap_hook_get_##name(); \
-    ap_LINK_##name##_t *e_ = a_ ? (ap_LINK_##name##_t *)a_->elts : NULL; \
-    int i_; \
-    for (i_ = 0; e_ && i_ < a_->nelts; ++i_) { \
-        if (e_[i_].pFunc == (fn)) { \
-            memmove(&e_[i_], &e_[i_ + 1], \
-                    (a_->nelts - i_ - 1) * sizeof(*e_)); \
-            --a_->nelts; \
-            ++dropped; \
-            break; \
+/* Fuses the edge into the hook's first entry when other modules have work
+ * there (see FUSED_EDGE); 1 when it did. The test against our own function
+ * keeps a second post_config over the same arrays from wrapping twice. */
+#define FUSE(hook) fuse_##hook()
+#define DEFINE_FUSE(hook) \
+    static int fuse_##hook(void) \
+    { \
+        apr_array_header_t *a = ap_hook_get_##hook(); \
+        ap_LINK_##hook##_t *e; \
+        if (!OTHERS(hook)) { \
+            first_##hook = NULL; \
+            return 0; \
         } \
-    } \
-} while (0)
+        e = (ap_LINK_##hook##_t *)a->elts; \
+        if (e[0].pFunc != fused_##hook) { \
+            first_##hook = e[0].pFunc; \
+            e[0].pFunc = fused_##hook; \
+        } \
+        return 1; \
+    }
+
+DEFINE_FUSE(quick_handler)
+DEFINE_FUSE(map_to_storage)
+DEFINE_FUSE(header_parser)
+DEFINE_FUSE(access_checker)
+DEFINE_FUSE(access_checker_ex)
+DEFINE_FUSE(check_user_id)
+DEFINE_FUSE(auth_checker)
+DEFINE_FUSE(type_checker)
+DEFINE_FUSE(fixups)
+DEFINE_FUSE(log_transaction)
 
 static int timing_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
-    int dropped = 0;
+    int fused = 0, phases = 0;
 
     (void)pconf; (void)plog; (void)ptemp;
-    /* quick: its last edge stays, it opens translation. */
-    if (!OTHERS(quick_handler)) {
-        DROP(quick_handler, hook_quick_first);
-    }
-    if (!OTHERS(header_parser)) {
-        DROP(header_parser, hook_header_parser_first);
-    }
-    /* access spans access_checker and access_checker_ex: opened by the
-     * first of them that has work. */
-    if (OTHERS(access_checker)) {
-        DROP(access_checker_ex, hook_access_ex_first);
+    fused += FUSE(quick_handler);
+    fused += FUSE(map_to_storage);
+    fused += FUSE(header_parser);
+    if (FUSE(access_checker)) {
+        ++fused;
+        first_access_checker_ex = NULL;
     }
     else {
-        DROP(access_checker, hook_access_first);
-        if (!OTHERS(access_checker_ex)) {
-            DROP(access_checker_ex, hook_access_ex_first);
-        }
+        fused += FUSE(access_checker_ex);
     }
-    if (!OTHERS(check_user_id)) {
-        DROP(check_user_id, hook_authn_first);
-    }
-    if (!OTHERS(auth_checker)) {
-        DROP(auth_checker, hook_authz_first);
-    }
-    if (!OTHERS(type_checker)) {
-        DROP(type_checker, hook_type_first);
-    }
-    if (!OTHERS(fixups)) {
-        DROP(fixups, hook_fixups_first);
-    }
+    fused += FUSE(check_user_id);
+    fused += FUSE(auth_checker);
+    fused += FUSE(type_checker);
+    fused += FUSE(fixups);
+    fused += FUSE(log_transaction);
+    /* quick, storage, headers, access, authn, authz, type, fixups, log */
+    phases = 9;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00390)
-                 "%d phase edges without work left out", dropped);
+                 "phase edges: %d fused into a module's first hook, "
+                 "%d phases without hooks not timed", fused, phases - fused);
     return OK;
 }
 
@@ -360,43 +359,22 @@ void prof_timing_register_hooks(apr_pool_t *p)
     /* After every other post_config: nothing registers hooks there, but
      * the edges are looked at once all is known. */
     ap_hook_post_config(timing_post_config, NULL, NULL, APR_HOOK_REALLY_LAST);
-    /* Every phase is opened REALLY_FIRST so that every other module's hook
-     * in it runs inside it, and ends where the next one begins (RUN_FIRST
-     * phases stop at the first answer, so a REALLY_LAST hook would not
-     * always run). REALLY_LAST hooks are used only where that end matters:
-     * quick (what follows is translation) and log (nothing follows). Each
-     * hook is one call on every request, so there are no others. */
-
+    /* Our own entries only where an edge cannot be fused into another
+     * module's hook (see FUSED_EDGE): the start, the end of quick_handler
+     * and the end of logging. Each is one call on every request. */
     /* Creates the profile: the first point at which the vhost is known. */
     ap_hook_post_read_request(hook_post_read_first, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
-    /* quick_handler is RUN_FIRST: a cache hit ends it by answering. */
-    ap_hook_quick_handler(hook_quick_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    /* Reached only when every quick handler declined: translation begins. */
+    /* Reached only when every quick handler declined: translation begins.
+     * quick_handler is RUN_FIRST, so an edge fused into a hook would not
+     * be reached after an answer: an entry of its own. */
     ap_hook_quick_handler(hook_quick_last, NULL, NULL, APR_HOOK_REALLY_LAST);
-    /* map_to_storage is RUN_FIRST (core's directory walk answers it). */
-    ap_hook_map_to_storage(hook_storage_first, NULL, NULL,
-                           APR_HOOK_REALLY_FIRST);
-    ap_hook_header_parser(hook_header_parser_first, NULL, NULL,
-                          APR_HOOK_REALLY_FIRST);
-    /* Registered as PER_CONF like mod_authz_core's: a PER_URI hook would
-     * make httpd rerun access control for every internal request. access
-     * also spans access_checker_ex, which follows it directly and where
-     * mod_authz_core decides Require rules that need no user. */
-    ap_hook_check_access(hook_access_first, NULL, NULL, APR_HOOK_REALLY_FIRST,
-                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_check_access_ex(hook_access_ex_first, NULL, NULL,
-                            APR_HOOK_REALLY_FIRST, AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_check_authn(hook_authn_first, NULL, NULL, APR_HOOK_REALLY_FIRST,
-                        AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_check_authz(hook_authz_first, NULL, NULL, APR_HOOK_REALLY_FIRST,
-                        AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_type_checker(hook_type_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_fixups(hook_fixups_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    /* The handler phase starts in our insert_filter hook, which httpd runs
-     * right before the handlers (see mod_profiler_filter.c), and ends in
-     * our output filter at the first brigade. */
+    /* quick (its beginning), storage, headers, access, authn, authz, type,
+     * fixups and log begin in the first hook of each (timing_post_config()
+     * fuses the edges into them). The handler phase starts in our
+     * insert_filter hook, which httpd runs right before the handlers (see
+     * mod_profiler_filter.c), and ends in our output filter at the first
+     * brigade. */
     /* Logging runs when the EOR bucket is destroyed, after the body left. */
-    ap_hook_log_transaction(hook_log_first, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(hook_log_last, NULL, NULL, APR_HOOK_REALLY_LAST);
 }
