@@ -32,6 +32,7 @@
 #include "mod_profiler_metrics.h"
 #include "mod_profiler_status.h"
 #include "mod_profiler_profile.h"
+#include "mod_profiler_modtime.h"
 #include "mod_profiler_trace.h"
 #include "mod_profiler_otlp.h"
 
@@ -161,6 +162,15 @@ static const command_rec profiler_cmds[] = {
                   NULL, RSRC_CONF | ACCESS_CONF,
                   "Samples per second of ProfilerRequestProfile, 1-1000 "
                   "(default 1000)"),
+
+    /* Module timing. */
+    AP_INIT_TAKE1("ProfilerModuleTiming", prof_modtime_set, NULL, RSRC_CONF,
+                  "On|Off: time every module's hook functions per request, "
+                  "as <phase>.<module> (default Off; Off installs nothing)"),
+    AP_INIT_TAKE1("ProfilerModuleTimingMin", prof_modtime_set_min, NULL,
+                  RSRC_CONF,
+                  "Milliseconds: a module's time in a phase below this is "
+                  "left out of Server-Timing (default 0.1)"),
 
     /* W3C Trace Context. */
     AP_INIT_FLAG("ProfilerTraceContext", prof_trace_set_ctx, NULL, RSRC_CONF,

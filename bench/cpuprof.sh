@@ -252,26 +252,40 @@ if [ "$SKIP_THROUGHPUT" != 1 ]; then
     wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null        # warm-up
     rps() { wrk -t1 -c"$CONNS" -d"${DURATION}s" "$url" | awk '/Requests\/sec/ {print $2}'; }
     IDLE=(); PROF=(); SAMPLES=()
-    for r in $(seq 1 "$ROUNDS"); do
-        IDLE+=("$(rps)")
-        curl -s -o "$WORK/prof-$r.txt" \
+    profiled_rps() {
+        curl -s -o "$WORK/prof-$1.txt" \
             "http://127.0.0.1:$port/profiler/cpu?seconds=$((DURATION + 2))&hz=$HZ&format=folded" &
         cpid=$!
         sleep 1
         PROF+=("$(rps)")
         wait "$cpid"
-        SAMPLES+=("$(awk '{s += $NF} END {print s + 0}' "$WORK/prof-$r.txt")")
+        SAMPLES+=("$(awk '{s += $NF} END {print s + 0}' "$WORK/prof-$1.txt")")
+    }
+    # Odd rounds idle first, even rounds profiled first: whatever drifts
+    # during a round (the machine's other load, the server warming) falls
+    # on both sides equally.
+    for r in $(seq 1 "$ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then
+            IDLE+=("$(rps)"); sleep 1; profiled_rps "$r"
+        else
+            profiled_rps "$r"; sleep 1; IDLE+=("$(rps)")
+        fi
         log "round $r: idle ${IDLE[-1]} req/s, profiling ${PROF[-1]} req/s (${SAMPLES[-1]} samples)"
     done
     python3 - "${IDLE[*]}" "${PROF[*]}" "${SAMPLES[*]}" <<'PY'
-import statistics, sys
+import random, statistics, sys
 idle = [float(x) for x in sys.argv[1].split()]
 prof = [float(x) for x in sys.argv[2].split()]
 samples = [int(x) for x in sys.argv[3].split()]
 ratios = [p / i for p, i in zip(prof, idle)]
+rng = random.Random(1)
+boot = sorted(statistics.median(rng.choices(ratios, k=len(ratios)))
+              for _ in range(2000))
 print("idle      median %.0f req/s  (%s)" % (statistics.median(idle), " ".join("%.0f" % x for x in idle)))
 print("profiling median %.0f req/s  (%s)" % (statistics.median(prof), " ".join("%.0f" % x for x in prof)))
-print("ratio     median %.3f        (per round: %s)" % (statistics.median(ratios), " ".join("%.3f" % x for x in ratios)))
+print("ratio     median %.3f, 95 %% interval %.3f-%.3f (bootstrap of the per-round ratios)"
+      % (statistics.median(ratios), boot[50], boot[1949]))
+print("          per round: %s" % " ".join("%.3f" % x for x in ratios))
 print("samples per profile: %s" % " ".join(str(x) for x in samples))
 PY
     "$HTTPD" -f "$dir/httpd.conf" -k stop || true

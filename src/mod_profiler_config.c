@@ -114,6 +114,8 @@ void *prof_config_srv_create(apr_pool_t *p, server_rec *s)
     conf->metrics_keys = PROF_UNSET;
     conf->max_routes = PROF_UNSET;
     conf->trace_ctx = PROF_UNSET;
+    conf->modtime = PROF_UNSET;
+    conf->modtime_min_us = PROF_UNSET;
     conf->store.queue_size = PROF_UNSET;
     conf->store.batch_rows = PROF_UNSET;
     conf->store.batch_interval_us = -1;
@@ -143,6 +145,8 @@ void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
                    : (add->routes ? add->routes : base->routes);
     conf->max_routes = MERGE_INT(max_routes);
     conf->trace_ctx = MERGE_INT(trace_ctx);
+    conf->modtime = MERGE_INT(modtime);
+    conf->modtime_min_us = MERGE_INT(modtime_min_us);
     conf->otlp = base->otlp;    /* global: the main server's */
     conf->buckets = add->buckets ? add->buckets : base->buckets;
     /* Global: only the main server's counts (the setters refuse vhosts). */

@@ -124,6 +124,9 @@ typedef struct {
     prof_agg_str_t metrics_vhost_key;   /**< metrics_vhost, hashed */
     void *metrics_agg;          /**< prof_agg_t *; NULL: metrics off */
     int trace_ctx;              /**< ProfilerTraceContext; PROF_UNSET */
+    int modtime;                /**< ProfilerModuleTiming; PROF_UNSET */
+    apr_interval_time_t modtime_min_us; /**< ProfilerModuleTimingMin;
+                                             PROF_UNSET */
     void *otlp;                 /**< ProfilerOTLP* settings (main server
                                      only; mod_profiler_otlp.c); NULL */
 } prof_srv_conf_t;

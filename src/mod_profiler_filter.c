@@ -22,6 +22,7 @@
 #include "mod_profiler_collect.h"
 #include "mod_profiler_upstream.h"
 #include "mod_profiler_trace.h"
+#include "mod_profiler_modtime.h"
 
 /* The most our phase entries can take: ", " + name + ";dur=" + 20 digits
  * + "." + 3 decimals each. The value is written straight into a request
@@ -46,7 +47,7 @@ static void write_server_timing(request_rec *r, prof_req_t *rq)
     int spans = prof_req_spans(rq) != NULL;
     prof_st_buf_t st;
 
-    if (cap > ST_PHASES_MAX && !spans && !upstream) {
+    if (cap > ST_PHASES_MAX && !spans && !upstream && !rq->modt) {
         cap = ST_PHASES_MAX;        /* only the phases can come */
     }
     prof_st_init(&st, apr_palloc(r->pool, cap + 1), cap + 1);
@@ -56,6 +57,10 @@ static void write_server_timing(request_rec *r, prof_req_t *rq)
     }
     /* ... then ours. */
     prof_phase_write_st(&rq->phases, rq->ttfb_us, &st);
+    /* Each module's hooks that have returned, after the phases. */
+    if (rq->modt) {
+        prof_modtime_write_st(r, rq->modt, &st);
+    }
     if (rq->trace) {
         prof_trace_write_st(r, rq, &st);
     }

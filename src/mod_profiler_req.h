@@ -40,6 +40,8 @@ typedef struct {
     void *trace;                    /**< prof_trace_req_t * (W3C trace
                                          context, mod_profiler_trace.c);
                                          NULL without ProfilerTraceContext */
+    void *modt;                     /**< prof_modt_t * (module timing,
+                                         mod_profiler_modtime.c); NULL */
     void *cpuprof;                  /**< CPU profile state (sample label,
                                          ProfilerRequestProfile's session):
                                          mod_profiler_profile.c's; NULL */

@@ -18,6 +18,7 @@
 #include "mod_profiler_profile.h"
 #include "mod_profiler_trace.h"
 #include "mod_profiler_otlp.h"
+#include "mod_profiler_modtime.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -64,6 +65,7 @@ static int hook_post_read_first(request_rec *r)
     rq->spans_cleanup = 0;
     rq->upstream = NULL;
     rq->cpuprof = NULL;
+    rq->modt = NULL;            /* module timing's, when on */
     rq->trace = NULL;
     rq->headers_sent = 0;
     rq->send_header = 0;
@@ -329,7 +331,7 @@ static int timing_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     int fused = 0, phases = 0;
 
-    (void)pconf; (void)plog; (void)ptemp;
+    (void)plog; (void)ptemp;
     fused += FUSE(quick_handler);
     fused += FUSE(map_to_storage);
     fused += FUSE(header_parser);
@@ -350,6 +352,11 @@ static int timing_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00390)
                  "phase edges: %d fused into a module's first hook, "
                  "%d phases without hooks not timed", fused, phases - fused);
+    /* Then, where ProfilerModuleTiming is On, every entry (the fused
+     * ones included) gets its timing wrapper. */
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00401)
+                 "module timing: %d hook functions wrapped",
+                 prof_modtime_wrap(pconf, s));
     return OK;
 }
 

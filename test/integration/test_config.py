@@ -41,6 +41,16 @@ def configtest(body):
     ("<Location /x>\nProfilerMaxSpans 8\n</Location>",
      "ProfilerMaxSpans not allowed in <Location> context"),
     ("ProfilerTraceContext maybe", "ProfilerTraceContext must be On or Off"),
+    ("ProfilerModuleTiming maybe",
+     "ProfilerModuleTiming: 'maybe' is not valid; use On or Off"),
+    ("<Location /x>\nProfilerModuleTiming On\n</Location>",
+     "ProfilerModuleTiming not allowed in <Location> context"),
+    ("ProfilerModuleTimingMin -1",
+     "ProfilerModuleTimingMin: '-1' is not valid; use milliseconds from 0 "
+     "to 3600000"),
+    ("ProfilerModuleTimingMin 0.1ms", "ProfilerModuleTimingMin: '0.1ms' is not valid"),
+    ("ProfilerModuleTimingMin nan", "ProfilerModuleTimingMin: 'nan' is not valid"),
+    ("ProfilerModuleTimingMin 1e99", "ProfilerModuleTimingMin: '1e99' is not valid"),
     ("<Location /x>\nProfilerTraceContext On\n</Location>",
      "ProfilerTraceContext not allowed in <Location> context"),
     ("ProfilerServerTimingTraceparent 1",
@@ -80,6 +90,8 @@ def test_bad_value_fails_configtest(line, needle):
     "<Directory /tmp>\nProfiler On\nProfilerServerTimingMaxSize 100\n</Directory>",
     "ProfilerUpstreamTiming PASS", "ProfilerUpstreamPrefix be-",
     "ProfilerUpstreamPrefix none", "ProfilerMaxSpans 0", "ProfilerMaxSpans 4096",
+    "ProfilerModuleTiming On", "ProfilerModuleTiming off",
+    "ProfilerModuleTimingMin 0", "ProfilerModuleTimingMin 2.5",
     "<VirtualHost 127.0.0.1:@PORT@>\nProfilerMaxSpans 8\n</VirtualHost>",
 ])
 def test_good_value_passes_configtest(line):

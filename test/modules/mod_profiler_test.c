@@ -120,6 +120,64 @@ static int header_parser(request_rec *r)
     return DECLINED;
 }
 
+/* translate_name and type_checker hooks that sleep translate_us and
+ * type_us where the query asks for it (module timing's known times). */
+static int translate_name(request_rec *r)
+{
+    int us = !r->main ? arg_int(r, "translate_us", 0) : 0;
+
+    if (us > 0) {
+        apr_sleep(us);
+    }
+    return DECLINED;
+}
+
+static int type_checker(request_rec *r)
+{
+    int us = !r->main ? arg_int(r, "type_us", 0) : 0;
+
+    if (us > 0) {
+        apr_sleep(us);
+    }
+    return DECLINED;
+}
+
+/* Two output filters with known costs (module timing's self time): A, a
+ * resource filter, sleeps filter_a_us on its first brigade; B, after it in
+ * the chain, sleeps filter_b_us on its first. A's own time must not
+ * contain B's. */
+static apr_status_t slow_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+                                const char *key)
+{
+    if (f->ctx == NULL) {
+        int us = arg_int(f->r, key, 0);
+
+        f->ctx = f;             /* once */
+        if (us > 0) {
+            apr_sleep(us);
+        }
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+static apr_status_t filter_a(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    return slow_filter(f, bb, "filter_a_us");
+}
+
+static apr_status_t filter_b(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    return slow_filter(f, bb, "filter_b_us");
+}
+
+static void insert_filter(request_rec *r)
+{
+    if (r->main == NULL && r->args && strstr(r->args, "filter_")) {
+        ap_add_output_filter("PROFTEST_A", NULL, r, r->connection);
+        ap_add_output_filter("PROFTEST_B", NULL, r, r->connection);
+    }
+}
+
 typedef struct {
     request_rec *r;
     int id, per;
@@ -342,6 +400,13 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_optional_fn_retrieve(retrieve, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_header_parser(header_parser, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_insert_filter(insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_output_filter("PROFTEST_A", filter_a, NULL,
+                              AP_FTYPE_RESOURCE);
+    ap_register_output_filter("PROFTEST_B", filter_b, NULL,
+                              AP_FTYPE_CONTENT_SET);
+    ap_hook_type_checker(type_checker, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(burn_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(profiler, profiler_record_complete, record_complete,

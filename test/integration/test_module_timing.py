@@ -1,0 +1,204 @@
+"""Module timing (ProfilerModuleTiming): every module's hook functions timed
+per request, in Server-Timing as <phase>.<module>, on every MPM and h2."""
+import re
+import time
+import urllib.request
+
+import pytest
+
+from harness import Httpd, dur_us, h2c_get, parse_server_timing
+from test_spans import TEST_MOD, test_module  # noqa: F401 (fixture)
+
+PHASES = ["read", "postread", "quick", "translate", "storage", "headers",
+          "access", "authn", "authz", "type", "fixups", "handler", "body",
+          "log", "total"]
+
+CONF = r"""
+LoadModule profiler_test_module %(mod)s
+Profiler On
+ProfilerServerTiming On
+%(timing)s
+RewriteEngine On
+RewriteRule ^/old\.html$ /index.html [PT]
+DirectoryIndex index.html
+<Location /t>
+    SetHandler profiler-test
+</Location>
+%(h2)s
+"""
+
+
+def make(mpm, timing, name):
+    h2 = "Protocols h2c http/1.1" if mpm != "prefork" else ""
+    mods = ["rewrite"] + (["http2"] if mpm != "prefork" else [])
+    srv = Httpd(CONF % {"mod": TEST_MOD, "timing": timing, "h2": h2},
+                mpm=mpm, modules=mods, name=name + "-" + mpm,
+                loglevel="warn profiler:debug")
+    srv.write("index.html", "<p>hi</p>\n")
+    srv.write("t", "")
+    srv.write("sub/index.html", "<p>sub</p>\n")
+    return srv.start()
+
+
+@pytest.fixture(scope="module", params=["event", "worker", "prefork"])
+def server(request, test_module):
+    srv = make(request.param, "ProfilerModuleTiming On\n"
+                              "ProfilerModuleTimingMin 0", "modtime")
+    yield srv
+    srv.stop()
+    problems = srv.log_problems()
+    srv.cleanup()
+    assert not problems, "\n".join(problems)
+
+
+def timings(srv, path):
+    with urllib.request.urlopen(srv.url(path), timeout=10) as resp:
+        assert resp.status == 200
+        fields = parse_server_timing(resp.headers.get("Server-Timing"))
+    return [(name, dur_us(params)) for name, params in fields]
+
+
+def split(entries):
+    """(phase durations, {(phase, module): us}) of one header."""
+    phases, mods = {}, {}
+    for name, us in entries:
+        prefix = name.split(".", 1)[0]
+        if "." in name and (prefix in PHASES or prefix == "filter"):
+            phase, module = name.split(".", 1)
+            assert (phase, module) not in mods, entries
+            mods[(phase, module)] = us
+        elif name in PHASES:
+            phases[name] = us
+    return phases, mods
+
+
+def wrapped(srv):
+    found = re.findall(r"PROF00401: module timing: (\d+) hook functions "
+                       r"wrapped", srv.read_error_log())
+    assert found, srv.read_error_log()
+    return int(found[-1])
+
+
+def test_known_times_appear_under_their_phase(server):
+    entries = timings(server, "/t?translate_us=30000&headers_us=20000"
+                              "&type_us=10000")
+    phases, mods = split(entries)
+    # after the phase entries, never among them
+    first_mod = min(i for i, (n, _) in enumerate(entries)
+                    if n.startswith("translate."))
+    assert not [n for n, _ in entries[first_mod:] if n in PHASES], entries
+    for phase, want in (("translate", 30000), ("headers", 20000),
+                        ("type", 10000)):
+        got = mods[(phase, "mod_profiler_test")]
+        assert got >= want, (phase, entries)
+        # within the phase's own time
+        assert got <= phases[phase], (phase, entries)
+    assert mods[("translate", "mod_profiler_test")] > 25000
+    assert wrapped(server) > 0
+
+
+def test_filter_own_time_excludes_the_slow_filter_after_it(server):
+    # A (a resource filter) sleeps 10 ms, then passes to B (after it in
+    # the chain), which sleeps 40 ms: A's own time has none of B's.
+    phases, mods = split(timings(server, "/t?filter_a_us=10000"
+                                         "&filter_b_us=40000"))
+    a = mods[("filter", "proftest_a")]
+    b = mods[("filter", "proftest_b")]
+    assert 10000 <= a < 40000, mods
+    assert b >= 40000, mods
+    # both ran in the handler phase, before the headers left
+    assert a + b <= phases["handler"], (phases, mods)
+    # the test handler writes with ap_rputs() and returns: the filters
+    # run after it, from httpd's end of the request, not inside its time
+    assert mods[("handler", "mod_profiler_test")] < a, mods
+
+
+def test_plain_request_has_no_filter_time_of_the_test_filters(server):
+    _, mods = split(timings(server, "/t"))
+    assert ("filter", "proftest_a") not in mods, mods
+
+
+def test_ordinary_modules_by_name(server):
+    _, mods = split(timings(server, "/sub/"))
+    assert ("translate", "mod_rewrite") in mods, mods
+    assert ("fixups", "mod_dir") in mods, sorted(mods)
+    assert ("type", "mod_mime") in mods, mods
+    # our own hooks are not reported
+    assert not [k for k in mods if k[1].startswith("mod_profiler.")], mods
+    assert ("translate", "mod_profiler") not in mods, mods
+
+
+def test_repeated_calls_add_up_internal_redirect(server):
+    # /old.html is rewritten (PT) and /sub/ is mod_dir's internal redirect
+    # to /sub/index.html: the hooks of both requests count, one entry each.
+    phases, mods = split(timings(server, "/sub/?translate_us=5000"))
+    assert mods[("translate", "mod_profiler_test")] >= 5000
+
+
+@pytest.mark.parametrize("mpm", ["event", "worker"])
+def test_h2_streams_each_their_own(mpm, test_module):
+    # mod_http2 runs streams on threads of its own pool (not on prefork):
+    # concurrent streams of one connection, each timed on its own.
+    srv = make(mpm, "ProfilerModuleTiming On\nProfilerModuleTimingMin 0",
+               "modtime-h2")
+    try:
+        paths = ["/t?translate_us=%d" % (2000 * (i + 1)) for i in range(6)]
+        results = h2c_get(srv.port, paths)
+        for i, (status, headers, _) in enumerate(results):
+            assert status == 200
+            st = [v for k, v in headers if k == "server-timing"]
+            _, mods = split([(n, dur_us(p))
+                             for n, p in parse_server_timing(st[0])])
+            got = mods[("translate", "mod_profiler_test")]
+            # no other stream's sleep in it
+            assert 2000 * (i + 1) <= got < 2000 * (i + 1) + 50000, (i, mods)
+        srv.stop()
+        assert not srv.log_problems(), srv.log_problems()
+    finally:
+        srv.cleanup()
+
+
+def test_graceful_restart_wraps_anew(server):
+    # httpd rebuilds its hook arrays for the new generation: the new
+    # children's hooks are wrapped again, once (a second wrapper around the
+    # first would count every call twice).
+    before = wrapped(server)
+    lines = server.read_error_log().count("PROF00401")
+    server.graceful_restart()
+    for _ in range(100):
+        if server.read_error_log().count("PROF00401") > lines:
+            break
+        time.sleep(0.05)
+    assert server.read_error_log().count("PROF00401") > lines
+    time.sleep(1.0)
+    _, mods = split(timings(server, "/t?translate_us=8000"))
+    got = mods[("translate", "mod_profiler_test")]
+    assert 8000 <= got < 14000, mods
+    assert wrapped(server) == before
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_off_wraps_nothing_and_reports_nothing(mpm, test_module):
+    srv = make(mpm, "", "modtime-off")
+    try:
+        entries = timings(srv, "/t?translate_us=5000&filter_a_us=1000")
+        _, mods = split(entries)
+        assert not mods, entries
+        assert wrapped(srv) == 0
+        srv.stop()
+        assert not srv.log_problems(), srv.log_problems()
+    finally:
+        srv.cleanup()
+
+
+def test_default_minimum_hides_short_calls(test_module):
+    srv = make("event", "ProfilerModuleTiming On", "modtime-min")
+    try:
+        _, mods = split(timings(srv, "/t?translate_us=5000"))
+        # 5 ms is over the 0.1 ms default; mod_mime's look-up is not
+        assert mods[("translate", "mod_profiler_test")] >= 5000
+        assert all(us >= 100 for us in mods.values()), mods
+        srv.stop()
+        assert not srv.log_problems(), srv.log_problems()
+    finally:
+        srv.cleanup()
