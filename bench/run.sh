@@ -204,6 +204,14 @@ ProfilerServerTiming Off
 ProfilerStore On
 ProfilerSample 1
 ProfilerStoreBatch 500 10000" ;;
+        modtime)
+            # timing plus ProfilerModuleTiming On (header off): every hook
+            # function's wrapper and the filters' trampolines (issue 14).
+            # callgrind only: CG_VARIANTS="base timing modtime"
+            mods="LoadModule profiler_module $MODSO"
+            extra="Profiler On
+ProfilerServerTiming Off
+ProfilerModuleTiming On" ;;
         otlp)
             # timing plus OTLP export of every request to a sink that
             # answers at once (bench/otlp_sink.py, started below); httpd -X
@@ -395,6 +403,7 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
             timing) target="<= +3.50 % (with the live aggregates)" ;;
             header) target="(header - timing) <= 1.20 x (floor - base)" ;;
             hexpr)  target="(header with an expr= gate; not a target)" ;;
+            modtime) target="(module timing on: every hook call timed)" ;;
             floor)  target="(reference: a constant $FLOOR_LEN_USED-byte Server-Timing value)" ;;
         esac
         d=$(python3 -c "print('%+.2f %%' % (100.0 * (${IPR[$label]} / ${IPR[base]} - 1)))")

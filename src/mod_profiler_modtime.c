@@ -58,26 +58,29 @@
 #define MT_HDEPTH 16
 
 struct prof_modt_s {
-    apr_uint32_t nslots;
-    apr_uint32_t *calls;            /* [nslots] */
-    /* Output filters, by trampoline: their own time (what they took minus
-     * what the timed filters after them took) and their calls. */
-    prof_tick_t fticks[MT_FILTERS];
-    apr_uint32_t fcalls[MT_FILTERS];
+    /* Not zeroed: read only below depth and hdepth. */
     /* The filter calls in progress, outermost first: which filter, when it
      * was called, and how long the timed calls it made so far took. */
     struct {
         unsigned k;
         prof_tick_t t0, below;
     } frame[MT_DEPTH];
-    int depth;                      /* frames in use; more are not timed */
     /* Hook calls in progress (a handler while its response's headers
      * leave; the hooks of a subrequest it runs): their slot and start. */
     struct {
         unsigned slot;
         prof_tick_t t0;
     } hook[MT_HDEPTH];
+    /* Zeroed at the start (from `zeroed` on). */
+    int zeroed;
+    int depth;                      /* frames in use; more are not timed */
     int hdepth;
+    apr_uint32_t nslots;
+    apr_uint32_t *calls;            /* [nslots], after ticks */
+    /* Output filters, by trampoline: their own time (what they took minus
+     * what the timed filters after them took) and their calls. */
+    prof_tick_t fticks[MT_FILTERS];
+    apr_uint32_t fcalls[MT_FILTERS];
     prof_tick_t ticks[1];           /* [nslots] */
 };
 
@@ -384,10 +387,39 @@ static apr_status_t mt_filter_call(ap_filter_t *f, apr_bucket_brigade *bb,
 MT_FREP(MT_FFN)
 static mt_filter_fn *const mt_ffns[MT_FILTERS] = { MT_FREP(MT_FPTR) };
 
-static int is_trampoline(mt_filter_fn *fn)
+/* The trampolines' address range, when the compiler laid them out one
+ * after another (as it does; checked at child_init): a filter whose
+ * function lies in it is timed already, with two comparisons instead of a
+ * look through all of them for every filter of every request. */
+static apr_uintptr_t mt_flo, mt_fhi;
+
+static void trampoline_range(void)
 {
+    apr_uintptr_t lo = (apr_uintptr_t)mt_ffns[0], hi = lo;
     int i;
 
+    for (i = 1; i < MT_FILTERS; ++i) {
+        apr_uintptr_t a = (apr_uintptr_t)mt_ffns[i];
+
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+    }
+    /* Only when nothing else fits between them (64 bytes a trampoline at
+     * most): otherwise the exact look. */
+    if (hi - lo <= (apr_uintptr_t)MT_FILTERS * 64) {
+        mt_flo = lo;
+        mt_fhi = hi;
+    }
+}
+
+static int is_trampoline(mt_filter_fn *fn)
+{
+    apr_uintptr_t a = (apr_uintptr_t)fn;
+    int i;
+
+    if (mt_fhi) {
+        return a >= mt_flo && a <= mt_fhi;
+    }
     for (i = 0; i < MT_FILTERS; ++i) {
         if (mt_ffns[i] == fn) {
             return 1;
@@ -445,9 +477,13 @@ void prof_modtime_wrap_filters(request_rec *r)
         return;
     }
     for (f = r->output_filters; f; f = f->next) {
-        const char *name = f->frec->name;
+        const char *name;
 
+        if (is_trampoline(f->frec->filter_func.out_func)) {
+            continue;           /* timed already: most of them, soon */
+        }
         /* Ours are not reported (PROFILER_OUT, PROFILER_CONN). */
+        name = f->frec->name;
         if (name && !strncasecmp(name, "profiler_", 9)) {
             continue;
         }
@@ -639,6 +675,7 @@ static void modtime_child_init(apr_pool_t *pchild, server_rec *s)
     }
     mt_fpool = pchild;
     mt_nfilters = 0;
+    trampoline_range();
     if (apr_thread_mutex_create(&mt_flock, APR_THREAD_MUTEX_DEFAULT,
                                 pchild) != APR_SUCCESS) {
         mt_flock = NULL;
@@ -701,7 +738,7 @@ int prof_modtime_wrap(apr_pool_t *pconf, server_rec *s)
 prof_modt_t *prof_modtime_start(request_rec *r)
 {
     prof_modt_t *m;
-    apr_size_t n;
+    apr_size_t n, size;
 
     if (!mt_any || prof_config_srv(r->server)->modtime != 1) {
         return NULL;
@@ -710,10 +747,16 @@ prof_modt_t *prof_modtime_start(request_rec *r)
      * a call that never came back must not reach this one's. */
     mt_cur = NULL;
     n = (apr_size_t)mt_nslots;
-    m = apr_pcalloc(r->pool, APR_OFFSETOF(prof_modt_t, ticks)
-                             + n * sizeof(prof_tick_t));
+    size = APR_OFFSETOF(prof_modt_t, ticks) + n * sizeof(prof_tick_t);
+    m = apr_palloc(r->pool, APR_ALIGN_DEFAULT(size)
+                            + n * sizeof(apr_uint32_t));
+    /* The stacks of calls in progress need no zeroing: only what lies
+     * below their depths is read. */
+    memset(&m->zeroed, 0, size - APR_OFFSETOF(prof_modt_t, zeroed)
+                          + n * sizeof(apr_uint32_t)
+                          + (APR_ALIGN_DEFAULT(size) - size));
     m->nslots = (apr_uint32_t)n;
-    m->calls = apr_pcalloc(r->pool, n * sizeof(*m->calls));
+    m->calls = (apr_uint32_t *)((char *)m + APR_ALIGN_DEFAULT(size));
     return m;
 }
 

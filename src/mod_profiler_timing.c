@@ -329,7 +329,7 @@ DEFINE_FUSE(log_transaction)
 static int timing_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
-    int fused = 0, phases = 0;
+    int fused = 0, phases = 0, wrapped;
 
     (void)plog; (void)ptemp;
     fused += FUSE(quick_handler);
@@ -354,9 +354,11 @@ static int timing_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                  "%d phases without hooks not timed", fused, phases - fused);
     /* Then, where ProfilerModuleTiming is On, every entry (the fused
      * ones included) gets its timing wrapper. */
+    wrapped = prof_modtime_wrap(pconf, s);
+    /* (Not inside the log call: ap_log_error() evaluates its arguments
+     * only at a level that is logged.) */
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00401)
-                 "module timing: %d hook functions wrapped",
-                 prof_modtime_wrap(pconf, s));
+                 "module timing: %d hook functions wrapped", wrapped);
     return OK;
 }
 

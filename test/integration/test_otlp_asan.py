@@ -1,4 +1,5 @@
-"""OTLP export and W3C trace context under AddressSanitizer and UBSan: the
+"""OTLP export, W3C trace context and module timing under AddressSanitizer
+and UBSan: the
 module built instrumented (test_cpu_profile_asan's build), loaded into
 Debian's apache2 with the sanitizer runtimes preloaded, exporting to a real
 receiver while requests with spans, internal traceparents and proxied
@@ -31,6 +32,9 @@ def start_sanitized(mpm, so, rcv):
         "ProfilerOTLPTimeout 200",
         "ProfilerOTLPQueue 64",
         "ProfilerOTLPCompression gzip",
+        # module timing too: every hook's wrapper, the filters' trampolines
+        "ProfilerModuleTiming On",
+        "ProfilerModuleTimingMin 0",
         "StartServers 2",
         "MaxRequestWorkers 64" if mpm == "prefork" else "",
         "<Location /t>\n  SetHandler profiler-test\n</Location>",
@@ -75,7 +79,7 @@ def test_export_under_sanitizers(asan_module, mpm):
     with OtlpReceiver() as rcv:
         srv = start_sanitized(mpm, asan_module, rcv)
         try:
-            with Load(srv, conns=3, path="/t"), \
+            with Load(srv, conns=3, path="/t?filter_a_us=50&filter_b_us=50"), \
                     Load(srv, conns=1, path="/up/index.html"):
                 assert wait_spans(rcv, 0)
                 rcv.hang(True)                  # stalled
