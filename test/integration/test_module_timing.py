@@ -24,19 +24,24 @@ DirectoryIndex index.html
 <Location /t>
     SetHandler profiler-test
 </Location>
+<Location /z>
+    SetOutputFilter DEFLATE
+</Location>
 %(h2)s
 """
 
 
 def make(mpm, timing, name, loglevel="warn profiler:debug"):
     h2 = "Protocols h2c http/1.1" if mpm != "prefork" else ""
-    mods = ["rewrite"] + (["http2"] if mpm != "prefork" else [])
+    mods = ["rewrite", "deflate", "filter"] + (["http2"] if mpm != "prefork"
+                                                else [])
     srv = Httpd(CONF % {"mod": TEST_MOD, "timing": timing, "h2": h2},
                 mpm=mpm, modules=mods, name=name + "-" + mpm,
                 loglevel=loglevel)
     srv.write("index.html", "<p>hi</p>\n")
     srv.write("t", "")
     srv.write("sub/index.html", "<p>sub</p>\n")
+    srv.write("z/big.txt", "compress me " * 2000)
     return srv.start()
 
 
@@ -205,3 +210,45 @@ def test_default_minimum_hides_short_calls(test_module):
         assert not srv.log_problems(), srv.log_problems()
     finally:
         srv.cleanup()
+
+
+def test_filter_names_outside_a_token_are_written_safely(server):
+    # a filter registered as 'PROFTEST Odd;"x"': the header stays valid
+    # (parse_server_timing is strict) and names it with '_' for each byte
+    # outside a token
+    _, mods = split(timings(server, "/t?filter_odd_us=3000"))
+    assert mods[("filter", "proftest_odd__x_")] >= 3000, mods
+
+
+def test_deflate_by_name_and_a_filter_that_removes_itself(server):
+    # with gzip asked for, deflate compresses: filter.deflate is its work
+    req = urllib.request.Request(server.url("/z/big.txt"),
+                                 headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.headers.get("Content-Encoding") == "gzip"
+        _, mods = split([(n, dur_us(p)) for n, p in parse_server_timing(
+            resp.headers.get("Server-Timing"))])
+    assert ("filter", "deflate") in mods, sorted(mods)
+    # without, deflate takes itself out of the chain on its first call:
+    # still counted, the response whole
+    with urllib.request.urlopen(server.url("/z/big.txt"), timeout=10) as r:
+        body = r.read()
+        assert body == b"compress me " * 2000
+        _, mods = split([(n, dur_us(p)) for n, p in parse_server_timing(
+            r.headers.get("Server-Timing"))])
+    assert ("filter", "deflate") in mods, sorted(mods)
+
+
+def test_aborted_handler_leaves_nothing_for_the_next_request(server):
+    # a handler that gives up on its connection: nothing half-open stays
+    # for the next requests (same children, same threads)
+    for _ in range(4):
+        try:
+            urllib.request.urlopen(server.url("/t?abort=1&filter_a_us=10"),
+                                   timeout=10).read()
+        except Exception:       # the connection closed without an answer
+            pass
+        _, mods = split(timings(server, "/t?translate_us=3000"
+                                        "&filter_a_us=2000"))
+        assert 3000 <= mods[("translate", "mod_profiler_test")] < 30000
+        assert 2000 <= mods[("filter", "proftest_a")] < 30000, mods

@@ -170,11 +170,22 @@ static apr_status_t filter_b(ap_filter_t *f, apr_bucket_brigade *bb)
     return slow_filter(f, bb, "filter_b_us");
 }
 
+/* A filter whose registered name is no token (filter names are any
+ * string): module timing must still write a valid header. */
+static apr_status_t filter_odd(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    return slow_filter(f, bb, "filter_odd_us");
+}
+
 static void insert_filter(request_rec *r)
 {
     if (r->main == NULL && r->args && strstr(r->args, "filter_")) {
         ap_add_output_filter("PROFTEST_A", NULL, r, r->connection);
         ap_add_output_filter("PROFTEST_B", NULL, r, r->connection);
+        if (strstr(r->args, "filter_odd_us")) {
+            ap_add_output_filter("PROFTEST Odd;\"x\"", NULL, r,
+                                 r->connection);
+        }
     }
 }
 
@@ -216,6 +227,13 @@ static int handler(request_rec *r)
 
     if (!wants(r)) {
         return DECLINED;
+    }
+    if (arg_int(r, "abort", 0)) {
+        /* A handler that gives up on the connection mid-request: nothing
+         * is sent, the connection is closed. */
+        r->connection->aborted = 1;
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return DONE;
     }
     ap_set_content_type(r, "text/plain");
     if (apr_table_get(r->headers_in, "X-Parse")) {
@@ -406,6 +424,8 @@ static void register_hooks(apr_pool_t *p)
                               AP_FTYPE_RESOURCE);
     ap_register_output_filter("PROFTEST_B", filter_b, NULL,
                               AP_FTYPE_CONTENT_SET);
+    ap_register_output_filter("PROFTEST Odd;\"x\"", filter_odd, NULL,
+                              AP_FTYPE_RESOURCE);
     ap_hook_type_checker(type_checker, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(burn_handler, NULL, NULL, APR_HOOK_MIDDLE);
