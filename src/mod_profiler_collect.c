@@ -15,6 +15,7 @@
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
 #include "mod_profiler_collect.h"
+#include "mod_profiler_modtime.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_store.h"
 #include "mod_profiler_store_rollup.h"
@@ -296,6 +297,9 @@ void prof_collect_request(request_rec *r, prof_req_t *rq)
                                          ? c.last->bytes_sent : 0));
         for (i = 0; i < c.nspans; ++i) {
             prof_agg_span(c.agg, c.spans[i].name, c.spans[i].dur_us);
+        }
+        if (rq->modt) {
+            prof_modtime_count(rq->modt, c.agg);
         }
     }
     if (stored_path && prof_store_running()

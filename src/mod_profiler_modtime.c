@@ -39,6 +39,7 @@
 #include "prof_clock.h"
 #include "prof_phase.h"
 #include "prof_st.h"
+#include "prof_agg.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
 #include "mod_profiler_req.h"
@@ -829,6 +830,24 @@ void prof_modtime_write_st(request_rec *r, const prof_modt_t *m,
         }
         apr_snprintf(name, sizeof(name), "filter.%s", mt_fname[i]);
         prof_st_add(st, name, us, NULL);
+    }
+}
+
+void prof_modtime_count(const prof_modt_t *m, void *agg)
+{
+    apr_uint32_t i;
+
+    for (i = 0; i < m->nslots; ++i) {
+        if (m->calls[i]) {
+            prof_agg_module(agg, prof_phase_name(mt_phase[i]), mt_name[i],
+                            prof_clock_ticks_us(m->ticks[i]));
+        }
+    }
+    for (i = 0; i < MT_FILTERS; ++i) {
+        if (m->fcalls[i]) {
+            prof_agg_module(agg, "filter", mt_fname[i],
+                            prof_clock_ticks_us(m->fticks[i]));
+        }
     }
 }
 

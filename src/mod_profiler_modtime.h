@@ -64,6 +64,10 @@ prof_modt_t *prof_modtime_start(request_rec *r);
 void prof_modtime_write_st(request_rec *r, const prof_modt_t *m,
                            prof_st_buf_t *st);
 
+/** Count r's module times in the live metrics (agg is a prof_agg_t *):
+ * mod_profiler_module_seconds_total. At logging, once per request. */
+void prof_modtime_count(const prof_modt_t *m, void *agg);
+
 /** The entries that took time, in phase order, allocated in p; their
  * count in *n. */
 prof_modt_entry_t *prof_modtime_entries(const prof_modt_t *m, apr_pool_t *p,

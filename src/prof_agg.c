@@ -1257,25 +1257,21 @@ prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
                          ttfb_us, bytes);
 }
 
-int prof_agg_span(prof_agg_t *agg, const char *name,
-                  apr_interval_time_t dur_us)
+/* A cell of the span table for k, counting dur_us. */
+static int span_table_add(prof_agg_t *agg, const probe_t *k,
+                          apr_interval_time_t dur_us)
 {
-    probe_t k;
     apr_uint32_t cell, slot;
     cell_t *c;
     int own = 1;
 
-    if (agg == NULL) {
-        return 0;
-    }
     if (dur_us < 0) {
         dur_us = 0;
     }
-    key_make(&k, "", name, "", 0, 0);
-    switch (tbl_find(&agg->span, &k, 1, &cell, &slot)) {
+    switch (tbl_find(&agg->span, k, 1, &cell, &slot)) {
     case F_NEW:
         cell_fresh((cell_t *)tbl_head(&agg->span, cell));
-        if (tbl_publish(&agg->span, slot, cell, &k)) {
+        if (tbl_publish(&agg->span, slot, cell, k)) {
             c = (cell_t *)tbl_head(&agg->span, cell);
             break;
         }
@@ -1298,6 +1294,30 @@ int prof_agg_span(prof_agg_t *agg, const char *name,
     }
     A_ADD(&c->n[prof_hist_bucket_inline(dur_us)], 1);
     return own;
+}
+
+int prof_agg_span(prof_agg_t *agg, const char *name,
+                  apr_interval_time_t dur_us)
+{
+    probe_t k;
+
+    if (agg == NULL) {
+        return 0;
+    }
+    key_make(&k, "", name, "", 0, 0);
+    return span_table_add(agg, &k, dur_us);
+}
+
+int prof_agg_module(prof_agg_t *agg, const char *phase, const char *module,
+                    apr_interval_time_t dur_us)
+{
+    probe_t k;
+
+    if (agg == NULL) {
+        return 0;
+    }
+    key_make(&k, phase, module, "", 0, PROF_AGG_KEY_MODULE);
+    return span_table_add(agg, &k, dur_us);
 }
 
 void prof_agg_counters(prof_agg_t *agg, prof_agg_counters_t *out)

@@ -159,6 +159,10 @@
 /** Key flags. */
 #define PROF_AGG_KEY_CLASS  0x1  /**< a class overflow cell: code is "Nxx" */
 #define PROF_AGG_KEY_VHOST  0x2  /**< a route-table entry of a whole vhost */
+/** A span-table cell of a module's time in a phase (ProfilerModuleTiming):
+ * key.vhost is the phase ("filter" for an output filter), key.route the
+ * module or filter. */
+#define PROF_AGG_KEY_MODULE 0x4
 
 /** A key as the block stores it (and snapshots copy it): NUL-terminated
  *  strings, cut as the file comment says. */
@@ -360,6 +364,15 @@ prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
                                     const apr_interval_time_t *phase_us,
                                     apr_interval_time_t ttfb_us,
                                     apr_uint64_t bytes);
+
+/**
+ * Count a module's time in a phase (or an output filter's, phase
+ * "filter"), as module timing measured it for one request: a cell of the
+ * span table (PROF_AGG_KEY_MODULE), bounded with the spans' cells and
+ * their overflow. Returns as prof_agg_span().
+ */
+int prof_agg_module(prof_agg_t *agg, const char *phase, const char *module,
+                    apr_interval_time_t dur_us);
 
 /**
  * Count one span (or metric) of name, that took dur_us (negative is 0).

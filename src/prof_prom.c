@@ -700,13 +700,32 @@ void prof_prom_write_agg(prof_prom_t *w, const prof_agg_snap_t *s,
     for (i = 0; i < s->nspan; i = j) {
         const char *labels[] = { "name", sp[i]->key.route, NULL };
 
+        if (sp[i]->key.flags & PROF_AGG_KEY_MODULE) {
+            j = i + 1;          /* module timing's: below */
+            continue;
+        }
         prof_hist_init(h);
         for (j = i; j < s->nspan
+             && !(sp[j]->key.flags & PROF_AGG_KEY_MODULE)
              && strcmp(sp[i]->key.route, sp[j]->key.route) == 0; ++j) {
             prof_hist_merge(h, &sp[j]->hist);
         }
         prof_prom_histogram(w, "mod_profiler_span_duration_seconds", labels,
                             h, b);
+    }
+
+    prof_prom_family(w, "mod_profiler_module_seconds_total", "counter",
+                     "seconds", "Time of each module's hook functions in "
+                     "each phase, and of each output filter (phase "
+                     "\"filter\"), where ProfilerModuleTiming is On.");
+    for (i = 0; i < s->nspan; ++i) {
+        const char *labels[] = { "phase", sp[i]->key.vhost, "module",
+                                 sp[i]->key.route, NULL };
+
+        if (sp[i]->key.flags & PROF_AGG_KEY_MODULE) {
+            prof_prom_sample_us(w, "mod_profiler_module_seconds_total",
+                                labels, sp[i]->hist.sum);
+        }
     }
 
     prof_prom_family(w, "mod_profiler_metrics_key_overflow_total", "counter",

@@ -7,6 +7,7 @@ import urllib.request
 import pytest
 
 from harness import Httpd, dur_us, h2c_get, parse_server_timing
+from metrics import promtool_check, samples, scrape
 from test_spans import TEST_MOD, test_module  # noqa: F401 (fixture)
 
 PHASES = ["read", "postread", "quick", "translate", "storage", "headers",
@@ -26,6 +27,10 @@ DirectoryIndex index.html
 </Location>
 <Location /z>
     SetOutputFilter DEFLATE
+</Location>
+<Location /metrics>
+    SetHandler profiler-metrics
+    Require ip 127.0.0.1
 </Location>
 %(h2)s
 """
@@ -252,3 +257,33 @@ def test_aborted_handler_leaves_nothing_for_the_next_request(server):
                                         "&filter_a_us=2000"))
         assert 3000 <= mods[("translate", "mod_profiler_test")] < 30000
         assert 2000 <= mods[("filter", "proftest_a")] < 30000, mods
+
+
+def test_live_metric_per_phase_and_module(test_module):
+    # mod_profiler_module_seconds_total{phase,module}: every request's
+    # module times, exactly added up; filters under phase "filter"
+    srv = make("worker", "ProfilerModuleTiming On", "modtime-metrics")
+    try:
+        for _ in range(5):
+            timings(srv, "/t?translate_us=4000&filter_b_us=2000")
+        status, _, text = scrape(srv)
+        assert status == 200
+        assert promtool_check(text) == "", promtool_check(text)
+        got = list(samples(srv, "mod_profiler_module_seconds_total",
+                           phase="translate",
+                           module="mod_profiler_test").values())
+        assert len(got) == 1, got
+        assert 5 * 0.004 <= got[0] < 5 * 0.004 + 0.1, got
+        got = list(samples(srv, "mod_profiler_module_seconds_total",
+                           phase="filter", module="proftest_b").values())
+        assert len(got) == 1 and got[0] >= 5 * 0.002, got
+        assert samples(srv, "mod_profiler_module_seconds_total",
+                       phase="type", module="mod_mime")
+        # not mixed into the span API's histogram
+        assert not [k for k in samples(
+            srv, "mod_profiler_span_duration_seconds_count")
+            if "mod_profiler_test" in str(k)], text
+        srv.stop()
+        assert not srv.log_problems(), srv.log_problems()
+    finally:
+        srv.cleanup()

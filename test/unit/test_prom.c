@@ -715,6 +715,11 @@ START_TEST(output_counts_are_the_blocks)
     prof_agg_record(agg, "v", "/d", "GET", 502, ph, -1, 0);
     prof_agg_record(agg, "v", "/e", "GET", 503, ph, -1, 0);
     prof_agg_span(agg, "db", 2500000);
+    /* module timing's cells: their own family, never the spans' */
+    prof_agg_module(agg, "translate", "mod_rewrite", 1500);
+    prof_agg_module(agg, "translate", "mod_rewrite", 2500);
+    prof_agg_module(agg, "filter", "deflate", 700);
+    prof_agg_module(agg, "translate", "db", 9);
     prof_prom_write_agg(w, prof_agg_snapshot(agg, unit_pool), NULL);
     text = prof_prom_finish(w, NULL);
 #define HAS(s) ck_assert_msg(strstr(text, s) != NULL, "no %s in\n%.2000s", s, text)
@@ -744,6 +749,17 @@ START_TEST(output_counts_are_the_blocks)
         "le=\"4.987896\"} 1\n");
     HAS("\nmod_profiler_metrics_key_overflow_total 2\n");
     HAS("\nmod_profiler_metrics_route_folded_total 0\n");
+    HAS("\nmod_profiler_module_seconds_total{phase=\"translate\","
+        "module=\"mod_rewrite\"} 0.004000\n");
+    HAS("\nmod_profiler_module_seconds_total{phase=\"filter\","
+        "module=\"deflate\"} 0.000700\n");
+    HAS("\nmod_profiler_module_seconds_total{phase=\"translate\","
+        "module=\"db\"} 0.000009\n");
+    /* the span "db" keeps its one observation: the module cell named db
+     * is not merged into it */
+    HAS("\nmod_profiler_span_duration_seconds_count{name=\"db\"} 1\n");
+    ck_assert_ptr_null(strstr(text, "span_duration_seconds_count{name="
+                                    "\"mod_rewrite\"}"));
     /* no phase that never took time */
     ck_assert_ptr_null(strstr(text, "phase=\"read\""));
     ck_assert_int_eq(promtool(text, strlen(text), &out), 0);
