@@ -309,6 +309,8 @@ static void profiler_register_hooks(apr_pool_t *p)
     PROF_REGISTER_OPTIONAL_FN(profiler_record_spans, prof_api_record_spans);
     PROF_REGISTER_OPTIONAL_FN(profiler_record_spans_dropped,
                               prof_api_record_spans_dropped);
+    PROF_REGISTER_OPTIONAL_FN(profiler_record_modules,
+                              prof_api_record_modules);
     PROF_REGISTER_OPTIONAL_FN(profiler_st_parse, prof_api_st_parse);
 
     /* Only says hello; order does not matter. */

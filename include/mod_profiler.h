@@ -176,6 +176,35 @@ APR_DECLARE_OPTIONAL_FN(unsigned, profiler_record_spans_dropped,
                         (const profiler_record_t *rec));
 
 /* ------------------------------------------------------------------------
+ * Module timing in the record (MOD_PROFILER_HAS_RECORD_MODULES)
+ * ------------------------------------------------------------------------ */
+
+#define MOD_PROFILER_HAS_RECORD_MODULES 1
+
+/** One module's time in one phase of a finished record, or one output
+ * filter's own time (phase "filter"), as ProfilerModuleTiming measured it. */
+typedef struct {
+    const char *phase;              /**< a canonical phase name, "filter" */
+    const char *module;             /**< "mod_rewrite", or the filter's
+                                         name ("deflate"): a token */
+    apr_interval_time_t dur_us;     /**< all its calls in the request */
+    unsigned calls;
+} profiler_module_time_t;
+
+/**
+ * Call fn for every module time of the record, in phase order (filters
+ * last), until it returns non-zero. Calls of a subrequest or an internal
+ * redirect are in their main request's. @return the number visited: 0
+ * where ProfilerModuleTiming is off for the request. The strings live as
+ * the record does.
+ */
+APR_DECLARE_OPTIONAL_FN(int, profiler_record_modules,
+                        (const profiler_record_t *rec,
+                         int (*fn)(void *baton,
+                                   const profiler_module_time_t *m),
+                         void *baton));
+
+/* ------------------------------------------------------------------------
  * Parsing Server-Timing (MOD_PROFILER_HAS_ST_PARSE)
  * ------------------------------------------------------------------------ */
 

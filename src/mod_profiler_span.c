@@ -17,6 +17,7 @@
 #include "mod_profiler_config.h"
 #include "mod_profiler_req.h"
 #include "mod_profiler_span.h"
+#include "mod_profiler_modtime.h"
 
 struct profiler_record_t {
     request_rec *r;
@@ -242,6 +243,32 @@ int prof_api_record_spans(const profiler_record_t *rec,
         }
     }
     return visited;
+}
+
+int prof_api_record_modules(const profiler_record_t *rec,
+                            int (*fn)(void *baton,
+                                      const profiler_module_time_t *m),
+                            void *baton)
+{
+    prof_modt_entry_t *e;
+    int n, i;
+
+    if (rec == NULL || fn == NULL || rec->rq->modt == NULL) {
+        return 0;
+    }
+    e = prof_modtime_entries(rec->rq->modt, rec->r->pool, &n);
+    for (i = 0; i < n; ++i) {
+        profiler_module_time_t m;
+
+        m.phase = e[i].phase < 0 ? "filter" : prof_phase_name(e[i].phase);
+        m.module = e[i].module;
+        m.dur_us = e[i].dur_us;
+        m.calls = e[i].calls;
+        if (fn(baton, &m)) {
+            return i + 1;
+        }
+    }
+    return n;
 }
 
 unsigned prof_api_record_spans_dropped(const profiler_record_t *rec)

@@ -30,6 +30,10 @@ int prof_api_record_spans(const profiler_record_t *rec,
                                     const profiler_span_info_t *span),
                           void *baton);
 unsigned prof_api_record_spans_dropped(const profiler_record_t *rec);
+int prof_api_record_modules(const profiler_record_t *rec,
+                            int (*fn)(void *baton,
+                                      const profiler_module_time_t *m),
+                            void *baton);
 
 /** Start a span of our own (e.g. `upstream`) on rq; NULL if the budget is
  * spent. Thread-safe like the API. */

@@ -36,7 +36,8 @@ DirectoryIndex index.html
 """
 
 
-def make(mpm, timing, name, loglevel="warn profiler:debug"):
+def make(mpm, timing, name,
+         loglevel="warn profiler:debug profiler_test:notice"):
     h2 = "Protocols h2c http/1.1" if mpm != "prefork" else ""
     mods = ["rewrite", "deflate", "filter"] + (["http2"] if mpm != "prefork"
                                                 else [])
@@ -287,3 +288,26 @@ def test_live_metric_per_phase_and_module(test_module):
         assert not srv.log_problems(), srv.log_problems()
     finally:
         srv.cleanup()
+
+
+def test_record_lists_module_times_for_modules(server):
+    # profiler_record_modules(): every (phase, module) and filter of the
+    # finished record, for modules on the record hook (the test module
+    # logs them); complete, unlike the header: the handler's whole time,
+    # the log phase's modules
+    timings(server, "/t?translate_us=6000&filter_b_us=3000")
+    found = []
+    for _ in range(50):
+        found = re.findall(r"proftest modules /t: (.*)",
+                           server.read_error_log())
+        if found:
+            break
+        time.sleep(0.05)
+    assert found, server.read_error_log()[-2000:]
+    got = dict((k, (int(us), int(n))) for k, us, n in
+               re.findall(r"(\S+)=(-?\d+)/(\d+)", found[-1]))
+    us, calls = got["translate.mod_profiler_test"]
+    assert us >= 6000 and calls == 1, got
+    assert got["filter.proftest_b"][0] >= 3000, got
+    assert "handler.mod_profiler_test" in got, got
+    assert any(k.startswith("log.") for k in got), got

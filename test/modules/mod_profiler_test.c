@@ -51,6 +51,9 @@ static APR_OPTIONAL_FN_TYPE(profiler_enabled) *enabled;
 static APR_OPTIONAL_FN_TYPE(profiler_record_spans) *record_spans;
 static APR_OPTIONAL_FN_TYPE(profiler_record_phase_us) *record_phase_us;
 static APR_OPTIONAL_FN_TYPE(profiler_record_spans_dropped) *record_dropped;
+#if defined(MOD_PROFILER_HAS_RECORD_MODULES)
+static APR_OPTIONAL_FN_TYPE(profiler_record_modules) *record_modules;
+#endif
 static APR_OPTIONAL_FN_TYPE(profiler_st_parse) *st_parse;
 
 static void retrieve(void)
@@ -63,6 +66,9 @@ static void retrieve(void)
     record_spans = APR_RETRIEVE_OPTIONAL_FN(profiler_record_spans);
     record_phase_us = APR_RETRIEVE_OPTIONAL_FN(profiler_record_phase_us);
     record_dropped = APR_RETRIEVE_OPTIONAL_FN(profiler_record_spans_dropped);
+#if defined(MOD_PROFILER_HAS_RECORD_MODULES)
+    record_modules = APR_RETRIEVE_OPTIONAL_FN(profiler_record_modules);
+#endif
     st_parse = APR_RETRIEVE_OPTIONAL_FN(profiler_st_parse);
 }
 
@@ -394,6 +400,17 @@ static int dump_span(void *baton, const profiler_span_info_t *s)
     return 0;
 }
 
+#if defined(MOD_PROFILER_HAS_RECORD_MODULES)
+static int dump_module(void *baton, const profiler_module_time_t *m)
+{
+    dump_t *d = baton;
+
+    d->out = apr_psprintf(d->r->pool, "%s%s.%s=%" APR_INT64_T_FMT "/%u ",
+                          d->out, m->phase, m->module, m->dur_us, m->calls);
+    return 0;
+}
+#endif
+
 static int record_complete(request_rec *r, const profiler_record_t *rec)
 {
     dump_t d;
@@ -409,6 +426,13 @@ static int record_complete(request_rec *r, const profiler_record_t *rec)
                   " dropped=%u spans=%s", r->uri,
                   record_phase_us ? record_phase_us(rec, "body") : -1,
                   record_dropped ? record_dropped(rec) : 0u, d.out);
+#if defined(MOD_PROFILER_HAS_RECORD_MODULES)
+    d.out = "";
+    if (record_modules && record_modules(rec, dump_module, &d) > 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      "proftest modules %s: %s", r->uri, d.out);
+    }
+#endif
     return OK;
 }
 
