@@ -155,6 +155,18 @@ void *prof_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
+int prof_config_first_in_reading(apr_pool_t *pconf, const char *key)
+{
+    void *done = NULL;
+
+    apr_pool_userdata_get(&done, key, pconf);
+    if (done) {
+        return 0;
+    }
+    apr_pool_userdata_setn((void *)1, key, apr_pool_cleanup_null, pconf);
+    return 1;
+}
+
 int prof_config_parse_flag(const char *arg)
 {
     if (!strcasecmp(arg, "on")) {

@@ -163,6 +163,14 @@ typedef struct {
 /** The handler of the Prometheus endpoint (not counted either). */
 #define PROF_METRICS_HANDLER      "profiler-metrics"
 
+/**
+ * 1 the first time it is asked for key during one reading of the
+ * configuration (pconf's life), 0 after: what a directive that registers
+ * hooks of its own uses, since httpd sorts the hooks again after reading
+ * the configuration and forgets them all before reading it anew.
+ */
+int prof_config_first_in_reading(apr_pool_t *pconf, const char *key);
+
 /** On/Off, case-insensitively: 1 or 0; -1 for anything else. */
 int prof_config_parse_flag(const char *arg);
 

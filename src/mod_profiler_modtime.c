@@ -429,10 +429,12 @@ static int is_trampoline(mt_filter_fn *fn)
     return 0;
 }
 
-/* The name of a filter as a token: httpd keeps it in lower case. */
-static const char *filter_token(apr_pool_t *p, const char *name)
+/* n bytes of s (at most 64) as a token for an entry's name, in lower case
+ * where asked: any byte outside a token becomes '_'. */
+static const char *as_token(apr_pool_t *p, const char *s, apr_size_t n,
+                            int lower)
 {
-    apr_size_t n = name ? strlen(name) : 0, i;
+    apr_size_t i;
     char *out;
 
     if (n == 0) {
@@ -441,14 +443,22 @@ static const char *filter_token(apr_pool_t *p, const char *name)
     if (n > 64) {
         n = 64;
     }
-    out = apr_pstrmemdup(p, name, n);
+    out = apr_pstrmemdup(p, s, n);
     for (i = 0; i < n; ++i) {
-        out[i] = (char)apr_tolower((unsigned char)out[i]);
+        if (lower) {
+            out[i] = (char)apr_tolower((unsigned char)out[i]);
+        }
         if (!prof_st_is_tchar((unsigned char)out[i])) {
             out[i] = '_';
         }
     }
     return out;
+}
+
+/* The name of a filter as a token: httpd keeps it in lower case. */
+static const char *filter_token(apr_pool_t *p, const char *name)
+{
+    return as_token(p, name, name ? strlen(name) : 0, 1);
 }
 
 static void wrap_filter(ap_filter_rec_t *frec, apr_pool_t *p)
@@ -542,10 +552,9 @@ const char *prof_modtime_set_min(cmd_parms *cmd, void *dconf,
 static const char *module_token(apr_pool_t *p, const char *file)
 {
     const char *base, *slash;
-    apr_size_t n, i;
-    char *out;
+    apr_size_t n;
 
-    if (file == NULL || *file == '\0') {
+    if (file == NULL) {
         return "unknown";
     }
     slash = strrchr(file, '/');
@@ -554,19 +563,7 @@ static const char *module_token(apr_pool_t *p, const char *file)
     if (n > 2 && base[n - 2] == '.' && base[n - 1] == 'c') {
         n -= 2;
     }
-    if (n == 0) {
-        return "unknown";
-    }
-    if (n > 64) {
-        n = 64;
-    }
-    out = apr_pstrmemdup(p, base, n);
-    for (i = 0; i < n; ++i) {
-        if (!prof_st_is_tchar((unsigned char)out[i])) {
-            out[i] = '_';
-        }
-    }
-    return out;
+    return as_token(p, base, n, 0);
 }
 
 static int slot_of(apr_pool_t *p, int phase, const char *file)
@@ -694,14 +691,9 @@ static void modtime_child_init(apr_pool_t *pchild, server_rec *s)
 
 static void register_modtime_hooks(apr_pool_t *pconf)
 {
-    void *done = NULL;
-
-    apr_pool_userdata_get(&done, MODTIME_HOOKS_KEY, pconf);
-    if (done) {
+    if (!prof_config_first_in_reading(pconf, MODTIME_HOOKS_KEY)) {
         return;
     }
-    apr_pool_userdata_setn((void *)1, MODTIME_HOOKS_KEY,
-                           apr_pool_cleanup_null, pconf);
     ap_hook_post_read_request(modtime_post_read, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_insert_filter(insert_filter_last, NULL, NULL,
                           APR_HOOK_REALLY_LAST);

@@ -1182,14 +1182,9 @@ prof_stacks_t *prof_profile_request_stacks(request_rec *r, prof_req_t *rq,
  * forgets them all before reading it anew). Once per reading. */
 static void register_request_hooks(apr_pool_t *pconf)
 {
-    void *done = NULL;
-
-    apr_pool_userdata_get(&done, REQPROF_HOOKS_KEY, pconf);
-    if (done) {
+    if (!prof_config_first_in_reading(pconf, REQPROF_HOOKS_KEY)) {
         return;
     }
-    apr_pool_userdata_setn((void *)1, REQPROF_HOOKS_KEY,
-                           apr_pool_cleanup_null, pconf);
     /* After the timing's post_read_request (REALLY_FIRST), which creates
      * the request's profile. */
     ap_hook_post_read_request(reqprof_post_read, NULL, NULL, APR_HOOK_FIRST);

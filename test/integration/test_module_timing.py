@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from harness import Httpd, dur_us, h2c_get, parse_server_timing
-from metrics import promtool_check, samples, scrape
+from metrics import promtool_check, samples, scrape, settled
 from test_spans import TEST_MOD, test_module  # noqa: F401 (fixture)
 
 PHASES = ["read", "postread", "quick", "translate", "storage", "headers",
@@ -267,6 +267,9 @@ def test_live_metric_per_phase_and_module(test_module):
     try:
         for _ in range(5):
             timings(srv, "/t?translate_us=4000&filter_b_us=2000")
+        # counted at logging, just after each response: all 5 first
+        assert settled(srv, "mod_profiler_requests_total", 5,
+                       route="/t") == 5
         status, _, text = scrape(srv)
         assert status == 200
         assert promtool_check(text) == "", promtool_check(text)
@@ -295,15 +298,18 @@ def test_record_lists_module_times_for_modules(server):
     # finished record, for modules on the record hook (the test module
     # logs them); complete, unlike the header: the handler's whole time,
     # the log phase's modules
-    timings(server, "/t?translate_us=6000&filter_b_us=3000")
+    # a path of its own (still /t's handler): earlier tests' lines, which
+    # are written after their responses, cannot be taken for this one's
+    timings(server, "/t/record?translate_us=6000&filter_b_us=3000")
     found = []
-    for _ in range(50):
-        found = re.findall(r"proftest modules /t: (.*)",
+    for _ in range(100):
+        # the line is written after the response, at logging: wait for it
+        found = re.findall(r"proftest modules /t/record: (.*)",
                            server.read_error_log())
         if found:
             break
         time.sleep(0.05)
-    assert found, server.read_error_log()[-2000:]
+    assert len(found) == 1, server.read_error_log()[-2000:]
     got = dict((k, (int(us), int(n))) for k, us, n in
                re.findall(r"(\S+)=(-?\d+)/(\d+)", found[-1]))
     us, calls = got["translate.mod_profiler_test"]
