@@ -35,6 +35,7 @@
 #include "mod_profiler_modtime.h"
 #include "mod_profiler_trace.h"
 #include "mod_profiler_otlp.h"
+#include "mod_profiler_collect.h"
 
 /* APR_REGISTER_OPTIONAL_FN with the implementation under its own name,
  * still checked against the declared type of the optional function. */
@@ -295,8 +296,18 @@ static int profiler_handler(request_rec *r)
     return handle(r);
 }
 
+static void profiler_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    (void)s;
+    prof_collect_child_init(pchild);
+}
+
+int prof_module_index = -1;
+
 static void profiler_register_hooks(apr_pool_t *p)
 {
+    /* httpd has just given the module its index (ap_add_module()). */
+    prof_module_index = profiler_module.module_index;
     /* The span API: stateless until a request has a profile, so it can be
      * offered before anything else is set up. */
     PROF_REGISTER_OPTIONAL_FN(profiler_span_start, prof_api_span_start);
@@ -315,6 +326,8 @@ static void profiler_register_hooks(apr_pool_t *p)
 
     /* Only says hello; order does not matter. */
     ap_hook_post_config(profiler_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The collector's per-thread memo of keys; order does not matter. */
+    ap_hook_child_init(profiler_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Warnings only; order does not matter. */
     ap_hook_check_config(profiler_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     prof_timing_register_hooks(p);

@@ -242,6 +242,23 @@ static void collect_store(request_rec *r, prof_req_t *rq,
     in.nspans = c->nspans;
     in.spans = c->spans;
     in.span_base_us = dur[PROF_PHASE_READ];
+    if (rq->modt) {
+        /* ProfilerModuleTiming: each module's time, under its phase. */
+        int k, n = 0;
+        prof_modt_entry_t *e = prof_modtime_entries(rq->modt, r->pool, &n);
+        prof_row_module_t *mods = n > 0 ? apr_palloc(r->pool,
+                                                     n * sizeof(*mods))
+                                        : NULL;
+
+        for (k = 0; k < n; ++k) {
+            mods[k].name = e[k].module;
+            mods[k].phase = e[k].phase;
+            mods[k].calls = e[k].calls;
+            mods[k].dur_us = e[k].dur_us;
+        }
+        in.modules = mods;
+        in.nmodules = (apr_size_t)n;
+    }
     in.spans_dropped = prof_req_spans(rq) ? prof_span_dropped(prof_req_spans(rq))
                                           : 0;
     row = prof_row_create(&in);
@@ -251,6 +268,191 @@ static void collect_store(request_rec *r, prof_req_t *rq,
     }
     if (!prof_store_submit(row)) {
         prof_row_free(row);
+    }
+}
+
+/*
+ * The cells of the keys a thread counted last, so that a key seen again
+ * costs the copy of its path compared, not the route (ProfilerRoute's
+ * rules, the fold), its hash and the look-up in the block: most requests
+ * repeat a path that came before. What decides the key is all in the
+ * memo's own key: the server (its name, its ProfilerRoute rules, its
+ * budget), the initial request's path and method (by number, with HEAD
+ * apart from GET; a method httpd does not know is not kept), and the
+ * final status; a key's cell is its own as long as the block lives
+ * (prof_agg_record_kc()). The generation of the configuration is checked
+ * too: a one-process server (-X) that restarts may find a new server_rec
+ * where the old one was, and a new block. Per thread, so no lock: the
+ * thread's pointer is initial-exec TLS (one load), the memo itself
+ * allocated on its first use and freed when the thread ends.
+ */
+#define MEMO_SLOTS      64u
+#define MEMO_PATH_MAX   96u
+
+typedef struct {
+    const server_rec *s;        /* NULL: empty */
+    prof_agg_rcell_t *cell;
+    apr_uint32_t len;           /* of path */
+    apr_int32_t status;
+    apr_int32_t method;         /* method_number | header_only << 16 */
+    char path[MEMO_PATH_MAX];
+} memo_ent_t;
+
+typedef struct {
+    apr_uint64_t gen;
+    memo_ent_t e[MEMO_SLOTS];
+} memo_t;
+
+static __thread __attribute__((tls_model("initial-exec"))) memo_t *tls_memo;
+static apr_threadkey_t *memo_key;       /* frees a thread's memo */
+static apr_uint64_t memo_gen;           /* written by child_init only */
+
+static void memo_free(void *m)
+{
+    free(m);
+}
+
+void prof_collect_child_init(apr_pool_t *pchild)
+{
+    ++memo_gen;
+    if (apr_threadkey_private_create(&memo_key, memo_free, pchild)
+        != APR_SUCCESS) {
+        memo_key = NULL;
+    }
+}
+
+static APR_INLINE apr_uint64_t memo_word(const char *s)
+{
+    apr_uint64_t w;
+
+    memcpy(&w, s, 8);
+    return w;
+}
+
+/* n bytes of a and b equal: words, the last one overlapping. */
+static APR_INLINE int memo_eq(const char *a, const char *b, apr_size_t n)
+{
+    if (n >= 8) {
+        for (; n > 8; a += 8, b += 8, n -= 8) {
+            if (memo_word(a) != memo_word(b)) {
+                return 0;
+            }
+        }
+        return memo_word(a + n - 8) == memo_word(b + n - 8);
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+/* The slot of a path: its length, first and last words (where paths of
+ * one application differ: the ids at their ends). */
+static APR_INLINE memo_ent_t *memo_slot(memo_t *m, const char *path,
+                                        apr_size_t n)
+{
+    apr_uint64_t h = n * APR_UINT64_C(0x9e3779b97f4a7c15);
+
+    if (n >= 8) {
+        h ^= memo_word(path) ^ memo_word(path + n - 8)
+             * APR_UINT64_C(0xff51afd7ed558ccd);
+    }
+    else if (n > 0) {
+        h ^= (apr_uint64_t)(unsigned char)path[0] << 8
+             ^ (unsigned char)path[n - 1];
+    }
+    h *= APR_UINT64_C(0xc4ceb9fe1a85ec53);
+    return &m->e[(h >> 58) & (MEMO_SLOTS - 1)];
+}
+
+static memo_t *memo_get(void)
+{
+    memo_t *m = tls_memo;
+
+    if (m == NULL) {
+        if (memo_key == NULL || (m = calloc(1, sizeof(*m))) == NULL) {
+            return NULL;
+        }
+        if (apr_threadkey_private_set(m, memo_key) != APR_SUCCESS) {
+            free(m);
+            return NULL;
+        }
+        m->gen = memo_gen;
+        tls_memo = m;
+    }
+    else if (m->gen != memo_gen) {
+        memset(m->e, 0, sizeof(m->e));
+        m->gen = memo_gen;
+    }
+    return m;
+}
+
+/* Only the live metrics want the request, and its durations are still
+ * ticks: counted from them (prof_agg_count_ticks()), in the cell the memo
+ * remembers for its key; else the whole way, which also fills the memo. */
+void prof_collect_count(request_rec *r, prof_req_t *rq, prof_agg_t *agg)
+{
+    request_rec *first = rq->r;
+    prof_phase_rec_t *ph = &rq->phases;
+    const char *path;
+    apr_interval_time_t total, ttfb = -1;
+    apr_uint64_t bytes = r->bytes_sent > 0 ? (apr_uint64_t)r->bytes_sent : 0;
+    apr_int32_t method;
+    apr_size_t len;
+    memo_t *m;
+    memo_ent_t *e = NULL;
+    prof_agg_rcell_t *cell;
+
+    if (rq->own) {
+        return;
+    }
+    total = prof_phase_elapsed(ph);
+    if (rq->headers_sent) {
+        ttfb = rq->ttfb_us ? rq->ttfb_us
+                           : prof_phase_entered_us(ph, PROF_PHASE_BODY);
+    }
+    path = first->parsed_uri.path ? first->parsed_uri.path : first->uri;
+    method = first->method_number | (first->header_only << 16);
+    if (path && first->method_number != M_INVALID && (m = memo_get())) {
+        len = strlen(path);
+        if (len <= MEMO_PATH_MAX) {
+            e = memo_slot(m, path, len);
+            if (e->s == first->server && e->len == len
+                && e->status == r->status && e->method == method
+                && memo_eq(e->path, path, len)) {
+                prof_agg_count_ticks(e->cell, ph, total, ttfb, bytes);
+                goto counted;
+            }
+        }
+    }
+    /* The whole way: durations, route, key. */
+    prof_phase_total(ph, prof_phase_fold(ph));
+    {
+        const prof_srv_conf_t *sconf = prof_config_srv(first->server);
+        prof_agg_str_t route_key;
+
+        route_of(r, sconf, path ? path : "", r->status, &route_key);
+        cell = NULL;
+        prof_agg_record_kc(agg, prof_metrics_vhost_key(first->server),
+                           &route_key, first->method, r->status,
+                           ph->dur_us, ttfb, bytes, &cell);
+        if (e && cell) {
+            e->s = first->server;
+            e->cell = cell;
+            e->len = (apr_uint32_t)len;
+            e->status = r->status;
+            e->method = method;
+            memcpy(e->path, path, len);
+        }
+    }
+counted:
+    if (prof_req_spans(rq)) {
+        prof_span_info_t *spans = NULL;
+        apr_size_t i, n = prof_req_finished_spans(r, rq, &spans);
+
+        for (i = 0; i < n; ++i) {
+            prof_agg_span(agg, spans[i].name, spans[i].dur_us);
+        }
+    }
+    if (rq->modt) {
+        prof_modtime_count(rq->modt, agg);
     }
 }
 

@@ -13,6 +13,7 @@
 
 #include "httpd.h"
 
+#include "prof_agg.h"
 #include "mod_profiler_req.h"
 #include "mod_profiler_config.h"
 
@@ -43,6 +44,16 @@ int prof_collect_wanted_enabled(request_rec *r);
  * The profiler's own handlers (report, metrics) count nowhere.
  */
 void prof_collect_request(request_rec *r, prof_req_t *rq);
+
+/**
+ * prof_collect_request() where only the live metrics (agg) want the
+ * request: rq's durations need not be folded first (the common key's way
+ * counts them from the ticks, and the rest folds them itself).
+ */
+void prof_collect_count(request_rec *r, prof_req_t *rq, prof_agg_t *agg);
+
+/** In each child: the memo of keys (prof_collect_count()) starts anew. */
+void prof_collect_child_init(apr_pool_t *pchild);
 
 /** The route r is counted and stored under (the initial request's path,
  * the final status), for other readers such as the OTLP exporter. */

@@ -231,14 +231,14 @@ void prof_config_store_get(server_rec *main_server, prof_store_conf_t *out);
 static APR_INLINE int prof_config_store(const request_rec *r)
 {
     const prof_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &profiler_module);
+        prof_module_conf(r->per_dir_config);
     return conf->store == PROF_UNSET ? PROF_DEFAULT_STORE : conf->store;
 }
 
 static APR_INLINE double prof_config_sample(const request_rec *r)
 {
     const prof_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &profiler_module);
+        prof_module_conf(r->per_dir_config);
     return conf->sample < 0 ? PROF_DEFAULT_SAMPLE : conf->sample;
 }
 
@@ -246,7 +246,7 @@ static APR_INLINE double prof_config_sample(const request_rec *r)
 static APR_INLINE apr_int64_t prof_config_sample_slow_us(const request_rec *r)
 {
     const prof_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &profiler_module);
+        prof_module_conf(r->per_dir_config);
     return conf->sample_slow_us < 0 ? 0 : conf->sample_slow_us;
 }
 
@@ -256,20 +256,20 @@ static APR_INLINE const apr_array_header_t *
 prof_config_store_query(const request_rec *r)
 {
     const prof_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &profiler_module);
+        prof_module_conf(r->per_dir_config);
     return conf->store_query == 1 ? conf->query_redact : NULL;
 }
 
 static APR_INLINE const prof_srv_conf_t *prof_config_srv(const server_rec *s)
 {
-    return ap_get_module_config(s->module_config, &profiler_module);
+    return prof_module_conf(s->module_config);
 }
 
 /** ProfilerUpstreamTiming for r (a prof_up_mode_t). */
 static APR_INLINE int prof_config_up_mode(const request_rec *r)
 {
     const prof_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &profiler_module);
+        prof_module_conf(r->per_dir_config);
     return conf->up_mode == PROF_UNSET ? PROF_DEFAULT_UP_MODE : conf->up_mode;
 }
 
@@ -277,7 +277,7 @@ static APR_INLINE int prof_config_up_mode(const request_rec *r)
 static APR_INLINE const char *prof_config_up_prefix(const request_rec *r)
 {
     const prof_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &profiler_module);
+        prof_module_conf(r->per_dir_config);
     return conf->up_prefix ? conf->up_prefix : "";
 }
 
@@ -285,7 +285,7 @@ static APR_INLINE const char *prof_config_up_prefix(const request_rec *r)
 static APR_INLINE apr_uint32_t prof_config_max_spans(const server_rec *s)
 {
     const prof_srv_conf_t *conf =
-        ap_get_module_config(s->module_config, &profiler_module);
+        prof_module_conf(s->module_config);
     return (apr_uint32_t)(conf->max_spans == PROF_UNSET
                           ? PROF_DEFAULT_MAX_SPANS : conf->max_spans);
 }
@@ -294,7 +294,7 @@ static APR_INLINE apr_uint32_t prof_config_max_spans(const server_rec *s)
 static APR_INLINE apr_uint32_t prof_config_metrics_keys(const server_rec *main_s)
 {
     const prof_srv_conf_t *conf =
-        ap_get_module_config(main_s->module_config, &profiler_module);
+        prof_module_conf(main_s->module_config);
     return (apr_uint32_t)(conf->metrics_keys == PROF_UNSET
                           ? PROF_DEFAULT_METRICS_KEYS : conf->metrics_keys);
 }
@@ -303,7 +303,7 @@ static APR_INLINE apr_uint32_t prof_config_metrics_keys(const server_rec *main_s
 static APR_INLINE apr_uint32_t prof_config_max_routes(const server_rec *s)
 {
     const prof_srv_conf_t *conf =
-        ap_get_module_config(s->module_config, &profiler_module);
+        prof_module_conf(s->module_config);
     return (apr_uint32_t)(conf->max_routes == PROF_UNSET
                           ? PROF_DEFAULT_MAX_ROUTES : conf->max_routes);
 }
@@ -314,7 +314,7 @@ static APR_INLINE apr_uint32_t prof_config_max_routes(const server_rec *s)
 static APR_INLINE int prof_config_maybe_on(const server_rec *s)
 {
     const prof_srv_conf_t *conf =
-        ap_get_module_config(s->module_config, &profiler_module);
+        prof_module_conf(s->module_config);
     return conf->maybe_on;
 }
 
@@ -322,7 +322,7 @@ static APR_INLINE int prof_config_maybe_on(const server_rec *s)
 static APR_INLINE int prof_config_enabled(const request_rec *r)
 {
     const prof_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &profiler_module);
+        prof_module_conf(r->per_dir_config);
     return conf->enabled == PROF_UNSET ? PROF_DEFAULT_ENABLED : conf->enabled;
 }
 
@@ -330,7 +330,7 @@ static APR_INLINE int prof_config_enabled(const request_rec *r)
 static APR_INLINE int prof_config_st_mode(const request_rec *r)
 {
     const prof_dir_conf_t *conf =
-        ap_get_module_config(r->per_dir_config, &profiler_module);
+        prof_module_conf(r->per_dir_config);
     return conf->st_mode == PROF_UNSET ? PROF_DEFAULT_ST_MODE : conf->st_mode;
 }
 

@@ -16,6 +16,7 @@
 #include "prof_st.h"
 #include "mod_profiler_private.h"
 #include "mod_profiler_config.h"
+#include "mod_profiler_timing.h"
 #include "mod_profiler_req.h"
 #include "mod_profiler_filter.h"
 #include "mod_profiler_span.h"
@@ -274,18 +275,40 @@ static void insert_filter(request_rec *r)
  * post_config in the parent before any connection, read-only in the
  * children, which inherit it. */
 static int profiler_anywhere;
+/* Whether any server's requests may need a filter of their own (the
+ * header, ProfilerUpstreamTiming drop): the same life as the above. */
+static int rfilter_anywhere;
 
 static int filter_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     (void)pconf; (void)plog; (void)ptemp;
     profiler_anywhere = 0;
+    rfilter_anywhere = 0;
     for (; s; s = s->next) {
         if (prof_config_maybe_on(s)) {
             profiler_anywhere = 1;
         }
+        if (prof_config_srv(s)->rfilter_maybe) {
+            rfilter_anywhere = 1;
+        }
     }
     return OK;
+}
+
+int prof_filter_unhook_insert(void)
+{
+    /* Where no request can need a filter of ours, insert_filter would
+     * only begin the handler phase: a call on every request that the
+     * fused edge spares (mod_profiler_timing.c). Every connection has
+     * our connection filter wherever a request can be timed. */
+    if (rfilter_anywhere || !profiler_anywhere) {
+        return 0;
+    }
+    prof_timing_unhook(ap_hook_get_insert_filter(),
+                       APR_OFFSETOF(ap_LINK_insert_filter_t, pFunc),
+                       (void *)insert_filter);
+    return 1;
 }
 
 /* Every connection, where the profiler is on anywhere (a name-based
@@ -300,7 +323,7 @@ static int pre_connection(conn_rec *c, void *csd)
         return DECLINED;
     }
     cc = apr_pcalloc(c->pool, sizeof(*cc));
-    ap_set_module_config(c->conn_config, &profiler_module, cc);
+    prof_module_conf_set(c->conn_config, cc);
     ap_add_output_filter_handle(prof_conn_filter_handle, cc, NULL, c);
     return DECLINED;
 }

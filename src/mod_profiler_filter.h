@@ -18,4 +18,13 @@
 /** Register the filter and the hooks that insert it. */
 void prof_filter_register_hooks(apr_pool_t *p);
 
+/**
+ * After the hooks are sorted (post_config, once this unit's own has run):
+ * where no server's requests can need a filter of their own, take our
+ * insert_filter hook out of its array and return 1: the handler phase's
+ * edge is then to be fused into another module's hook. 0: our hook stays
+ * and begins the handler phase itself.
+ */
+int prof_filter_unhook_insert(void);
+
 #endif /* MOD_PROFILER_FILTER_H */

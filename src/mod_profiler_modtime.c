@@ -89,6 +89,9 @@ struct prof_modt_s {
 static int mt_nslots;
 static const char *mt_name[MT_SLOTS_MAX];       /* module, a token */
 static unsigned char mt_phase[MT_SLOTS_MAX];
+/* Each slot's and each trampoline's cell in the live metrics (see
+ * count_in()). */
+static prof_agg_rcell_t *mt_cell[MT_SLOTS_MAX];
 /* Whether any server has it On: what the request's first hook tests. */
 int prof_modtime_any;
 #define mt_any prof_modtime_any
@@ -278,9 +281,10 @@ typedef apr_status_t mt_filter_fn(ap_filter_t *f, apr_bucket_brigade *bb);
 static mt_filter_fn *mt_forig[MT_FILTERS];
 static apr_pool_t *mt_fpool;                   /* the child's, for names */
 static const char *mt_fname[MT_FILTERS];       /* token, lower case */
+static prof_agg_rcell_t *mt_fcell[MT_FILTERS];
 static apr_uint32_t mt_nfilters;               /* published count */
 static apr_thread_mutex_t *mt_flock;
-static __thread prof_modt_t *mt_cur;
+static __thread __attribute__((tls_model("initial-exec"))) prof_modt_t *mt_cur;
 
 static apr_status_t mt_filter_call(ap_filter_t *f, apr_bucket_brigade *bb,
                                    unsigned k)
@@ -673,6 +677,7 @@ static void modtime_child_init(apr_pool_t *pchild, server_rec *s)
     }
     mt_fpool = pchild;
     mt_nfilters = 0;
+    memset(mt_fcell, 0, sizeof(mt_fcell));
     trampoline_range();
     if (apr_thread_mutex_create(&mt_flock, APR_THREAD_MUTEX_DEFAULT,
                                 pchild) != APR_SUCCESS) {
@@ -707,6 +712,7 @@ int prof_modtime_wrap(apr_pool_t *pconf, server_rec *s)
 
     mt_any = 0;
     mt_nslots = 0;
+    memset(mt_cell, 0, sizeof(mt_cell));
     for (v = s; v; v = v->next) {
         if (prof_config_srv(v)->modtime == 1 && prof_config_maybe_on(v)) {
             mt_any = 1;
@@ -825,20 +831,45 @@ void prof_modtime_write_st(request_rec *r, const prof_modt_t *m,
     }
 }
 
+/* Each slot's and each trampoline's cell in the live metrics, found the
+ * first time it counts (prof_agg_module_cell()), then kept: a (phase,
+ * module) keeps its cell for the block's life, and its hash and look-up
+ * cost more than the counting. Any thread may find it first; they find
+ * the same cell. Cleared with the slots (post_config) and the trampolines
+ * (child_init). NULL also where the table had no room: then the long way,
+ * which counts the overflow. */
+
+static void count_in(prof_agg_rcell_t **slot, prof_agg_t *agg,
+                     const char *phase, const char *name,
+                     apr_interval_time_t us)
+{
+    prof_agg_rcell_t *c = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+
+    if (c == NULL) {
+        c = prof_agg_module_cell(agg, phase, name);
+        if (c == NULL) {
+            prof_agg_module(agg, phase, name, us);
+            return;
+        }
+        __atomic_store_n(slot, c, __ATOMIC_RELEASE);
+    }
+    prof_agg_module_add(c, us);
+}
+
 void prof_modtime_count(const prof_modt_t *m, void *agg)
 {
     apr_uint32_t i;
 
     for (i = 0; i < m->nslots; ++i) {
         if (m->calls[i]) {
-            prof_agg_module(agg, prof_phase_name(mt_phase[i]), mt_name[i],
-                            prof_clock_ticks_us(m->ticks[i]));
+            count_in(&mt_cell[i], agg, prof_phase_name(mt_phase[i]),
+                     mt_name[i], prof_clock_ticks_us(m->ticks[i]));
         }
     }
     for (i = 0; i < MT_FILTERS; ++i) {
         if (m->fcalls[i]) {
-            prof_agg_module(agg, "filter", mt_fname[i],
-                            prof_clock_ticks_us(m->fticks[i]));
+            count_in(&mt_fcell[i], agg, "filter", mt_fname[i],
+                     prof_clock_ticks_us(m->fticks[i]));
         }
     }
 }

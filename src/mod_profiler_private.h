@@ -23,6 +23,21 @@ extern module AP_MODULE_DECLARE_DATA profiler_module
 extern module AP_MODULE_DECLARE_DATA profiler_module;
 #endif
 
+/* profiler_module.module_index, copied by our register_hooks (httpd gives
+ * the module its index just before it calls that): the module's
+ * configuration in a vector is then one load away, where the exported
+ * module structure is reached through the GOT. The request path's getters
+ * use it; written while httpd adds the module, read-only after. */
+extern int prof_module_index
+#if defined(__GNUC__)
+    __attribute__((visibility("hidden")))
+#endif
+    ;
+
+/* ap_get_module_config() and ap_set_module_config() of ours. */
+#define prof_module_conf(cv)        (((void **)(cv))[prof_module_index])
+#define prof_module_conf_set(cv, v) (((void **)(cv))[prof_module_index] = (v))
+
 /* mod_profiler.c declares the module (AP_DECLARE_MODULE does this there). */
 #if defined(APLOG_USE_MODULE) && !defined(PROF_MODULE_GLUE)
 APLOG_USE_MODULE(profiler);

@@ -74,7 +74,7 @@ typedef struct {
  */
 static APR_INLINE prof_req_t *prof_req_get(const request_rec *r)
 {
-    return ap_get_module_config(r->request_config, &profiler_module);
+    return prof_module_conf(r->request_config);
 }
 
 /**
@@ -84,7 +84,7 @@ static APR_INLINE prof_req_t *prof_req_get(const request_rec *r)
  */
 static APR_INLINE prof_conn_t *prof_conn_get(const conn_rec *c)
 {
-    return ap_get_module_config(c->conn_config, &profiler_module);
+    return prof_module_conf(c->conn_config);
 }
 
 static APR_INLINE request_rec *prof_req_final(request_rec *r)

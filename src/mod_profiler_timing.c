@@ -14,11 +14,14 @@
 #include "mod_profiler_timing.h"
 #include "mod_profiler_span.h"
 #include "mod_profiler_collect.h"
+#include "mod_profiler_filter.h"
 #include "mod_profiler_req.h"
 #include "mod_profiler_profile.h"
 #include "mod_profiler_trace.h"
 #include "mod_profiler_otlp.h"
 #include "mod_profiler_modtime.h"
+#include "mod_profiler_metrics.h"
+#include "mod_profiler_store.h"
 
 /* A phase edge in r's profile, if it has one: the clock and the phase go
  * into the record, nothing else happens here (see prof_phase_mark()). */
@@ -30,6 +33,12 @@ static APR_INLINE void mark(request_rec *r, int what)
         prof_phase_mark(&rq->phases, what);
     }
 }
+
+/* The phase the start enters: postread, or translate where no module but
+ * ours has a post_read_request hook and none a quick_handler (then
+ * nothing of postread's or quick's can run: see timing_post_config()).
+ * Written by post_config only, as the fused edges' functions are. */
+static int start_enters = PROF_PHASE_POSTREAD;
 
 static int hook_post_read_first(request_rec *r)
 {
@@ -43,8 +52,8 @@ static int hook_post_read_first(request_rec *r)
          * profile of the request it came from. */
         rq = prof_req_get(r->prev);
         if (rq) {
-            ap_set_module_config(r->request_config, &profiler_module, rq);
-            prof_phase_mark(&rq->phases, PROF_PHASE_POSTREAD);
+            prof_module_conf_set(r->request_config, rq);
+            prof_phase_mark(&rq->phases, start_enters);
             prof_trace_join(r, rq);
         }
         return DECLINED;
@@ -56,8 +65,8 @@ static int hook_post_read_first(request_rec *r)
     /* The tick first, then the wall clock for the anchor httpd gives us
      * (r->request_time): ticks from here on, postread from this one. */
     now = prof_clock_tick();
-    prof_phase_rec_start(&rq->phases, now, apr_time_now() - r->request_time);
-    prof_phase_edge(&rq->phases, PROF_PHASE_POSTREAD, now);
+    prof_phase_rec_begin(&rq->phases, now, apr_time_now() - r->request_time,
+                         start_enters);
     rq->r = r;
     rq->ttfb_us = 0;
     rq->spans = NULL;
@@ -77,7 +86,7 @@ static int hook_post_read_first(request_rec *r)
     if (cc) {
         cc->cur = rq;
     }
-    ap_set_module_config(r->request_config, &profiler_module, rq);
+    prof_module_conf_set(r->request_config, rq);
     if (prof_config_srv(r->server)->trace_ctx > 0) {
         prof_trace_start(r, rq);
     }
@@ -160,6 +169,46 @@ static int fused_quick_handler(request_rec *r, int lookup)
         mark(r, PROF_PHASE_QUICK);
     }
     return first_quick_handler(r, lookup);
+}
+
+/* Where no module has a quick_handler, translation begins when the last
+ * post_read_request hook returns: that hook's function is called from
+ * here, and the edge follows it (post_read_request is RUN_ALL: the last
+ * hook runs unless an earlier one failed the request). */
+static ap_HOOK_post_read_request_t *last_post_read_request;
+static int fused_post_read_last(request_rec *r)
+{
+    int rv = last_post_read_request(r);
+
+    mark(r, PROF_PHASE_TRANSLATE);
+    return rv;
+}
+
+/* The handler phase begins in our insert_filter hook where that is needed
+ * anyway (mod_profiler_filter.c); elsewhere in the first insert_filter
+ * hook of another module, or else in the first handler. mod_cache's quick
+ * handler runs insert_filter too, to serve a hit: that is still quick. */
+static APR_INLINE void handler_begins(request_rec *r)
+{
+    prof_req_t *rq = prof_req_get(r);
+
+    if (rq && rq->phases.cur != PROF_PHASE_QUICK) {
+        prof_phase_mark(&rq->phases, PROF_PHASE_HANDLER);
+    }
+}
+
+static ap_HOOK_insert_filter_t *first_insert_filter;
+static void fused_insert_filter(request_rec *r)
+{
+    handler_begins(r);
+    first_insert_filter(r);
+}
+
+static ap_HOOK_handler_t *first_handler;
+static int fused_handler(request_rec *r)
+{
+    handler_begins(r);
+    return first_handler(r);
 }
 
 static ap_HOOK_log_transaction_t *first_log_transaction;
@@ -246,12 +295,21 @@ static int hook_log_last(request_rec *r)
      * for whoever reads it: the live metrics and the store, modules on the
      * record_complete hook, the trace log. */
     wanted = prof_record_wanted();
-    store = prof_collect_wanted_enabled(last);
+    store = prof_store_running()
+            && (prof_config_store(last) || prof_profile_request_id(rq));
     trace = APLOGrtrace1(last);
     otlp = rq->trace != NULL && prof_otlp_on();
     if (!wanted && !store && !trace && !otlp) {
+        /* Most requests: counted in the live metrics, nothing else, and
+         * counted from the ticks (no durations needed). */
+        prof_agg_t *agg = prof_metrics_agg_of(rq->r->server);
+
+        if (agg) {
+            prof_collect_count(last, rq, agg);
+        }
         return DECLINED;
     }
+    store = store || prof_metrics_agg() != NULL;
     prof_phase_total(ph, prof_phase_fold(ph));
     if (rq->headers_sent && rq->ttfb_us == 0) {
         /* Timed by the connection's filter: its first bytes' edge. */
@@ -325,13 +383,74 @@ DEFINE_FUSE(auth_checker)
 DEFINE_FUSE(type_checker)
 DEFINE_FUSE(fixups)
 DEFINE_FUSE(log_transaction)
+DEFINE_FUSE(insert_filter)
+DEFINE_FUSE(handler)
+
+void prof_timing_unhook(apr_array_header_t *a, apr_size_t func_at, void *fn)
+{
+    int i = 0;
+
+    while (a && i < a->nelts) {
+        char *e = a->elts + i * a->elt_size;
+        void *f;
+
+        memcpy(&f, e + func_at, sizeof(f));
+        if (f == fn) {
+            memmove(e, e + a->elt_size, (a->nelts - i - 1) * a->elt_size);
+            --a->nelts;
+        }
+        else {
+            ++i;
+        }
+    }
+}
+
+/* Where translation begins (see start_enters): the hook at the end of
+ * quick_handler is needed only where a module has quick handlers;
+ * otherwise it goes, and the edge moves to the end of post_read_request.
+ * Returns what the log says. */
+static const char *place_translate(void)
+{
+    apr_array_header_t *pr = ap_hook_get_post_read_request();
+    ap_LINK_post_read_request_t *e;
+
+    start_enters = PROF_PHASE_POSTREAD;
+    if (OTHERS(quick_handler)) {
+        /* Registered now, after the sort, at the end of the sorted array,
+         * which is where REALLY_LAST puts it (a second post_config over
+         * the same arrays finds it there). Registered earlier, it would
+         * leave httpd an empty array to loop over where it goes. */
+        apr_array_header_t *a = ap_hook_get_quick_handler();
+        ap_LINK_quick_handler_t *q = (ap_LINK_quick_handler_t *)a->elts;
+
+        if (q[a->nelts - 1].pFunc != hook_quick_last) {
+            ap_hook_quick_handler(hook_quick_last, NULL, NULL,
+                                  APR_HOOK_REALLY_LAST);
+        }
+        return "when every quick_handler declined";
+    }
+    if (!OTHERS(post_read_request)) {
+        start_enters = PROF_PHASE_TRANSLATE;
+        return "at the start (no post_read_request hook of another module)";
+    }
+    e = &((ap_LINK_post_read_request_t *)pr->elts)[pr->nelts - 1];
+    /* (A second post_config over the same arrays finds it done.) */
+    if (e->pFunc != fused_post_read_last) {
+        last_post_read_request = e->pFunc;
+        e->pFunc = fused_post_read_last;
+    }
+    return "after the last post_read_request hook";
+}
 
 static int timing_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     int fused = 0, phases = 0, wrapped;
+    const char *translate;
 
     (void)plog; (void)ptemp;
+    /* Before the fusing: the fused quick_handler entry is not ours. */
+    translate = place_translate();
     fused += FUSE(quick_handler);
     fused += FUSE(map_to_storage);
     fused += FUSE(header_parser);
@@ -347,11 +466,27 @@ static int timing_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     fused += FUSE(type_checker);
     fused += FUSE(fixups);
     fused += FUSE(log_transaction);
+    if (prof_filter_unhook_insert()) {
+        /* httpd's core has a handler hook in every server: there is always
+         * one of the two. */
+        if (FUSE(insert_filter)) {
+            ++fused;
+            first_handler = NULL;
+        }
+        else {
+            fused += FUSE(handler);
+        }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00405)
+                     "the handler phase begins in the first %s hook",
+                     first_insert_filter ? "insert_filter" : "handler");
+    }
     /* quick, storage, headers, access, authn, authz, type, fixups, log */
     phases = 9;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00390)
                  "phase edges: %d fused into a module's first hook, "
                  "%d phases without hooks not timed", fused, phases - fused);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, PROFLOGNO(00404)
+                 "translate begins %s", translate);
     /* Then, where ProfilerModuleTiming is On, every entry (the fused
      * ones included) gets its timing wrapper. */
     wrapped = prof_modtime_wrap(pconf, s);
@@ -374,10 +509,11 @@ void prof_timing_register_hooks(apr_pool_t *p)
     /* Creates the profile: the first point at which the vhost is known. */
     ap_hook_post_read_request(hook_post_read_first, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
-    /* Reached only when every quick handler declined: translation begins.
-     * quick_handler is RUN_FIRST, so an edge fused into a hook would not
-     * be reached after an answer: an entry of its own. */
-    ap_hook_quick_handler(hook_quick_last, NULL, NULL, APR_HOOK_REALLY_LAST);
+    /* hook_quick_last, where translation begins when every quick handler
+     * declined, is registered by post_config, and only where other
+     * modules have quick handlers (place_translate()): quick_handler is
+     * RUN_FIRST, so an edge fused into a hook would not be reached after
+     * an answer. */
     /* quick (its beginning), storage, headers, access, authn, authz, type,
      * fixups and log begin in the first hook of each (timing_post_config()
      * fuses the edges into them). The handler phase starts in our

@@ -1003,6 +1003,25 @@ static ALWAYS_INLINE void add_extremes(cell_t *c, apr_int64_t us)
     }
 }
 
+/* Everything of a request but its phases: total_us not negative. */
+static ALWAYS_INLINE void cell_add_total(cell_t *c, apr_int64_t total,
+                                         apr_interval_time_t ttfb_us,
+                                         apr_uint64_t bytes)
+{
+    add_extremes(c, total);
+    if (total) {
+        A_ADD(&c->sum_us, (apr_uint64_t)total);
+    }
+    if (ttfb_us >= 0) {
+        A_ADD(&c->ttfb_us, (apr_uint64_t)ttfb_us);
+        A_ADD(&c->ttfb_count, 1);
+    }
+    if (bytes) {
+        A_ADD(&c->bytes, bytes);
+    }
+    A_ADD(&c->n[prof_hist_bucket_inline(total)], 1);
+}
+
 static ALWAYS_INLINE void cell_add(cell_t *c,
                                   const apr_interval_time_t *phase_us,
                      apr_interval_time_t ttfb_us, apr_uint64_t bytes)
@@ -1024,18 +1043,7 @@ static ALWAYS_INLINE void cell_add(cell_t *c,
             }
         }
     }
-    add_extremes(c, total);
-    if (total) {
-        A_ADD(&c->sum_us, (apr_uint64_t)total);
-    }
-    if (ttfb_us >= 0) {
-        A_ADD(&c->ttfb_us, (apr_uint64_t)ttfb_us);
-        A_ADD(&c->ttfb_count, 1);
-    }
-    if (bytes) {
-        A_ADD(&c->bytes, bytes);
-    }
-    A_ADD(&c->n[prof_hist_bucket_inline(total)], 1);
+    cell_add_total(c, total, ttfb_us, bytes);
 }
 
 /* k's cell, claiming it if need be; NULL when there is none. */
@@ -1062,15 +1070,18 @@ static cell_t *req_cell(prof_agg_t *agg, const probe_t *k)
 static prof_agg_result_t record_slow(prof_agg_t *agg, probe_t *k,
                                      const apr_interval_time_t *phase_us,
                                      apr_interval_time_t ttfb_us,
-                                     apr_uint64_t bytes)
+                                     apr_uint64_t bytes, cell_t **own)
 {
     prof_agg_result_t res = PROF_AGG_COUNTED;
     apr_uint32_t cell, slot;
     cell_t *c;
 
     if (tbl_find(&agg->req, k, 0, &cell, &slot) == F_FOUND) {
-        cell_add((cell_t *)tbl_head(&agg->req, cell), phase_us, ttfb_us,
-                 bytes);
+        c = (cell_t *)tbl_head(&agg->req, cell);
+        cell_add(c, phase_us, ttfb_us, bytes);
+        if (own) {
+            *own = c;
+        }
         return res;
     }
     if (!is_special(k->route, k->route_len) && !route_admitted(agg, k)) {
@@ -1096,6 +1107,9 @@ static prof_agg_result_t record_slow(prof_agg_t *agg, probe_t *k,
         }
     }
     cell_add(c, phase_us, ttfb_us, bytes);
+    if (own && res == PROF_AGG_COUNTED) {
+        *own = c;
+    }
     return res;
 }
 
@@ -1107,7 +1121,7 @@ static prof_agg_result_t record_slow(prof_agg_t *agg, probe_t *k,
  */
 static ALWAYS_INLINE prof_agg_result_t record_probe(
     prof_agg_t *agg, probe_t *k, const apr_interval_time_t *phase_us,
-    apr_interval_time_t ttfb_us, apr_uint64_t bytes)
+    apr_interval_time_t ttfb_us, apr_uint64_t bytes, cell_t **own)
 {
     apr_uint64_t w = A_ACQ(&agg->req.slots[(apr_uint32_t)k->hash
                                            & agg->req.mask]);
@@ -1118,10 +1132,13 @@ static ALWAYS_INLINE prof_agg_result_t record_probe(
         c = (cell_t *)tbl_head(&agg->req, SLOT_CELL(w));
         if (key_eq(&c->h.key, k)) {
             cell_add(c, phase_us, ttfb_us, bytes);
+            if (own) {
+                *own = c;
+            }
             return PROF_AGG_COUNTED;
         }
     }
-    return record_slow(agg, k, phase_us, ttfb_us, bytes);
+    return record_slow(agg, k, phase_us, ttfb_us, bytes, own);
 }
 
 prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
@@ -1137,7 +1154,7 @@ prof_agg_result_t prof_agg_record(prof_agg_t *agg, const char *vhost,
         return PROF_AGG_COUNTED;
     }
     key_make(&k, vhost, route, method, status, 0);
-    return record_probe(agg, &k, phase_us, ttfb_us, bytes);
+    return record_probe(agg, &k, phase_us, ttfb_us, bytes, NULL);
 }
 
 void prof_agg_str_setn(prof_agg_str_t *k, const char *s, apr_size_t len,
@@ -1172,7 +1189,7 @@ void prof_agg_str_set(prof_agg_str_t *k, const char *s, apr_size_t max)
 static NOINLINE prof_agg_result_t record_k_slow(
     prof_agg_t *agg, const prof_agg_str_t *vhost, const prof_agg_str_t *route,
     const char *method, int status, const apr_interval_time_t *phase_us,
-    apr_interval_time_t ttfb_us, apr_uint64_t bytes)
+    apr_interval_time_t ttfb_us, apr_uint64_t bytes, cell_t **own)
 {
     probe_t k;
 
@@ -1198,7 +1215,7 @@ static NOINLINE prof_agg_result_t record_k_slow(
     k.status = status_of(status);
     k.flags = 0;
     k.hash = probe_hash(&k);
-    return record_probe(agg, &k, phase_us, ttfb_us, bytes);
+    return record_probe(agg, &k, phase_us, ttfb_us, bytes, own);
 }
 
 /* key_eq()'s word of (status, flags 0, vhost_len, route_len), as
@@ -1216,13 +1233,10 @@ static ALWAYS_INLINE apr_uint64_t lens_of(apr_uint16_t status,
 #endif
 }
 
-prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
-                                    const prof_agg_str_t *vhost,
-                                    const prof_agg_str_t *route,
-                                    const char *method, int status,
-                                    const apr_interval_time_t *phase_us,
-                                    apr_interval_time_t ttfb_us,
-                                    apr_uint64_t bytes)
+static ALWAYS_INLINE prof_agg_result_t record_k(
+    prof_agg_t *agg, const prof_agg_str_t *vhost, const prof_agg_str_t *route,
+    const char *method, int status, const apr_interval_time_t *phase_us,
+    apr_interval_time_t ttfb_us, apr_uint64_t bytes, cell_t **own)
 {
     apr_uint64_t hash, mh, mw, w;
     apr_uint16_t ml, st;
@@ -1249,12 +1263,132 @@ prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
                 && bytes_eq(a->vhost, vhost->s, vhost->len)
                 && bytes_eq(a->route, route->s, route->len)) {
                 cell_add(c, phase_us, ttfb_us, bytes);
+                if (own) {
+                    *own = c;
+                }
                 return PROF_AGG_COUNTED;
             }
         }
     }
     return record_k_slow(agg, vhost, route, method, status, phase_us,
-                         ttfb_us, bytes);
+                         ttfb_us, bytes, own);
+}
+
+prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
+                                    const prof_agg_str_t *vhost,
+                                    const prof_agg_str_t *route,
+                                    const char *method, int status,
+                                    const apr_interval_time_t *phase_us,
+                                    apr_interval_time_t ttfb_us,
+                                    apr_uint64_t bytes)
+{
+    return record_k(agg, vhost, route, method, status, phase_us, ttfb_us,
+                    bytes, NULL);
+}
+
+prof_agg_result_t prof_agg_record_kc(prof_agg_t *agg,
+                                     const prof_agg_str_t *vhost,
+                                     const prof_agg_str_t *route,
+                                     const char *method, int status,
+                                     const apr_interval_time_t *phase_us,
+                                     apr_interval_time_t ttfb_us,
+                                     apr_uint64_t bytes,
+                                     prof_agg_rcell_t **cell)
+{
+    cell_t *own = NULL;
+    prof_agg_result_t res = record_k(agg, vhost, route, method, status,
+                                     phase_us, ttfb_us, bytes, &own);
+
+    *cell = (prof_agg_rcell_t *)own;
+    return res;
+}
+
+/* cell_add() of a record's ticks: each phase's ticks turned into
+ * microseconds as prof_phase_fold() turns them (the scale in registers:
+ * the counters' atomic adds would make the compiler load it again for
+ * every phase), and added where not 0. */
+void prof_agg_count_ticks(prof_agg_rcell_t *cell, const prof_phase_rec_t *ph,
+                          apr_interval_time_t total_us,
+                          apr_interval_time_t ttfb_us, apr_uint64_t bytes)
+{
+    cell_t *c = (cell_t *)cell;
+    apr_int64_t us;
+    int i;
+
+    if (ph->read_us > 0) {
+        A_ADD(&c->phase_us[PROF_PHASE_READ], (apr_uint64_t)ph->read_us);
+    }
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__SIZEOF_INT128__)
+    if (prof_clock_ticks_conf.tsc) {
+        const apr_uint64_t mult = prof_clock_ticks_conf.mult;
+
+#if !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC unroll 16
+#endif
+        for (i = PROF_PHASE_READ + 1; i < PROF_PHASE_TOTAL; ++i) {
+            /* Phases that never ran (most of those without hooks) have
+             * no ticks: no multiply. One that ran less than a
+             * microsecond adds 0. */
+            if (ph->acc[i]) {
+                us = (apr_int64_t)(((unsigned __int128)ph->acc[i] * mult)
+                                   >> 52);
+                A_ADD(&c->phase_us[i], (apr_uint64_t)us);
+            }
+        }
+    }
+    else
+#endif
+    {
+        for (i = PROF_PHASE_READ + 1; i < PROF_PHASE_TOTAL; ++i) {
+            us = prof_clock_ticks_us(ph->acc[i]);
+            if (us > 0) {
+                A_ADD(&c->phase_us[i], (apr_uint64_t)us);
+            }
+        }
+    }
+    cell_add_total(c, total_us > 0 ? total_us : 0, ttfb_us, bytes);
+}
+
+/* What span_table_add() adds to a span cell. */
+static ALWAYS_INLINE void span_cell_add(cell_t *c, apr_interval_time_t dur_us)
+{
+    if (dur_us < 0) {
+        dur_us = 0;
+    }
+    add_extremes(c, dur_us);
+    if (dur_us) {
+        A_ADD(&c->sum_us, (apr_uint64_t)dur_us);
+    }
+    A_ADD(&c->n[prof_hist_bucket_inline(dur_us)], 1);
+}
+
+prof_agg_rcell_t *prof_agg_module_cell(prof_agg_t *agg, const char *phase,
+                                       const char *module)
+{
+    apr_uint32_t cell, slot;
+    probe_t k;
+
+    if (agg == NULL) {
+        return NULL;
+    }
+    key_make(&k, phase, module, "", 0, PROF_AGG_KEY_MODULE);
+    switch (tbl_find(&agg->span, &k, 1, &cell, &slot)) {
+    case F_NEW:
+        cell_fresh((cell_t *)tbl_head(&agg->span, cell));
+        if (!tbl_publish(&agg->span, slot, cell, &k)) {
+            return NULL;
+        }
+        /* fall through */
+    case F_FOUND:
+        return (prof_agg_rcell_t *)tbl_head(&agg->span, cell);
+    default:
+        return NULL;
+    }
+}
+
+void prof_agg_module_add(prof_agg_rcell_t *cell, apr_interval_time_t dur_us)
+{
+    span_cell_add((cell_t *)cell, dur_us);
 }
 
 /* A cell of the span table for k, counting dur_us. */

@@ -365,6 +365,50 @@ prof_agg_result_t prof_agg_record_k(prof_agg_t *agg,
                                     apr_interval_time_t ttfb_us,
                                     apr_uint64_t bytes);
 
+/** A request cell of the block, as prof_agg_record_kc() gives it. */
+typedef struct prof_agg_rcell_t prof_agg_rcell_t;
+
+/**
+ * prof_agg_record_k() that also gives, in *cell, the cell the request was
+ * counted in when that is its key's own (the result PROF_AGG_COUNTED),
+ * else NULL (a fold counts the fold every time: it must come here again).
+ * A key keeps its cell for the life of the block, in every process that
+ * maps it (cells are never given back), so a caller may keep the cell for
+ * the same key and count the next requests with prof_agg_count_ticks(),
+ * without the look-up.
+ */
+prof_agg_result_t prof_agg_record_kc(prof_agg_t *agg,
+                                     const prof_agg_str_t *vhost,
+                                     const prof_agg_str_t *route,
+                                     const char *method, int status,
+                                     const apr_interval_time_t *phase_us,
+                                     apr_interval_time_t ttfb_us,
+                                     apr_uint64_t bytes,
+                                     prof_agg_rcell_t **cell);
+
+/**
+ * Count one request in cell: what prof_agg_record_k() of its key counts,
+ * the phases taken from the record's ticks (each turned into microseconds
+ * as prof_phase_fold() turns it, so the sums are the same), total_us being
+ * prof_phase_elapsed(ph). No fold of the record needed first.
+ */
+void prof_agg_count_ticks(prof_agg_rcell_t *cell, const prof_phase_rec_t *ph,
+                          apr_interval_time_t total_us,
+                          apr_interval_time_t ttfb_us, apr_uint64_t bytes);
+
+/**
+ * The span-table cell of (phase, module) that prof_agg_module() counts in,
+ * found or claimed now, for a caller that counts the same pair often
+ * (module timing keeps one per hook slot): NULL where there is none (the
+ * table is full: prof_agg_module() then counts the overflow, every time).
+ * A cell stays the pair's for the life of the block.
+ */
+prof_agg_rcell_t *prof_agg_module_cell(prof_agg_t *agg, const char *phase,
+                                       const char *module);
+
+/** prof_agg_module() into a cell prof_agg_module_cell() gave. */
+void prof_agg_module_add(prof_agg_rcell_t *cell, apr_interval_time_t dur_us);
+
 /**
  * Count a module's time in a phase (or an output filter's, phase
  * "filter"), as module timing measured it for one request: a cell of the

@@ -84,12 +84,17 @@ typedef struct {
     prof_tick_t last_tick;      /**< the latest edge (start_tick if none) */
     /** Ticks spent in each phase; [PROF_PHASE_OUT]: in none. */
     prof_tick_t acc[PROF_PHASE_COUNT + 1];
-    /** The tick of each phase's first entry (valid where seen says). */
+    /** The tick of each phase's first entry; 0 for a phase not entered
+     * (no tick is 0: the clocks count from boot). Right after acc: one
+     * memset clears both at the start. */
     prof_tick_t first_tick[PROF_PHASE_COUNT];
     /** Monotonic µs at start_tick, 0 until prof_phase_start_us() asks. */
     prof_mono_us_t start_us;
     apr_interval_time_t read_us;  /**< r->request_time until the start */
-    apr_uint32_t seen;          /**< bit (1 << phase) for each phase entered */
+    /** Bits (1 << phase) of read and total, which are not entered but
+     * are there once the record starts, or is complete; the others are
+     * told by first_tick (prof_phase_seen()). */
+    apr_uint32_t seen;
     int cur;                    /**< the open phase, or PROF_PHASE_OUT */
 } prof_phase_rec_t;
 
@@ -107,7 +112,9 @@ static APR_INLINE void prof_phase_rec_start(prof_phase_rec_t *rec,
                                             prof_tick_t now,
                                             apr_interval_time_t read_us)
 {
-    memset(rec->acc, 0, sizeof(rec->acc));
+    memset(rec->acc, 0, APR_OFFSETOF(prof_phase_rec_t, first_tick)
+                        + sizeof(rec->first_tick)
+                        - APR_OFFSETOF(prof_phase_rec_t, acc));
     rec->read_us = read_us > 0 ? read_us : 0;
     rec->dur_us[PROF_PHASE_READ] = rec->read_us;
     rec->seen = 1u << PROF_PHASE_READ;
@@ -115,6 +122,20 @@ static APR_INLINE void prof_phase_rec_start(prof_phase_rec_t *rec,
     rec->last_tick = now;
     rec->start_us = 0;
     rec->cur = PROF_PHASE_OUT;
+}
+
+/** prof_phase_rec_start() and, at the same tick, the first edge: phase
+ * `enter` (postread .. log) opened. */
+static APR_INLINE void prof_phase_rec_begin(prof_phase_rec_t *rec,
+                                            prof_tick_t now,
+                                            apr_interval_time_t read_us,
+                                            int enter)
+{
+    prof_phase_rec_start(rec, now, read_us);
+    if (enter > PROF_PHASE_READ && enter < PROF_PHASE_TOTAL) {
+        rec->cur = enter;
+        rec->first_tick[enter] = now;
+    }
 }
 
 /**
@@ -150,8 +171,7 @@ static APR_INLINE void prof_phase_edge(prof_phase_rec_t *rec, int what,
         rec->last_tick = t;
     }
     rec->cur = what;
-    if (what != PROF_PHASE_OUT && !(rec->seen & (1u << what))) {
-        rec->seen |= 1u << what;
+    if (what != PROF_PHASE_OUT && rec->first_tick[what] == 0) {
         rec->first_tick[what] = rec->last_tick;
     }
 }
@@ -210,8 +230,9 @@ prof_phase_elapsed(const prof_phase_rec_t *rec)
 static APR_INLINE apr_interval_time_t
 prof_phase_entered_us(const prof_phase_rec_t *rec, int phase)
 {
-    if (!((rec->seen >> phase) & 1u)) {
-        return -1;
+    if (phase <= PROF_PHASE_READ || phase >= PROF_PHASE_TOTAL
+        || rec->first_tick[phase] == 0) {
+        return phase == PROF_PHASE_READ ? 0 : -1;
     }
     return rec->read_us + prof_clock_ticks_us(rec->first_tick[phase]
                                               - rec->start_tick);
@@ -258,7 +279,15 @@ prof_mono_us_t prof_phase_start_us(prof_phase_rec_t *rec);
 void prof_phase_write_st(const prof_phase_rec_t *rec,
                          apr_interval_time_t total_us, prof_st_buf_t *st);
 
-/** Was the phase entered at least once? */
-#define prof_phase_seen(rec, phase) (((rec)->seen >> (phase)) & 1u)
+/** Was the phase entered at least once? (read: always; total: once
+ * prof_phase_total() made the record complete) */
+static APR_INLINE int prof_phase_seen(const prof_phase_rec_t *rec, int phase)
+{
+    if (phase <= PROF_PHASE_READ || phase >= PROF_PHASE_TOTAL) {
+        return phase >= 0 && phase < 32 ? (int)((rec->seen >> phase) & 1u)
+                                        : 0;
+    }
+    return rec->first_tick[phase] != 0;
+}
 
 #endif /* PROF_PHASE_H */

@@ -356,10 +356,13 @@ def test_phase_chart_is_readable_when_one_route_dwarfs_the_others(busy):
     """/t's mean is many times the others' (some hundred times on an idle
     machine, at least ten on a busy one): every route still gets
     a full bar of shares, and its mean is written beside it."""
+    sql = ("SELECT route, sum(sum_us) * 1.0 / sum(count) FROM "
+           "profiler_rollups GROUP BY route")
+    # The rollups as they were before the page was drawn and after: a
+    # flush of the live aggregates may land while the browser works.
+    before = dict(busy.db.query(sql))
     rows = evaluate(busy.url("/profiler/"), PHASE_BARS)
-    mean = dict(busy.db.query(
-        "SELECT route, sum(sum_us) * 1.0 / sum(count) FROM profiler_rollups "
-        "GROUP BY route"))
+    mean = dict(busy.db.query(sql))
     assert mean["/t"] > 10 * mean["/index.html"]
     assert sorted(r["route"] for r in rows) == sorted(mean), rows
     widest = max(r["width"] for r in rows)
@@ -370,7 +373,8 @@ def test_phase_chart_is_readable_when_one_route_dwarfs_the_others(busy):
         assert abs(r["width"] - widest) <= 0.01 * widest + 1, rows
         if r["route"] not in ("/favicon.ico", "(not found)"):
             got, tol = ms_value(r["mean"])
-            assert abs(got - mean[r["route"]]) <= tol, (r, mean)
+            assert min(abs(got - m.get(r["route"], -1e9))
+                       for m in (before, mean)) <= tol, (r, before, mean)
 
 
 P95_LINE = """(function () {

@@ -498,6 +498,97 @@ START_TEST(record_k_counts_as_record)
 }
 END_TEST
 
+/* The same requests into two blocks: prof_agg_record_k() of the folded
+ * durations into one; into the other, prof_agg_record_kc() the first time
+ * a key comes, and prof_agg_count_ticks() in the cell it gave (as the
+ * request path's memo does) every time after. The two blocks are equal:
+ * the ticks are turned into the same microseconds, a fold (full table,
+ * route budget, class cells) gives no cell and goes the whole way again.
+ * Each record has random phases entered at random ticks; _i & 1: with the
+ * TSC's scale, else nanosecond ticks. */
+START_TEST(count_ticks_counts_as_record_k)
+{
+    uint64_t rs = unit_seed(_i);
+    char desc[64];
+    blk_t a, b;
+    prof_agg_rcell_t *memo[KR_VHOSTS][KR_ROUTES][4][N_OF(kr_status)];
+    static const char *const methods[4] = { "GET", "HEAD", "POST", "" };
+    int n, cells = 0, folds = 0;
+
+    memset(memo, 0, sizeof(memo));
+    prof_clock_ticks_init(_i & 1, desc, sizeof(desc));
+    kr_setup();
+    blk_new(&a, 24, 4, 24);
+    blk_new(&b, 24, 4, 24);
+    prof_agg_set_max_routes(a.agg, 5);
+    prof_agg_set_max_routes(b.agg, 5);
+    for (n = 0; n < 4000; ++n) {
+        int vi = (int)(unit_rand(&rs) % KR_VHOSTS);
+        int ri = (int)(unit_rand(&rs) % KR_ROUTES);
+        int mi = (int)(unit_rand(&rs) % 4);
+        int si = (int)(unit_rand(&rs) % N_OF(kr_status));
+        apr_interval_time_t ttfb = (apr_interval_time_t)(unit_rand(&rs) % 50)
+                                   - 1;
+        apr_uint64_t bytes = unit_rand(&rs) % 3000;
+        prof_tick_t t = 1000 + unit_rand(&rs) % (UINT64_C(1) << 50);
+        prof_phase_rec_t rec;
+        apr_interval_time_t total;
+        prof_agg_str_t vk, rk;
+        prof_agg_rcell_t **cell = &memo[vi][ri][mi][si];
+        prof_agg_result_t ra, rb;
+        int ph;
+
+        prof_phase_rec_start(&rec, t,
+                             (apr_interval_time_t)(unit_rand(&rs) % 3000)
+                             - 100);
+        for (ph = PROF_PHASE_POSTREAD; ph <= PROF_PHASE_LOG; ++ph) {
+            if (unit_rand(&rs) % 3) {
+                t += unit_rand(&rs) % 4000000;
+                prof_phase_edge(&rec, ph, t);
+            }
+        }
+        t += unit_rand(&rs) % 4000;
+        prof_phase_edge(&rec, PROF_MARK_LEAVE | PROF_PHASE_LOG, t);
+        total = prof_phase_elapsed(&rec);
+        prof_agg_str_set(&vk, kr_vhost[vi], PROF_AGG_VHOST_MAX);
+        prof_agg_str_set(&rk, kr_route[ri], PROF_AGG_ROUTE_MAX);
+        if (*cell) {
+            prof_agg_count_ticks(*cell, &rec, total, ttfb, bytes);
+        }
+        /* (the record folded only now: count_ticks must not need it) */
+        HOT_ASSERT(prof_phase_total(&rec, prof_phase_fold(&rec)) == total,
+                   "request %d: elapsed", n);
+        ra = prof_agg_record_k(a.agg, &vk, &rk, methods[mi],
+                               kr_status[si], rec.dur_us, ttfb, bytes);
+        if (*cell) {
+            HOT_ASSERT(ra == PROF_AGG_COUNTED, "request %d: a cell kept "
+                       "for a key that folds (%d)", n, (int)ra);
+            continue;
+        }
+        rb = prof_agg_record_kc(b.agg, &vk, &rk, methods[mi], kr_status[si],
+                                rec.dur_us, ttfb, bytes, cell);
+        HOT_ASSERT(ra == rb, "request %d: record_k %d, record_kc %d", n,
+                   (int)ra, (int)rb);
+        HOT_ASSERT((rb == PROF_AGG_COUNTED) == (*cell != NULL),
+                   "request %d: result %d, cell %p", n, (int)rb,
+                   (void *)*cell);
+        if (*cell) {
+            ++cells;
+        }
+        else {
+            ++folds;
+        }
+    }
+    /* Both ways were taken: keys with cells, and folds. */
+    ck_assert_int_gt(cells, 10);
+    ck_assert_int_gt(folds, 10);
+    snaps_equal(prof_agg_snapshot(a.agg, unit_pool),
+                prof_agg_snapshot(b.agg, unit_pool));
+    blk_free(&a);
+    blk_free(&b);
+}
+END_TEST
+
 /* A string of every length, in a block of exactly its length without a
  * NUL (prof_agg_str_setn() promises to read len bytes and no more; ASan
  * sees one more), finds the cell that prof_agg_record() made from a
@@ -1507,6 +1598,7 @@ Suite *prof_agg_suite(void)
     tcase_add_loop_test(tc, keys_of_every_length_compare_exactly, 0, 3);
     tcase_add_loop_test(tc, record_k_counts_as_record, 0, 4);
     tcase_add_loop_test(tc, record_k_strings_of_every_length, 0, 3);
+    tcase_add_loop_test(tc, count_ticks_counts_as_record_k, 0, 4);
     tcase_add_test(tc, str_set_cuts_like_the_key);
     tcase_add_test(tc, full_table_folds_and_counts);
     tcase_add_test(tc, route_budget_per_vhost);
