@@ -307,7 +307,8 @@ write:
         prof_report_json_requests(r, &pa.f, d.reqs, d.next, pa.csv);
         break;
     case PROF_EP_REQUEST:
-        prof_report_json_request(r, d.req, d.spans, d.profile != NULL);
+        prof_report_json_request(r, d.req, d.spans, d.modules,
+                                 d.profile != NULL);
         break;
     default:
         prof_report_json_health(r, &d.health);
@@ -422,6 +423,10 @@ static int page(request_rec *r, const char *base, const char *rel)
         /* A route's page has the route's own statistics. */
         if (got && pa.f.route) {
             got = prof_report_query_route(r, &c, &pa.f, &d.route_stats);
+            if (got) {
+                got = prof_report_query_route_modules(r, &c, &pa.f,
+                                                      &d.route_mods);
+            }
         }
     }
     else {
@@ -442,7 +447,8 @@ static int page(request_rec *r, const char *base, const char *rel)
                                    d.all, &d.health);
     }
     else if (ep == PROF_EP_PAGE_REQUESTS) {
-        prof_report_page_requests(r, &v, d.reqs, d.next, d.route_stats);
+        prof_report_page_requests(r, &v, d.reqs, d.next, d.route_stats,
+                                  d.route_mods);
     }
     else {
         const prof_stacks_t *profile = NULL;
@@ -455,7 +461,7 @@ static int page(request_rec *r, const char *base, const char *rel)
                           "report: the stored profile of request %"
                           APR_INT64_T_FMT " cannot be read: %s", id, err);
         }
-        prof_report_page_request(r, &v, d.req, d.spans, profile);
+        prof_report_page_request(r, &v, d.req, d.spans, d.modules, profile);
     }
     return OK;
 }

@@ -66,7 +66,7 @@ int prof_report_action(request_rec *r, const char *base, const char *what)
     }
     else if (prof_report_conn_open(r, c)) {
         static const char *const tables[] = { "spans", "profiles",
-                                              "requests", "rollups",
+                                              "modules", "requests", "rollups",
                                               "rollups_hour",
                                               NULL };
         int i, n, ret = prof_db_begin(&c->db);

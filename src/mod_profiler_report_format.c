@@ -359,8 +359,32 @@ void prof_report_json_requests(request_rec *r, const prof_report_filter_t *f,
     ap_rprintf(r, "],\"next_cursor\":%s}\n", next ? js(r, next) : "null");
 }
 
+/* The module times of phase `name` ("filter": the output filters), the
+ * longest first, as a JSON array. */
+static void json_modules(request_rec *r, const apr_array_header_t *modules,
+                         const char *name)
+{
+    int i, n = 0;
+
+    ap_rputs(",\"modules\":[", r);
+    for (i = 0; modules && i < modules->nelts; ++i) {
+        const prof_report_module_t *m =
+            APR_ARRAY_IDX(modules, i, prof_report_module_t *);
+
+        if (m->phase == NULL || strcmp(m->phase, name) != 0) {
+            continue;
+        }
+        ap_rprintf(r, "%s{\"module\":%s,\"calls\":%" APR_INT64_T_FMT
+                   ",\"dur_ms\":%s}", n++ ? "," : "", js(r, m->module),
+                   m->calls, ms(r->pool, m->dur_us));
+    }
+    ap_rputs("]", r);
+}
+
 void prof_report_json_request(request_rec *r, const prof_report_req_t *q,
-                        const apr_array_header_t *spans, int has_profile)
+                              const apr_array_header_t *spans,
+                              const apr_array_header_t *modules,
+                              int has_profile)
 {
     apr_pool_t *p = r->pool;
     apr_int64_t off[PROF_REPORT_PHASES];
@@ -380,10 +404,25 @@ void prof_report_json_request(request_rec *r, const prof_report_req_t *q,
     ap_rprintf(r, ",\"spans_dropped\":%d,\"phase_starts\":\"%s\","
                "\"phases\":[", q->spans_dropped,
                q->has_starts ? "measured" : "approximate");
+    /* Each phase with the modules' own times in it (ProfilerModuleTiming;
+     * [] without), and the output filters' apart. */
     for (k = 0; k < PROF_REPORT_PHASES; ++k) {
-        ap_rprintf(r, "%s{\"name\":\"%s\",\"start_ms\":%s,\"dur_ms\":%s}",
+        ap_rprintf(r, "%s{\"name\":\"%s\",\"start_ms\":%s,\"dur_ms\":%s",
                    k ? "," : "", prof_phase_name(k),
                    off[k] < 0 ? "null" : ms(p, off[k]), ms(p, q->dur_us[k]));
+        json_modules(r, modules, prof_phase_name(k));
+        ap_rputs("}", r);
+    }
+    ap_rputs("],\"filters\":[", r);
+    for (i = 0, k = 0; modules && i < modules->nelts; ++i) {
+        const prof_report_module_t *m =
+            APR_ARRAY_IDX(modules, i, prof_report_module_t *);
+
+        if (m->phase && strcmp(m->phase, "filter") == 0) {
+            ap_rprintf(r, "%s{\"filter\":%s,\"calls\":%" APR_INT64_T_FMT
+                       ",\"dur_ms\":%s}", k++ ? "," : "", js(r, m->module),
+                       m->calls, ms(p, m->dur_us));
+        }
     }
     ap_rputs("],\"spans\":[", r);
     for (i = 0; i < spans->nelts; ++i) {

@@ -42,9 +42,11 @@ void prof_report_json_requests(request_rec *r, const prof_report_filter_t *f,
                                const apr_array_header_t *arr,
                                const char *next, int csv);
 
-/** One request, its phases (with their starts) and spans. */
+/** One request, its phases (with their starts, and the module times
+ * of each: prof_report_module_t *), its output filters' times and spans. */
 void prof_report_json_request(request_rec *r, const prof_report_req_t *q,
                               const apr_array_header_t *spans,
+                              const apr_array_header_t *modules,
                               int has_profile);
 
 /** The store's health. */

@@ -782,6 +782,60 @@ static void route_phases(request_rec *r, const prof_report_group_t *g)
     ap_rputs("</tbody></table></div>\n", r);
 }
 
+/* ProfilerModuleTiming on a route: each module's share of the phase it
+ * ran in (of handler and body together for the output filters), over the
+ * stored requests that have module times, drawn as a bar per module. */
+static void route_modules(request_rec *r,
+                          const prof_report_route_modules_t *rm)
+{
+    apr_pool_t *p = r->pool;
+    apr_int64_t n = rm->requests > 0 ? rm->requests : 1;
+    int i, bw = 240;
+
+    ap_rprintf(r, "<section class=\"route-modules\" id=\"route-modules\">"
+               "<h2>Modules</h2><p class=\"note\">Each module's own time in "
+               "a phase (ProfilerModuleTiming), per request and as a share "
+               "of that phase, over the %" APR_INT64_T_FMT " stored request%s "
+               "of the route that have module times. Output filters' shares "
+               "are of handler and body together.</p><div class=\"scroll\">"
+               "<table class=\"modules\" id=\"route-module-table\"><thead><tr>"
+               "<th>Phase</th><th>Module</th><th class=\"num\">Per request"
+               "</th><th class=\"num\">Calls per request</th><th>Share of "
+               "the phase</th></tr></thead><tbody>", rm->requests,
+               rm->requests == 1 ? "" : "s");
+    for (i = 0; i < rm->modules->nelts; ++i) {
+        const prof_report_module_t *m =
+            APR_ARRAY_IDX(rm->modules, i, prof_report_module_t *);
+        int filter = !strcmp(m->phase, "filter");
+        apr_int64_t of = 0;
+        int k;
+        double share;
+
+        for (k = 0; k < PROF_REPORT_PHASES; ++k) {
+            if (filter ? (k == PROF_PHASE_HANDLER || k == PROF_PHASE_BODY)
+                       : !strcmp(m->phase, prof_phase_name(k))) {
+                of += rm->phase_us[k];
+            }
+        }
+        share = of > 0 ? (double)m->dur_us / (double)of : 0.0;
+        share = share > 1.0 ? 1.0 : share;
+        ap_rprintf(r, "<tr><td>%s</td><td>%s%s</td><td class=\"num\">%s"
+                   "</td><td class=\"num\">%.2f</td><td><svg class=\"share\" "
+                   "width=\"%d\" height=\"14\" viewBox=\"0 0 %d 14\" role="
+                   "\"img\" aria-label=\"%.1f %%\"><rect class=\"track\" "
+                   "x=\"0\" y=\"2\" width=\"%d\" height=\"10\"/><rect "
+                   "class=\"ph-%s\" x=\"0\" y=\"2\" width=\"%.1f\" height="
+                   "\"10\"/><text class=\"lbl in\" x=\"%d\" y=\"11\" "
+                   "text-anchor=\"end\">%.1f %%</text></svg></td></tr>",
+                   h(r, m->phase), filter ? "filter." : "", h(r, m->module),
+                   ms_txt(p, m->dur_us / n), (double)m->calls / (double)n,
+                   bw, bw, share * 100.0, bw,
+                   filter ? "handler" : h(r, m->phase), share * bw, bw - 2,
+                   share * 100.0);
+    }
+    ap_rputs("</tbody></table></div></section>\n", r);
+}
+
 void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
                                 const apr_array_header_t *summary,
                                 const apr_array_header_t *series,
@@ -830,7 +884,8 @@ void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
 void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
                                const apr_array_header_t *reqs,
                                const char *next_cursor,
-                               const prof_report_group_t *route_stats)
+                               const prof_report_group_t *route_stats,
+                               const prof_report_route_modules_t *route_mods)
 {
     static const char *const cols[][2] = {
         { "start", "Start" }, { NULL, "Method" }, { NULL, "Protocol" },
@@ -856,7 +911,11 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
         ap_rputs("<section class=\"charts\">", r);
         chart_hist(r, route_stats);
         route_phases(r, route_stats);
-        ap_rputs("</section></section><h2>Requests</h2>", r);
+        ap_rputs("</section>", r);
+        if (route_mods) {
+            route_modules(r, route_mods);
+        }
+        ap_rputs("</section><h2>Requests</h2>", r);
     }
     ap_rputs("<div class=\"scroll\"><table class=\"requests\" id=\"requests\">"
              "<thead><tr>", r);
@@ -1146,11 +1205,35 @@ void prof_report_page_cpu(request_rec *r, const prof_report_view_t *v,
     foot(r, v);
 }
 
+/* The module times of phase `name` (or "filter"), the longest first, as
+ * the query gave them. */
+static int modules_of(const apr_array_header_t *modules, const char *name,
+                      const prof_report_module_t **out, int max)
+{
+    int i, n = 0;
+
+    for (i = 0; modules && i < modules->nelts && n < max; ++i) {
+        const prof_report_module_t *m =
+            APR_ARRAY_IDX(modules, i, prof_report_module_t *);
+
+        if (m->phase && strcmp(m->phase, name) == 0) {
+            out[n++] = m;
+        }
+    }
+    return n;
+}
+
+/* The most module rows drawn under one phase of the waterfall. */
+#define WF_MODULES 12
+
 void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                               const prof_report_req_t *q,
                               const apr_array_header_t *spans,
+                              const apr_array_header_t *modules,
                               const prof_stacks_t *profile)
 {
+    const prof_report_module_t *mods[WF_MODULES];
+    int nmods;
     apr_pool_t *p = r->pool;
     apr_int64_t at[PROF_REPORT_PHASES], scale = q->total_us, nophase = 0;
     wf_piece_t pieces[2 * PROF_REPORT_PHASES + 1];
@@ -1177,7 +1260,13 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
     }
     for (k = 0; k < PROF_REPORT_PHASES; ++k) {
         rows += q->dur_us[k] > 0;
+        if (q->dur_us[k] > 0) {
+            rows += modules_of(modules, prof_phase_name(k), mods,
+                               WF_MODULES);
+        }
     }
+    nmods = modules_of(modules, "filter", mods, WF_MODULES);
+    rows += nmods ? nmods + 1 : 0;
     for (i = 0; i < spans->nelts; ++i) {
         const prof_report_span_t *sp =
             APR_ARRAY_IDX(spans, i, prof_report_span_t *);
@@ -1235,6 +1324,52 @@ void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                                 ? "" : "about ", ms_txt(p, at[k])));
         }
         y += rowh;
+        /* ProfilerModuleTiming: each module's own time in the phase,
+         * nested under it, drawn one after the other from the phase's
+         * start (their order within the phase is not stored). */
+        nmods = modules_of(modules, prof_phase_name(k), mods, WF_MODULES);
+        {
+            apr_int64_t mat = at[k] >= 0 ? at[k] : 0;
+
+            for (i = 0; i < nmods; ++i) {
+                wf_row(r, y, apr_pstrcat(p, "\xe2\x80\x83",
+                                         h(r, svg_label(p, mods[i]->module,
+                                                        22)), NULL),
+                       "mod", ms_txt(p, mods[i]->dur_us));
+                wf_bar(r, apr_pstrcat(p, "mod ph-", prof_phase_name(k),
+                                      NULL), mat, mods[i]->dur_us, scale, y,
+                       apr_psprintf(p, "%s in %s: %s, %" APR_INT64_T_FMT
+                                    " call%s", h(r, mods[i]->module),
+                                    prof_phase_name(k),
+                                    ms_txt(p, mods[i]->dur_us),
+                                    mods[i]->calls,
+                                    mods[i]->calls == 1 ? "" : "s"));
+                mat += mods[i]->dur_us;
+                y += rowh;
+            }
+        }
+    }
+    /* The output filters' own times (they run in handler and body). */
+    nmods = modules_of(modules, "filter", mods, WF_MODULES);
+    if (nmods) {
+        apr_int64_t fat = at[PROF_PHASE_HANDLER] >= 0
+                          ? at[PROF_PHASE_HANDLER] : 0;
+
+        wf_row(r, y, "output filters", "", "");
+        y += rowh;
+        for (i = 0; i < nmods; ++i) {
+            wf_row(r, y, apr_pstrcat(p, "\xe2\x80\x83" "filter.",
+                                     h(r, svg_label(p, mods[i]->module, 18)),
+                                     NULL),
+                   "mod", ms_txt(p, mods[i]->dur_us));
+            wf_bar(r, "mod filter", fat, mods[i]->dur_us, scale, y,
+                   apr_psprintf(p, "filter %s: %s, %" APR_INT64_T_FMT
+                                " call%s", h(r, mods[i]->module),
+                                ms_txt(p, mods[i]->dur_us), mods[i]->calls,
+                                mods[i]->calls == 1 ? "" : "s"));
+            fat += mods[i]->dur_us;
+            y += rowh;
+        }
     }
     wf_row(r, y, "(no phase)", "gap", ms_txt(p, nophase));
     for (i = 0; i < np; ++i) {
@@ -1362,6 +1497,9 @@ static const char app_css[] =
 ".lbl.gap{font-style:italic}"
 "rect.gap{fill:#e4e6ea;stroke:#788;stroke-width:.6;stroke-dasharray:2 2}"
 ".wf.total{fill:#c9ced8}.wf.span{fill:#f0ad4e}"
+".wf.mod{fill-opacity:.55;stroke:#1d2330;stroke-width:.4}"
+"svg.share rect.track{fill:#eef0f3}"
+".wf.mod.filter{fill:#9c755f}.lbl.mod{font-size:11px}"
 ".ph-read{fill:#4e79a7}.ph-postread{fill:#a0cbe8}.ph-quick{fill:#f28e2b}"
 ".ph-translate{fill:#ffbe7d}.ph-storage{fill:#59a14f}.ph-headers{fill:#8cd17d}"
 ".ph-access{fill:#b6992d}.ph-authn{fill:#f1ce63}.ph-authz{fill:#499894}"

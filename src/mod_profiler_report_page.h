@@ -68,6 +68,23 @@ typedef struct {
     apr_int64_t start_us, dur_us;
 } prof_report_span_t;
 
+/** A module's time in a phase of a request (store table modules, schema
+ * 6: ProfilerModuleTiming). */
+typedef struct {
+    const char *phase;          /**< a canonical phase name, or "filter" */
+    const char *module;         /**< "mod_rewrite", or a filter's name */
+    apr_int64_t calls, dur_us;
+} prof_report_module_t;
+
+/** A route's module times (its page): over its stored requests that have
+ * them, weighted. */
+typedef struct {
+    apr_int64_t requests;           /**< how many they stand for */
+    apr_int64_t phase_us[PROF_REPORT_PHASES]; /**< each phase's sum */
+    apr_array_header_t *modules;    /**< prof_report_module_t *: sums,
+                                         the longest first */
+} prof_report_route_modules_t;
+
 /** The store's own state. */
 typedef struct {
     int ok;                     /**< the queries below worked */
@@ -111,7 +128,8 @@ void prof_report_page_dashboard(request_rec *r, const prof_report_view_t *v,
 void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
                                const apr_array_header_t *reqs,
                                const char *next_cursor,
-                               const prof_report_group_t *route_stats);
+                               const prof_report_group_t *route_stats,
+                               const prof_report_route_modules_t *route_mods);
 
 /** One request: its columns, and the waterfall of its phases, of the time
  * in no phase and of its spans, with every duration written out. With
@@ -122,6 +140,7 @@ void prof_report_page_requests(request_rec *r, const prof_report_view_t *v,
 void prof_report_page_request(request_rec *r, const prof_report_view_t *v,
                               const prof_report_req_t *req,
                               const apr_array_header_t *spans,
+                              const apr_array_header_t *modules,
                               const prof_stacks_t *profile);
 
 /** The CPU page: a form that takes a whole-server profile of seconds at

@@ -682,6 +682,20 @@ static int span_row(void *baton, apr_dbd_row_t *row,
     return 0;
 }
 
+static int module_row(void *baton, apr_dbd_row_t *row,
+                      const apr_dbd_driver_t *d)
+{
+    reqs_t *rs = baton;
+    prof_report_module_t *m = apr_pcalloc(rs->p, sizeof(*m));
+
+    m->phase = col_str(rs->p, d, row, 0);
+    m->module = col_str(rs->p, d, row, 1);
+    m->calls = col_i64(d, row, 2);
+    m->dur_us = col_i64(d, row, 3);
+    APR_ARRAY_PUSH(rs->reqs, prof_report_module_t *) = m;
+    return 0;
+}
+
 /* Does the store have what `SELECT <what> FROM <prefix><table> WHERE
  * 1 = 0` names (a column, a table)? Asked of the database itself, so that
  * the report reads a store written by an older module, and one written by
@@ -732,6 +746,14 @@ static int has_profiles(request_rec *r, prof_report_conn_t *c)
     static volatile int seen = 0;
 
     return store_has(r, c, "request_id", "profiles", &seen);
+}
+
+/* The modules table (schema 6). */
+static int has_modules(request_rec *r, prof_report_conn_t *c)
+{
+    static volatile int seen = 0;
+
+    return store_has(r, c, "request_id", "modules", &seen);
 }
 
 typedef struct {
@@ -797,6 +819,14 @@ int prof_report_query_request(request_rec *r, prof_report_conn_t *c,
         return 0;
     }
     out->spans = rs.reqs;
+    rs.reqs = apr_array_make(r->pool, 8, sizeof(prof_report_module_t *));
+    if (has_modules(r, c)) {
+        prof_report_sql_modules(r->pool, c->db.prefix, id, &st);
+        if (!db_select(r, c, &st, module_row, &rs)) {
+            return 0;
+        }
+    }
+    out->modules = rs.reqs;
     return prof_report_query_profile(r, c, id, &out->profile) != 0;
 }
 
@@ -1016,5 +1046,65 @@ int prof_report_query_route(request_rec *r, prof_report_conn_t *c,
     }
     d.all->route = f->route;
     *out = d.all;
+    return 1;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    prof_report_route_modules_t *rm;
+} route_mods_t;
+
+static int route_module_row(void *baton, apr_dbd_row_t *row,
+                            const apr_dbd_driver_t *d)
+{
+    route_mods_t *x = baton;
+    prof_report_module_t *m = apr_pcalloc(x->p, sizeof(*m));
+
+    m->phase = col_str(x->p, d, row, 0);
+    m->module = col_str(x->p, d, row, 1);
+    m->dur_us = col_i64(d, row, 2);
+    m->calls = col_i64(d, row, 3);
+    APR_ARRAY_PUSH(x->rm->modules, prof_report_module_t *) = m;
+    return 0;
+}
+
+int prof_report_query_route_modules(request_rec *r, prof_report_conn_t *c,
+                                    const prof_report_filter_t *f,
+                                    prof_report_route_modules_t **out)
+{
+    apr_int64_t v[1 + PROF_PHASE_TOTAL];
+    prof_report_route_modules_t *rm;
+    prof_report_stmt_t st;
+    route_mods_t x;
+    ints_t iv;
+    int k;
+
+    *out = NULL;
+    if (f->route == NULL || !has_modules(r, c)) {
+        return 1;
+    }
+    rm = apr_pcalloc(r->pool, sizeof(*rm));
+    rm->modules = apr_array_make(r->pool, 16, sizeof(prof_report_module_t *));
+    x.p = r->pool;
+    x.rm = rm;
+    prof_report_sql_route_modules(r->pool, c->db.prefix, f, &st);
+    if (!db_select(r, c, &st, route_module_row, &x)) {
+        return 0;
+    }
+    if (rm->modules->nelts == 0) {
+        return 1;
+    }
+    memset(v, 0, sizeof(v));
+    iv.n = 1 + PROF_PHASE_TOTAL;
+    iv.out = v;
+    prof_report_sql_route_module_phases(r->pool, c->db.prefix, f, &st);
+    if (!db_select(r, c, &st, ints_row, &iv)) {
+        return 0;
+    }
+    rm->requests = v[0];
+    for (k = 0; k < PROF_PHASE_TOTAL && k < PROF_REPORT_PHASES; ++k) {
+        rm->phase_us[k] = v[1 + k];
+    }
+    *out = rm;
     return 1;
 }

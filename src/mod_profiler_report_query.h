@@ -58,10 +58,14 @@ typedef struct {
     const char *next;               /**< the list's next cursor, or NULL */
     prof_report_req_t *req;         /**< one request */
     apr_array_header_t *spans;      /**< its prof_report_span_t * */
+    apr_array_header_t *modules;    /**< its prof_report_module_t * (empty
+                                         before schema 6) */
     const char *profile;            /**< its profile (prof_stacks_text_write()
                                          form), NULL: none */
     prof_report_health_t health;
     prof_report_group_t *route_stats; /**< the requests page of a route */
+    prof_report_route_modules_t *route_mods; /**< and its module times:
+                                         NULL when none are stored */
 } prof_report_data_t;
 
 /**
@@ -79,8 +83,9 @@ int prof_report_query_requests(request_rec *r, prof_report_conn_t *c,
                                prof_report_filter_t *f,
                                prof_report_data_t *out);
 
-/** One request, its spans and its profile into out->req, out->spans,
- * out->profile (NULL when it has none).
+/** One request, its spans, its module times and its profile into
+ * out->req, out->spans, out->modules, out->profile (NULL when it has
+ * none).
  * @return 1 found, 0 error, -1 no such request. */
 int prof_report_query_request(request_rec *r, prof_report_conn_t *c,
                               const apr_int64_t *id, prof_report_data_t *out);
@@ -117,5 +122,12 @@ int prof_report_query_live(request_rec *r, prof_report_filter_t *f,
 int prof_report_query_route(request_rec *r, prof_report_conn_t *c,
                             const prof_report_filter_t *f,
                             prof_report_group_t **out);
+
+/** The module times of f's route (its page), into *out; *out NULL when
+ * the store has none there (no modules table, or ProfilerModuleTiming was
+ * off). @return 1, or 0 (logged). */
+int prof_report_query_route_modules(request_rec *r, prof_report_conn_t *c,
+                                    const prof_report_filter_t *f,
+                                    prof_report_route_modules_t **out);
 
 #endif /* MOD_PROFILER_REPORT_QUERY_H */

@@ -69,7 +69,7 @@ static int delete_oldest(prof_db_t *db, apr_pool_t *p, tally_t *t,
                          apr_int64_t cutoff, int limit, int *deleted)
 {
     const void *args[2];
-    int ret, end, nspans, nprofiles;
+    int ret, end, nspans, nprofiles, nmodules;
 
     args[0] = &cutoff;
     args[1] = &limit;
@@ -79,10 +79,14 @@ static int delete_oldest(prof_db_t *db, apr_pool_t *p, tally_t *t,
     if (ret) {
         return ret;
     }
-    /* Spans and profiles first: they are chosen by their requests. */
+    /* Spans, profiles and module times first: they are chosen by their
+     * requests. */
     ret = run(db, p, t, PROF_RET_DELETE_SPANS, args, &nspans);
     if (!ret) {
         ret = run(db, p, t, PROF_RET_DELETE_PROFILES, args, &nprofiles);
+    }
+    if (!ret) {
+        ret = run(db, p, t, PROF_RET_DELETE_MODULES, args, &nmodules);
     }
     if (!ret) {
         ret = run(db, p, t, PROF_RET_DELETE_REQUESTS, args, deleted);

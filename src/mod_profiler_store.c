@@ -322,6 +322,36 @@ static int insert_profile(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
                           args, NULL);
 }
 
+/* The module times of a stored request (ProfilerModuleTiming: off by
+ * default, and rows are a sample): one statement each. */
+static int insert_modules(prof_db_t *db, prof_db_stmts_t *cs, apr_pool_t *p,
+                          apr_int64_t id, const prof_row_t *row)
+{
+    apr_uint32_t i;
+    int ret;
+
+    for (i = 0; i < row->nmodules; ++i) {
+        const prof_row_module_t *m = &row->modules[i];
+        const char *phase = m->phase >= 0 ? prof_phase_name(m->phase)
+                                          : "filter";
+        int calls = m->calls > (apr_uint32_t)APR_INT32_MAX ? APR_INT32_MAX
+                                                           : (int)m->calls;
+        const void *args[5];
+
+        args[0] = &id;
+        args[1] = phase;
+        args[2] = m->name;
+        args[3] = &calls;
+        args[4] = &m->dur_us;
+        if ((ret = prof_db_pquery(db, p,
+                                  prof_db_stmt(cs, PROF_STMT_MODULE_INSERT),
+                                  args, NULL)) != 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
 /* The rows of a batch and their spans, PROF_SQL_ROWS_MAX at a time, in
  * the writer's own buffers (some kilobytes: kept off the thread's stack).
  * Rows without an id of their own take the next of first_id's. */
@@ -341,6 +371,10 @@ static int insert_requests(writer_t *w, prof_db_t *db, prof_db_stmts_t *cs,
 
         if (rows[i]->profile
             && (ret = insert_profile(db, cs, p, id, rows[i])) != 0) {
+            return ret;
+        }
+        if (rows[i]->nmodules
+            && (ret = insert_modules(db, cs, p, id, rows[i])) != 0) {
             return ret;
         }
         request_params(rb, id, rows[i]);

@@ -5,6 +5,7 @@
 #include "apr_strings.h"
 #include "apr_tables.h"
 
+#include "prof_phase.h"
 #include "prof_report_sql.h"
 
 static const char *const sort_columns[PROF_SORT_COUNT] = {
@@ -220,6 +221,71 @@ void prof_report_sql_spans(apr_pool_t *p, const char *prefix,
                            "spans WHERE request_id = %lld ORDER BY seq",
                            NULL));
     APR_ARRAY_PUSH(b.args, const void *) = id;
+    b_done(&b, out);
+}
+
+void prof_report_sql_modules(apr_pool_t *p, const char *prefix,
+                             const apr_int64_t *id, prof_report_stmt_t *out)
+{
+    builder_t b;
+
+    b_init(&b, p);
+    b_text(&b, apr_pstrcat(p, "SELECT phase, module, calls, dur_us FROM ",
+                           prefix, "modules WHERE request_id = %lld "
+                           "ORDER BY dur_us DESC, phase, module", NULL));
+    APR_ARRAY_PUSH(b.args, const void *) = id;
+    b_done(&b, out);
+}
+
+/* The stored requests of f's route in f's time range (and vhost, when
+ * set) that have module times: the condition both statements below share,
+ * so that a module's share of a phase is taken over the same requests. */
+static void route_module_where(builder_t *b, const char *prefix,
+                               const prof_report_filter_t *f)
+{
+    b_text(b, " WHERE q.route = %s");
+    APR_ARRAY_PUSH(b->args, const void *) = f->route;
+    b_cond(b, "q.start_us >= %lld", &f->from_us);
+    b_cond(b, "q.start_us < %lld", &f->to_us);
+    if (f->vhost) {
+        b_cond(b, "q.vhost = %s", f->vhost);
+    }
+    b_text(b, apr_pstrcat(b->p, " AND q.id IN (SELECT request_id FROM ",
+                          prefix, "modules)", NULL));
+}
+
+void prof_report_sql_route_modules(apr_pool_t *p, const char *prefix,
+                                   const prof_report_filter_t *f,
+                                   prof_report_stmt_t *out)
+{
+    builder_t b;
+
+    b_init(&b, p);
+    b_text(&b, apr_pstrcat(p, "SELECT m.phase, m.module, "
+                           "sum(m.dur_us * q.weight), "
+                           "sum(m.calls * q.weight) FROM ", prefix,
+                           "modules m JOIN ", prefix, "requests q ON q.id = "
+                           "m.request_id", NULL));
+    route_module_where(&b, prefix, f);
+    b_text(&b, " GROUP BY m.phase, m.module ORDER BY 3 DESC, 1, 2");
+    b_done(&b, out);
+}
+
+void prof_report_sql_route_module_phases(apr_pool_t *p, const char *prefix,
+                                         const prof_report_filter_t *f,
+                                         prof_report_stmt_t *out)
+{
+    builder_t b;
+    int k;
+
+    b_init(&b, p);
+    b_text(&b, "SELECT sum(q.weight)");
+    for (k = 0; k < PROF_PHASE_TOTAL; ++k) {
+        b_text(&b, apr_psprintf(p, ", sum(q.%s_us * q.weight)",
+                                prof_phase_name(k)));
+    }
+    b_text(&b, apr_pstrcat(p, " FROM ", prefix, "requests q", NULL));
+    route_module_where(&b, prefix, f);
     b_done(&b, out);
 }
 

@@ -142,4 +142,22 @@ void prof_report_sql_profile(apr_pool_t *p, const char *prefix,
 void prof_report_sql_spans(apr_pool_t *p, const char *prefix,
                            const apr_int64_t *id, prof_report_stmt_t *out);
 
+/** A route's module times (f->route, its time range, f->vhost when set),
+ * over the stored requests that have them, weighted: phase, module,
+ * sum of dur_us, sum of calls, the longest first. */
+void prof_report_sql_route_modules(apr_pool_t *p, const char *prefix,
+                                   const prof_report_filter_t *f,
+                                   prof_report_stmt_t *out);
+
+/** Over the same requests: the sum of their weights, then each phase's
+ * weighted sum of durations (read .. log). */
+void prof_report_sql_route_module_phases(apr_pool_t *p, const char *prefix,
+                                         const prof_report_filter_t *f,
+                                         prof_report_stmt_t *out);
+
+/** The module times of one request (table modules, schema 6): phase,
+ * module, calls, dur_us, the longest first. */
+void prof_report_sql_modules(apr_pool_t *p, const char *prefix,
+                             const apr_int64_t *id, prof_report_stmt_t *out);
+
 #endif /* PROF_REPORT_SQL_H */

@@ -34,7 +34,7 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     };
     const char *str[NSTR];
     apr_size_t len[NSTR], i, size, *name_len = NULL, *desc_len = NULL;
-    apr_size_t nspans;
+    apr_size_t nspans, nmod;
     prof_row_t *row;
     packer_t pk;
     int k;
@@ -52,8 +52,17 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     str[PROFILE] = in->profile && strlen(in->profile) <= PROF_ROW_PROFILE_MAX
                    ? in->profile : NULL;
     nspans = in->spans ? in->nspans : 0;
+    nmod = in->modules ? in->nmodules : 0;
+    if (nmod > PROF_ROW_MODULES_MAX) {
+        nmod = PROF_ROW_MODULES_MAX;
+    }
 
-    size = sizeof(*row) + nspans * sizeof(prof_row_span_t);
+    size = sizeof(*row) + nspans * sizeof(prof_row_span_t)
+           + nmod * sizeof(prof_row_module_t);
+    for (i = 0; i < nmod; ++i) {
+        size += prof_utf8_prefix_len(in->modules[i].name,
+                                     PROF_ROW_MODULE_NAME_MAX) + 1;
+    }
     for (k = 0; k < NSTR; ++k) {
         len[k] = k == PROFILE ? (str[k] ? strlen(str[k]) : 0)
                               : prof_utf8_prefix_len(str[k], max[k]);
@@ -97,7 +106,9 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
     row->spans_dropped = in->spans_dropped;
     row->nspans = (apr_uint32_t)nspans;
     row->spans = (prof_row_span_t *)(row + 1);
-    pk.next = (char *)(row->spans + nspans);
+    row->nmodules = (apr_uint32_t)nmod;
+    row->modules = (prof_row_module_t *)(row->spans + nspans);
+    pk.next = (char *)(row->modules + nmod);
 
     row->vhost = pack(&pk, str[VHOST], len[VHOST]);
     row->method = pack(&pk, str[METHOD], len[METHOD]);
@@ -122,6 +133,39 @@ prof_row_t *prof_row_create(const prof_row_in_t *in)
          * a span the store does not have.) */
         d->parent = (s->parent >= 0 && s->parent < s->index) ? s->parent : -1;
         d->metric = s->metric ? 1 : 0;
+    }
+    /* One entry per (phase, name): a module with two hooks in a phase
+     * (access_checker and access_checker_ex), or two filters of one name,
+     * add up, as the store's key has it. */
+    row->nmodules = 0;
+    for (i = 0; i < nmod; ++i) {
+        const prof_row_module_t *m = &in->modules[i];
+        const char *name = m->name ? m->name : "";
+        apr_size_t nlen = prof_utf8_prefix_len(name, PROF_ROW_MODULE_NAME_MAX);
+        apr_int32_t phase = m->phase >= 0 && m->phase < PROF_PHASE_TOTAL
+                            ? m->phase : -1;
+        apr_int64_t dur = m->dur_us < 0 ? 0 : m->dur_us;
+        prof_row_module_t *d = NULL;
+        apr_uint32_t j;
+
+        for (j = 0; j < row->nmodules; ++j) {
+            if (row->modules[j].phase == phase
+                && strlen(row->modules[j].name) == nlen
+                && memcmp(row->modules[j].name, name, nlen) == 0) {
+                d = &row->modules[j];
+                break;
+            }
+        }
+        if (d) {
+            d->calls += m->calls;
+            d->dur_us += dur;
+            continue;
+        }
+        d = &row->modules[row->nmodules++];
+        d->name = pack(&pk, name, nlen);
+        d->phase = phase;
+        d->calls = m->calls;
+        d->dur_us = dur;
     }
     free(name_len);
     return row;

@@ -55,6 +55,19 @@ typedef struct {
     apr_int32_t metric;         /**< 1: added as a measured duration */
 } prof_row_span_t;
 
+/** A module's own time in a phase of a stored request (ProfilerModuleTiming:
+ * each hook function of each module, and each output filter). */
+typedef struct {
+    const char *name;           /**< "mod_rewrite", or the filter's name */
+    apr_int32_t phase;          /**< PROF_PHASE_*; -1: an output filter */
+    apr_uint32_t calls;         /**< calls that ended */
+    apr_int64_t dur_us;         /**< >= 0 */
+} prof_row_module_t;
+
+/** The longest module or filter name a row keeps; the most entries. */
+#define PROF_ROW_MODULE_NAME_MAX  64
+#define PROF_ROW_MODULES_MAX      256
+
 /** The largest profile a row carries (prof_stacks_text_write() form):
  * a profile longer than this is not stored (the row is, without it). */
 #define PROF_ROW_PROFILE_MAX   (4 * 1024 * 1024)
@@ -84,6 +97,8 @@ typedef struct {
     const char *profile;        /**< the request's profile as text
                                      (prof_stacks_text_write()), NULL: none */
     prof_row_span_t *spans;     /**< nspans entries, start order */
+    apr_uint32_t nmodules;      /**< entries in modules */
+    prof_row_module_t *modules; /**< in phase order, as given */
 } prof_row_t;
 
 /** What a row is built from. The strings and spans are copied; NULL
@@ -111,6 +126,10 @@ typedef struct {
                                          * prof_stacks_text_write()'s text,
                                          * copied; NULL: none. Longer than
                                          * PROF_ROW_PROFILE_MAX: dropped */
+    const prof_row_module_t *modules;   /**< copied, names cut to
+                                         * PROF_ROW_MODULE_NAME_MAX; at most
+                                         * PROF_ROW_MODULES_MAX kept */
+    apr_size_t nmodules;
 } prof_row_in_t;
 
 /**

@@ -77,6 +77,9 @@ static const char *const stmt_common[PROF_STMT_COUNT] = {
     "start_us, dur_us, metric) VALUES (%lld, %d, %s, %s, %d, %lld, %lld, %d)",
     /* PROF_STMT_PROFILE_INSERT */
     "INSERT INTO @profiles (request_id, format, data) VALUES (%lld, %s, %s)",
+    /* PROF_STMT_MODULE_INSERT */
+    "INSERT INTO @modules (request_id, phase, module, calls, dur_us) "
+    "VALUES (%lld, %s, %s, %d, %lld)",
     /* PROF_STMT_ROLLUP_ENSURE */
     "INSERT INTO @rollups (minute_us, server, vhost, route, method, "
     "status_class, count, samples, sum_us, min_us, max_us, ttfb_sum_us, "
@@ -320,6 +323,16 @@ static const char *const v5_common[] = {
     NULL
 };
 
+/* Schema 6: module times of stored requests (issue 14). A few rows per
+ * request, looked up by request: keyed by it, no rowid in SQLite. */
+static const char *const v6_common[] = {
+    "CREATE TABLE IF NOT EXISTS @modules (request_id BIGINT NOT NULL, "
+    "phase TEXT NOT NULL, module TEXT NOT NULL, calls INTEGER NOT NULL, "
+    "dur_us BIGINT NOT NULL, PRIMARY KEY (request_id, phase, module))"
+    "@NOROWID",
+    NULL
+};
+
 /* Replace each @ID and @NOROWID of s (already prefixed) for dialect d. */
 static const char *dialect_words(apr_pool_t *p, const char *s,
                                  prof_sql_dialect_t d)
@@ -373,6 +386,9 @@ const char **prof_sql_migration(apr_pool_t *p, prof_sql_dialect_t d,
     case 4:
         append(out, p, v5_common, prefix, d);
         break;
+    case 5:
+        append(out, p, v6_common, prefix, d);
+        break;
     default:
         return NULL;
     }
@@ -403,6 +419,8 @@ static const char *const retention[PROF_RET_COUNT] = {
     "DELETE FROM @spans WHERE request_id IN (" OLDEST ")",
     /* PROF_RET_DELETE_PROFILES */
     "DELETE FROM @profiles WHERE request_id IN (" OLDEST ")",
+    /* PROF_RET_DELETE_MODULES */
+    "DELETE FROM @modules WHERE request_id IN (" OLDEST ")",
     /* PROF_RET_DELETE_REQUESTS */
     "DELETE FROM @requests WHERE id IN (" OLDEST ")",
     /* PROF_RET_COUNT_REQUESTS */

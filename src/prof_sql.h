@@ -34,6 +34,11 @@
  * also be given out in advance (prof_store_new_id()), from the same range
  * of its writer: id = writer id * 2^32 + sequence still holds.
  *
+ * Schema 6 adds modules: a stored request's time per module and phase
+ * (ProfilerModuleTiming, issue 14), (request_id, phase, module, calls,
+ * dur_us), phase a canonical name or "filter" for an output filter.
+ * Written in the transaction of its request's row, deleted with it.
+ *
  * Versions. The schema row says which of the migrations below have run;
  * a writer runs the missing ones, in order, in one transaction (under an
  * advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so any number
@@ -54,7 +59,7 @@
 #include "apr_pools.h"
 
 /** The schema version this code writes. */
-#define PROF_SQL_SCHEMA_VERSION 5
+#define PROF_SQL_SCHEMA_VERSION 6
 
 /** The histogram layout of the rollups' hist column (prof_hist.h). */
 #define PROF_SQL_HIST_LAYOUT 1
@@ -86,6 +91,8 @@ typedef enum {
     PROF_STMT_REQUEST_INSERT,       /* see prof_sql.c */
     PROF_STMT_SPAN_INSERT,
     PROF_STMT_PROFILE_INSERT,       /* request_id, format, data */
+    PROF_STMT_MODULE_INSERT,        /* request_id, phase, module, calls,
+                                       dur_us */
     PROF_STMT_ROLLUP_ENSURE,        /* key */
     PROF_STMT_ROLLUP_SELECT,        /* key -> scalars, hist */
     PROF_STMT_ROLLUP_UPDATE,        /* scalars, hist, key */
@@ -169,6 +176,7 @@ typedef enum {
     PROF_RET_OLDEST_REQUEST = 0,  /* -> min(start_us) */
     PROF_RET_DELETE_SPANS,        /* cutoff, limit: spans of the oldest */
     PROF_RET_DELETE_PROFILES,     /* cutoff, limit: their profiles */
+    PROF_RET_DELETE_MODULES,      /* cutoff, limit: their module times */
     PROF_RET_DELETE_REQUESTS,     /* cutoff, limit: the oldest requests */
     PROF_RET_COUNT_REQUESTS,      /* -> count(*) */
     PROF_RET_ROWS_WRITTEN,        /* -> sum(rows_written) of the writers */

@@ -85,7 +85,7 @@ def frames(svg):
 
 def check_profile_api(srv):
     with_id, without_id = two_requests(srv)
-    assert srv.db.scalar("SELECT version FROM profiler_schema") == 5
+    assert srv.db.scalar("SELECT version FROM profiler_schema") == 6
 
     # JSON: the frames, stacks and top functions as stored.
     status, d = api(srv, "requests/%d/profile" % with_id, format="json")
@@ -259,7 +259,7 @@ def test_migration_4_to_5_keeps_rows_sqlite():
         status, _, _ = fetch(srv, "/index.html")
         wait_for(lambda: srv.db.scalar("SELECT count(*) FROM "
                                        "profiler_requests") == 2)
-        assert srv.db.scalar("SELECT version FROM profiler_schema") == 5
+        assert srv.db.scalar("SELECT version FROM profiler_schema") == 6
         assert srv.db.scalar("SELECT count(*) FROM profiler_profiles") == 0
         rid = srv.db.scalar("SELECT min(id) FROM profiler_requests")
         store_profile(srv.db, rid)

@@ -431,9 +431,11 @@ def test_schema_version_1_is_migrated():
         get(srv, "/index.html")
         finish(srv)
         db = srv.db
-        assert db.query("SELECT version, hist_layout FROM profiler_schema") == [(5, 1)]
-        # Schema 5: the profiles table, empty (issue 12).
+        assert db.query("SELECT version, hist_layout FROM profiler_schema") == [(6, 1)]
+        # Schema 5: the profiles table, empty (issue 12); schema 6: the
+        # modules table, empty without ProfilerModuleTiming (issue 14).
         assert db.scalar("SELECT count(*) FROM profiler_profiles") == 0
+        assert db.scalar("SELECT count(*) FROM profiler_modules") == 0
         assert count_rows(db, "route = '/kept'") == 1
         assert count_rows(db, "path = '/index.html'") == 1
         # Schema 4: rows from before have no phase starts; new ones do.
@@ -441,7 +443,7 @@ def test_schema_version_1_is_migrated():
         assert count_rows(db, "path = '/index.html' AND phase_starts LIKE '0,%'") == 1
         assert db.scalar("SELECT count FROM profiler_rollups") == 1
         assert db.scalar("SELECT count FROM profiler_rollups_hour") == 1
-        assert "tables profiler_* migrated at schema version 5" in srv.read_error_log()
+        assert "tables profiler_* migrated at schema version 6" in srv.read_error_log()
     finally:
         srv.cleanup()
 

@@ -433,6 +433,77 @@ START_TEST(row_no_spans)
 }
 END_TEST
 
+/* Module times are copied: names cut to PROF_ROW_MODULE_NAME_MAX (not
+ * inside a UTF-8 character), a phase out of range is a filter's (-1),
+ * negative times 0, entries of the same (phase, name) added up (the
+ * store's key), at most PROF_ROW_MODULES_MAX given entries, and the row
+ * is one block (the input may go away). */
+START_TEST(row_modules)
+{
+    char longname[200], *names[3];
+    prof_row_module_t in[6], *many;
+    prof_row_in_t t = plain_in();
+    prof_row_t *row;
+    int i;
+
+    memset(longname, 'm', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    memcpy(longname + PROF_ROW_MODULE_NAME_MAX - 1, "\xc3\xa9", 2);
+    for (i = 0; i < 3; ++i) {
+        names[i] = strdup(i == 0 ? "mod_rewrite" : i == 1 ? "deflate"
+                                                          : longname);
+    }
+    in[0] = (prof_row_module_t){ names[0], PROF_PHASE_TRANSLATE, 2, 300 };
+    in[1] = (prof_row_module_t){ names[1], -1, 4, 50 };
+    in[2] = (prof_row_module_t){ names[0], PROF_PHASE_TRANSLATE, 1, 20 };
+    in[3] = (prof_row_module_t){ names[0], PROF_PHASE_FIXUPS, 1, -5 };
+    in[4] = (prof_row_module_t){ names[2], 99, 1, 7 };
+    in[5] = (prof_row_module_t){ NULL, PROF_PHASE_ACCESS, 1, 1 };
+    t.modules = in;
+    t.nmodules = 6;
+    row = build(&t);
+    for (i = 0; i < 3; ++i) {
+        memset(names[i], 'x', strlen(names[i]));
+        free(names[i]);
+    }
+    ck_assert_uint_eq(row->nmodules, 5);
+    ck_assert_str_eq(row->modules[0].name, "mod_rewrite");
+    ck_assert_int_eq(row->modules[0].phase, PROF_PHASE_TRANSLATE);
+    ck_assert_uint_eq(row->modules[0].calls, 3);
+    ck_assert_int_eq(row->modules[0].dur_us, 320);
+    ck_assert_str_eq(row->modules[1].name, "deflate");
+    ck_assert_int_eq(row->modules[1].phase, -1);
+    ck_assert_int_eq(row->modules[2].phase, PROF_PHASE_FIXUPS);
+    ck_assert_int_eq(row->modules[2].dur_us, 0);
+    /* cut before the two-byte character that would cross the limit */
+    ck_assert_uint_eq(strlen(row->modules[3].name),
+                      PROF_ROW_MODULE_NAME_MAX - 1);
+    ck_assert_int_eq(row->modules[3].phase, -1);
+    ck_assert_str_eq(row->modules[4].name, "");
+    prof_row_free(row);
+
+    /* More entries than a row keeps: the first PROF_ROW_MODULES_MAX. */
+    many = calloc(PROF_ROW_MODULES_MAX + 10, sizeof(*many));
+    ck_assert_ptr_nonnull(many);
+    for (i = 0; i < PROF_ROW_MODULES_MAX + 10; ++i) {
+        char *n = malloc(16);
+
+        snprintf(n, 16, "m%d", i);
+        many[i] = (prof_row_module_t){ n, PROF_PHASE_HANDLER, 1, i };
+    }
+    t.modules = many;
+    t.nmodules = PROF_ROW_MODULES_MAX + 10;
+    row = build(&t);
+    ck_assert_uint_eq(row->nmodules, PROF_ROW_MODULES_MAX);
+    ck_assert_str_eq(row->modules[PROF_ROW_MODULES_MAX - 1].name, "m255");
+    prof_row_free(row);
+    for (i = 0; i < PROF_ROW_MODULES_MAX + 10; ++i) {
+        free((char *)many[i].name);
+    }
+    free(many);
+}
+END_TEST
+
 /* A row given its id in advance keeps it, and carries its profile as a
  * copy: whole, or (longer than PROF_ROW_PROFILE_MAX) not at all, never
  * cut. */
@@ -916,6 +987,7 @@ Suite *prof_row_suite(void)
     tcase_add_test(tc, row_null_arguments);
     tcase_add_test(tc, row_no_spans);
     tcase_add_test(tc, row_id_and_profile);
+    tcase_add_test(tc, row_modules);
     tcase_add_loop_test(tc, row_cut_ascii, 0, F_COUNT * N_OF(ascii_lens));
     tcase_add_loop_test(tc, row_cut_utf8, 0, F_COUNT * UTF8_CASES);
     tcase_add_loop_test(tc, row_phase_starts_table, 0, N_OF(starts_cases));

@@ -310,6 +310,8 @@ static const struct {
     { "SPAN_INSERT", "LdssdLLd", 0 },
     /* request_id, format, data */
     { "PROFILE_INSERT", "Lss", 0 },
+    /* request_id, phase, module, calls, dur_us */
+    { "MODULE_INSERT", "LssdL", 0 },
     /* the key: minute, server, vhost, route, method, status class */
     { "ROLLUP_ENSURE", "Lssssd", 0 },
     /* the key -> count, samples, sum, min, max, ttfb, bytes, 14 phase
@@ -493,6 +495,14 @@ START_TEST(sql_retention_statements)
         run(db, apr_psprintf(unit_pool, "INSERT INTO %sspans (request_id, "
                              "seq, name, start_us, dur_us, metric) VALUES "
                              "(%d, 0, 'x', 0, 0, 0)", prefix, (int)id), NULL);
+        if (id % 3 == 0) {
+            /* requests 3, 6, 9 have module times, two rows each */
+            run(db, apr_psprintf(unit_pool, "INSERT INTO %smodules "
+                                 "(request_id, phase, module, calls, dur_us) "
+                                 "VALUES (%d, 'translate', 'mod_rewrite', 1, "
+                                 "5), (%d, 'filter', 'deflate', 2, 7)",
+                                 prefix, (int)id, (int)id), NULL);
+        }
         if (id % 2) {
             run(db, apr_psprintf(unit_pool, "INSERT INTO %sprofiles "
                                  "(request_id, format, data) VALUES "
@@ -514,6 +524,13 @@ START_TEST(sql_retention_statements)
     ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
                                                 PROF_RET_DELETE_PROFILES),
                          args), 2);
+    /* The module times of 3 (two rows), not of 6 and 9. */
+    ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
+                                                PROF_RET_DELETE_MODULES),
+                         args), 2);
+    ck_assert_int_eq(one_value(db, apr_psprintf(unit_pool, "SELECT count(*) "
+                                                "FROM %smodules", prefix)),
+                     4);
     ck_assert_int_eq(run(db, prof_sql_retention(unit_pool, prefix,
                                                 PROF_RET_DELETE_REQUESTS),
                          args), 3);
