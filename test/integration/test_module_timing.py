@@ -2,6 +2,7 @@
 per request, in Server-Timing as <phase>.<module>, on every MPM and h2."""
 import re
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -317,3 +318,72 @@ def test_record_lists_module_times_for_modules(server):
     assert got["filter.proftest_b"][0] >= 3000, got
     assert "handler.mod_profiler_test" in got, got
     assert any(k.startswith("log.") for k in got), got
+
+
+def record_of(srv, path):
+    """{<phase>.<module>: (us, calls)} of the record the test module logs
+    for path (after the response, at logging)."""
+    found = []
+    for _ in range(100):
+        found = re.findall(r"proftest modules %s: (.*)" % re.escape(path),
+                           srv.read_error_log())
+        if found:
+            break
+        time.sleep(0.05)
+    assert len(found) == 1, srv.read_error_log()[-2000:]
+    return dict((k, (int(us), int(n))) for k, us, n in
+                re.findall(r"(\S+)=(-?\d+)/(\d+)", found[-1]))
+
+
+def test_run_first_answer_ends_the_phase_for_the_hooks_after_it(server):
+    # translate_name is RUN_FIRST: where the test module answers (OK), the
+    # hooks after it (core's translate, REALLY_LAST) are not called and
+    # not reported; where it declines, they are.
+    with urllib.request.urlopen(server.url("/t/declined"), timeout=10) as r:
+        assert r.status == 200
+    declined = record_of(server, "/t/declined")
+    assert declined["translate.mod_profiler_test"][1] == 1, declined
+    assert declined["translate.core"][1] == 1, declined
+    with urllib.request.urlopen(server.url("/t/answered?translate_answer=1"
+                                           "&translate_us=4000"),
+                                timeout=10) as r:
+        assert r.status == 200
+    answered = record_of(server, "/t/answered")
+    us, calls = answered["translate.mod_profiler_test"]
+    assert us >= 4000 and calls == 1, answered
+    assert "translate.core" not in answered, answered
+
+
+def test_an_error_from_a_hook_ends_the_request_timed(server):
+    # header_parser is RUN_ALL: an error status from it ends the request;
+    # the hook that failed is timed and reported, the phases after it
+    # (type, fixups) do not run.
+    try:
+        urllib.request.urlopen(server.url("/t/failed?headers_status=403"
+                                          "&headers_us=3000"), timeout=10)
+        raise AssertionError("no error")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403
+        fields = parse_server_timing(e.headers.get("Server-Timing"))
+    got = record_of(server, "/t/failed")
+    us, calls = got["headers.mod_profiler_test"]
+    assert us >= 3000 and calls == 1, got
+    assert not [k for k in got if k.startswith(("type.", "fixups."))], got
+    phases, mods = split([(n, dur_us(p)) for n, p in fields])
+    assert mods[("headers", "mod_profiler_test")] >= 3000, fields
+
+
+def test_a_subrequest_adds_to_its_main_request(server):
+    # The handler runs a subrequest (/t/sub): its hooks are called again
+    # and count under the main request's entries.
+    with urllib.request.urlopen(server.url("/t/plain"), timeout=10) as r:
+        assert r.status == 200
+    plain = record_of(server, "/t/plain")
+    with urllib.request.urlopen(server.url("/t/withsub?subreq=1"),
+                                timeout=10) as r:
+        assert r.status == 200
+    sub = record_of(server, "/t/withsub")
+    assert sub["translate.core"][1] == plain["translate.core"][1] + 1, \
+        (plain, sub)
+    assert sub["type.mod_mime"][1] == plain["type.mod_mime"][1] + 1, \
+        (plain, sub)

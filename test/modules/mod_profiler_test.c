@@ -34,6 +34,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -119,11 +120,13 @@ static int fixups(request_rec *r)
 static int header_parser(request_rec *r)
 {
     int us = !r->main ? arg_int(r, "headers_us", 0) : 0;
+    int status = !r->main ? arg_int(r, "headers_status", 0) : 0;
 
     if (us > 0) {
         apr_sleep(us);
     }
-    return DECLINED;
+    /* An error from a RUN_ALL phase: the request ends there. */
+    return status >= 400 ? status : DECLINED;
 }
 
 /* translate_name and type_checker hooks that sleep translate_us and
@@ -134,6 +137,14 @@ static int translate_name(request_rec *r)
 
     if (us > 0) {
         apr_sleep(us);
+    }
+    /* translate_answer=1: answer the RUN_FIRST phase (the file is the
+     * document root's index.html), so that no later translate_name hook
+     * (core's, REALLY_LAST) runs. */
+    if (!r->main && arg_int(r, "translate_answer", 0)) {
+        r->filename = apr_pstrcat(r->pool, ap_document_root(r),
+                                  "/index.html", NULL);
+        return OK;
     }
     return DECLINED;
 }
