@@ -1049,25 +1049,6 @@ int prof_report_query_route(request_rec *r, prof_report_conn_t *c,
     return 1;
 }
 
-typedef struct {
-    apr_pool_t *p;
-    prof_report_route_modules_t *rm;
-} route_mods_t;
-
-static int route_module_row(void *baton, apr_dbd_row_t *row,
-                            const apr_dbd_driver_t *d)
-{
-    route_mods_t *x = baton;
-    prof_report_module_t *m = apr_pcalloc(x->p, sizeof(*m));
-
-    m->phase = col_str(x->p, d, row, 0);
-    m->module = col_str(x->p, d, row, 1);
-    m->dur_us = col_i64(d, row, 2);
-    m->calls = col_i64(d, row, 3);
-    APR_ARRAY_PUSH(x->rm->modules, prof_report_module_t *) = m;
-    return 0;
-}
-
 int prof_report_query_route_modules(request_rec *r, prof_report_conn_t *c,
                                     const prof_report_filter_t *f,
                                     prof_report_route_modules_t **out)
@@ -1075,7 +1056,7 @@ int prof_report_query_route_modules(request_rec *r, prof_report_conn_t *c,
     apr_int64_t v[1 + PROF_PHASE_TOTAL];
     prof_report_route_modules_t *rm;
     prof_report_stmt_t st;
-    route_mods_t x;
+    reqs_t rs;
     ints_t iv;
     int k;
 
@@ -1085,10 +1066,11 @@ int prof_report_query_route_modules(request_rec *r, prof_report_conn_t *c,
     }
     rm = apr_pcalloc(r->pool, sizeof(*rm));
     rm->modules = apr_array_make(r->pool, 16, sizeof(prof_report_module_t *));
-    x.p = r->pool;
-    x.rm = rm;
+    memset(&rs, 0, sizeof(rs));
+    rs.p = r->pool;
+    rs.reqs = rm->modules;
     prof_report_sql_route_modules(r->pool, c->db.prefix, f, &st);
-    if (!db_select(r, c, &st, route_module_row, &x)) {
+    if (!db_select(r, c, &st, module_row, &rs)) {
         return 0;
     }
     if (rm->modules->nelts == 0) {

@@ -262,12 +262,12 @@ void prof_report_sql_route_modules(apr_pool_t *p, const char *prefix,
 
     b_init(&b, p);
     b_text(&b, apr_pstrcat(p, "SELECT m.phase, m.module, "
-                           "sum(m.dur_us * q.weight), "
-                           "sum(m.calls * q.weight) FROM ", prefix,
+                           "sum(m.calls * q.weight), "
+                           "sum(m.dur_us * q.weight) FROM ", prefix,
                            "modules m JOIN ", prefix, "requests q ON q.id = "
                            "m.request_id", NULL));
     route_module_where(&b, prefix, f);
-    b_text(&b, " GROUP BY m.phase, m.module ORDER BY 3 DESC, 1, 2");
+    b_text(&b, " GROUP BY m.phase, m.module ORDER BY 4 DESC, 1, 2");
     b_done(&b, out);
 }
 

@@ -144,7 +144,8 @@ void prof_report_sql_spans(apr_pool_t *p, const char *prefix,
 
 /** A route's module times (f->route, its time range, f->vhost when set),
  * over the stored requests that have them, weighted: phase, module,
- * sum of dur_us, sum of calls, the longest first. */
+ * sum of calls, sum of dur_us (the columns of prof_report_sql_modules()),
+ * the longest first. */
 void prof_report_sql_route_modules(apr_pool_t *p, const char *prefix,
                                    const prof_report_filter_t *f,
                                    prof_report_stmt_t *out);
