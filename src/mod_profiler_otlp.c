@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
+#include "apr_thread_mutex.h"
 #include "apr_date.h"
 #include "apr_signal.h"
 #include "apr_lib.h"
@@ -24,6 +25,7 @@
 #include "ap_mpm.h"
 
 #include "prof_otlp.h"
+#include "prof_otlp_rec.h"
 #include "prof_phase.h"
 #include "prof_queue.h"
 #include "prof_span.h"
@@ -45,11 +47,6 @@
 /* While the collector is away: a new attempt at least this often. */
 #define RETRY_MAX_US        apr_time_from_sec(5)
 #define RETRY_FIRST_US      apr_time_from_msec(250)
-/* Bounds of what a request puts into its spans. */
-#define PATH_MAX_BYTES      2048
-#define UA_MAX_BYTES        512
-#define STATE_MAX_BYTES     512
-#define ROUTE_MAX_BYTES     256
 
 /* The main server's settings (the directives are refused in a vhost). */
 typedef struct {
@@ -88,6 +85,9 @@ typedef struct {
     int giving_up;                  /* stopping, and the collector failed */
     apr_uint64_t dropped;           /* requests dropped (atomic) */
     apr_uint64_t dropped_at_down;   /* ... when the outage began */
+    apr_thread_mutex_t *free_lock;  /* the records' blocks to reuse */
+    struct item_t *free;
+    apr_size_t nfree, free_max;
     char err[CURL_ERROR_SIZE];
 } exporter_t;
 
@@ -98,11 +98,16 @@ static exporter_t *exporter;        /* child_init; NULL: none */
 static volatile sig_atomic_t killed;
 static void (*prev_term)(int), (*prev_hup)(int);
 
-/* A queue item: one request's encoded spans (prof_otlp_spans()). */
-typedef struct {
-    apr_size_t len;
-    char data[1];
+/* A queue item: one request's record (prof_otlp_rec_write()). */
+typedef struct item_t {
+    struct item_t *next;            /* on the free list */
+    int block;                      /* BLOCK_DATA bytes: one of the list's */
+    apr_uint64_t data[1];
 } item_t;
+
+/* Room for a usual request's record: its phases, a few hundred bytes of
+ * strings, some spans of the span API. */
+#define BLOCK_DATA 2048
 
 int prof_otlp_on(void)
 {
@@ -337,7 +342,7 @@ const char *prof_otlp_set_batch(cmd_parms *cmd, void *dconf, const char *a,
     return NULL;
 }
 
-/* ---- a request's spans ------------------------------------------------ */
+/* ---- a request's record ------------------------------------------------- */
 
 static const char *protocol_version(const request_rec *r)
 {
@@ -352,181 +357,137 @@ static const char *protocol_version(const request_rec *r)
     }
 }
 
-static prof_otlp_attr_t *attr_s(prof_otlp_attr_t *a, const char *k,
-                                const char *v)
-{
-    a->key = k;
-    a->s = v ? v : "";
-    a->i = 0;
-    return a + 1;
-}
-
-static prof_otlp_attr_t *attr_i(prof_otlp_attr_t *a, const char *k,
-                                apr_int64_t v)
-{
-    a->key = k;
-    a->s = NULL;
-    a->i = v;
-    return a + 1;
-}
-
 static void drop(exporter_t *x)
 {
     __atomic_add_fetch(&x->dropped, 1, __ATOMIC_RELAXED);
     prof_metrics_count_otlp(PROF_METRICS_OTLP_DROPPED, 1);
 }
 
+/* Blocks for the records: most fit in one, which goes back to a free list
+ * of the child's when its batch is sent (a malloc a request, freed on
+ * another thread, cost more than the rest of the copy). A larger record
+ * (long strings, many spans) is malloc'd for itself. */
+static item_t *item_get(exporter_t *x, apr_size_t size)
+{
+    item_t *it = NULL;
+
+    if (size <= BLOCK_DATA) {
+        apr_thread_mutex_lock(x->free_lock);
+        if ((it = x->free) != NULL) {
+            x->free = it->next;
+            x->nfree--;
+        }
+        apr_thread_mutex_unlock(x->free_lock);
+        if (it == NULL && (it = malloc(sizeof(*it) + BLOCK_DATA)) != NULL) {
+            it->block = 1;
+        }
+        return it;
+    }
+    if ((it = malloc(sizeof(*it) + size)) != NULL) {
+        it->block = 0;
+    }
+    return it;
+}
+
+/* Back after a batch: blocks kept up to two batches' worth. */
+static void items_put(exporter_t *x, void **items, apr_size_t n)
+{
+    item_t *keep = NULL;
+    apr_size_t i, k = 0, room;
+
+    apr_thread_mutex_lock(x->free_lock);
+    room = x->nfree < x->free_max ? x->free_max - x->nfree : 0;
+    apr_thread_mutex_unlock(x->free_lock);
+    for (i = 0; i < n; ++i) {
+        item_t *it = items[i];
+
+        if (it->block && k < room) {
+            it->next = keep;
+            keep = it;
+            k++;
+        }
+        else {
+            free(it);
+        }
+    }
+    if (keep) {
+        item_t *tail = keep;
+
+        while (tail->next) {
+            tail = tail->next;
+        }
+        apr_thread_mutex_lock(x->free_lock);
+        tail->next = x->free;
+        x->free = keep;
+        x->nfree += k;
+        apr_thread_mutex_unlock(x->free_lock);
+    }
+}
+
 void prof_otlp_capture(request_rec *r, prof_req_t *rq)
 {
     prof_trace_req_t *t = rq->trace;
     request_rec *first = rq->r, *last = prof_req_final(r);
-    prof_phase_rec_t *ph = &rq->phases;
-    apr_pool_t *p = r->pool;
+    const prof_srv_conf_t *sconf;
+    prof_otlp_rec_in_t in;
     prof_span_info_t *api = NULL;
-    apr_size_t napi = 0, i, len;
-    prof_otlp_span_t *sp;
-    prof_otlp_attr_t *attrs, *a;
-    prof_otlp_trace_t tr;
-    apr_uint64_t start_ns, us;
-    const char *route, *method, *ua, *frag;
-    unsigned char (*api_ids)[8] = NULL, (*ids)[8];
-    int n = 0, phase;
+    apr_size_t size;
+    const char *path;
     item_t *item;
 
     if (exporter == NULL || t == NULL || !(t->ctx.flags & PROF_TRACE_SAMPLED)) {
         return;
     }
     /* While the collector is away and the queue is full, the request
-     * would be dropped after its spans were made: drop it before. */
+     * would be dropped after its record was made: drop it before. */
     if (__atomic_load_n(&exporter->down, __ATOMIC_RELAXED)
         && prof_queue_length(exporter->q) >= (apr_size_t)active->queue) {
         drop(exporter);
         return;
     }
-    if (prof_req_spans(rq)) {
-        napi = prof_req_finished_spans(r, rq, &api);
-    }
-    sp = apr_pcalloc(p, (1 + PROF_PHASE_TOTAL + napi) * sizeof(*sp));
-    prof_phase_firsts(ph);
-    start_ns = (apr_uint64_t)first->request_time * 1000u;
-
-    /* The server span. */
-    route = prof_otlp_utf8(prof_collect_route(r, rq), ROUTE_MAX_BYTES, p);
-    method = prof_otlp_utf8(first->method, 64, p);
-    ua = apr_table_get(first->headers_in, "User-Agent");
-    attrs = apr_palloc(p, 10 * sizeof(*attrs));
-    a = attr_s(attrs, "http.request.method", method);
-    a = attr_s(a, "url.path",
-               prof_otlp_utf8(first->parsed_uri.path ? first->parsed_uri.path
-                              : first->uri, PATH_MAX_BYTES, p));
-    a = attr_s(a, "url.scheme", ap_http_scheme(first));
-    a = attr_s(a, "http.route", route);
-    a = attr_i(a, "http.response.status_code", last->status);
-    a = attr_s(a, "server.address",
-               prof_otlp_utf8(first->hostname ? first->hostname
-                              : first->server->server_hostname, 255, p));
-    a = attr_i(a, "server.port", ap_get_server_port(first));
-    a = attr_s(a, "client.address", first->useragent_ip);
-    a = attr_s(a, "network.protocol.version", protocol_version(first));
-    if (ua) {
-        a = attr_s(a, "user_agent.original",
-                   prof_otlp_utf8(ua, UA_MAX_BYTES, p));
-    }
-    memcpy(sp[0].span_id, t->ctx.span_id, 8);
-    if (t->has_parent) {
-        const char *ts = apr_table_get(first->headers_in, "tracestate");
-
-        memcpy(sp[0].parent_id, t->parent, 8);
-        sp[0].trace_state = ts ? prof_otlp_utf8(ts, STATE_MAX_BYTES, p)
-                               : NULL;
-    }
-    sp[0].name = apr_pstrcat(p, method, " ", route, NULL);
-    sp[0].kind = PROF_OTLP_KIND_SERVER;
-    sp[0].status = last->status >= 500 ? PROF_OTLP_STATUS_ERROR
-                                       : PROF_OTLP_STATUS_UNSET;
-    sp[0].flags = t->ctx.flags;
-    sp[0].start_ns = start_ns;
-    sp[0].end_ns = start_ns
-                   + (apr_uint64_t)(ph->dur_us[PROF_PHASE_TOTAL] > 0
-                                    ? ph->dur_us[PROF_PHASE_TOTAL] : 0) * 1000u;
-    sp[0].attrs = attrs;
-    sp[0].nattrs = (int)(a - attrs);
-    n = 1;
-
-    /* Every span id this request needs, at once. */
-    ids = apr_palloc(p, (PROF_PHASE_TOTAL + napi) * sizeof(*ids));
-    prof_trace_span_ids(ids, PROF_PHASE_TOTAL + napi);
-
-    /* A span for each phase that ran: from its first entry, as long as it
-     * took (a phase entered again after an internal redirect is one span of
-     * its whole time). */
-    for (phase = PROF_PHASE_READ; phase < PROF_PHASE_TOTAL; ++phase) {
-        if (!prof_phase_seen(ph, phase) || ph->first_us[phase] < 0) {
-            continue;
-        }
-        memcpy(sp[n].span_id, ids[phase], 8);
-        memcpy(sp[n].parent_id, t->ctx.span_id, 8);
-        sp[n].name = prof_phase_name(phase);
-        sp[n].kind = PROF_OTLP_KIND_INTERNAL;
-        sp[n].flags = t->ctx.flags;
-        sp[n].start_ns = start_ns + (apr_uint64_t)ph->first_us[phase] * 1000u;
-        us = ph->dur_us[phase] > 0 ? (apr_uint64_t)ph->dur_us[phase] : 0;
-        sp[n].end_ns = sp[n].start_ns + us * 1000u;
-        n++;
-    }
-
-    /* The span API's spans, nested as they were; the wait for a proxied
-     * backend is the client span whose id the backend got as parent. */
-    if (napi) {
-        api_ids = ids + PROF_PHASE_TOTAL;
-        for (i = 0; i < napi; ++i) {
-            if (t->has_upstream && !strcmp(api[i].name, "upstream")) {
-                memcpy(api_ids[i], t->upstream, 8);
-            }
-        }
-        for (i = 0; i < napi; ++i) {
-            int up = api[i].parent;
-
-            memcpy(sp[n].span_id, api_ids[i], 8);
-            memcpy(sp[n].parent_id,
-                   up >= 0 && (apr_size_t)up < napi ? api_ids[up]
-                                                    : t->ctx.span_id, 8);
-            sp[n].name = prof_otlp_utf8(api[i].name, PROF_SPAN_NAME_MAX, p);
-            sp[n].kind = memcmp(api_ids[i], t->upstream, 8) == 0
-                         && t->has_upstream ? PROF_OTLP_KIND_CLIENT
-                                            : PROF_OTLP_KIND_INTERNAL;
-            sp[n].flags = t->ctx.flags;
-            sp[n].start_ns = start_ns
-                             + (apr_uint64_t)(ph->read_us + api[i].start_us)
-                               * 1000u;
-            sp[n].end_ns = sp[n].start_ns + (apr_uint64_t)api[i].dur_us * 1000u;
-            if (api[i].desc) {
-                prof_otlp_attr_t *d = apr_palloc(p, sizeof(*d));
-
-                attr_s(d, "mod_profiler.desc",
-                       prof_otlp_utf8(api[i].desc, PROF_SPAN_DESC_MAX, p));
-                sp[n].attrs = d;
-                sp[n].nattrs = 1;
-            }
-            n++;
-        }
-    }
-
-    memcpy(tr.trace_id, t->ctx.trace_id, 16);
-    tr.spans = sp;
-    tr.nspans = n;
-    frag = prof_otlp_spans(&tr, active->json == 1, p, &len);
-    /* The queue's item is the request's encoded spans, copied out of its
-     * pool: malloc'd, bounded by the caps above. */
-    item = malloc(sizeof(*item) + len);
-    if (item == NULL) {
+    /* What only this thread can know, copied as it is: the spans are made
+     * by the exporter (prof_otlp_rec_trace()). */
+    in.napi = prof_req_spans(rq) ? prof_req_finished_spans(r, rq, &api) : 0;
+    in.api = api;
+    path = first->parsed_uri.path ? first->parsed_uri.path : first->uri;
+    in.s[PROF_OTLP_REC_METHOD] = first->method;
+    in.s[PROF_OTLP_REC_PATH] = path;
+    in.s[PROF_OTLP_REC_SCHEME] = ap_http_scheme(first);
+    /* A route named here (ProfilerRoute) or a 404's label; else the
+     * exporter folds the path, unless it is too long to be kept whole. */
+    sconf = prof_config_srv(first->server);
+    in.s[PROF_OTLP_REC_ROUTE] =
+        sconf->routes || last->status == 404
+        || (path && strlen(path) > PROF_OTLP_PATH_MAX)
+        ? prof_collect_route(r, rq) : NULL;
+    in.s[PROF_OTLP_REC_HOST] = first->hostname ? first->hostname
+                                               : first->server->server_hostname;
+    in.s[PROF_OTLP_REC_CLIENT] = first->useragent_ip;
+    in.s[PROF_OTLP_REC_PROTO] = protocol_version(first);
+    in.s[PROF_OTLP_REC_UA] = apr_table_get(first->headers_in, "User-Agent");
+    in.s[PROF_OTLP_REC_STATE] = t->has_parent
+                                ? apr_table_get(first->headers_in,
+                                                "tracestate")
+                                : NULL;
+    in.ph = &rq->phases;
+    in.request_time = first->request_time;
+    in.status = last->status;
+    in.port = ap_get_server_port(first);
+    memcpy(in.trace_id, t->ctx.trace_id, 16);
+    memcpy(in.span_id, t->ctx.span_id, 8);
+    memcpy(in.parent_id, t->parent, 8);
+    memcpy(in.upstream_id, t->upstream, 8);
+    in.flags = t->ctx.flags;
+    in.has_parent = t->has_parent;
+    in.has_upstream = t->has_upstream;
+    size = prof_otlp_rec_measure(&in);
+    if ((item = item_get(exporter, size)) == NULL) {
         drop(exporter);
         return;
     }
-    item->len = len;
-    memcpy(item->data, frag, len);
+    prof_otlp_rec_write(item->data, size, &in);
     if (!prof_queue_push(exporter->q, item)) {
-        free(item);
+        items_put(exporter, (void **)&item, 1);
         drop(exporter);
     }
 }
@@ -633,24 +594,25 @@ static void pause_unless_closed(exporter_t *x, apr_interval_time_t us)
 static apr_status_t export_batch(void *baton, void **items, apr_size_t n)
 {
     exporter_t *x = baton;
-    const char **frags;
-    apr_size_t *lens, i, len, zlen;
+    prof_otlp_batch_t *b;
+    apr_size_t i, len, zlen;
     const char *body, *z;
     apr_interval_time_t backoff = RETRY_FIRST_US, wait;
     long code;
     int json = active->json == 1;
 
     apr_pool_clear(x->bp);
-    frags = apr_palloc(x->bp, n * sizeof(*frags));
-    lens = apr_palloc(x->bp, n * sizeof(*lens));
+    /* Each record's spans made and encoded into the batch, one after
+     * another (a request's take about 1.5 KB in protobuf). */
+    b = prof_otlp_batch_begin(&resource, json, n * (json ? 4096 : 1536),
+                              x->bp);
     for (i = 0; i < n; ++i) {
-        const item_t *it = items[i];
+        prof_otlp_trace_t tr;
 
-        frags[i] = it->data;
-        lens[i] = it->len;
+        prof_otlp_rec_trace(((item_t *)items[i])->data, x->bp, &tr);
+        prof_otlp_batch_add(b, &tr);
     }
-    body = prof_otlp_request(&resource, frags, lens, (int)n, json, x->bp,
-                             &len);
+    body = prof_otlp_batch_end(b, &len);
     if (active->gzip == 1 && (z = gzipped(x->bp, body, len, &zlen))) {
         body = z;
         len = zlen;
@@ -716,9 +678,7 @@ static apr_status_t export_batch(void *baton, void **items, apr_size_t n)
     if (!(code >= 200 && code < 300)) {
         prof_metrics_count_otlp(PROF_METRICS_OTLP_FAILED, n);
     }
-    for (i = 0; i < n; ++i) {
-        free(items[i]);
-    }
+    items_put(x, items, n);
     return APR_SUCCESS;
 }
 
@@ -779,6 +739,13 @@ static apr_status_t exporter_cleanup(void *data)
         apr_pool_destroy(x->bp);
         x->bp = NULL;
     }
+    while (x->free) {
+        item_t *it = x->free;
+
+        x->free = it->next;
+        free(it);
+    }
+    x->nfree = 0;
     return APR_SUCCESS;
 }
 
@@ -847,6 +814,15 @@ static void otlp_child_init(apr_pool_t *pchild, server_rec *s)
     if (active->ca_file) {
         curl_easy_setopt(x->curl, CURLOPT_CAINFO, active->ca_file);
     }
+    if ((rv = apr_thread_mutex_create(&x->free_lock,
+                                      APR_THREAD_MUTEX_DEFAULT, pchild))
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, PROFLOGNO(00399)
+                     "OTLP export: cannot start the exporter thread; this "
+                     "child exports nothing");
+        return;
+    }
+    x->free_max = 2 * (apr_size_t)active->batch;
     /* Registered before the writer starts, so it runs after the writer's
      * pre-cleanup has drained the queue. */
     apr_pool_cleanup_register(pchild, x, exporter_cleanup,

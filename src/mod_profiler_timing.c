@@ -299,13 +299,17 @@ static int hook_log_last(request_rec *r)
             && (prof_config_store(last) || prof_profile_request_id(rq));
     trace = APLOGrtrace1(last);
     otlp = rq->trace != NULL && prof_otlp_on();
-    if (!wanted && !store && !trace && !otlp) {
-        /* Most requests: counted in the live metrics, nothing else, and
-         * counted from the ticks (no durations needed). */
+    if (!wanted && !store && !trace) {
+        /* Most requests: counted in the live metrics from the ticks (no
+         * durations needed), and handed to the OTLP exporter as ticks too
+         * (its thread folds them). */
         prof_agg_t *agg = prof_metrics_agg_of(rq->r->server);
 
         if (agg) {
             prof_collect_count(last, rq, agg);
+        }
+        if (otlp && !rq->own) {
+            prof_otlp_capture(r, rq);
         }
         return DECLINED;
     }

@@ -173,7 +173,7 @@ static APR_INLINE unsigned char *wlen(unsigned char *p, unsigned char tag,
 {
     *p++ = tag;
     p = wv(p, n);
-    memcpy(p, s, n);
+    prof_otlp_copy(p, s, n);
     return p + n;
 }
 
@@ -223,11 +223,73 @@ static APR_INLINE apr_size_t any_size(const prof_otlp_attr_t *a,
     return a->s ? 1 + vlen(slen) + slen : 1 + vlen((apr_uint64_t)a->i);
 }
 
+/* What most spans of a request are (a phase's): no attributes, no trace
+ * state, a parent, a short name, a kind, both times. The same bytes as
+ * pb_span() writes for them, from a fixed layout: the only length that
+ * varies is the name's. */
+static int pb_span_plain(buf_t *o, const unsigned char *trace_id,
+                         const prof_otlp_span_t *s)
+{
+    static const unsigned char zero[8];
+    apr_size_t name_len, size;
+    unsigned char *p;
+
+    if (s->nattrs || s->trace_state || !s->name || !s->start_ns
+        || !s->end_ns || s->kind <= 0 || s->kind > 127
+        || (unsigned)s->status > 127
+        || memcmp(s->parent_id, zero, 8) == 0) {
+        return 0;
+    }
+    name_len = s->name_len ? s->name_len : strlen(s->name);
+    if (name_len == 0 || name_len > 32) {
+        return 0;
+    }
+    /* ids 18 + 10 + 10, name 2 + its length, kind 2, times 18, status,
+     * flags */
+    size = 60 + name_len + (s->status ? 4 : 0) + (s->flags ? 6 : 0);
+    if (o->cap - o->len < size + 2) {
+        grow(o, size + 2);
+    }
+    p = (unsigned char *)o->b + o->len;
+    *p++ = 0x12;                                /* ScopeSpans.spans = 2 */
+    *p++ = (unsigned char)size;                 /* < 128 */
+    p = wid16(p, 0x0a, trace_id);
+    p = wid8(p, 0x12, s->span_id);
+    p = wid8(p, 0x22, s->parent_id);
+    p[0] = 0x2a;
+    p[1] = (unsigned char)name_len;
+    prof_otlp_copy(p + 2, s->name, name_len);
+    p += 2 + name_len;
+    p[0] = 0x30;
+    p[1] = (unsigned char)s->kind;
+    p = wfixed64(p + 2, 0x39, s->start_ns);
+    p = wfixed64(p, 0x41, s->end_ns);
+    if (s->status) {
+        p[0] = 0x7a;
+        p[1] = 2;
+        p[2] = 0x18;
+        p[3] = (unsigned char)s->status;
+        p += 4;
+    }
+    if (s->flags) {
+        p[0] = 0x85;
+        p[1] = 0x01;
+        p[2] = (unsigned char)s->flags;
+        p[3] = (unsigned char)(s->flags >> 8);
+        p[4] = (unsigned char)(s->flags >> 16);
+        p[5] = (unsigned char)(s->flags >> 24);
+        p += 6;
+    }
+    o->len = (apr_size_t)((char *)p - o->b);
+    return 1;
+}
+
 static void pb_span(buf_t *o, const unsigned char *trace_id,
                     const prof_otlp_span_t *s)
 {
     static const unsigned char zero[8];
-    apr_size_t name_len = s->name ? strlen(s->name) : 0;
+    apr_size_t name_len = s->name_len ? s->name_len
+                          : s->name ? strlen(s->name) : 0;
     apr_size_t state_len = s->trace_state ? strlen(s->trace_state) : 0;
     apr_size_t klen[16], slen[16], alen[16], kvlen[16];
     apr_size_t size = 18 + 10, total;
@@ -256,8 +318,8 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
     for (i = 0; i < nattrs; ++i) {
         const prof_otlp_attr_t *a = &s->attrs[i];
 
-        klen[i] = a->key ? strlen(a->key) : 0;
-        slen[i] = a->s ? strlen(a->s) : 0;
+        klen[i] = a->klen ? a->klen : a->key ? strlen(a->key) : 0;
+        slen[i] = a->slen ? a->slen : a->s ? strlen(a->s) : 0;
         alen[i] = any_size(a, slen[i]);
         kvlen[i] = (klen[i] ? 1 + vlen(klen[i]) + klen[i] : 0)
                    + 1 + vlen(alen[i]) + alen[i];
@@ -327,54 +389,6 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
         for (i = 0; i < 4; ++i) {
             *p++ = (unsigned char)(s->flags >> (8 * i));
         }
-    }
-    o->len = (apr_size_t)((char *)p - o->b);
-}
-
-/* The spans of ScopeSpans (field 2, repeated) are consecutive fields:
- * the fragments of several traces are simply written one after another. */
-static void encode_pb(buf_t *o, const prof_otlp_resource_t *res,
-                      const char *const *frags, const apr_size_t *lens, int n)
-{
-    buf_t rb = { NULL, 0, 0, o->p }, sb = { NULL, 0, 0, o->p };
-    apr_size_t at, spans = 0, ss_len, rs_len, total;
-    unsigned char *p;
-    int i;
-
-    /* The small parts first, on their own: ResourceSpans.resource = 1 and
-     * ScopeSpans.scope = 1, whole fields. */
-    at = pb_begin(&rb, 1);
-    for (i = 0; i < res->nattrs; ++i) {
-        pb_attr(&rb, 1, &res->attrs[i]);
-    }
-    pb_end(&rb, at);
-    at = pb_begin(&sb, 1);
-    pb_string(&sb, 1, res->scope);
-    pb_string(&sb, 2, res->scope_version);
-    pb_end(&sb, at);
-    /* Then the lengths, so that the spans (most of the bytes) are copied
-     * once, into place. */
-    for (i = 0; i < n; ++i) {
-        spans += lens[i];
-    }
-    ss_len = sb.len + spans;
-    rs_len = rb.len + 1 + vlen(ss_len) + ss_len;
-    total = 1 + vlen(rs_len) + rs_len;
-    if (o->cap - o->len < total) {
-        grow(o, total);
-    }
-    p = (unsigned char *)o->b + o->len;
-    *p++ = 0x0a;                        /* resource_spans = 1 */
-    p = wv(p, rs_len);
-    memcpy(p, rb.b, rb.len);
-    p += rb.len;
-    *p++ = 0x12;                        /* scope_spans = 2 */
-    p = wv(p, ss_len);
-    memcpy(p, sb.b, sb.len);
-    p += sb.len;
-    for (i = 0; i < n; ++i) {
-        memcpy(p, frags[i], lens[i]);
-        p += lens[i];
     }
     o->len = (apr_size_t)((char *)p - o->b);
 }
@@ -495,86 +509,115 @@ static void js_span(buf_t *o, const unsigned char *trace_id,
                                           s->status));
 }
 
-static void encode_json(buf_t *o, const prof_otlp_resource_t *res,
-                        const char *const *frags, const apr_size_t *lens,
-                        int n)
-{
-    int i, first = 1;
+/* ---- a batch ------------------------------------------------------------ */
 
-    put_s(o, "{\"resourceSpans\":[{\"resource\":{\"attributes\":");
-    js_attrs(o, res->attrs, res->nattrs);
-    put_s(o, "},\"scopeSpans\":[{\"scope\":{\"name\":");
-    js_str(o, res->scope);
-    if (res->scope_version) {
-        put_s(o, ",\"version\":");
-        js_str(o, res->scope_version);
-    }
-    put_s(o, "},\"spans\":[");
-    for (i = 0; i < n; ++i) {
-        if (lens[i] == 0) {
-            continue;
+struct prof_otlp_batch_t {
+    buf_t o;
+    int json;
+    int nspans;                 /* written so far */
+    buf_t rb, sb;               /* protobuf: resource, scope (whole fields) */
+    apr_size_t head;            /* protobuf: room kept before the spans */
+};
+
+prof_otlp_batch_t *prof_otlp_batch_begin(const prof_otlp_resource_t *res,
+                                         int json, apr_size_t size_hint,
+                                         apr_pool_t *p)
+{
+    prof_otlp_batch_t *b = apr_pcalloc(p, sizeof(*b));
+    apr_size_t at;
+    int i;
+
+    b->json = json;
+    b->o.p = b->rb.p = b->sb.p = p;
+    if (json) {
+        grow(&b->o, size_hint + 1024);
+        put_s(&b->o, "{\"resourceSpans\":[{\"resource\":{\"attributes\":");
+        js_attrs(&b->o, res->attrs, res->nattrs);
+        put_s(&b->o, "},\"scopeSpans\":[{\"scope\":{\"name\":");
+        js_str(&b->o, res->scope);
+        if (res->scope_version) {
+            put_s(&b->o, ",\"version\":");
+            js_str(&b->o, res->scope_version);
         }
-        if (!first) {
-            put_s(o, ",");
-        }
-        first = 0;
-        put(o, frags[i], lens[i]);
+        put_s(&b->o, "},\"spans\":[");
+        return b;
     }
-    put_s(o, "]}]}]}");
+    /* ResourceSpans.resource = 1 and ScopeSpans.scope = 1, whole fields,
+     * apart: they go in front of the spans once their lengths are known,
+     * into room kept for them (no span is moved). */
+    at = pb_begin(&b->rb, 1);
+    for (i = 0; i < res->nattrs; ++i) {
+        pb_attr(&b->rb, 1, &res->attrs[i]);
+    }
+    pb_end(&b->rb, at);
+    at = pb_begin(&b->sb, 1);
+    pb_string(&b->sb, 1, res->scope);
+    pb_string(&b->sb, 2, res->scope_version);
+    pb_end(&b->sb, at);
+    b->head = 1 + 10 + b->rb.len + 1 + 10 + b->sb.len;
+    grow(&b->o, b->head + size_hint);
+    b->o.len = b->head;
+    return b;
 }
 
-const char *prof_otlp_spans(const prof_otlp_trace_t *t, int json,
-                            apr_pool_t *p, apr_size_t *len)
+void prof_otlp_batch_add(prof_otlp_batch_t *b, const prof_otlp_trace_t *t)
 {
-    buf_t o = { NULL, 0, 0, p };
     int j;
 
-    grow(&o, 2048);
     for (j = 0; j < t->nspans; ++j) {
-        if (json) {
-            if (j) {
-                put_s(&o, ",");
+        const prof_otlp_span_t *sp = &t->spans[j];
+
+        if (b->json) {
+            if (b->nspans) {
+                put(&b->o, ",", 1);
             }
-            js_span(&o, t->trace_id, &t->spans[j]);
+            js_span(&b->o, t->trace_id, sp);
         }
-        else {
-            pb_span(&o, t->trace_id, &t->spans[j]);
+        else if (!pb_span_plain(&b->o, t->trace_id, sp)) {
+            pb_span(&b->o, t->trace_id, sp);
         }
+        b->nspans++;
     }
-    *len = o.len;
-    return o.b;
 }
 
-const char *prof_otlp_request(const prof_otlp_resource_t *res,
-                              const char *const *frags,
-                              const apr_size_t *lens, int n, int json,
-                              apr_pool_t *p, apr_size_t *len)
+const char *prof_otlp_batch_end(prof_otlp_batch_t *b, apr_size_t *len)
 {
-    buf_t o = { NULL, 0, 0, p };
+    apr_size_t spans, ss_len, rs_len, hdr, start;
+    unsigned char *p;
 
-    grow(&o, 4096);
-    if (json) {
-        encode_json(&o, res, frags, lens, n);
+    if (b->json) {
+        put_s(&b->o, "]}]}]}");
+        *len = b->o.len;
+        return b->o.b;
     }
-    else {
-        encode_pb(&o, res, frags, lens, n);
-    }
-    *len = o.len;
-    return o.b;
+    spans = b->o.len - b->head;
+    ss_len = b->sb.len + spans;
+    rs_len = b->rb.len + 1 + vlen(ss_len) + ss_len;
+    hdr = 1 + vlen(rs_len) + b->rb.len + 1 + vlen(ss_len) + b->sb.len;
+    start = b->head - hdr;
+    p = (unsigned char *)b->o.b + start;
+    *p++ = 0x0a;                        /* resource_spans = 1 */
+    p = wv(p, rs_len);
+    memcpy(p, b->rb.b, b->rb.len);
+    p += b->rb.len;
+    *p++ = 0x12;                        /* scope_spans = 2 */
+    p = wv(p, ss_len);
+    memcpy(p, b->sb.b, b->sb.len);
+    *len = b->o.len - start;
+    return b->o.b + start;
 }
 
 const char *prof_otlp_encode(const prof_otlp_resource_t *res,
                              const prof_otlp_trace_t *const *traces, int n,
                              int json, apr_pool_t *p, apr_size_t *len)
 {
-    const char **frags = apr_palloc(p, (n ? n : 1) * sizeof(*frags));
-    apr_size_t *lens = apr_palloc(p, (n ? n : 1) * sizeof(*lens));
+    prof_otlp_batch_t *b = prof_otlp_batch_begin(res, json, 0, p);
     int i;
 
     for (i = 0; i < n; ++i) {
-        frags[i] = prof_otlp_spans(traces[i], json, p, &lens[i]);
+        prof_otlp_batch_add(b, traces[i]);
     }
-    return prof_otlp_request(res, frags, lens, n, json, p, len);
+    return prof_otlp_batch_end(b, len);
 }
 
 /* ---- UTF-8 ------------------------------------------------------------- */
@@ -626,14 +669,39 @@ static apr_size_t utf8_char(const unsigned char *s, apr_size_t n)
 
 const char *prof_otlp_utf8(const char *s, apr_size_t max, apr_pool_t *p)
 {
+    return s ? prof_otlp_utf8n(s, strlen(s), max, p, NULL) : NULL;
+}
+
+/* No byte of w has its high bit set. */
+#define ASCII_WORD(w) (((w) & APR_UINT64_C(0x8080808080808080)) == 0)
+
+const char *prof_otlp_utf8n(const char *s, apr_size_t n, apr_size_t max,
+                            apr_pool_t *p, apr_size_t *len)
+{
     const unsigned char *u = (const unsigned char *)s;
-    apr_size_t n, i = 0, k, out_len = 0;
+    apr_size_t i = 0, k, out_len = 0;
+    apr_uint64_t w;
     char *out;
 
-    if (s == NULL) {
-        return NULL;
+    /* Most strings: ASCII and short enough, told a word at a time. */
+    if (n <= max) {
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, u + i, 8);
+            if (!ASCII_WORD(w)) {
+                break;
+            }
+        }
+        if (i + 8 > n) {
+            for (; i < n && u[i] < 0x80; ++i) {
+            }
+            if (i == n) {
+                if (len) {
+                    *len = n;
+                }
+                return s;
+            }
+        }
     }
-    n = strlen(s);
     /* Valid and short enough: as it is (ASCII at a byte a step). */
     while (i < n && i < max) {
         if (u[i] < 0x80) {
@@ -647,6 +715,9 @@ const char *prof_otlp_utf8(const char *s, apr_size_t max, apr_pool_t *p)
         }
     }
     if (i == n) {
+        if (len) {
+            *len = n;
+        }
         return s;
     }
     /* Each bad byte may become three. */
@@ -670,5 +741,8 @@ const char *prof_otlp_utf8(const char *s, apr_size_t max, apr_pool_t *p)
         i += k;
     }
     out[out_len] = '\0';
+    if (len) {
+        *len = out_len;
+    }
     return out;
 }

@@ -24,6 +24,8 @@
 #include "apr.h"
 #include "apr_pools.h"
 
+#include <string.h>
+
 /** SpanKind */
 #define PROF_OTLP_KIND_INTERNAL 1
 #define PROF_OTLP_KIND_SERVER   2
@@ -38,12 +40,14 @@ typedef struct {
     const char *key;
     const char *s;
     apr_int64_t i;
+    apr_size_t klen, slen;          /**< lengths if known; 0: measured */
 } prof_otlp_attr_t;
 
 typedef struct {
     unsigned char span_id[8];
     unsigned char parent_id[8];     /**< all zero: a root span */
     const char *name;
+    apr_size_t name_len;            /**< if known; 0: measured */
     const char *trace_state;        /**< NULL: none */
     int kind;                       /**< PROF_OTLP_KIND_* */
     int status;                     /**< PROF_OTLP_STATUS_* */
@@ -78,20 +82,21 @@ const char *prof_otlp_encode(const prof_otlp_resource_t *res,
                              const prof_otlp_trace_t *const *traces, int n,
                              int json, apr_pool_t *p, apr_size_t *len);
 
-/**
- * The spans of one trace, encoded as they go into a batch: protobuf
- * ScopeSpans.spans fields, or JSON span objects joined by commas. What a
- * request thread prepares (prof_otlp_request() only puts them together).
- */
-const char *prof_otlp_spans(const prof_otlp_trace_t *t, int json,
-                            apr_pool_t *p, apr_size_t *len);
+/** A batch being encoded: traces added one after another, each written
+ * once, in place. */
+typedef struct prof_otlp_batch_t prof_otlp_batch_t;
 
-/** The ExportTraceServiceRequest of n fragments from prof_otlp_spans(),
- * all encoded the same way (json), with res. */
-const char *prof_otlp_request(const prof_otlp_resource_t *res,
-                              const char *const *frags,
-                              const apr_size_t *lens, int n, int json,
-                              apr_pool_t *p, apr_size_t *len);
+/** A new batch for res (json: 0 protobuf, 1 OTLP/JSON); size_hint: the
+ * bytes its spans are expected to take (0: unknown). */
+prof_otlp_batch_t *prof_otlp_batch_begin(const prof_otlp_resource_t *res,
+                                         int json, apr_size_t size_hint,
+                                         apr_pool_t *p);
+
+/** Encodes t's spans into the batch. */
+void prof_otlp_batch_add(prof_otlp_batch_t *b, const prof_otlp_trace_t *t);
+
+/** The batch's ExportTraceServiceRequest, and its length in *len. */
+const char *prof_otlp_batch_end(prof_otlp_batch_t *b, apr_size_t *len);
 
 /**
  * s made valid UTF-8 and at most max bytes (a cut never splits a
@@ -99,5 +104,53 @@ const char *prof_otlp_request(const prof_otlp_resource_t *res,
  * byte that starts no valid character became U+FFFD. NULL stays NULL.
  */
 const char *prof_otlp_utf8(const char *s, apr_size_t max, apr_pool_t *p);
+
+/** prof_otlp_utf8() of the n bytes at s (NUL-terminated there), its
+ * length in *len (if len is not NULL). */
+const char *prof_otlp_utf8n(const char *s, apr_size_t n, apr_size_t max,
+                            apr_pool_t *p, apr_size_t *len);
+
+/** n bytes from src to dst, without a call for the short strings most fields
+ * are: two overlapping word copies (neither side touched outside its n
+ * bytes), memcpy() for the long ones (the encoder's and the records'). */
+static APR_INLINE void prof_otlp_copy(void *dst, const void *src,
+                                      apr_size_t n)
+{
+    const unsigned char *s = src;
+    unsigned char *d = dst;
+
+    if (n >= 8 && n <= 16) {
+        apr_uint64_t a, b;
+
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    }
+    else if (n >= 4 && n < 8) {
+        apr_uint32_t a, b;
+
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    }
+    else if (n > 16 && n <= 32) {
+        apr_uint64_t a[2], b[2];
+
+        memcpy(a, s, 16);
+        memcpy(b, s + n - 16, 16);
+        memcpy(d, a, 16);
+        memcpy(d + n - 16, b, 16);
+    }
+    else if (n > 0 && n < 4) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+    else if (n) {
+        memcpy(d, s, n);
+    }
+}
 
 #endif /* PROF_OTLP_H */

@@ -62,6 +62,11 @@ const char *prof_phase_name(int phase)
     return phase_names[phase];
 }
 
+apr_size_t prof_phase_name_len(int phase)
+{
+    return phase >= 0 && phase < PROF_PHASE_COUNT ? phase_name_lens[phase] : 0;
+}
+
 void prof_clock_read_wall_ts(struct timespec *ts)
 {
     apr_time_t t = apr_time_now();

@@ -101,6 +101,9 @@ typedef struct {
 /** Canonical name of a phase, or NULL when out of range. */
 const char *prof_phase_name(int phase);
 
+/** strlen(prof_phase_name(phase)), 0 when out of range. */
+apr_size_t prof_phase_name_len(int phase);
+
 /**
  * Start a record at tick `now` (prof_clock_tick()): `read` already took
  * read_us (negative counts as 0: the wall clock may have been set back),

@@ -108,7 +108,7 @@ START_TEST(otlp_pb_lengths)
 {
     apr_size_t vlen = sizes[_i], len, n;
     char *value = apr_palloc(unit_pool, vlen + 1);
-    prof_otlp_attr_t attr = { "k", NULL, 0 };
+    prof_otlp_attr_t attr = { "k", NULL, 0, 0, 0 };
     prof_otlp_span_t span;
     prof_otlp_trace_t tr, *trp = &tr;
     prof_otlp_resource_t res = { NULL, 0, "scope", NULL };
@@ -146,6 +146,257 @@ START_TEST(otlp_pb_lengths)
 }
 END_TEST
 
+/* ---- every field of a span, read back ----------------------------------- */
+
+typedef struct {
+    unsigned char trace_id[16], span_id[8], parent_id[8];
+    int has_parent;
+    char name[256];
+    char state[64];
+    unsigned long long kind, start, end, status;
+    unsigned long flags;
+    int has_flags, nattrs;
+} rd_span_t;
+
+static unsigned long long rd_fixed(const unsigned char **p, int n)
+{
+    unsigned long long v = 0;
+    int i;
+
+    for (i = 0; i < n; ++i) {
+        v |= (unsigned long long)(*p)[i] << (8 * i);
+    }
+    *p += n;
+    return v;
+}
+
+/* One Span message's fields, each as protobuf puts it on the wire. */
+static void rd_span(const unsigned char *p, const unsigned char *end,
+                    rd_span_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    while (p < end) {
+        unsigned long long key = rd_varint(&p), n;
+        int field = (int)(key >> 3);
+
+        switch (key & 7) {
+        case 0:
+            n = rd_varint(&p);
+            ck_assert_int_eq(field, 6);
+            s->kind = n;
+            break;
+        case 1:
+            ck_assert(field == 7 || field == 8);
+            *(field == 7 ? &s->start : &s->end) = rd_fixed(&p, 8);
+            break;
+        case 5:
+            ck_assert_int_eq(field, 16);
+            s->flags = (unsigned long)rd_fixed(&p, 4);
+            s->has_flags = 1;
+            break;
+        case 2:
+            n = rd_varint(&p);
+            ck_assert(p + n <= end);
+            switch (field) {
+            case 1: ck_assert_uint_eq(n, 16); memcpy(s->trace_id, p, 16); break;
+            case 2: ck_assert_uint_eq(n, 8); memcpy(s->span_id, p, 8); break;
+            case 3: ck_assert_uint_lt(n, sizeof(s->state));
+                    memcpy(s->state, p, n); break;
+            case 4: ck_assert_uint_eq(n, 8); memcpy(s->parent_id, p, 8);
+                    s->has_parent = 1; break;
+            case 5: ck_assert_uint_lt(n, sizeof(s->name));
+                    memcpy(s->name, p, n); break;
+            case 9: s->nattrs++; break;
+            case 15: {
+                const unsigned char *q = p;
+
+                ck_assert_uint_eq(rd_varint(&q), 0x18);
+                s->status = rd_varint(&q);
+                ck_assert(q == p + n);
+                break;
+            }
+            default: ck_abort_msg("span field %d", field);
+            }
+            p += n;
+            break;
+        default:
+            ck_abort_msg("wire type %llu", key & 7);
+        }
+    }
+    ck_assert(p == end);
+}
+
+/* Spans of every shape a request makes: a phase's (no attributes: the
+ * encoder writes those from a fixed layout), with names at the lengths
+ * where that layout ends, error status, no flags, a trace state, no
+ * parent, attributes. */
+static const struct {
+    const char *name;
+    int kind, status, flags, parent, state, attrs;
+} span_shapes[] = {
+    { "translate", PROF_OTLP_KIND_INTERNAL, 0, 1, 1, 0, 0 },
+    { "r", PROF_OTLP_KIND_INTERNAL, 0, 1, 1, 0, 0 },
+    { "abcdefghijklmnop", PROF_OTLP_KIND_INTERNAL, 0, 0, 1, 0, 0 },
+    { "abcdefghijklmnopq", PROF_OTLP_KIND_CLIENT, 2, 1, 1, 0, 0 },
+    { "abcdefghijklmnopqrstuvwxyz012345", PROF_OTLP_KIND_INTERNAL, 0, 1, 1,
+      0, 0 },
+    { "abcdefghijklmnopqrstuvwxyz0123456", PROF_OTLP_KIND_INTERNAL, 0, 1, 1,
+      0, 0 },
+    { "GET /a", PROF_OTLP_KIND_SERVER, 2, 1, 0, 0, 3 },
+    { "GET /b", PROF_OTLP_KIND_SERVER, 0, 1, 1, 1, 2 },
+    { "log", PROF_OTLP_KIND_INTERNAL, 0, 1, 1, 1, 0 },
+};
+
+START_TEST(otlp_pb_span_fields)
+{
+    prof_otlp_attr_t attrs[3];
+    prof_otlp_span_t span[2];
+    prof_otlp_trace_t tr, *trp = &tr;
+    prof_otlp_resource_t res = { NULL, 0, "scope", NULL };
+    const unsigned char *b, *end, *p, *spans_end;
+    apr_size_t len, n;
+    rd_span_t got;
+    int k;
+
+    memset(attrs, 0, sizeof(attrs));
+    attrs[0].key = "k";
+    attrs[0].s = "v";
+    attrs[1].key = "n";
+    attrs[1].i = 300;
+    attrs[2].key = "long.key";
+    attrs[2].s = "";
+    memset(span, 0, sizeof(span));
+    for (k = 0; k < 2; ++k) {
+        memset(span[k].span_id, 0x31 + k, 8);
+        if (span_shapes[_i].parent) {
+            memset(span[k].parent_id, 0x41, 8);
+        }
+        span[k].name = span_shapes[_i].name;
+        /* the length given, or measured by the encoder */
+        span[k].name_len = k ? strlen(span_shapes[_i].name) : 0;
+        span[k].trace_state = span_shapes[_i].state ? "v=1" : NULL;
+        span[k].kind = span_shapes[_i].kind;
+        span[k].status = span_shapes[_i].status;
+        span[k].flags = (apr_uint32_t)span_shapes[_i].flags;
+        span[k].start_ns = APR_UINT64_C(1700000000123456789) + (apr_uint64_t)k;
+        span[k].end_ns = APR_UINT64_C(1700000000223456789);
+        span[k].attrs = attrs;
+        span[k].nattrs = span_shapes[_i].attrs;
+    }
+    memset(tr.trace_id, 0x22, 16);
+    tr.spans = span;
+    tr.nspans = 2;
+    b = (const unsigned char *)prof_otlp_encode(&res,
+                                                (const prof_otlp_trace_t *const *)&trp,
+                                                1, 0, unit_pool, &len);
+    end = b + len;
+    p = rd_field(b, end, 1, &n);            /* resource_spans */
+    ck_assert(p + n == end);
+    p = rd_field(p, p + n, 2, &n);          /* scope_spans */
+    spans_end = p + n;
+    p = rd_field(p, spans_end, 1, &n);      /* scope: skipped */
+    p += n;
+    for (k = 0; k < 2; ++k) {
+        unsigned long long key = rd_varint(&p);
+
+        ck_assert_uint_eq(key, 0x12);       /* spans = 2 */
+        n = (apr_size_t)rd_varint(&p);
+        rd_span(p, p + n, &got);
+        p += n;
+        ck_assert(memcmp(got.trace_id, tr.trace_id, 16) == 0);
+        ck_assert(memcmp(got.span_id, span[k].span_id, 8) == 0);
+        ck_assert_int_eq(got.has_parent, span_shapes[_i].parent);
+        if (got.has_parent) {
+            ck_assert(memcmp(got.parent_id, span[k].parent_id, 8) == 0);
+        }
+        ck_assert_str_eq(got.name, span_shapes[_i].name);
+        ck_assert_str_eq(got.state, span_shapes[_i].state ? "v=1" : "");
+        ck_assert_uint_eq(got.kind, (unsigned long long)span_shapes[_i].kind);
+        ck_assert_uint_eq(got.start, span[k].start_ns);
+        ck_assert_uint_eq(got.end, span[k].end_ns);
+        ck_assert_uint_eq(got.status,
+                          (unsigned long long)span_shapes[_i].status);
+        ck_assert_int_eq(got.has_flags, span_shapes[_i].flags != 0);
+        ck_assert_uint_eq(got.flags, (unsigned long)span_shapes[_i].flags);
+        ck_assert_int_eq(got.nattrs, span_shapes[_i].attrs);
+    }
+    ck_assert(p == spans_end);
+}
+END_TEST
+
+/* prof_otlp_utf8n() against prof_otlp_utf8()'s byte-by-byte answer: ASCII
+ * of every length around the word steps, one byte in it made non-ASCII
+ * (valid or not) at every position, under and over max. */
+START_TEST(otlp_utf8n_words)
+{
+    char in[48], ref[160];
+    apr_size_t n, at, max, len;
+    const char *out;
+    static const char *const bad[] = { "\xc3\xa9", "\xe9", "\xf0\x9f\x98\x80" };
+    int b;
+
+    for (n = 0; n <= 40; ++n) {
+        for (at = 0; at <= n; ++at) {
+            for (b = -1; b < 3; ++b) {
+                apr_size_t blen = b < 0 ? 0 : strlen(bad[b]), k;
+
+                if (b >= 0 && at == n) {
+                    continue;
+                }
+                for (k = 0; k < n; ++k) {
+                    in[k] = (char)('a' + k % 26);
+                }
+                in[n] = '\0';
+                if (b >= 0) {
+                    memmove(in + at + blen, in + at + 1, n - at);
+                    memcpy(in + at, bad[b], blen);
+                }
+                for (max = n > 3 ? n - 3 : 0; max <= n + 4; ++max) {
+                    const char *r;
+                    apr_size_t i = 0, o = 0;
+                    const unsigned char *u = (const unsigned char *)in;
+
+                    out = prof_otlp_utf8n(in, strlen(in), max, unit_pool,
+                                          &len);
+                    ck_assert_uint_eq(len, strlen(out));
+                    ck_assert_uint_le(len, max);
+                    /* the reference: ASCII kept, the one sequence kept
+                     * when valid, else each of its bytes U+FFFD, cut
+                     * before what does not fit */
+                    while (u[i]) {
+                        apr_size_t step = 1;
+
+                        if (u[i] < 0x80) {
+                            r = (const char *)u + i;
+                        }
+                        else if (b == 1) {
+                            r = "\xef\xbf\xbd";
+                        }
+                        else {
+                            r = bad[b];
+                            step = blen;
+                        }
+                        if (o + (u[i] < 0x80 ? 1 : strlen(r)) > max) {
+                            break;
+                        }
+                        memcpy(ref + o, r, u[i] < 0x80 ? 1 : strlen(r));
+                        o += u[i] < 0x80 ? 1 : strlen(r);
+                        i += step;
+                    }
+                    ref[o] = '\0';
+                    ck_assert_msg(!strcmp(out, ref), "n %u at %u bad %d max %u",
+                                  (unsigned)n, (unsigned)at, b,
+                                  (unsigned)max);
+                    if (!strcmp(out, in)) {
+                        ck_assert_ptr_eq(out, in);
+                    }
+                }
+            }
+        }
+    }
+}
+END_TEST
+
 Suite *prof_otlp_suite(void)
 {
     Suite *s = suite_create("prof_otlp");
@@ -157,6 +408,9 @@ Suite *prof_otlp_suite(void)
     tcase_add_test(tc, otlp_utf8_cut);
     tcase_add_loop_test(tc, otlp_pb_lengths, 0,
                         (int)(sizeof(sizes) / sizeof(sizes[0])));
+    tcase_add_loop_test(tc, otlp_pb_span_fields, 0,
+                        (int)(sizeof(span_shapes) / sizeof(span_shapes[0])));
+    tcase_add_test(tc, otlp_utf8n_words);
     suite_add_tcase(s, tc);
     return s;
 }

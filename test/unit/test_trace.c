@@ -117,6 +117,30 @@ START_TEST(trace_hex)
 }
 END_TEST
 
+/* Every byte value, at every position of ids of every length up to 24
+ * (four bytes at a time, then the rest), against snprintf's "%02x". */
+START_TEST(trace_hex_all)
+{
+    unsigned char b[24];
+    char out[49], ref[49];
+    apr_size_t n, i;
+    int v;
+
+    for (v = 0; v < 256; ++v) {
+        for (n = 0; n <= sizeof(b); ++n) {
+            for (i = 0; i < n; ++i) {
+                b[i] = (unsigned char)(v + 37 * i);
+                snprintf(ref + 2 * i, 3, "%02x", b[i]);
+            }
+            ref[2 * n] = '\0';
+            memset(out, 'X', sizeof(out));
+            prof_trace_hex(b, n, out);
+            ck_assert_str_eq(out, ref);
+        }
+    }
+}
+END_TEST
+
 #define PER_THREAD 2000
 #define THREADS 4
 
@@ -215,6 +239,7 @@ Suite *prof_trace_suite(void)
                         (int)(sizeof(tp_cases) / sizeof(tp_cases[0])));
     tcase_add_test(tc, traceparent_fields);
     tcase_add_test(tc, trace_hex);
+    tcase_add_test(tc, trace_hex_all);
     tcase_add_test(tc, trace_ids_unique);
     suite_add_tcase(s, tc);
     return s;

@@ -30,6 +30,7 @@ Suite *prof_stacks_text_suite(void); /* test_stacks_text.c: the store's form */
 Suite *prof_flame_suite(void);     /* test_flame.c: flame graph SVG */
 Suite *prof_trace_suite(void);     /* test_trace.c: W3C trace context */
 Suite *prof_otlp_suite(void);      /* test_otlp.c: the OTLP encoder */
+Suite *prof_otlp_rec_suite(void);  /* test_otlp_rec.c: a request's record */
 
 apr_pool_t *unit_pool;
 
@@ -96,6 +97,7 @@ int main(void)
     srunner_add_suite(sr, prof_flame_suite());
     srunner_add_suite(sr, prof_trace_suite());
     srunner_add_suite(sr, prof_otlp_suite());
+    srunner_add_suite(sr, prof_otlp_rec_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -1,0 +1,320 @@
+/* Licensed under the Apache License, Version 2.0. */
+
+#include <string.h>
+
+#include "apr_strings.h"
+
+#include "prof_otlp_rec.h"
+#include "prof_route.h"
+#include "prof_row.h"
+#include "prof_trace.h"
+
+/* A string's length when absent. */
+#define ABSENT 0xffffu
+
+/* The record: this head, the span API's spans, then every string
+ * NUL-terminated (the request's, then each span's name and description). */
+typedef struct {
+    apr_uint32_t size;
+    apr_uint32_t napi;
+    apr_uint16_t slen[PROF_OTLP_REC_NSTR];
+    apr_int32_t status, port;
+    unsigned char flags, has_parent, has_upstream;
+    unsigned char trace_id[16], span_id[8], parent_id[8], upstream_id[8];
+    apr_time_t request_time;
+    prof_phase_rec_t ph;
+} head_t;
+
+typedef struct {
+    apr_int64_t start_us, dur_us;
+    apr_int32_t parent;
+    apr_uint16_t name_len, desc_len;    /* desc_len ABSENT: none */
+} api_t;
+
+/* What is kept of each string: a few bytes over what reaches a span, so
+ * that prof_otlp_utf8() cuts it where it would have cut the whole (a
+ * character is at most four bytes). */
+static const apr_size_t keep[PROF_OTLP_REC_NSTR] = {
+    [PROF_OTLP_REC_METHOD] = PROF_OTLP_METHOD_MAX + 4,
+    [PROF_OTLP_REC_PATH] = PROF_OTLP_PATH_MAX + 4,
+    [PROF_OTLP_REC_SCHEME] = 64,
+    [PROF_OTLP_REC_ROUTE] = PROF_OTLP_ROUTE_MAX + 4,
+    [PROF_OTLP_REC_HOST] = PROF_OTLP_HOST_MAX + 4,
+    [PROF_OTLP_REC_CLIENT] = 64,
+    [PROF_OTLP_REC_PROTO] = 16,
+    [PROF_OTLP_REC_UA] = PROF_OTLP_UA_MAX + 4,
+    [PROF_OTLP_REC_STATE] = PROF_OTLP_STATE_MAX + 4,
+};
+
+static APR_INLINE apr_size_t cut(const char *s, apr_size_t max)
+{
+    return s ? strnlen(s, max) : 0;
+}
+
+static APR_INLINE apr_size_t align8(apr_size_t n)
+{
+    return (n + 7) & ~(apr_size_t)7;
+}
+
+apr_size_t prof_otlp_rec_measure(prof_otlp_rec_in_t *in)
+{
+    apr_size_t size = sizeof(head_t) + in->napi * sizeof(api_t), i;
+
+    for (i = 0; i < PROF_OTLP_REC_NSTR; ++i) {
+        in->len[i] = cut(in->s[i], keep[i]);
+        size += in->s[i] ? in->len[i] + 1 : 0;
+    }
+    for (i = 0; i < in->napi; ++i) {
+        size += cut(in->api[i].name, PROF_SPAN_NAME_MAX) + 1;
+        if (in->api[i].desc) {
+            size += cut(in->api[i].desc, PROF_SPAN_DESC_MAX) + 1;
+        }
+    }
+    return align8(size);
+}
+
+static APR_INLINE char *put(char *at, const char *s, apr_size_t n)
+{
+    prof_otlp_copy(at, s, n);
+    at[n] = '\0';
+    return at + n + 1;
+}
+
+void prof_otlp_rec_write(void *buf, apr_size_t size,
+                         const prof_otlp_rec_in_t *in)
+{
+    head_t *h = buf;
+    api_t *a = (api_t *)(h + 1);
+    char *at = (char *)(a + in->napi);
+    apr_size_t i, n;
+
+    h->size = (apr_uint32_t)size;
+    h->napi = (apr_uint32_t)in->napi;
+    h->status = in->status;
+    h->port = in->port;
+    h->flags = in->flags;
+    h->has_parent = (unsigned char)in->has_parent;
+    h->has_upstream = (unsigned char)in->has_upstream;
+    memcpy(h->trace_id, in->trace_id, 16);
+    memcpy(h->span_id, in->span_id, 8);
+    memcpy(h->parent_id, in->parent_id, 8);
+    memcpy(h->upstream_id, in->upstream_id, 8);
+    h->request_time = in->request_time;
+    h->ph = *in->ph;
+    for (i = 0; i < PROF_OTLP_REC_NSTR; ++i) {
+        if (in->s[i]) {
+            h->slen[i] = (apr_uint16_t)in->len[i];
+            at = put(at, in->s[i], in->len[i]);
+        }
+        else {
+            h->slen[i] = ABSENT;
+        }
+    }
+    for (i = 0; i < in->napi; ++i) {
+        const prof_span_info_t *s = &in->api[i];
+
+        a[i].start_us = s->start_us;
+        a[i].dur_us = s->dur_us;
+        a[i].parent = s->parent;
+        n = cut(s->name, PROF_SPAN_NAME_MAX);
+        a[i].name_len = (apr_uint16_t)n;
+        at = put(at, s->name ? s->name : "", n);
+        if (s->desc) {
+            n = cut(s->desc, PROF_SPAN_DESC_MAX);
+            a[i].desc_len = (apr_uint16_t)n;
+            at = put(at, s->desc, n);
+        }
+        else {
+            a[i].desc_len = ABSENT;
+        }
+    }
+}
+
+/* ---- the exporter's side ------------------------------------------------ */
+
+/* A string attribute of a constant key and a value of known length. */
+#define ATTR_S(a, k, v, vlen) \
+    ((a)->key = (k), (a)->klen = sizeof(k) - 1, (a)->s = (v) ? (v) : "", \
+     (a)->slen = (v) ? (vlen) : 0, (a)->i = 0, (a) + 1)
+#define ATTR_I(a, k, v) \
+    ((a)->key = (k), (a)->klen = sizeof(k) - 1, (a)->s = NULL, \
+     (a)->slen = 0, (a)->i = (v), (a) + 1)
+
+/* The record's string i made valid UTF-8 and at most max bytes, its length
+ * in *len; NULL stays NULL. */
+static APR_INLINE const char *str(const head_t *h, const char *const *s,
+                                  int i, apr_size_t max, apr_pool_t *p,
+                                  apr_size_t *len)
+{
+    *len = 0;
+    return s[i] ? prof_otlp_utf8n(s[i], h->slen[i], max, p, len) : NULL;
+}
+
+void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
+{
+    head_t *h = rec;
+    const api_t *a = (const api_t *)(h + 1);
+    const char *at = (const char *)(a + h->napi);
+    const char *s[PROF_OTLP_REC_NSTR], *route, *method, *v;
+    prof_phase_rec_t *ph = &h->ph;
+    prof_otlp_span_t *sp;
+    prof_otlp_attr_t *attrs, *an;
+    unsigned char (*ids)[8], (*api_ids)[8];
+    apr_uint64_t start_ns, us;
+    apr_interval_time_t total;
+    apr_size_t i, napi = h->napi, route_len, method_len, vlen;
+    char *name;
+    int n, phase;
+
+    for (i = 0; i < PROF_OTLP_REC_NSTR; ++i) {
+        if (h->slen[i] == ABSENT) {
+            s[i] = NULL;
+        }
+        else {
+            s[i] = at;
+            at += h->slen[i] + 1;
+        }
+    }
+    /* The record is this thread's now: folded in place. */
+    total = prof_phase_total(ph, prof_phase_fold(ph));
+    prof_phase_firsts(ph);
+    start_ns = (apr_uint64_t)h->request_time * 1000u;
+    sp = apr_pcalloc(p, (1 + PROF_PHASE_TOTAL + napi) * sizeof(*sp));
+
+    /* The server span. */
+    if (s[PROF_OTLP_REC_ROUTE]) {
+        route = str(h, s, PROF_OTLP_REC_ROUTE, PROF_OTLP_ROUTE_MAX, p,
+                    &route_len);
+    }
+    else {
+        route = prof_route_fold_len(p, s[PROF_OTLP_REC_PATH]
+                                       ? s[PROF_OTLP_REC_PATH] : "",
+                                    PROF_ROW_ROUTE_MAX, &route_len);
+        route = prof_otlp_utf8n(route, route_len, PROF_OTLP_ROUTE_MAX, p,
+                                &route_len);
+    }
+    method = str(h, s, PROF_OTLP_REC_METHOD, PROF_OTLP_METHOD_MAX, p,
+                 &method_len);
+    if (method == NULL) {
+        method = "";
+    }
+    attrs = apr_palloc(p, 10 * sizeof(*attrs));
+    an = ATTR_S(attrs, "http.request.method", method, method_len);
+    v = str(h, s, PROF_OTLP_REC_PATH, PROF_OTLP_PATH_MAX, p, &vlen);
+    an = ATTR_S(an, "url.path", v, vlen);
+    an = ATTR_S(an, "url.scheme", s[PROF_OTLP_REC_SCHEME],
+                h->slen[PROF_OTLP_REC_SCHEME]);
+    an = ATTR_S(an, "http.route", route, route_len);
+    an = ATTR_I(an, "http.response.status_code", h->status);
+    v = str(h, s, PROF_OTLP_REC_HOST, PROF_OTLP_HOST_MAX, p, &vlen);
+    an = ATTR_S(an, "server.address", v, vlen);
+    an = ATTR_I(an, "server.port", h->port);
+    an = ATTR_S(an, "client.address", s[PROF_OTLP_REC_CLIENT],
+                h->slen[PROF_OTLP_REC_CLIENT]);
+    an = ATTR_S(an, "network.protocol.version", s[PROF_OTLP_REC_PROTO],
+                h->slen[PROF_OTLP_REC_PROTO]);
+    if (s[PROF_OTLP_REC_UA]) {
+        v = str(h, s, PROF_OTLP_REC_UA, PROF_OTLP_UA_MAX, p, &vlen);
+        an = ATTR_S(an, "user_agent.original", v, vlen);
+    }
+    memcpy(sp[0].span_id, h->span_id, 8);
+    if (h->has_parent) {
+        memcpy(sp[0].parent_id, h->parent_id, 8);
+        sp[0].trace_state = str(h, s, PROF_OTLP_REC_STATE,
+                                PROF_OTLP_STATE_MAX, p, &vlen);
+    }
+    name = apr_palloc(p, method_len + 1 + route_len + 1);
+    memcpy(name, method, method_len);
+    name[method_len] = ' ';
+    memcpy(name + method_len + 1, route, route_len);
+    name[method_len + 1 + route_len] = '\0';
+    sp[0].name = name;
+    sp[0].name_len = method_len + 1 + route_len;
+    sp[0].kind = PROF_OTLP_KIND_SERVER;
+    sp[0].status = h->status >= 500 ? PROF_OTLP_STATUS_ERROR
+                                    : PROF_OTLP_STATUS_UNSET;
+    sp[0].flags = h->flags;
+    sp[0].start_ns = start_ns;
+    sp[0].end_ns = start_ns + (apr_uint64_t)(total > 0 ? total : 0) * 1000u;
+    sp[0].attrs = attrs;
+    sp[0].nattrs = (int)(an - attrs);
+    n = 1;
+
+    /* Every span id this request needs, at once. */
+    ids = apr_palloc(p, (PROF_PHASE_TOTAL + napi) * sizeof(*ids));
+    prof_trace_span_ids(ids, PROF_PHASE_TOTAL + napi);
+
+    /* A span for each phase that ran: from its first entry, as long as it
+     * took (a phase entered again after an internal redirect is one span of
+     * its whole time). */
+    for (phase = PROF_PHASE_READ; phase < PROF_PHASE_TOTAL; ++phase) {
+        if (!prof_phase_seen(ph, phase) || ph->first_us[phase] < 0) {
+            continue;
+        }
+        memcpy(sp[n].span_id, ids[phase], 8);
+        memcpy(sp[n].parent_id, h->span_id, 8);
+        sp[n].name = prof_phase_name(phase);
+        sp[n].name_len = prof_phase_name_len(phase);
+        sp[n].kind = PROF_OTLP_KIND_INTERNAL;
+        sp[n].flags = h->flags;
+        sp[n].start_ns = start_ns + (apr_uint64_t)ph->first_us[phase] * 1000u;
+        us = ph->dur_us[phase] > 0 ? (apr_uint64_t)ph->dur_us[phase] : 0;
+        sp[n].end_ns = sp[n].start_ns + us * 1000u;
+        n++;
+    }
+
+    /* The span API's spans, nested as they were; the wait for a proxied
+     * backend is the client span whose id the backend got as parent. */
+    if (napi) {
+        const char **names = apr_palloc(p, napi * sizeof(*names));
+        const char **descs = apr_palloc(p, napi * sizeof(*descs));
+
+        api_ids = ids + PROF_PHASE_TOTAL;
+        for (i = 0; i < napi; ++i) {
+            names[i] = at;
+            at += a[i].name_len + 1;
+            descs[i] = NULL;
+            if (a[i].desc_len != ABSENT) {
+                descs[i] = at;
+                at += a[i].desc_len + 1;
+            }
+            if (h->has_upstream && !strcmp(names[i], PROF_OTLP_UPSTREAM_SPAN)) {
+                memcpy(api_ids[i], h->upstream_id, 8);
+            }
+        }
+        for (i = 0; i < napi; ++i) {
+            int up = a[i].parent;
+
+            memcpy(sp[n].span_id, api_ids[i], 8);
+            memcpy(sp[n].parent_id,
+                   up >= 0 && (apr_size_t)up < napi ? api_ids[up]
+                                                    : h->span_id, 8);
+            sp[n].name = prof_otlp_utf8n(names[i], a[i].name_len,
+                                         PROF_SPAN_NAME_MAX, p,
+                                         &sp[n].name_len);
+            sp[n].kind = h->has_upstream
+                         && memcmp(api_ids[i], h->upstream_id, 8) == 0
+                         ? PROF_OTLP_KIND_CLIENT : PROF_OTLP_KIND_INTERNAL;
+            sp[n].flags = h->flags;
+            sp[n].start_ns = start_ns
+                             + (apr_uint64_t)(ph->read_us + a[i].start_us)
+                               * 1000u;
+            sp[n].end_ns = sp[n].start_ns + (apr_uint64_t)a[i].dur_us * 1000u;
+            if (descs[i]) {
+                prof_otlp_attr_t *d = apr_palloc(p, sizeof(*d));
+
+                d->key = "mod_profiler.desc";
+                d->klen = sizeof("mod_profiler.desc") - 1;
+                d->s = prof_otlp_utf8n(descs[i], a[i].desc_len,
+                                       PROF_SPAN_DESC_MAX, p, &d->slen);
+                d->i = 0;
+                sp[n].attrs = d;
+                sp[n].nattrs = 1;
+            }
+            n++;
+        }
+    }
+    memcpy(out->trace_id, h->trace_id, 16);
+    out->spans = sp;
+    out->nspans = n;
+}
