@@ -26,6 +26,7 @@ Results go to stdout and bench/results/otlp.txt.
 """
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -86,13 +87,44 @@ def server(name, body):
     return srv.start()
 
 
+def tree_cpu_ns(pid):
+    """CPU time (ns, on CPU: the scheduler's own count) of every thread of
+    pid and of its child processes."""
+    total = 0
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(c) for c in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (p, t)) as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    return total
+
+
 def wrk(srv, seconds):
+    """(requests a second, CPU ns per request of the server and wrk)"""
+    before = tree_cpu_ns(srv.proc.pid)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(PIN + ["wrk", "-t1", "-c%d" % CONNS,
                                 "-d%gs" % seconds, srv.url("/page.html")],
                          capture_output=True, text=True, check=True).stdout
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_ns = tree_cpu_ns(srv.proc.pid) - before
+    wrk_ns = ((ru2.ru_utime + ru2.ru_stime) - (ru.ru_utime + ru.ru_stime)) * 1e9
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    n = int(re.search(r"(\d+) requests in", out).group(1))
     assert "Non-2xx" not in out and "Socket errors" not in out, out
-    return rps
+    return rps, (server_ns + wrk_ns) / n
 
 
 def counters(srv):
@@ -130,22 +162,32 @@ def main():
                             str(srv.proc.pid)], capture_output=True)
             wrk(srv, WARMUP)
         ratios = {"control": [], "on": [], "stalled": []}
+        cpu = {"control": [], "on": [], "stalled": []}
         for i in range(ROUNDS):
             for name in ratios:
                 pair = [("off", servers["off"]), (name, servers[name])]
                 if i % 2:
                     pair.reverse()
                 got = {n: wrk(srv, DURATION) for n, srv in pair}
-                ratios[name].append(got[name] / got["off"])
+                ratios[name].append(got[name][0] / got["off"][0])
+                cpu[name].append(got["off"][1] / got[name][1])
             say("round %2d: control/off %.3f  on/off %.3f  stalled/off %.3f"
+                "   (CPU: %.3f %.3f %.3f)"
                 % (i + 1, ratios["control"][-1], ratios["on"][-1],
-                   ratios["stalled"][-1]))
+                   ratios["stalled"][-1], cpu["control"][-1], cpu["on"][-1],
+                   cpu["stalled"][-1]))
         for name in ratios:
             med, lo, hi = median_ci(ratios[name])
             say("%-8s/off throughput, median of %d pairs: %.3f (95 %% "
                 "interval %.3f-%.3f; min %.3f, max %.3f)"
                 % (name, ROUNDS, med, lo, hi, min(ratios[name]),
                    max(ratios[name])))
+        for name in cpu:
+            med, lo, hi = median_ci(cpu[name])
+            say("%-8s/off CPU per request, off's over %s's (the throughput "
+                "ratio of a CPU-bound server), median of %d pairs: %.3f "
+                "(95 %% interval %.3f-%.3f)"
+                % (name, name, ROUNDS, med, lo, hi))
         for name in ("on", "stalled"):
             say("%-8s exporter counters: %s" % (name, counters(servers[name])))
     finally:

@@ -98,7 +98,7 @@ static exporter_t *exporter;        /* child_init; NULL: none */
 static volatile sig_atomic_t killed;
 static void (*prev_term)(int), (*prev_hup)(int);
 
-/* A queue item: one request's record (prof_otlp_rec_write()). */
+/* A queue item: one request's record (prof_otlp_rec_put()). */
 typedef struct item_t {
     struct item_t *next;            /* on the free list */
     int block;                      /* BLOCK_DATA bytes: one of the list's */
@@ -480,12 +480,20 @@ void prof_otlp_capture(request_rec *r, prof_req_t *rq)
     in.flags = t->ctx.flags;
     in.has_parent = t->has_parent;
     in.has_upstream = t->has_upstream;
-    size = prof_otlp_rec_measure(&in);
-    if ((item = item_get(exporter, size)) == NULL) {
+    /* Into a block; a record too large for one gets its own. */
+    if ((item = item_get(exporter, BLOCK_DATA)) == NULL) {
         drop(exporter);
         return;
     }
-    prof_otlp_rec_write(item->data, size, &in);
+    size = prof_otlp_rec_put(item->data, BLOCK_DATA, &in);
+    if (size > BLOCK_DATA) {
+        items_put(exporter, (void **)&item, 1);
+        if ((item = item_get(exporter, size)) == NULL) {
+            drop(exporter);
+            return;
+        }
+        prof_otlp_rec_put(item->data, size, &in);
+    }
     if (!prof_queue_push(exporter->q, item)) {
         items_put(exporter, (void **)&item, 1);
         drop(exporter);

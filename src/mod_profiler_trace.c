@@ -46,14 +46,13 @@ void prof_trace_start(request_rec *r, prof_req_t *rq)
         t->has_parent = 1;
     }
     else {
-        /* A trace of our own. A tracestate without a valid traceparent
-         * belongs to no trace: it is not passed on. */
+        /* A trace of our own. (A tracestate without a valid traceparent
+         * belongs to no trace: proxy_fixups() does not pass it on.) */
         memcpy(t->ctx.trace_id, ids[0], 16);
         /* ProfilerOTLPSample decides for new traces (1 without export). */
         t->ctx.flags = !prof_otlp_on() || prof_trace_draw() < prof_otlp_sample()
                        ? PROF_TRACE_SAMPLED : 0;
         t->has_parent = 0;
-        apr_table_unset(r->headers_in, TRACESTATE);
     }
     memcpy(t->ctx.span_id, ids[2], 8);
     prof_trace_hex(t->ctx.trace_id, sizeof(t->ctx.trace_id), t->trace_hex);
@@ -107,6 +106,12 @@ static int proxy_fixups(request_rec *r)
     tp = apr_palloc(r->pool, PROF_TRACEPARENT_LEN + 1);
     prof_traceparent_format(&out, tp);
     apr_table_setn(r->headers_in, TRACEPARENT, tp);
+    if (!t->has_parent) {
+        /* A tracestate without a valid traceparent belongs to no trace
+         * (unset here, not for every request: only a backend would read
+         * it). */
+        apr_table_unset(r->headers_in, TRACESTATE);
+    }
     return DECLINED;
 }
 

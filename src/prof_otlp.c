@@ -560,23 +560,125 @@ prof_otlp_batch_t *prof_otlp_batch_begin(const prof_otlp_resource_t *res,
     return b;
 }
 
+/* A child as a span of its own (OTLP/JSON, or a name of another length). */
+static void child_span(prof_otlp_span_t *s, const prof_otlp_span_t *parent,
+                       const prof_otlp_child_t *c)
+{
+    memset(s, 0, sizeof(*s));
+    memcpy(s->span_id, c->span_id, 8);
+    memcpy(s->parent_id, parent->span_id, 8);
+    s->name = c->name;
+    s->name_len = c->name_len;
+    s->kind = PROF_OTLP_KIND_INTERNAL;
+    s->flags = parent->flags;
+    s->start_ns = c->start_ns;
+    s->end_ns = c->end_ns;
+}
+
+/* The children of a trace's first span: the bytes every one of them
+ * starts with made once (trace id, a gap for the span id, the parent), then
+ * per child its id, name and times. */
+static void pb_children(buf_t *o, const unsigned char *trace_id,
+                        const prof_otlp_span_t *parent,
+                        const prof_otlp_child_t *c, int n)
+{
+    unsigned char tpl[38], tail[6] = { 0 };
+    apr_size_t tail_len = 0;
+    int i;
+
+    tpl[0] = 0x0a;                              /* trace_id = 1 */
+    tpl[1] = 16;
+    memcpy(tpl + 2, trace_id, 16);
+    tpl[18] = 0x12;                             /* span_id = 2 */
+    tpl[19] = 8;
+    memset(tpl + 20, 0, 8);
+    tpl[28] = 0x22;                             /* parent_span_id = 4 */
+    tpl[29] = 8;
+    memcpy(tpl + 30, parent->span_id, 8);
+    if (parent->flags) {
+        tail[0] = 0x85;                         /* flags = 16, fixed32 */
+        tail[1] = 0x01;
+        tail[2] = (unsigned char)parent->flags;
+        tail[3] = (unsigned char)(parent->flags >> 8);
+        tail[4] = (unsigned char)(parent->flags >> 16);
+        tail[5] = (unsigned char)(parent->flags >> 24);
+        tail_len = 6;
+    }
+    /* each child: 2 + 38 + name (2 + at most 32) + kind 2 + times 18 +
+     * flags */
+    if (o->cap - o->len < (apr_size_t)n * (2 + 38 + 34 + 2 + 18 + 6)) {
+        grow(o, (apr_size_t)n * (2 + 38 + 34 + 2 + 18 + 6));
+    }
+    for (i = 0; i < n; ++i) {
+        unsigned char *p = (unsigned char *)o->b + o->len;
+        apr_size_t name_len = c[i].name_len;
+
+        if (name_len == 0 || name_len > 32) {
+            prof_otlp_span_t cs;
+
+            child_span(&cs, parent, &c[i]);
+            pb_span(o, trace_id, &cs);
+            if (o->cap - o->len < (apr_size_t)(n - i) * 100) {
+                grow(o, (apr_size_t)(n - i) * 100);
+            }
+            continue;
+        }
+        p[0] = 0x12;                            /* ScopeSpans.spans = 2 */
+        p[1] = (unsigned char)(38 + 2 + name_len + 2 + 18 + tail_len);
+        memcpy(p + 2, tpl, sizeof(tpl));
+        memcpy(p + 22, c[i].span_id, 8);
+        p += 2 + sizeof(tpl);
+        p[0] = 0x2a;                            /* name = 5 */
+        p[1] = (unsigned char)name_len;
+        prof_otlp_copy(p + 2, c[i].name, name_len);
+        p += 2 + name_len;
+        p[0] = 0x30;                            /* kind = 6 */
+        p[1] = PROF_OTLP_KIND_INTERNAL;
+        p = wfixed64(p + 2, 0x39, c[i].start_ns);
+        p = wfixed64(p, 0x41, c[i].end_ns);
+        memcpy(p, tail, 6);
+        p += tail_len;
+        o->len = (apr_size_t)((char *)p - o->b);
+    }
+}
+
+static void add_span(prof_otlp_batch_t *b, const unsigned char *trace_id,
+                     const prof_otlp_span_t *sp)
+{
+    if (b->json) {
+        if (b->nspans) {
+            put(&b->o, ",", 1);
+        }
+        js_span(&b->o, trace_id, sp);
+    }
+    else if (!pb_span_plain(&b->o, trace_id, sp)) {
+        pb_span(&b->o, trace_id, sp);
+    }
+    b->nspans++;
+}
+
 void prof_otlp_batch_add(prof_otlp_batch_t *b, const prof_otlp_trace_t *t)
 {
-    int j;
+    int j, k;
 
     for (j = 0; j < t->nspans; ++j) {
-        const prof_otlp_span_t *sp = &t->spans[j];
+        add_span(b, t->trace_id, &t->spans[j]);
+        if (j > 0 || t->nchildren == 0) {
+            continue;
+        }
+        /* After the first span: its children. */
+        if (!b->json) {
+            pb_children(&b->o, t->trace_id, &t->spans[0], t->children,
+                        t->nchildren);
+            b->nspans += t->nchildren;
+            continue;
+        }
+        for (k = 0; k < t->nchildren; ++k) {
+            prof_otlp_span_t cs;
 
-        if (b->json) {
-            if (b->nspans) {
-                put(&b->o, ",", 1);
-            }
-            js_span(&b->o, t->trace_id, sp);
+            child_span(&cs, &t->spans[0], &t->children[k]);
+            add_span(b, t->trace_id, &cs);
         }
-        else if (!pb_span_plain(&b->o, t->trace_id, sp)) {
-            pb_span(&b->o, t->trace_id, sp);
-        }
-        b->nspans++;
     }
 }
 

@@ -57,11 +57,25 @@ typedef struct {
     int nattrs;
 } prof_otlp_span_t;
 
+/** A span that is a child of its trace's first span, of kind INTERNAL,
+ * with that span's flags and no attributes: what a request's phases are.
+ * Only its id, name and times vary, so it is written from a template of
+ * the trace's. */
+typedef struct {
+    unsigned char span_id[8];
+    const char *name;               /**< 1 to 32 bytes */
+    apr_size_t name_len;
+    apr_uint64_t start_ns, end_ns;
+} prof_otlp_child_t;
+
 /** The spans of one request: one trace, the server span first. */
 typedef struct {
     unsigned char trace_id[16];
     const prof_otlp_span_t *spans;
     int nspans;
+    /** Children of spans[0] (nspans >= 1), written after it. */
+    const prof_otlp_child_t *children;
+    int nchildren;
 } prof_otlp_trace_t;
 
 /** What every batch says about where it comes from. */

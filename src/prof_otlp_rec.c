@@ -51,28 +51,6 @@ static APR_INLINE apr_size_t cut(const char *s, apr_size_t max)
     return s ? strnlen(s, max) : 0;
 }
 
-static APR_INLINE apr_size_t align8(apr_size_t n)
-{
-    return (n + 7) & ~(apr_size_t)7;
-}
-
-apr_size_t prof_otlp_rec_measure(prof_otlp_rec_in_t *in)
-{
-    apr_size_t size = sizeof(head_t) + in->napi * sizeof(api_t), i;
-
-    for (i = 0; i < PROF_OTLP_REC_NSTR; ++i) {
-        in->len[i] = cut(in->s[i], keep[i]);
-        size += in->s[i] ? in->len[i] + 1 : 0;
-    }
-    for (i = 0; i < in->napi; ++i) {
-        size += cut(in->api[i].name, PROF_SPAN_NAME_MAX) + 1;
-        if (in->api[i].desc) {
-            size += cut(in->api[i].desc, PROF_SPAN_DESC_MAX) + 1;
-        }
-    }
-    return align8(size);
-}
-
 static APR_INLINE char *put(char *at, const char *s, apr_size_t n)
 {
     prof_otlp_copy(at, s, n);
@@ -80,16 +58,77 @@ static APR_INLINE char *put(char *at, const char *s, apr_size_t n)
     return at + n + 1;
 }
 
-void prof_otlp_rec_write(void *buf, apr_size_t size,
-                         const prof_otlp_rec_in_t *in)
+static APR_INLINE apr_size_t align8(apr_size_t n)
+{
+    return (n + 7) & ~(apr_size_t)7;
+}
+
+apr_size_t prof_otlp_rec_put(void *buf, apr_size_t cap,
+                             const prof_otlp_rec_in_t *in)
 {
     head_t *h = buf;
     api_t *a = (api_t *)(h + 1);
     char *at = (char *)(a + in->napi);
-    apr_size_t i, n;
+    apr_size_t size = sizeof(head_t) + in->napi * sizeof(api_t), i, n;
+    /* Measured as they are copied: once the room runs out, only
+     * measured. */
+    int fits = buf != NULL && size <= cap;
+    apr_uint16_t slen[PROF_OTLP_REC_NSTR];
 
+    for (i = 0; i < PROF_OTLP_REC_NSTR; ++i) {
+        if (!in->s[i]) {
+            slen[i] = ABSENT;
+            continue;
+        }
+        n = cut(in->s[i], keep[i]);
+        slen[i] = (apr_uint16_t)n;
+        size += n + 1;
+        if (fits && size <= cap) {
+            at = put(at, in->s[i], n);
+        }
+        else {
+            fits = 0;
+        }
+    }
+    for (i = 0; i < in->napi; ++i) {
+        const prof_span_info_t *s = &in->api[i];
+
+        n = cut(s->name, PROF_SPAN_NAME_MAX);
+        size += n + 1;
+        if (fits && size <= cap) {
+            a[i].name_len = (apr_uint16_t)n;
+            at = put(at, s->name ? s->name : "", n);
+        }
+        else {
+            fits = 0;
+        }
+        if (s->desc) {
+            n = cut(s->desc, PROF_SPAN_DESC_MAX);
+            size += n + 1;
+            if (fits && size <= cap) {
+                a[i].desc_len = (apr_uint16_t)n;
+                at = put(at, s->desc, n);
+            }
+            else {
+                fits = 0;
+            }
+        }
+        else if (fits) {
+            a[i].desc_len = ABSENT;
+        }
+        if (fits) {
+            a[i].start_us = s->start_us;
+            a[i].dur_us = s->dur_us;
+            a[i].parent = s->parent;
+        }
+    }
+    size = align8(size);
+    if (!fits || size > cap) {
+        return size;
+    }
     h->size = (apr_uint32_t)size;
     h->napi = (apr_uint32_t)in->napi;
+    memcpy(h->slen, slen, sizeof(slen));
     h->status = in->status;
     h->port = in->port;
     h->flags = in->flags;
@@ -101,33 +140,7 @@ void prof_otlp_rec_write(void *buf, apr_size_t size,
     memcpy(h->upstream_id, in->upstream_id, 8);
     h->request_time = in->request_time;
     h->ph = *in->ph;
-    for (i = 0; i < PROF_OTLP_REC_NSTR; ++i) {
-        if (in->s[i]) {
-            h->slen[i] = (apr_uint16_t)in->len[i];
-            at = put(at, in->s[i], in->len[i]);
-        }
-        else {
-            h->slen[i] = ABSENT;
-        }
-    }
-    for (i = 0; i < in->napi; ++i) {
-        const prof_span_info_t *s = &in->api[i];
-
-        a[i].start_us = s->start_us;
-        a[i].dur_us = s->dur_us;
-        a[i].parent = s->parent;
-        n = cut(s->name, PROF_SPAN_NAME_MAX);
-        a[i].name_len = (apr_uint16_t)n;
-        at = put(at, s->name ? s->name : "", n);
-        if (s->desc) {
-            n = cut(s->desc, PROF_SPAN_DESC_MAX);
-            a[i].desc_len = (apr_uint16_t)n;
-            at = put(at, s->desc, n);
-        }
-        else {
-            a[i].desc_len = ABSENT;
-        }
-    }
+    return size;
 }
 
 /* ---- the exporter's side ------------------------------------------------ */
@@ -164,7 +177,8 @@ void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
     apr_interval_time_t total;
     apr_size_t i, napi = h->napi, route_len, method_len, vlen;
     char *name;
-    int n, phase;
+    int n, phase, nkids = 0;
+    prof_otlp_child_t *kids;
 
     for (i = 0; i < PROF_OTLP_REC_NSTR; ++i) {
         if (h->slen[i] == ABSENT) {
@@ -179,7 +193,7 @@ void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
     total = prof_phase_total(ph, prof_phase_fold(ph));
     prof_phase_firsts(ph);
     start_ns = (apr_uint64_t)h->request_time * 1000u;
-    sp = apr_pcalloc(p, (1 + PROF_PHASE_TOTAL + napi) * sizeof(*sp));
+    sp = apr_pcalloc(p, (1 + napi) * sizeof(*sp));
 
     /* The server span. */
     if (s[PROF_OTLP_REC_ROUTE]) {
@@ -240,27 +254,27 @@ void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
     sp[0].nattrs = (int)(an - attrs);
     n = 1;
 
-    /* Every span id this request needs, at once. */
-    ids = apr_palloc(p, (PROF_PHASE_TOTAL + napi) * sizeof(*ids));
-    prof_trace_span_ids(ids, PROF_PHASE_TOTAL + napi);
-
     /* A span for each phase that ran: from its first entry, as long as it
      * took (a phase entered again after an internal redirect is one span of
-     * its whole time). */
+     * its whole time); children of the server span. */
+    kids = apr_palloc(p, PROF_PHASE_TOTAL * sizeof(*kids));
     for (phase = PROF_PHASE_READ; phase < PROF_PHASE_TOTAL; ++phase) {
         if (!prof_phase_seen(ph, phase) || ph->first_us[phase] < 0) {
             continue;
         }
-        memcpy(sp[n].span_id, ids[phase], 8);
-        memcpy(sp[n].parent_id, h->span_id, 8);
-        sp[n].name = prof_phase_name(phase);
-        sp[n].name_len = prof_phase_name_len(phase);
-        sp[n].kind = PROF_OTLP_KIND_INTERNAL;
-        sp[n].flags = h->flags;
-        sp[n].start_ns = start_ns + (apr_uint64_t)ph->first_us[phase] * 1000u;
+        kids[nkids].name = prof_phase_name(phase);
+        kids[nkids].name_len = prof_phase_name_len(phase);
+        kids[nkids].start_ns = start_ns
+                               + (apr_uint64_t)ph->first_us[phase] * 1000u;
         us = ph->dur_us[phase] > 0 ? (apr_uint64_t)ph->dur_us[phase] : 0;
-        sp[n].end_ns = sp[n].start_ns + us * 1000u;
-        n++;
+        kids[nkids].end_ns = kids[nkids].start_ns + us * 1000u;
+        nkids++;
+    }
+    /* Every span id this request needs, at once. */
+    ids = apr_palloc(p, (nkids + napi + 1) * sizeof(*ids));
+    prof_trace_span_ids(ids, nkids + napi);
+    for (i = 0; i < (apr_size_t)nkids; ++i) {
+        memcpy(kids[i].span_id, ids[i], 8);
     }
 
     /* The span API's spans, nested as they were; the wait for a proxied
@@ -269,7 +283,7 @@ void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
         const char **names = apr_palloc(p, napi * sizeof(*names));
         const char **descs = apr_palloc(p, napi * sizeof(*descs));
 
-        api_ids = ids + PROF_PHASE_TOTAL;
+        api_ids = ids + nkids;
         for (i = 0; i < napi; ++i) {
             names[i] = at;
             at += a[i].name_len + 1;
@@ -317,4 +331,6 @@ void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
     memcpy(out->trace_id, h->trace_id, 16);
     out->spans = sp;
     out->nspans = n;
+    out->children = kids;
+    out->nchildren = nkids;
 }

@@ -6,9 +6,8 @@
  *        on the request's thread; its spans are made and encoded on the
  *        exporter's.
  *
- * A request's thread only measures its strings and copies them, its phase
- * record (still in ticks) and its span API's spans into one block
- * (prof_otlp_rec_measure(), prof_otlp_rec_write()). The exporter thread
+ * A request's thread only copies its strings, its phase record (still in
+ * ticks) and its span API's spans into one block (prof_otlp_rec_put()). The exporter thread
  * turns the block into the request's trace (prof_otlp_rec_trace()): the
  * phases folded to microseconds, span ids drawn, the route folded from the
  * path where the request did not name it, strings made valid UTF-8 and cut,
@@ -58,7 +57,6 @@ enum {
 /** What a request gives, as its thread has it. */
 typedef struct {
     const char *s[PROF_OTLP_REC_NSTR];  /**< NULL: absent */
-    apr_size_t len[PROF_OTLP_REC_NSTR]; /**< prof_otlp_rec_measure() */
     const prof_phase_rec_t *ph;     /**< ticks: folded by the reader */
     apr_time_t request_time;        /**< r->request_time: the trace's 0 */
     int status;                     /**< the final status */
@@ -74,16 +72,15 @@ typedef struct {
 } prof_otlp_rec_in_t;
 
 /**
- * The bytes in's record needs: measures its strings (each cut a little
- * above its limit, so the reader still sees that it was longer) into
- * in->len. Up to about 4 KiB plus the span API's spans.
+ * Writes in's record into buf when it fits in cap bytes (buf 8-byte
+ * aligned; NULL: only measured). Returns the record's size either way:
+ * more than cap, and nothing usable in buf, when it did not fit. Strings
+ * are kept a little above their limits (so that the reader cuts them where
+ * it would have cut the whole): up to about 4 KiB plus the span API's
+ * spans.
  */
-apr_size_t prof_otlp_rec_measure(prof_otlp_rec_in_t *in);
-
-/** Writes the record into buf (size: prof_otlp_rec_measure(in), 8-byte
- * aligned). */
-void prof_otlp_rec_write(void *buf, apr_size_t size,
-                         const prof_otlp_rec_in_t *in);
+apr_size_t prof_otlp_rec_put(void *buf, apr_size_t cap,
+                             const prof_otlp_rec_in_t *in);
 
 /**
  * The trace of a record: the server span named `{method} {route}` with its

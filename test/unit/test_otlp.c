@@ -128,6 +128,8 @@ START_TEST(otlp_pb_lengths)
     memset(tr.trace_id, 0x22, 16);
     tr.spans = &span;
     tr.nspans = 1;
+    tr.children = NULL;
+    tr.nchildren = 0;
     b = (const unsigned char *)prof_otlp_encode(&res,
                                                 (const prof_otlp_trace_t *const *)&trp,
                                                 1, 0, unit_pool, &len);
@@ -286,6 +288,8 @@ START_TEST(otlp_pb_span_fields)
     memset(tr.trace_id, 0x22, 16);
     tr.spans = span;
     tr.nspans = 2;
+    tr.children = NULL;
+    tr.nchildren = 0;
     b = (const unsigned char *)prof_otlp_encode(&res,
                                                 (const prof_otlp_trace_t *const *)&trp,
                                                 1, 0, unit_pool, &len);
@@ -319,6 +323,87 @@ START_TEST(otlp_pb_span_fields)
         ck_assert_int_eq(got.has_flags, span_shapes[_i].flags != 0);
         ck_assert_uint_eq(got.flags, (unsigned long)span_shapes[_i].flags);
         ck_assert_int_eq(got.nattrs, span_shapes[_i].attrs);
+    }
+    ck_assert(p == spans_end);
+}
+END_TEST
+
+/* Children of the first span (a request's phases), written from a
+ * template: every field read back, in order (the first span, its
+ * children, the other spans), with and without flags, names of every
+ * length the template takes and of one it does not. */
+START_TEST(otlp_pb_children)
+{
+    static const char *const names[] = {
+        "r", "translate", "abcdefghijklmnopqrstuvwxyz012345",
+        "abcdefghijklmnopqrstuvwxyz0123456", ""
+    };
+    enum { NK = sizeof(names) / sizeof(names[0]) };
+    prof_otlp_span_t span[2];
+    prof_otlp_child_t kids[NK];
+    prof_otlp_trace_t tr, *trp = &tr;
+    prof_otlp_resource_t res = { NULL, 0, "scope", NULL };
+    const unsigned char *b, *end, *p, *spans_end;
+    apr_size_t len, n;
+    rd_span_t got;
+    int k;
+
+    memset(span, 0, sizeof(span));
+    for (k = 0; k < 2; ++k) {
+        memset(span[k].span_id, 0x51 + k, 8);
+        span[k].name = k ? "other" : "GET /";
+        span[k].kind = k ? PROF_OTLP_KIND_INTERNAL : PROF_OTLP_KIND_SERVER;
+        span[k].flags = (apr_uint32_t)_i;
+        span[k].start_ns = 5;
+        span[k].end_ns = 6;
+    }
+    memset(span[1].parent_id, 0x51, 8);
+    for (k = 0; k < NK; ++k) {
+        memset(kids[k].span_id, 0x61 + k, 8);
+        kids[k].name = names[k];
+        kids[k].name_len = strlen(names[k]);
+        kids[k].start_ns = APR_UINT64_C(1700000000000000000) + (apr_uint64_t)k;
+        kids[k].end_ns = APR_UINT64_C(1700000000000001000) + (apr_uint64_t)k;
+    }
+    memset(tr.trace_id, 0x22, 16);
+    tr.spans = span;
+    tr.nspans = 2;
+    tr.children = kids;
+    tr.nchildren = NK;
+    b = (const unsigned char *)prof_otlp_encode(&res,
+                                                (const prof_otlp_trace_t *const *)&trp,
+                                                1, 0, unit_pool, &len);
+    end = b + len;
+    p = rd_field(b, end, 1, &n);
+    ck_assert(p + n == end);
+    p = rd_field(p, p + n, 2, &n);
+    spans_end = p + n;
+    p = rd_field(p, spans_end, 1, &n);
+    p += n;
+    for (k = 0; k < 2 + NK; ++k) {
+        ck_assert_uint_eq(rd_varint(&p), 0x12);
+        n = (apr_size_t)rd_varint(&p);
+        rd_span(p, p + n, &got);
+        p += n;
+        ck_assert(memcmp(got.trace_id, tr.trace_id, 16) == 0);
+        ck_assert_int_eq(got.has_flags, _i != 0);
+        ck_assert_uint_eq(got.flags, (unsigned long)_i);
+        ck_assert_int_eq(got.nattrs, 0);
+        if (k == 0 || k == 1 + NK) {
+            const prof_otlp_span_t *sp = &span[k ? 1 : 0];
+
+            ck_assert(memcmp(got.span_id, sp->span_id, 8) == 0);
+            ck_assert_str_eq(got.name, sp->name);
+            continue;
+        }
+        ck_assert(memcmp(got.span_id, kids[k - 1].span_id, 8) == 0);
+        ck_assert_int_eq(got.has_parent, 1);
+        ck_assert(memcmp(got.parent_id, span[0].span_id, 8) == 0);
+        ck_assert_str_eq(got.name, names[k - 1]);
+        ck_assert_uint_eq(got.kind, PROF_OTLP_KIND_INTERNAL);
+        ck_assert_uint_eq(got.start, kids[k - 1].start_ns);
+        ck_assert_uint_eq(got.end, kids[k - 1].end_ns);
+        ck_assert_uint_eq(got.status, 0);
     }
     ck_assert(p == spans_end);
 }
@@ -410,6 +495,7 @@ Suite *prof_otlp_suite(void)
                         (int)(sizeof(sizes) / sizeof(sizes[0])));
     tcase_add_loop_test(tc, otlp_pb_span_fields, 0,
                         (int)(sizeof(span_shapes) / sizeof(span_shapes[0])));
+    tcase_add_loop_test(tc, otlp_pb_children, 0, 2);
     tcase_add_test(tc, otlp_utf8n_words);
     suite_add_tcase(s, tc);
     return s;
