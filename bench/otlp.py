@@ -19,7 +19,12 @@ not the server's.
 Throughput: ROUNDS pairs of short wrk runs, off and the variant back to
 back in alternating order; the figure is the median of the per-pair ratios
 variant/off with a bootstrap 95 % interval (the goal: >= 0.97 for on and
-stalled). Then the exporters' counters (exported, dropped, failed) from the
+stalled). The same runs also give the CPU time per request (the
+scheduler's own count for every thread of the server's processes, and
+wrk's): off's over the variant's is the throughput ratio of a server whose
+CPU is the limit, and the shared host's noise (other machines' load on the
+same cores, which moves a 2 s run's throughput by 10 % and more) moves it
+far less. Then the exporters' counters (exported, dropped, failed) from the
 live metrics, which say that the export did happen.
 
 Results go to stdout and bench/results/otlp.txt.

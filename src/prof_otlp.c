@@ -138,11 +138,10 @@ static void pb_attr(buf_t *o, int field, const prof_otlp_attr_t *a)
     pb_end(o, kv);
 }
 
-/* ---- a span, sized first, then written straight ----------------------
+/* ---- a span, written straight -----------------------------------------
  *
- * Every request encodes a dozen spans on its own thread: sizes are added
- * up first (no gap to close afterwards, one capacity check per span), and
- * the bytes written without a call per field. */
+ * The exporter encodes a dozen spans a request: each written in one pass,
+ * one capacity check per span, no call per field. */
 
 static APR_INLINE apr_size_t vlen(apr_uint64_t v)
 {
@@ -284,6 +283,10 @@ static int pb_span_plain(buf_t *o, const unsigned char *trace_id,
     return 1;
 }
 
+/* Any span, in one pass: room for the most it can take, its fields
+ * written after a length prefix as long as that most needs, then the
+ * length; the fields move down only when it needed fewer bytes (a span
+ * that ended up short). */
 static void pb_span(buf_t *o, const unsigned char *trace_id,
                     const prof_otlp_span_t *s)
 {
@@ -291,106 +294,91 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
     apr_size_t name_len = s->name_len ? s->name_len
                           : s->name ? strlen(s->name) : 0;
     apr_size_t state_len = s->trace_state ? strlen(s->trace_state) : 0;
-    apr_size_t klen[16], slen[16], alen[16], kvlen[16];
-    apr_size_t size = 18 + 10, total;
-    int parent = memcmp(s->parent_id, zero, 8) != 0, i;
-    int nattrs = s->nattrs < 16 ? s->nattrs : 16;
-    unsigned char *p;
+    apr_size_t most, hdr, size, k;
+    unsigned char *p, *q;
+    int i;
 
-    if (state_len) {
-        size += 1 + vlen(state_len) + state_len;
-    }
-    if (parent) {
-        size += 10;
-    }
-    if (name_len) {
-        size += 1 + vlen(name_len) + name_len;
-    }
-    if (s->kind) {
-        size += 1 + vlen((apr_uint64_t)s->kind);
-    }
-    if (s->start_ns) {
-        size += 9;
-    }
-    if (s->end_ns) {
-        size += 9;
-    }
-    for (i = 0; i < nattrs; ++i) {
+    /* ids 38, name, state, kind 11, times 18, status 4, flags 6; each
+     * attribute its strings and at most 26 bytes of tags and lengths */
+    most = 38 + 11 + name_len + 11 + state_len + 11 + 18 + 4 + 6;
+    for (i = 0; i < s->nattrs; ++i) {
         const prof_otlp_attr_t *a = &s->attrs[i];
 
-        klen[i] = a->klen ? a->klen : a->key ? strlen(a->key) : 0;
-        slen[i] = a->slen ? a->slen : a->s ? strlen(a->s) : 0;
-        alen[i] = any_size(a, slen[i]);
-        kvlen[i] = (klen[i] ? 1 + vlen(klen[i]) + klen[i] : 0)
-                   + 1 + vlen(alen[i]) + alen[i];
-        size += 1 + vlen(kvlen[i]) + kvlen[i];
+        most += 26 + (a->klen ? a->klen : a->key ? strlen(a->key) : 0)
+                + (a->s ? (a->slen ? a->slen : strlen(a->s)) : 10);
     }
-    if (s->status) {
-        size += 4;              /* Status { code = 3 }: tag, 2, tag, code */
-    }
-    if (s->flags) {
-        size += 6;              /* field 16, fixed32: a two-byte tag */
-    }
-    total = 1 + vlen(size) + size;
-    if (o->cap - o->len < total) {
-        grow(o, total);
+    hdr = vlen(most);
+    if (o->cap - o->len < 1 + hdr + most) {
+        grow(o, 1 + hdr + most);
     }
     p = (unsigned char *)o->b + o->len;
-    *p++ = 0x12;                                /* ScopeSpans.spans = 2 */
-    p = wv(p, size);
-    p = wid16(p, 0x0a, trace_id);               /* trace_id = 1 */
-    p = wid8(p, 0x12, s->span_id);              /* span_id = 2 */
+    q = p + 1 + hdr;
+    q = wid16(q, 0x0a, trace_id);               /* trace_id = 1 */
+    q = wid8(q, 0x12, s->span_id);              /* span_id = 2 */
     if (state_len) {
-        p = wlen(p, 0x1a, s->trace_state, state_len);   /* 3 */
+        q = wlen(q, 0x1a, s->trace_state, state_len);   /* 3 */
     }
-    if (parent) {
-        p = wid8(p, 0x22, s->parent_id);        /* parent_span_id = 4 */
+    if (memcmp(s->parent_id, zero, 8) != 0) {
+        q = wid8(q, 0x22, s->parent_id);        /* parent_span_id = 4 */
     }
     if (name_len) {
-        p = wlen(p, 0x2a, s->name, name_len);   /* name = 5 */
+        q = wlen(q, 0x2a, s->name, name_len);   /* name = 5 */
     }
     if (s->kind) {
-        *p++ = 0x30;                            /* kind = 6 */
-        p = wv(p, (apr_uint64_t)s->kind);
+        *q++ = 0x30;                            /* kind = 6 */
+        q = wv(q, (apr_uint64_t)s->kind);
     }
     if (s->start_ns) {
-        p = wfixed64(p, 0x39, s->start_ns);     /* 7, fixed64 */
+        q = wfixed64(q, 0x39, s->start_ns);     /* 7, fixed64 */
     }
     if (s->end_ns) {
-        p = wfixed64(p, 0x41, s->end_ns);       /* 8, fixed64 */
+        q = wfixed64(q, 0x41, s->end_ns);       /* 8, fixed64 */
     }
-    for (i = 0; i < nattrs; ++i) {
+    for (i = 0; i < s->nattrs; ++i) {
         const prof_otlp_attr_t *a = &s->attrs[i];
+        apr_size_t klen = a->klen ? a->klen : a->key ? strlen(a->key) : 0;
+        apr_size_t slen = a->s ? (a->slen ? a->slen : strlen(a->s)) : 0;
+        /* AnyValue { string_value = 1 | int_value = 3 }, KeyValue */
+        apr_size_t alen = any_size(a, slen);
+        apr_size_t kvlen = (klen ? 1 + vlen(klen) + klen : 0)
+                           + 1 + vlen(alen) + alen;
 
-        *p++ = 0x4a;                            /* attributes = 9 */
-        p = wv(p, kvlen[i]);
-        if (klen[i]) {
-            p = wlen(p, 0x0a, a->key, klen[i]); /* key = 1 */
+        *q++ = 0x4a;                            /* attributes = 9 */
+        q = wv(q, kvlen);
+        if (klen) {
+            q = wlen(q, 0x0a, a->key, klen);    /* key = 1 */
         }
-        *p++ = 0x12;                            /* value = 2 */
-        p = wv(p, alen[i]);
+        *q++ = 0x12;                            /* value = 2 */
+        q = wv(q, alen);
         if (a->s) {
-            p = wlen(p, 0x0a, a->s, slen[i]);   /* string_value = 1 */
+            q = wlen(q, 0x0a, a->s, slen);      /* string_value = 1 */
         }
         else {
-            *p++ = 0x18;                        /* int_value = 3 */
-            p = wv(p, (apr_uint64_t)a->i);
+            *q++ = 0x18;                        /* int_value = 3 */
+            q = wv(q, (apr_uint64_t)a->i);
         }
     }
     if (s->status) {
-        *p++ = 0x7a;                            /* status = 15 */
-        *p++ = 2;
-        *p++ = 0x18;                            /* code = 3 */
-        *p++ = (unsigned char)s->status;
+        *q++ = 0x7a;                            /* status = 15 */
+        *q++ = 2;
+        *q++ = 0x18;                            /* code = 3 */
+        *q++ = (unsigned char)s->status;
     }
     if (s->flags) {
-        *p++ = 0x85;                            /* flags = 16, fixed32 */
-        *p++ = 0x01;
+        *q++ = 0x85;                            /* flags = 16, fixed32 */
+        *q++ = 0x01;
         for (i = 0; i < 4; ++i) {
-            *p++ = (unsigned char)(s->flags >> (8 * i));
+            *q++ = (unsigned char)(s->flags >> (8 * i));
         }
     }
-    o->len = (apr_size_t)((char *)p - o->b);
+    size = (apr_size_t)(q - (p + 1 + hdr));
+    k = vlen(size);
+    if (k < hdr) {
+        memmove(p + 1 + k, p + 1 + hdr, size);
+    }
+    p[0] = 0x12;                                /* ScopeSpans.spans = 2 */
+    wv(p + 1, size);
+    o->len += 1 + k + size;
 }
 
 /* ---- OTLP/JSON --------------------------------------------------------- */

@@ -190,8 +190,9 @@ void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
         }
     }
     /* The record is this thread's now: folded in place. */
-    total = prof_phase_total(ph, prof_phase_fold(ph));
-    prof_phase_firsts(ph);
+    /* Only the phases that ran are turned into microseconds (what
+     * prof_phase_fold() and prof_phase_firsts() would give them). */
+    total = prof_phase_elapsed(ph);
     start_ns = (apr_uint64_t)h->request_time * 1000u;
     sp = apr_pcalloc(p, (1 + napi) * sizeof(*sp));
 
@@ -259,14 +260,24 @@ void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
      * its whole time); children of the server span. */
     kids = apr_palloc(p, PROF_PHASE_TOTAL * sizeof(*kids));
     for (phase = PROF_PHASE_READ; phase < PROF_PHASE_TOTAL; ++phase) {
-        if (!prof_phase_seen(ph, phase) || ph->first_us[phase] < 0) {
+        apr_interval_time_t first, dur;
+
+        if (!prof_phase_seen(ph, phase)) {
             continue;
+        }
+        if (phase == PROF_PHASE_READ) {
+            first = 0;
+            dur = ph->read_us;
+        }
+        else {
+            first = prof_phase_entered_us(ph, phase);
+            dur = prof_clock_ticks_us(ph->acc[phase]);
         }
         kids[nkids].name = prof_phase_name(phase);
         kids[nkids].name_len = prof_phase_name_len(phase);
         kids[nkids].start_ns = start_ns
-                               + (apr_uint64_t)ph->first_us[phase] * 1000u;
-        us = ph->dur_us[phase] > 0 ? (apr_uint64_t)ph->dur_us[phase] : 0;
+                               + (apr_uint64_t)first * 1000u;
+        us = dur > 0 ? (apr_uint64_t)dur : 0;
         kids[nkids].end_ns = kids[nkids].start_ns + us * 1000u;
         nkids++;
     }
