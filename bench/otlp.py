@@ -24,8 +24,19 @@ scheduler's own count for every thread of the server's processes, and
 wrk's): off's over the variant's is the throughput ratio of a server whose
 CPU is the limit, and the shared host's noise (other machines' load on the
 same cores, which moves a 2 s run's throughput by 10 % and more) moves it
-far less. Then the exporters' counters (exported, dropped, failed) from the
-live metrics, which say that the export did happen.
+far less. Then ROUNDS rounds side by side: a wrk for each of the four
+servers at once (started in turns), all on CPU 0, each server's CPU time
+per request (its threads' and its wrk's) over the same seconds, so that
+what the host does to one run it does to the others; off's over the
+variant's, median and interval as above. Then the exporters' counters
+(exported, dropped, failed) from the live metrics, which say that the
+export did happen.
+
+Every thread of every server process is pinned to CPU 0 (the MPM's
+children, forked before any taskset, and the exporter thread in each): the
+exporter's work is the server's. Knobs: SEQUENTIAL=0 (side by side only),
+ON_EXTRA="<directives>" (added to the `on` server: ProfilerOTLPBatch 64,
+ProfilerOTLPCompression gzip, ...).
 
 Results go to stdout and bench/results/otlp.txt.
 """
@@ -92,17 +103,33 @@ def server(name, body):
     return srv.start()
 
 
-def tree_cpu_ns(pid):
-    """CPU time (ns, on CPU: the scheduler's own count) of every thread of
-    pid and of its child processes."""
-    total = 0
+def tree_pids(pid):
+    """pid and its child processes (an MPM's children)."""
     pids = [pid]
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
             pids += [int(c) for c in f.read().split()]
     except OSError:
         pass
-    for p in pids:
+    return pids
+
+
+def pin_tree(pid):
+    """Every thread of the server's processes on CPU 0: the children were
+    forked before any taskset, and they (and the exporter thread in each)
+    do the work."""
+    if not PIN:
+        return
+    for p in tree_pids(pid):
+        subprocess.run(["taskset", "-a", "-p", "-c", "0", str(p)],
+                       capture_output=True, check=True)
+
+
+def tree_cpu_ns(pid):
+    """CPU time (ns, on CPU: the scheduler's own count) of every thread of
+    pid and of its child processes."""
+    total = 0
+    for p in tree_pids(pid):
         try:
             tasks = os.listdir("/proc/%d/task" % p)
         except OSError:
@@ -132,6 +159,38 @@ def wrk(srv, seconds):
     return rps, (server_ns + wrk_ns) / n
 
 
+def rotate(items, k):
+    """items started from the k-th (mod len): who starts first, by turns."""
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
+def wrk_together(servers, seconds, turn=0):
+    """One wrk per server, all at once on CPU 0: {name: (requests a
+    second, CPU ns per request of the server and its wrk)}, every server
+    measured over the same seconds (what the shared host does to one it
+    does to all)."""
+    before = {n: tree_cpu_ns(srv.proc.pid) for n, srv in servers.items()}
+    procs = {n: subprocess.Popen(PIN + ["wrk", "-t1", "-c%d" % CONNS,
+                                        "-d%gs" % seconds,
+                                        srv.url("/page.html")],
+                                 stdout=subprocess.PIPE, text=True)
+             for n, srv in rotate(list(servers.items()), turn)}
+    out = {}
+    for n, p in procs.items():
+        text = p.stdout.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        assert p.returncode == 0, text
+        assert "Non-2xx" not in text and "Socket errors" not in text, text
+        server_ns = tree_cpu_ns(servers[n].proc.pid) - before[n]
+        wrk_ns = (ru.ru_utime + ru.ru_stime) * 1e9
+        reqs = int(re.search(r"(\d+) requests in", text).group(1))
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+        out[n] = (rps, (server_ns + wrk_ns) / reqs)
+    return out
+
+
 def counters(srv):
     text = urllib.request.urlopen(srv.url("/metrics"), timeout=10).read().decode()
     return dict(re.findall(
@@ -158,17 +217,19 @@ def main():
         servers = {
             "off": server("off", ""),
             "control": server("control", ""),
-            "on": server("on", "ProfilerOTLPEndpoint %s\n" % fast_url),
+            "on": server("on", "ProfilerOTLPEndpoint %s\n%s\n"
+                         % (fast_url, os.environ.get("ON_EXTRA", ""))),
             "stalled": server("stalled", "ProfilerOTLPEndpoint %s\n"
                               % slow_url),
         }
         for srv in servers.values():
-            subprocess.run(["taskset", "-a", "-p", "-c", "0",
-                            str(srv.proc.pid)], capture_output=True)
+            pin_tree(srv.proc.pid)
             wrk(srv, WARMUP)
+            pin_tree(srv.proc.pid)
         ratios = {"control": [], "on": [], "stalled": []}
         cpu = {"control": [], "on": [], "stalled": []}
-        for i in range(ROUNDS):
+        for i in range(ROUNDS if os.environ.get("SEQUENTIAL", "1") != "0"
+                       else 0):
             for name in ratios:
                 pair = [("off", servers["off"]), (name, servers[name])]
                 if i % 2:
@@ -181,17 +242,33 @@ def main():
                 % (i + 1, ratios["control"][-1], ratios["on"][-1],
                    ratios["stalled"][-1], cpu["control"][-1], cpu["on"][-1],
                    cpu["stalled"][-1]))
-        for name in ratios:
+        for name in ratios if ratios["on"] else ():
             med, lo, hi = median_ci(ratios[name])
             say("%-8s/off throughput, median of %d pairs: %.3f (95 %% "
                 "interval %.3f-%.3f; min %.3f, max %.3f)"
                 % (name, ROUNDS, med, lo, hi, min(ratios[name]),
                    max(ratios[name])))
-        for name in cpu:
+        for name in cpu if cpu["on"] else ():
             med, lo, hi = median_ci(cpu[name])
             say("%-8s/off CPU per request, off's over %s's (the throughput "
                 "ratio of a CPU-bound server), median of %d pairs: %.3f "
                 "(95 %% interval %.3f-%.3f)"
+                % (name, name, ROUNDS, med, lo, hi))
+        # Side by side: the four at once, each round's ratios from the
+        # same seconds.
+        together = {"control": [], "on": [], "stalled": []}
+        for i in range(ROUNDS):
+            got = wrk_together(servers, DURATION, i)
+            for name in together:
+                together[name].append(got["off"][1] / got[name][1])
+            say("together %2d: CPU per request, off's over control's %.3f  "
+                "on's %.3f  stalled's %.3f"
+                % (i + 1, together["control"][-1], together["on"][-1],
+                   together["stalled"][-1]))
+        for name in together:
+            med, lo, hi = median_ci(together[name])
+            say("%-8s side by side: CPU per request, off's over %s's, "
+                "median of %d rounds: %.3f (95 %% interval %.3f-%.3f)"
                 % (name, name, ROUNDS, med, lo, hi))
         for name in ("on", "stalled"):
             say("%-8s exporter counters: %s" % (name, counters(servers[name])))
