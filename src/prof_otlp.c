@@ -222,67 +222,6 @@ static APR_INLINE apr_size_t any_size(const prof_otlp_attr_t *a,
     return a->s ? 1 + vlen(slen) + slen : 1 + vlen((apr_uint64_t)a->i);
 }
 
-/* What most spans of a request are (a phase's): no attributes, no trace
- * state, a parent, a short name, a kind, both times. The same bytes as
- * pb_span() writes for them, from a fixed layout: the only length that
- * varies is the name's. */
-static int pb_span_plain(buf_t *o, const unsigned char *trace_id,
-                         const prof_otlp_span_t *s)
-{
-    static const unsigned char zero[8];
-    apr_size_t name_len, size;
-    unsigned char *p;
-
-    if (s->nattrs || s->trace_state || !s->name || !s->start_ns
-        || !s->end_ns || s->kind <= 0 || s->kind > 127
-        || (unsigned)s->status > 127
-        || memcmp(s->parent_id, zero, 8) == 0) {
-        return 0;
-    }
-    name_len = s->name_len ? s->name_len : strlen(s->name);
-    if (name_len == 0 || name_len > 32) {
-        return 0;
-    }
-    /* ids 18 + 10 + 10, name 2 + its length, kind 2, times 18, status,
-     * flags */
-    size = 60 + name_len + (s->status ? 4 : 0) + (s->flags ? 6 : 0);
-    if (o->cap - o->len < size + 2) {
-        grow(o, size + 2);
-    }
-    p = (unsigned char *)o->b + o->len;
-    *p++ = 0x12;                                /* ScopeSpans.spans = 2 */
-    *p++ = (unsigned char)size;                 /* < 128 */
-    p = wid16(p, 0x0a, trace_id);
-    p = wid8(p, 0x12, s->span_id);
-    p = wid8(p, 0x22, s->parent_id);
-    p[0] = 0x2a;
-    p[1] = (unsigned char)name_len;
-    prof_otlp_copy(p + 2, s->name, name_len);
-    p += 2 + name_len;
-    p[0] = 0x30;
-    p[1] = (unsigned char)s->kind;
-    p = wfixed64(p + 2, 0x39, s->start_ns);
-    p = wfixed64(p, 0x41, s->end_ns);
-    if (s->status) {
-        p[0] = 0x7a;
-        p[1] = 2;
-        p[2] = 0x18;
-        p[3] = (unsigned char)s->status;
-        p += 4;
-    }
-    if (s->flags) {
-        p[0] = 0x85;
-        p[1] = 0x01;
-        p[2] = (unsigned char)s->flags;
-        p[3] = (unsigned char)(s->flags >> 8);
-        p[4] = (unsigned char)(s->flags >> 16);
-        p[5] = (unsigned char)(s->flags >> 24);
-        p += 6;
-    }
-    o->len = (apr_size_t)((char *)p - o->b);
-    return 1;
-}
-
 /* Any span, in one pass: room for the most it can take, its fields
  * written after a length prefix as long as that most needs, then the
  * length; the fields move down only when it needed fewer bytes (a span
@@ -639,7 +578,7 @@ static void add_span(prof_otlp_batch_t *b, const unsigned char *trace_id,
         }
         js_span(&b->o, trace_id, sp);
     }
-    else if (!pb_span_plain(&b->o, trace_id, sp)) {
+    else {
         pb_span(&b->o, trace_id, sp);
     }
     b->nspans++;

@@ -228,10 +228,10 @@ static void rd_span(const unsigned char *p, const unsigned char *end,
     ck_assert(p == end);
 }
 
-/* Spans of every shape a request makes: a phase's (no attributes: the
- * encoder writes those from a fixed layout), with names at the lengths
- * where that layout ends, error status, no flags, a trace state, no
- * parent, attributes. */
+/* Spans of every shape a request makes: without attributes (the span
+ * API's), names of several lengths, error status, no flags, a trace state,
+ * no parent, attributes (the server span's), each written in one pass with
+ * room for the most it could take. */
 static const struct {
     const char *name;
     int kind, status, flags, parent, state, attrs;
