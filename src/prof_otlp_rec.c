@@ -163,13 +163,14 @@ static APR_INLINE const char *str(const head_t *h, const char *const *s,
     return s[i] ? prof_otlp_utf8n(s[i], h->slen[i], max, p, len) : NULL;
 }
 
-void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
+void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
+                         prof_otlp_trace_t *out)
 {
-    head_t *h = rec;
+    const head_t *h = rec;
     const api_t *a = (const api_t *)(h + 1);
     const char *at = (const char *)(a + h->napi);
     const char *s[PROF_OTLP_REC_NSTR], *route, *method, *v;
-    prof_phase_rec_t *ph = &h->ph;
+    const prof_phase_rec_t *ph = &h->ph;
     prof_otlp_span_t *sp;
     prof_otlp_attr_t *attrs, *an;
     unsigned char (*ids)[8], (*api_ids)[8];
@@ -189,7 +190,6 @@ void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out)
             at += h->slen[i] + 1;
         }
     }
-    /* The record is this thread's now: folded in place. */
     /* Only the phases that ran are turned into microseconds (what
      * prof_phase_fold() and prof_phase_firsts() would give them). */
     total = prof_phase_elapsed(ph);

@@ -89,6 +89,7 @@ apr_size_t prof_otlp_rec_put(void *buf, apr_size_t cap,
  * may point into the record, which must stay until the trace is encoded.
  * Span ids of the phases and of the span API's spans are drawn here.
  */
-void prof_otlp_rec_trace(void *rec, apr_pool_t *p, prof_otlp_trace_t *out);
+void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
+                         prof_otlp_trace_t *out);
 
 #endif /* PROF_OTLP_REC_H */
