@@ -228,6 +228,36 @@ static void rd_span(const unsigned char *p, const unsigned char *end,
     ck_assert(p == end);
 }
 
+/* tr encoded alone, in protobuf: where its spans begin (*end: where they
+ * end), the envelope read on the way. */
+static const unsigned char *encoded_spans(const prof_otlp_trace_t *tr,
+                                          const unsigned char **end)
+{
+    prof_otlp_resource_t res = { NULL, 0, "scope", NULL };
+    const unsigned char *b, *p;
+    apr_size_t len, n;
+
+    b = (const unsigned char *)prof_otlp_encode(&res, &tr, 1, 0, unit_pool,
+                                                &len);
+    p = rd_field(b, b + len, 1, &n);        /* resource_spans */
+    ck_assert(p + n == b + len);
+    p = rd_field(p, p + n, 2, &n);          /* scope_spans */
+    *end = p + n;
+    p = rd_field(p, *end, 1, &n);           /* scope: skipped */
+    return p + n;
+}
+
+/* The span at *p (ScopeSpans.spans) read into got, *p moved past it. */
+static void next_span(const unsigned char **p, rd_span_t *got)
+{
+    apr_size_t n;
+
+    ck_assert_uint_eq(rd_varint(p), 0x12);  /* spans = 2 */
+    n = (apr_size_t)rd_varint(p);
+    rd_span(*p, *p + n, got);
+    *p += n;
+}
+
 /* Spans of every shape a request makes: without attributes (the span
  * API's), names of several lengths, error status, no flags, a trace state,
  * no parent, attributes (the server span's), each written in one pass with
@@ -253,10 +283,8 @@ START_TEST(otlp_pb_span_fields)
 {
     prof_otlp_attr_t attrs[3];
     prof_otlp_span_t span[2];
-    prof_otlp_trace_t tr, *trp = &tr;
-    prof_otlp_resource_t res = { NULL, 0, "scope", NULL };
-    const unsigned char *b, *end, *p, *spans_end;
-    apr_size_t len, n;
+    prof_otlp_trace_t tr;
+    const unsigned char *p, *spans_end;
     rd_span_t got;
     int k;
 
@@ -290,23 +318,9 @@ START_TEST(otlp_pb_span_fields)
     tr.nspans = 2;
     tr.children = NULL;
     tr.nchildren = 0;
-    b = (const unsigned char *)prof_otlp_encode(&res,
-                                                (const prof_otlp_trace_t *const *)&trp,
-                                                1, 0, unit_pool, &len);
-    end = b + len;
-    p = rd_field(b, end, 1, &n);            /* resource_spans */
-    ck_assert(p + n == end);
-    p = rd_field(p, p + n, 2, &n);          /* scope_spans */
-    spans_end = p + n;
-    p = rd_field(p, spans_end, 1, &n);      /* scope: skipped */
-    p += n;
+    p = encoded_spans(&tr, &spans_end);
     for (k = 0; k < 2; ++k) {
-        unsigned long long key = rd_varint(&p);
-
-        ck_assert_uint_eq(key, 0x12);       /* spans = 2 */
-        n = (apr_size_t)rd_varint(&p);
-        rd_span(p, p + n, &got);
-        p += n;
+        next_span(&p, &got);
         ck_assert(memcmp(got.trace_id, tr.trace_id, 16) == 0);
         ck_assert(memcmp(got.span_id, span[k].span_id, 8) == 0);
         ck_assert_int_eq(got.has_parent, span_shapes[_i].parent);
@@ -341,10 +355,8 @@ START_TEST(otlp_pb_children)
     enum { NK = sizeof(names) / sizeof(names[0]) };
     prof_otlp_span_t span[2];
     prof_otlp_child_t kids[NK];
-    prof_otlp_trace_t tr, *trp = &tr;
-    prof_otlp_resource_t res = { NULL, 0, "scope", NULL };
-    const unsigned char *b, *end, *p, *spans_end;
-    apr_size_t len, n;
+    prof_otlp_trace_t tr;
+    const unsigned char *p, *spans_end;
     rd_span_t got;
     int k;
 
@@ -370,21 +382,9 @@ START_TEST(otlp_pb_children)
     tr.nspans = 2;
     tr.children = kids;
     tr.nchildren = NK;
-    b = (const unsigned char *)prof_otlp_encode(&res,
-                                                (const prof_otlp_trace_t *const *)&trp,
-                                                1, 0, unit_pool, &len);
-    end = b + len;
-    p = rd_field(b, end, 1, &n);
-    ck_assert(p + n == end);
-    p = rd_field(p, p + n, 2, &n);
-    spans_end = p + n;
-    p = rd_field(p, spans_end, 1, &n);
-    p += n;
+    p = encoded_spans(&tr, &spans_end);
     for (k = 0; k < 2 + NK; ++k) {
-        ck_assert_uint_eq(rd_varint(&p), 0x12);
-        n = (apr_size_t)rd_varint(&p);
-        rd_span(p, p + n, &got);
-        p += n;
+        next_span(&p, &got);
         ck_assert(memcmp(got.trace_id, tr.trace_id, 16) == 0);
         ck_assert_int_eq(got.has_flags, _i != 0);
         ck_assert_uint_eq(got.flags, (unsigned long)_i);
