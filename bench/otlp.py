@@ -32,11 +32,17 @@ variant's, median and interval as above. Then the exporters' counters
 (exported, dropped, failed) from the live metrics, which say that the
 export did happen.
 
+The rounds are split over INSTANCES sets of the four servers (4 by
+default), each set started anew and in another order: one instance of a
+server can differ from another of the same configuration by 2 % and more
+for its whole life (where its memory landed), which a single set would
+count as the cost of what it runs.
+
 Every thread of every server process is pinned to CPU 0 (the MPM's
 children, forked before any taskset, and the exporter thread in each): the
 exporter's work is the server's. Knobs: SEQUENTIAL=0 (side by side only),
-ON_EXTRA="<directives>" (added to the `on` server: ProfilerOTLPBatch 64,
-ProfilerOTLPCompression gzip, ...).
+INSTANCES=<n>, ON_EXTRA="<directives>" (added to the `on` server:
+ProfilerOTLPBatch 64, ProfilerOTLPCompression gzip, ...).
 
 Results go to stdout and bench/results/otlp.txt.
 """
@@ -61,6 +67,7 @@ ROUNDS = int(os.environ.get("ROUNDS", 20))
 DURATION = float(os.environ.get("DURATION", 2))
 CONNS = int(os.environ.get("CONNS", 8))
 WARMUP = int(os.environ.get("WARMUP", 2))
+INSTANCES = int(os.environ.get("INSTANCES", 4))
 PAGE = "x" * 1024
 PIN = ["taskset", "-c", "0"] if os.cpu_count() >= 2 else []
 PIN_SINK = ["taskset", "-c", "1"] if os.cpu_count() >= 2 else []
@@ -212,66 +219,85 @@ def main():
            " ".join(open("/proc/loadavg").read().split()[:3])))
     fast, fast_url = sink("ok")
     slow, slow_url = sink("hang")
+    bodies = {
+        "off": "",
+        "control": "",
+        "on": "ProfilerOTLPEndpoint %s\n%s\n"
+              % (fast_url, os.environ.get("ON_EXTRA", "")),
+        "stalled": "ProfilerOTLPEndpoint %s\n" % slow_url,
+    }
+    ratios = {"control": [], "on": [], "stalled": []}
+    cpu = {"control": [], "on": [], "stalled": []}
+    together = {"control": [], "on": [], "stalled": []}
+    totals = {"on": {}, "stalled": {}}
+    per_set = -(-ROUNDS // INSTANCES)
     servers = {}
     try:
-        servers = {
-            "off": server("off", ""),
-            "control": server("control", ""),
-            "on": server("on", "ProfilerOTLPEndpoint %s\n%s\n"
-                         % (fast_url, os.environ.get("ON_EXTRA", ""))),
-            "stalled": server("stalled", "ProfilerOTLPEndpoint %s\n"
-                              % slow_url),
-        }
-        for srv in servers.values():
-            pin_tree(srv.proc.pid)
-            wrk(srv, WARMUP)
-            pin_tree(srv.proc.pid)
-        ratios = {"control": [], "on": [], "stalled": []}
-        cpu = {"control": [], "on": [], "stalled": []}
-        for i in range(ROUNDS if os.environ.get("SEQUENTIAL", "1") != "0"
-                       else 0):
-            for name in ratios:
-                pair = [("off", servers["off"]), (name, servers[name])]
-                if i % 2:
-                    pair.reverse()
-                got = {n: wrk(srv, DURATION) for n, srv in pair}
-                ratios[name].append(got[name][0] / got["off"][0])
-                cpu[name].append(got["off"][1] / got[name][1])
-            say("round %2d: control/off %.3f  on/off %.3f  stalled/off %.3f"
-                "   (CPU: %.3f %.3f %.3f)"
-                % (i + 1, ratios["control"][-1], ratios["on"][-1],
-                   ratios["stalled"][-1], cpu["control"][-1], cpu["on"][-1],
-                   cpu["stalled"][-1]))
-        for name in ratios if ratios["on"] else ():
+        for k in range(INSTANCES):
+            # A new set of servers, started in another order: what one
+            # instance of a server does differently from another (where
+            # its memory landed, its ports) moves its figures by as much as
+            # 2 %, for the whole life of the instance.
+            servers = {}
+            for name in rotate(list(bodies), k):
+                servers[name] = server(name, bodies[name])
+            for srv in servers.values():
+                pin_tree(srv.proc.pid)
+                wrk(srv, WARMUP)
+                pin_tree(srv.proc.pid)
+            for j in range(per_set if os.environ.get("SEQUENTIAL", "1") != "0"
+                           else 0):
+                i = k * per_set + j
+                for name in ratios:
+                    pair = [("off", servers["off"]), (name, servers[name])]
+                    if i % 2:
+                        pair.reverse()
+                    got = {n: wrk(srv, DURATION) for n, srv in pair}
+                    ratios[name].append(got[name][0] / got["off"][0])
+                    cpu[name].append(got["off"][1] / got[name][1])
+                say("set %d round %2d: control/off %.3f  on/off %.3f  "
+                    "stalled/off %.3f   (CPU: %.3f %.3f %.3f)"
+                    % (k + 1, i + 1, ratios["control"][-1], ratios["on"][-1],
+                       ratios["stalled"][-1], cpu["control"][-1],
+                       cpu["on"][-1], cpu["stalled"][-1]))
+            # Side by side: the four at once, each round's ratios from the
+            # same seconds.
+            for j in range(per_set):
+                i = k * per_set + j
+                got = wrk_together(servers, DURATION, i)
+                for name in together:
+                    together[name].append(got["off"][1] / got[name][1])
+                say("set %d together %2d: CPU per request, off's over "
+                    "control's %.3f  on's %.3f  stalled's %.3f"
+                    % (k + 1, i + 1, together["control"][-1],
+                       together["on"][-1], together["stalled"][-1]))
+            for name in totals:
+                for key, v in counters(servers[name]).items():
+                    totals[name][key] = totals[name].get(key, 0) + int(v)
+            for srv in servers.values():
+                srv.cleanup()
+            servers = {}
+        n = len(ratios["on"])
+        for name in ratios if n else ():
             med, lo, hi = median_ci(ratios[name])
             say("%-8s/off throughput, median of %d pairs: %.3f (95 %% "
                 "interval %.3f-%.3f; min %.3f, max %.3f)"
-                % (name, ROUNDS, med, lo, hi, min(ratios[name]),
+                % (name, n, med, lo, hi, min(ratios[name]),
                    max(ratios[name])))
-        for name in cpu if cpu["on"] else ():
+        for name in cpu if n else ():
             med, lo, hi = median_ci(cpu[name])
             say("%-8s/off CPU per request, off's over %s's (the throughput "
                 "ratio of a CPU-bound server), median of %d pairs: %.3f "
                 "(95 %% interval %.3f-%.3f)"
-                % (name, name, ROUNDS, med, lo, hi))
-        # Side by side: the four at once, each round's ratios from the
-        # same seconds.
-        together = {"control": [], "on": [], "stalled": []}
-        for i in range(ROUNDS):
-            got = wrk_together(servers, DURATION, i)
-            for name in together:
-                together[name].append(got["off"][1] / got[name][1])
-            say("together %2d: CPU per request, off's over control's %.3f  "
-                "on's %.3f  stalled's %.3f"
-                % (i + 1, together["control"][-1], together["on"][-1],
-                   together["stalled"][-1]))
+                % (name, name, n, med, lo, hi))
         for name in together:
             med, lo, hi = median_ci(together[name])
             say("%-8s side by side: CPU per request, off's over %s's, "
                 "median of %d rounds: %.3f (95 %% interval %.3f-%.3f)"
-                % (name, name, ROUNDS, med, lo, hi))
-        for name in ("on", "stalled"):
-            say("%-8s exporter counters: %s" % (name, counters(servers[name])))
+                % (name, name, len(together[name]), med, lo, hi))
+        for name in totals:
+            say("%-8s exporter counters, all sets: %s"
+                % (name, {k: str(v) for k, v in sorted(totals[name].items())}))
     finally:
         for srv in servers.values():
             srv.cleanup()
