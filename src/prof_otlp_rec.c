@@ -22,7 +22,14 @@ typedef struct {
     unsigned char flags, has_parent, has_upstream;
     unsigned char trace_id[16], span_id[8], parent_id[8], upstream_id[8];
     apr_time_t request_time;
-    prof_phase_rec_t ph;
+    /* Of the phase record, only what the spans are made of (its ticks):
+     * less than half of it, fewer cache lines written by the request and
+     * read cold by the exporter. */
+    apr_interval_time_t read_us;
+    prof_tick_t start_tick, last_tick;
+    apr_uint32_t seen;
+    prof_tick_t acc[PROF_PHASE_COUNT + 1];
+    prof_tick_t first_tick[PROF_PHASE_COUNT];
 } head_t;
 
 typedef struct {
@@ -139,7 +146,12 @@ apr_size_t prof_otlp_rec_put(void *buf, apr_size_t cap,
     memcpy(h->parent_id, in->parent_id, 8);
     memcpy(h->upstream_id, in->upstream_id, 8);
     h->request_time = in->request_time;
-    h->ph = *in->ph;
+    h->read_us = in->ph->read_us;
+    h->start_tick = in->ph->start_tick;
+    h->last_tick = in->ph->last_tick;
+    h->seen = in->ph->seen;
+    memcpy(h->acc, in->ph->acc, sizeof(h->acc));
+    memcpy(h->first_tick, in->ph->first_tick, sizeof(h->first_tick));
     return size;
 }
 
@@ -170,7 +182,8 @@ void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
     const api_t *a = (const api_t *)(h + 1);
     const char *at = (const char *)(a + h->napi);
     const char *s[PROF_OTLP_REC_NSTR], *route, *method, *v;
-    const prof_phase_rec_t *ph = &h->ph;
+    prof_phase_rec_t phr;
+    const prof_phase_rec_t *ph = &phr;
     prof_otlp_span_t *sp;
     prof_otlp_attr_t *attrs, *an;
     unsigned char (*ids)[8], (*api_ids)[8];
@@ -190,6 +203,14 @@ void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
             at += h->slen[i] + 1;
         }
     }
+    /* The phase record again, as far as prof_phase.h's readers of ticks
+     * (elapsed, seen, entered) look at it: the rest is not read. */
+    phr.read_us = h->read_us;
+    phr.start_tick = h->start_tick;
+    phr.last_tick = h->last_tick;
+    phr.seen = h->seen;
+    memcpy(phr.acc, h->acc, sizeof(phr.acc));
+    memcpy(phr.first_tick, h->first_tick, sizeof(phr.first_tick));
     /* Only the phases that ran are turned into microseconds (what
      * prof_phase_fold() and prof_phase_firsts() would give them). */
     total = prof_phase_elapsed(ph);
