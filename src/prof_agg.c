@@ -930,7 +930,18 @@ static int route_admitted(prof_agg_t *agg, const probe_t *k)
         return (int)A_LOAD(&tbl_head(&agg->route, cell)->aux);
     }
     v = vhost_entry(agg, k);
-    if (v == NULL || A_LOAD(&v->aux) >= agg->max_routes) {
+    if (v == NULL) {
+        return 0;
+    }
+    if (A_ACQ(&v->aux) >= agg->max_routes) {
+        /* Spent, but perhaps by this very route: its first caller claims
+         * the slot before it takes the budget, and publishes after. Seen
+         * spent (acquire), the claim is seen too: one more look, which
+         * waits for a claim in progress, counts this request where that
+         * caller's went (a route admitted has all its requests). */
+        if (tbl_find(&agg->route, &r, 0, &cell, &slot) == F_FOUND) {
+            return (int)A_LOAD(&tbl_head(&agg->route, cell)->aux);
+        }
         return 0;
     }
     switch (tbl_find(&agg->route, &r, 1, &cell, &slot)) {
