@@ -277,10 +277,37 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
         const prof_otlp_attr_t *a = &s->attrs[i];
         apr_size_t klen = a->klen ? a->klen : a->key ? strlen(a->key) : 0;
         apr_size_t slen = a->s ? (a->slen ? a->slen : strlen(a->s)) : 0;
+        apr_size_t alen, kvlen;
+
+        if (klen && klen + slen <= 112) {
+            /* Every length in one byte (the KeyValue's at most 4 + 112 +
+             * 11): no varint measured or written. */
+            unsigned char *kv = q + 1;
+
+            q[0] = 0x4a;                        /* attributes = 9 */
+            q[2] = 0x0a;                        /* key = 1 */
+            q[3] = (unsigned char)klen;
+            prof_otlp_copy(q + 4, a->key, klen);
+            q += 4 + klen;
+            q[0] = 0x12;                        /* value = 2 */
+            if (a->s) {
+                q[2] = 0x0a;                    /* string_value = 1 */
+                q[3] = (unsigned char)slen;
+                prof_otlp_copy(q + 4, a->s, slen);
+                alen = 2 + slen;
+            }
+            else {
+                q[2] = 0x18;                    /* int_value = 3 */
+                alen = (apr_size_t)(wv(q + 3, (apr_uint64_t)a->i) - (q + 2));
+            }
+            q[1] = (unsigned char)alen;
+            *kv = (unsigned char)(2 + klen + 2 + alen);
+            q += 2 + alen;
+            continue;
+        }
         /* AnyValue { string_value = 1 | int_value = 3 }, KeyValue */
-        apr_size_t alen = any_size(a, slen);
-        apr_size_t kvlen = (klen ? 1 + vlen(klen) + klen : 0)
-                           + 1 + vlen(alen) + alen;
+        alen = any_size(a, slen);
+        kvlen = (klen ? 1 + vlen(klen) + klen : 0) + 1 + vlen(alen) + alen;
 
         *q++ = 0x4a;                            /* attributes = 9 */
         q = wv(q, kvlen);

@@ -294,8 +294,8 @@ void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
             first = prof_phase_entered_us(ph, phase);
             dur = prof_clock_ticks_us(ph->acc[phase]);
         }
-        kids[nkids].name = prof_phase_name(phase);
-        kids[nkids].name_len = prof_phase_name_len(phase);
+        kids[nkids].name = prof_phase_names_[phase];
+        kids[nkids].name_len = prof_phase_name_lens_[phase];
         kids[nkids].start_ns = start_ns
                                + (apr_uint64_t)first * 1000u;
         us = dur > 0 ? (apr_uint64_t)dur : 0;

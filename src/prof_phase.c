@@ -14,7 +14,7 @@
 
 #include "prof_phase.h"
 
-static const char *const phase_names[PROF_PHASE_COUNT] = {
+const char *const prof_phase_names_[PROF_PHASE_COUNT] = {
     "read", "postread", "quick", "translate", "storage", "headers", "access",
     "authn", "authz", "type", "fixups", "handler", "body", "log", "total"
 };
@@ -45,27 +45,26 @@ static const char st_frac[1000][4] = {
     FRAC100(500), FRAC100(600), FRAC100(700), FRAC100(800), FRAC100(900)
 };
 
-static const apr_size_t phase_name_lens[PROF_PHASE_COUNT] = {
+const apr_size_t prof_phase_name_lens_[PROF_PHASE_COUNT] = {
     4, 8, 5, 9, 7, 7, 6, 5, 5, 4, 6, 7, 4, 3, 5
 };
+
+const char *prof_phase_name(int phase)
+{
+    return phase >= 0 && phase < PROF_PHASE_COUNT ? prof_phase_names_[phase]
+                                                  : NULL;
+}
+
+apr_size_t prof_phase_name_len(int phase)
+{
+    return phase >= 0 && phase < PROF_PHASE_COUNT
+           ? prof_phase_name_lens_[phase] : 0;
+}
 
 /* strlen() of each phase_st_prefix row: ", " + name + ";dur=". */
 static const apr_size_t phase_st_prefix_lens[PROF_PHASE_COUNT] = {
     11, 15, 12, 16, 14, 14, 13, 12, 12, 11, 13, 14, 11, 10, 12
 };
-
-const char *prof_phase_name(int phase)
-{
-    if (phase < 0 || phase >= PROF_PHASE_COUNT) {
-        return NULL;
-    }
-    return phase_names[phase];
-}
-
-apr_size_t prof_phase_name_len(int phase)
-{
-    return phase >= 0 && phase < PROF_PHASE_COUNT ? phase_name_lens[phase] : 0;
-}
 
 void prof_clock_read_wall_ts(struct timespec *ts)
 {
@@ -194,12 +193,12 @@ static void write_st_checked(const prof_phase_rec_t *rec, int i,
 {
     for (; i < PROF_PHASE_BODY; ++i) {
         if (rec->dur_us[i] > 0) {
-            prof_st_add_token_dur(st, phase_names[i], phase_name_lens[i],
-                                  rec->dur_us[i]);
+            prof_st_add_token_dur(st, prof_phase_names_[i],
+                                  prof_phase_name_lens_[i], rec->dur_us[i]);
         }
     }
-    prof_st_add_token_dur(st, phase_names[PROF_PHASE_TOTAL],
-                          phase_name_lens[PROF_PHASE_TOTAL], total_us);
+    prof_st_add_token_dur(st, prof_phase_names_[PROF_PHASE_TOTAL],
+                          prof_phase_name_lens_[PROF_PHASE_TOTAL], total_us);
 }
 
 /* One entry at p, where there is room for it: ", " (unless skip is 2),

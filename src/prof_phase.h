@@ -98,6 +98,12 @@ typedef struct {
     int cur;                    /**< the open phase, or PROF_PHASE_OUT */
 } prof_phase_rec_t;
 
+/** The canonical names and their lengths, in phase order, for a loop
+ * over the phases that would otherwise call the two functions below a
+ * dozen times a request (the OTLP exporter's). */
+extern const char *const prof_phase_names_[];
+extern const apr_size_t prof_phase_name_lens_[];
+
 /** Canonical name of a phase, or NULL when out of range. */
 const char *prof_phase_name(int phase);
 

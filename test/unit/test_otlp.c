@@ -342,6 +342,118 @@ START_TEST(otlp_pb_span_fields)
 }
 END_TEST
 
+/* Attributes whose KeyValue fits one-byte lengths and those that do not
+ * (a key and a string value of 112 bytes together, 113, long values,
+ * integers of every size), each read back whole: key, type, value. */
+static const struct {
+    apr_size_t klen, slen;      /* slen (apr_size_t)-1: an integer */
+    apr_int64_t i;
+} attr_shapes[] = {
+    { 1, 0, 0 }, { 1, 1, 0 }, { 19, 3, 0 }, { 56, 56, 0 }, { 56, 57, 0 },
+    { 1, 111, 0 }, { 1, 112, 0 }, { 100, 12, 0 }, { 100, 13, 0 },
+    { 8, 300, 0 }, { 24, 2048, 0 }, { 130, 0, 0 }, { 200, 200, 0 },
+    { 25, (apr_size_t)-1, 200 }, { 11, (apr_size_t)-1, 65535 },
+    { 110, (apr_size_t)-1, -1 }, { 120, (apr_size_t)-1, APR_INT64_MAX },
+    { 1, (apr_size_t)-1, 0 },
+};
+#define NSHAPES (sizeof(attr_shapes) / sizeof(attr_shapes[0]))
+
+START_TEST(otlp_pb_attrs)
+{
+    prof_otlp_attr_t attrs[NSHAPES];
+    prof_otlp_span_t span;
+    prof_otlp_trace_t tr;
+    const unsigned char *p, *end, *sp, *send;
+    apr_size_t i, n, seen = 0;
+
+    memset(attrs, 0, sizeof(attrs));
+    for (i = 0; i < NSHAPES; ++i) {
+        char *k = apr_palloc(unit_pool, attr_shapes[i].klen + 1);
+
+        memset(k, 'a' + (int)(i % 26), attr_shapes[i].klen);
+        k[attr_shapes[i].klen] = '\0';
+        attrs[i].key = k;
+        /* the key's length given for half of them, measured for the
+         * others */
+        attrs[i].klen = i % 2 ? attr_shapes[i].klen : 0;
+        if (attr_shapes[i].slen == (apr_size_t)-1) {
+            attrs[i].i = attr_shapes[i].i;
+        }
+        else {
+            char *v = apr_palloc(unit_pool, attr_shapes[i].slen + 1);
+
+            memset(v, 'A' + (int)(i % 26), attr_shapes[i].slen);
+            v[attr_shapes[i].slen] = '\0';
+            attrs[i].s = v;
+            attrs[i].slen = i % 3 ? attr_shapes[i].slen : 0;
+        }
+    }
+    memset(&span, 0, sizeof(span));
+    memset(span.span_id, 0x31, 8);
+    span.name = "GET /attrs";
+    span.kind = PROF_OTLP_KIND_SERVER;
+    span.attrs = attrs;
+    span.nattrs = (int)NSHAPES;
+    memset(tr.trace_id, 0x22, 16);
+    tr.spans = &span;
+    tr.nspans = 1;
+    tr.children = NULL;
+    tr.nchildren = 0;
+    p = encoded_spans(&tr, &end);
+    ck_assert_uint_eq(rd_varint(&p), 0x12);  /* spans = 2 */
+    n = (apr_size_t)rd_varint(&p);
+    ck_assert(p + n == end);
+    sp = p;
+    send = p + n;
+    while (sp < send) {
+        unsigned long long key = rd_varint(&sp), len;
+        const unsigned char *kv, *kvend, *k, *any, *v;
+        apr_size_t klen, alen, vlen;
+
+        if ((key & 7) == 0) {
+            rd_varint(&sp);
+            continue;
+        }
+        if ((key & 7) == 1) {
+            sp += 8;
+            continue;
+        }
+        ck_assert_uint_eq(key & 7, 2);
+        len = rd_varint(&sp);
+        if ((key >> 3) != 9) {
+            sp += len;
+            continue;
+        }
+        /* KeyValue { key = 1; value = 2 } */
+        ck_assert_uint_lt(seen, NSHAPES);
+        i = seen++;
+        kv = sp;
+        kvend = sp + len;
+        sp = kvend;
+        k = rd_field(kv, kvend, 1, &klen);
+        ck_assert_uint_eq(klen, attr_shapes[i].klen);
+        ck_assert(memcmp(k, attrs[i].key, klen) == 0);
+        any = rd_field(k + klen, kvend, 2, &alen);
+        ck_assert(any + alen == kvend);
+        if (attr_shapes[i].slen == (apr_size_t)-1) {
+            v = any;
+            ck_assert_uint_eq(rd_varint(&v), 0x18);      /* int_value = 3 */
+            ck_assert_uint_eq(rd_varint(&v),
+                              (unsigned long long)attr_shapes[i].i);
+            ck_assert(v == kvend);
+        }
+        else {
+            v = rd_field(any, kvend, 1, &vlen);         /* string_value */
+            ck_assert_uint_eq(vlen, attr_shapes[i].slen);
+            ck_assert(memcmp(v, attrs[i].s, vlen) == 0);
+            ck_assert(v + vlen == kvend);
+        }
+    }
+    ck_assert(sp == send);
+    ck_assert_uint_eq(seen, NSHAPES);
+}
+END_TEST
+
 /* Children of the first span (a request's phases), written from a
  * template: every field read back, in order (the first span, its
  * children, the other spans), with and without flags, names of every
@@ -496,6 +608,7 @@ Suite *prof_otlp_suite(void)
     tcase_add_loop_test(tc, otlp_pb_span_fields, 0,
                         (int)(sizeof(span_shapes) / sizeof(span_shapes[0])));
     tcase_add_loop_test(tc, otlp_pb_children, 0, 2);
+    tcase_add_test(tc, otlp_pb_attrs);
     tcase_add_test(tc, otlp_utf8n_words);
     suite_add_tcase(s, tc);
     return s;
