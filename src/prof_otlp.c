@@ -215,11 +215,108 @@ static APR_INLINE unsigned char *wfixed64(unsigned char *p, unsigned char tag,
 #endif
 }
 
-/* AnyValue's size, and KeyValue's. */
-static APR_INLINE apr_size_t any_size(const prof_otlp_attr_t *a,
-                                      apr_size_t slen)
+#ifdef __GNUC__
+#define ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
+
+/* A KeyValue (attributes = 9 of a Span): key, and a string value (s not
+ * NULL) or an integer. At most 26 bytes of tags and lengths. Inlined where
+ * the key is a constant (whttp()), called for the others (wkv()). */
+static APR_INLINE ALWAYS_INLINE unsigned char *
+wkv_inline(unsigned char *q, const char *key, apr_size_t klen, const char *s,
+           apr_size_t slen, apr_int64_t i)
 {
-    return a->s ? 1 + vlen(slen) + slen : 1 + vlen((apr_uint64_t)a->i);
+    apr_size_t alen, kvlen;
+
+    if (klen && klen + slen <= 112) {
+        /* Every length in one byte (the KeyValue's at most 4 + 112 + 11):
+         * no varint measured or written. */
+        unsigned char *kv = q + 1;
+
+        q[0] = 0x4a;                            /* attributes = 9 */
+        q[2] = 0x0a;                            /* key = 1 */
+        q[3] = (unsigned char)klen;
+        prof_otlp_copy(q + 4, key, klen);
+        q += 4 + klen;
+        q[0] = 0x12;                            /* value = 2 */
+        if (s) {
+            q[2] = 0x0a;                        /* string_value = 1 */
+            q[3] = (unsigned char)slen;
+            prof_otlp_copy(q + 4, s, slen);
+            alen = 2 + slen;
+        }
+        else {
+            q[2] = 0x18;                        /* int_value = 3 */
+            alen = (apr_size_t)(wv(q + 3, (apr_uint64_t)i) - (q + 2));
+        }
+        q[1] = (unsigned char)alen;
+        *kv = (unsigned char)(2 + klen + 2 + alen);
+        return q + 2 + alen;
+    }
+    /* AnyValue { string_value = 1 | int_value = 3 }, KeyValue */
+    alen = s ? 1 + vlen(slen) + slen : 1 + vlen((apr_uint64_t)i);
+    kvlen = (klen ? 1 + vlen(klen) + klen : 0) + 1 + vlen(alen) + alen;
+    *q++ = 0x4a;                                /* attributes = 9 */
+    q = wv(q, kvlen);
+    if (klen) {
+        q = wlen(q, 0x0a, key, klen);           /* key = 1 */
+    }
+    *q++ = 0x12;                                /* value = 2 */
+    q = wv(q, alen);
+    if (s) {
+        return wlen(q, 0x0a, s, slen);          /* string_value = 1 */
+    }
+    *q++ = 0x18;                                /* int_value = 3 */
+    return wv(q, (apr_uint64_t)i);
+}
+
+static unsigned char *wkv(unsigned char *q, const char *key, apr_size_t klen,
+                          const char *s, apr_size_t slen, apr_int64_t i)
+{
+    return wkv_inline(q, key, klen, s, slen, i);
+}
+
+/* The HTTP attributes, in the order written: (index, key) of a string,
+ * (index, key, field) of an integer. */
+#define HTTP_ATTRS(S, I) \
+    S(PROF_OTLP_HTTP_METHOD, "http.request.method") \
+    S(PROF_OTLP_HTTP_PATH, "url.path") \
+    S(PROF_OTLP_HTTP_SCHEME, "url.scheme") \
+    S(PROF_OTLP_HTTP_ROUTE, "http.route") \
+    I(PROF_OTLP_HTTP_STATUS, "http.response.status_code", status) \
+    S(PROF_OTLP_HTTP_HOST, "server.address") \
+    I(PROF_OTLP_HTTP_PORT, "server.port", port) \
+    S(PROF_OTLP_HTTP_CLIENT, "client.address") \
+    S(PROF_OTLP_HTTP_PROTO, "network.protocol.version") \
+    S(PROF_OTLP_HTTP_UA, "user_agent.original")
+
+#define KEY_S(i, k) [i] = k,
+#define KEY_I(i, k, f) [i] = k,
+const char *const prof_otlp_http_keys[PROF_OTLP_HTTP_NATTR] = {
+    HTTP_ATTRS(KEY_S, KEY_I)
+};
+
+#define KLEN_S(i, k) [i] = sizeof(k) - 1,
+#define KLEN_I(i, k, f) [i] = sizeof(k) - 1,
+static const unsigned char http_klen[PROF_OTLP_HTTP_NATTR] = {
+    HTTP_ATTRS(KLEN_S, KLEN_I)
+};
+
+/* A server span's HTTP attributes, straight from their values: one
+ * KeyValue a key, each inlined with its key's length a constant (the
+ * copies then take no length branch). */
+#define WRITE_S(i, k) \
+    if (h->s[i]) { \
+        q = wkv_inline(q, k, sizeof(k) - 1, h->s[i], h->len[i], 0); \
+    }
+#define WRITE_I(i, k, f) q = wkv_inline(q, k, sizeof(k) - 1, NULL, 0, h->f);
+
+static unsigned char *whttp(unsigned char *q, const prof_otlp_http_t *h)
+{
+    HTTP_ATTRS(WRITE_S, WRITE_I)
+    return q;
 }
 
 /* Any span, in one pass: room for the most it can take, its fields
@@ -230,21 +327,37 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
                     const prof_otlp_span_t *s)
 {
     static const unsigned char zero[8];
-    apr_size_t name_len = s->name_len ? s->name_len
-                          : s->name ? strlen(s->name) : 0;
-    apr_size_t state_len = s->trace_state ? strlen(s->trace_state) : 0;
-    apr_size_t most, hdr, size, k;
+    const prof_otlp_http_t *h = s->http;
+    apr_size_t name_len, state_len, most, hdr, size, k;
     unsigned char *p, *q;
     int i;
 
+    if (h) {
+        name_len = h->len[PROF_OTLP_HTTP_METHOD] + 1
+                   + h->len[PROF_OTLP_HTTP_ROUTE];
+    }
+    else {
+        name_len = s->name_len ? s->name_len
+                   : s->name ? strlen(s->name) : 0;
+    }
+    state_len = s->trace_state ? strlen(s->trace_state) : 0;
     /* ids 38, name, state, kind 11, times 18, status 4, flags 6; each
      * attribute its strings and at most 26 bytes of tags and lengths */
     most = 38 + 11 + name_len + 11 + state_len + 11 + 18 + 4 + 6;
-    for (i = 0; i < s->nattrs; ++i) {
-        const prof_otlp_attr_t *a = &s->attrs[i];
+    if (h) {
+        /* the keys at most 25 bytes, the integers 10 */
+        most += PROF_OTLP_HTTP_NATTR * (26 + 25 + 10);
+        for (i = 0; i < PROF_OTLP_HTTP_NATTR; ++i) {
+            most += h->s[i] ? h->len[i] : 0;
+        }
+    }
+    else {
+        for (i = 0; i < s->nattrs; ++i) {
+            const prof_otlp_attr_t *a = &s->attrs[i];
 
-        most += 26 + (a->klen ? a->klen : a->key ? strlen(a->key) : 0)
-                + (a->s ? (a->slen ? a->slen : strlen(a->s)) : 10);
+            most += 26 + (a->klen ? a->klen : a->key ? strlen(a->key) : 0)
+                    + (a->s ? (a->slen ? a->slen : strlen(a->s)) : 10);
+        }
     }
     hdr = vlen(most);
     if (o->cap - o->len < 1 + hdr + most) {
@@ -260,7 +373,18 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
     if (memcmp(s->parent_id, zero, 8) != 0) {
         q = wid8(q, 0x22, s->parent_id);        /* parent_span_id = 4 */
     }
-    if (name_len) {
+    if (h) {
+        *q++ = 0x2a;                            /* name = 5 */
+        q = wv(q, name_len);
+        prof_otlp_copy(q, h->s[PROF_OTLP_HTTP_METHOD],
+                       h->len[PROF_OTLP_HTTP_METHOD]);
+        q += h->len[PROF_OTLP_HTTP_METHOD];
+        *q++ = ' ';
+        prof_otlp_copy(q, h->s[PROF_OTLP_HTTP_ROUTE],
+                       h->len[PROF_OTLP_HTTP_ROUTE]);
+        q += h->len[PROF_OTLP_HTTP_ROUTE];
+    }
+    else if (name_len) {
         q = wlen(q, 0x2a, s->name, name_len);   /* name = 5 */
     }
     if (s->kind) {
@@ -273,55 +397,17 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
     if (s->end_ns) {
         q = wfixed64(q, 0x41, s->end_ns);       /* 8, fixed64 */
     }
-    for (i = 0; i < s->nattrs; ++i) {
-        const prof_otlp_attr_t *a = &s->attrs[i];
-        apr_size_t klen = a->klen ? a->klen : a->key ? strlen(a->key) : 0;
-        apr_size_t slen = a->s ? (a->slen ? a->slen : strlen(a->s)) : 0;
-        apr_size_t alen, kvlen;
+    if (h) {
+        q = whttp(q, h);
+    }
+    else {
+        for (i = 0; i < s->nattrs; ++i) {
+            const prof_otlp_attr_t *a = &s->attrs[i];
 
-        if (klen && klen + slen <= 112) {
-            /* Every length in one byte (the KeyValue's at most 4 + 112 +
-             * 11): no varint measured or written. */
-            unsigned char *kv = q + 1;
-
-            q[0] = 0x4a;                        /* attributes = 9 */
-            q[2] = 0x0a;                        /* key = 1 */
-            q[3] = (unsigned char)klen;
-            prof_otlp_copy(q + 4, a->key, klen);
-            q += 4 + klen;
-            q[0] = 0x12;                        /* value = 2 */
-            if (a->s) {
-                q[2] = 0x0a;                    /* string_value = 1 */
-                q[3] = (unsigned char)slen;
-                prof_otlp_copy(q + 4, a->s, slen);
-                alen = 2 + slen;
-            }
-            else {
-                q[2] = 0x18;                    /* int_value = 3 */
-                alen = (apr_size_t)(wv(q + 3, (apr_uint64_t)a->i) - (q + 2));
-            }
-            q[1] = (unsigned char)alen;
-            *kv = (unsigned char)(2 + klen + 2 + alen);
-            q += 2 + alen;
-            continue;
-        }
-        /* AnyValue { string_value = 1 | int_value = 3 }, KeyValue */
-        alen = any_size(a, slen);
-        kvlen = (klen ? 1 + vlen(klen) + klen : 0) + 1 + vlen(alen) + alen;
-
-        *q++ = 0x4a;                            /* attributes = 9 */
-        q = wv(q, kvlen);
-        if (klen) {
-            q = wlen(q, 0x0a, a->key, klen);    /* key = 1 */
-        }
-        *q++ = 0x12;                            /* value = 2 */
-        q = wv(q, alen);
-        if (a->s) {
-            q = wlen(q, 0x0a, a->s, slen);      /* string_value = 1 */
-        }
-        else {
-            *q++ = 0x18;                        /* int_value = 3 */
-            q = wv(q, (apr_uint64_t)a->i);
+            q = wkv(q, a->key,
+                    a->klen ? a->klen : a->key ? strlen(a->key) : 0,
+                    a->s, a->s ? (a->slen ? a->slen : strlen(a->s)) : 0,
+                    a->i);
         }
     }
     if (s->status) {
@@ -596,14 +682,61 @@ static void pb_children(buf_t *o, const unsigned char *trace_id,
     }
 }
 
+const prof_otlp_span_t *prof_otlp_span_flat(const prof_otlp_span_t *in,
+                                            apr_pool_t *p,
+                                            prof_otlp_span_t *out)
+{
+    const prof_otlp_http_t *h = in->http;
+    prof_otlp_attr_t *a;
+    apr_size_t mlen, rlen;
+    char *name;
+    int i, n = 0;
+
+    if (h == NULL) {
+        return in;
+    }
+    *out = *in;
+    out->http = NULL;
+    mlen = h->len[PROF_OTLP_HTTP_METHOD];
+    rlen = h->len[PROF_OTLP_HTTP_ROUTE];
+    name = apr_palloc(p, mlen + 1 + rlen + 1);
+    if (mlen) {
+        memcpy(name, h->s[PROF_OTLP_HTTP_METHOD], mlen);
+    }
+    name[mlen] = ' ';
+    if (rlen) {
+        memcpy(name + mlen + 1, h->s[PROF_OTLP_HTTP_ROUTE], rlen);
+    }
+    name[mlen + 1 + rlen] = '\0';
+    out->name = name;
+    out->name_len = mlen + 1 + rlen;
+    a = apr_pcalloc(p, PROF_OTLP_HTTP_NATTR * sizeof(*a));
+    for (i = 0; i < PROF_OTLP_HTTP_NATTR; ++i) {
+        a[n].key = prof_otlp_http_keys[i];
+        a[n].klen = http_klen[i];
+        if (i == PROF_OTLP_HTTP_STATUS || i == PROF_OTLP_HTTP_PORT) {
+            a[n++].i = i == PROF_OTLP_HTTP_STATUS ? h->status : h->port;
+        }
+        else if (h->s[i]) {
+            a[n].s = h->s[i];
+            a[n++].slen = h->len[i];
+        }
+    }
+    out->attrs = a;
+    out->nattrs = n;
+    return out;
+}
+
 static void add_span(prof_otlp_batch_t *b, const unsigned char *trace_id,
                      const prof_otlp_span_t *sp)
 {
     if (b->json) {
+        prof_otlp_span_t flat;
+
         if (b->nspans) {
             put(&b->o, ",", 1);
         }
-        js_span(&b->o, trace_id, sp);
+        js_span(&b->o, trace_id, prof_otlp_span_flat(sp, b->o.p, &flat));
     }
     else {
         pb_span(&b->o, trace_id, sp);

@@ -43,6 +43,33 @@ typedef struct {
     apr_size_t klen, slen;          /**< lengths if known; 0: measured */
 } prof_otlp_attr_t;
 
+/** A server span's HTTP attributes (OpenTelemetry's semantic
+ * conventions), in the order they are written. */
+enum {
+    PROF_OTLP_HTTP_METHOD,      /**< http.request.method */
+    PROF_OTLP_HTTP_PATH,        /**< url.path */
+    PROF_OTLP_HTTP_SCHEME,      /**< url.scheme */
+    PROF_OTLP_HTTP_ROUTE,       /**< http.route */
+    PROF_OTLP_HTTP_STATUS,      /**< http.response.status_code: integer */
+    PROF_OTLP_HTTP_HOST,        /**< server.address */
+    PROF_OTLP_HTTP_PORT,        /**< server.port: integer */
+    PROF_OTLP_HTTP_CLIENT,      /**< client.address */
+    PROF_OTLP_HTTP_PROTO,       /**< network.protocol.version */
+    PROF_OTLP_HTTP_UA,          /**< user_agent.original */
+    PROF_OTLP_HTTP_NATTR
+};
+
+/** A server span's name and attributes by value: written with keys known
+ * beforehand (protobuf), no list of attributes made. The span is named
+ * `{method} {route}`. */
+typedef struct {
+    /** The strings, NUL-terminated at their lengths; NULL: not written
+     * (the two integers' are unused). */
+    const char *s[PROF_OTLP_HTTP_NATTR];
+    apr_size_t len[PROF_OTLP_HTTP_NATTR];
+    apr_int64_t status, port;
+} prof_otlp_http_t;
+
 typedef struct {
     unsigned char span_id[8];
     unsigned char parent_id[8];     /**< all zero: a root span */
@@ -55,7 +82,19 @@ typedef struct {
     apr_uint64_t start_ns, end_ns;  /**< since the epoch */
     const prof_otlp_attr_t *attrs;
     int nattrs;
+    /** Set: the span's name (name NULL) and its attributes (attrs
+     * unused) are these. */
+    const prof_otlp_http_t *http;
 } prof_otlp_span_t;
+
+/** The keys of prof_otlp_http_t's attributes, by index. */
+extern const char *const prof_otlp_http_keys[PROF_OTLP_HTTP_NATTR];
+
+/** in as a span of a name and a list of attributes (its http made into
+ * them, in p); in itself when it has no http. */
+const prof_otlp_span_t *prof_otlp_span_flat(const prof_otlp_span_t *in,
+                                            apr_pool_t *p,
+                                            prof_otlp_span_t *out);
 
 /** A span that is a child of its trace's first span, of kind INTERNAL,
  * with that span's flags and no attributes: what a request's phases are.

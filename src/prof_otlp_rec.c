@@ -157,13 +157,10 @@ apr_size_t prof_otlp_rec_put(void *buf, apr_size_t cap,
 
 /* ---- the exporter's side ------------------------------------------------ */
 
-/* A string attribute of a constant key and a value of known length. */
-#define ATTR_S(a, k, v, vlen) \
-    ((a)->key = (k), (a)->klen = sizeof(k) - 1, (a)->s = (v) ? (v) : "", \
-     (a)->slen = (v) ? (vlen) : 0, (a)->i = 0, (a) + 1)
-#define ATTR_I(a, k, v) \
-    ((a)->key = (k), (a)->klen = sizeof(k) - 1, (a)->s = NULL, \
-     (a)->slen = 0, (a)->i = (v), (a) + 1)
+/* An attribute that is the record's string as it was kept (no longer
+ * than its limit, and from the server: valid). */
+#define HTTP_RAW(http, a, h, s, r) \
+    ((http)->s[a] = (s)[r], (http)->len[a] = (s)[r] ? (h)->slen[r] : 0)
 
 /* The record's string i made valid UTF-8 and at most max bytes, its length
  * in *len; NULL stays NULL. */
@@ -181,16 +178,15 @@ void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
     const head_t *h = rec;
     const api_t *a = (const api_t *)(h + 1);
     const char *at = (const char *)(a + h->napi);
-    const char *s[PROF_OTLP_REC_NSTR], *route, *method, *v;
+    const char *s[PROF_OTLP_REC_NSTR], *route, *method;
     prof_phase_rec_t phr;
     const prof_phase_rec_t *ph = &phr;
     prof_otlp_span_t *sp;
-    prof_otlp_attr_t *attrs, *an;
+    prof_otlp_http_t *http;
     unsigned char (*ids)[8], (*api_ids)[8];
     apr_uint64_t start_ns, us;
     apr_interval_time_t total;
     apr_size_t i, napi = h->napi, route_len, method_len, vlen;
-    char *name;
     int n, phase, nkids = 0;
     prof_otlp_child_t *kids;
 
@@ -231,27 +227,38 @@ void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
     }
     method = str(h, s, PROF_OTLP_REC_METHOD, PROF_OTLP_METHOD_MAX, p,
                  &method_len);
-    if (method == NULL) {
-        method = "";
-    }
-    attrs = apr_palloc(p, 10 * sizeof(*attrs));
-    an = ATTR_S(attrs, "http.request.method", method, method_len);
-    v = str(h, s, PROF_OTLP_REC_PATH, PROF_OTLP_PATH_MAX, p, &vlen);
-    an = ATTR_S(an, "url.path", v, vlen);
-    an = ATTR_S(an, "url.scheme", s[PROF_OTLP_REC_SCHEME],
-                h->slen[PROF_OTLP_REC_SCHEME]);
-    an = ATTR_S(an, "http.route", route, route_len);
-    an = ATTR_I(an, "http.response.status_code", h->status);
-    v = str(h, s, PROF_OTLP_REC_HOST, PROF_OTLP_HOST_MAX, p, &vlen);
-    an = ATTR_S(an, "server.address", v, vlen);
-    an = ATTR_I(an, "server.port", h->port);
-    an = ATTR_S(an, "client.address", s[PROF_OTLP_REC_CLIENT],
-                h->slen[PROF_OTLP_REC_CLIENT]);
-    an = ATTR_S(an, "network.protocol.version", s[PROF_OTLP_REC_PROTO],
-                h->slen[PROF_OTLP_REC_PROTO]);
-    if (s[PROF_OTLP_REC_UA]) {
-        v = str(h, s, PROF_OTLP_REC_UA, PROF_OTLP_UA_MAX, p, &vlen);
-        an = ATTR_S(an, "user_agent.original", v, vlen);
+    /* The name `{method} {route}` and the attributes, by value. */
+    http = apr_palloc(p, sizeof(*http));
+    http->s[PROF_OTLP_HTTP_METHOD] = method ? method : "";
+    http->len[PROF_OTLP_HTTP_METHOD] = method_len;
+    http->s[PROF_OTLP_HTTP_PATH] = str(h, s, PROF_OTLP_REC_PATH,
+                                       PROF_OTLP_PATH_MAX, p,
+                                       &http->len[PROF_OTLP_HTTP_PATH]);
+    HTTP_RAW(http, PROF_OTLP_HTTP_SCHEME, h, s, PROF_OTLP_REC_SCHEME);
+    http->s[PROF_OTLP_HTTP_ROUTE] = route ? route : "";
+    http->len[PROF_OTLP_HTTP_ROUTE] = route_len;
+    http->s[PROF_OTLP_HTTP_STATUS] = NULL;
+    http->len[PROF_OTLP_HTTP_STATUS] = 0;
+    http->status = h->status;
+    http->s[PROF_OTLP_HTTP_HOST] = str(h, s, PROF_OTLP_REC_HOST,
+                                       PROF_OTLP_HOST_MAX, p,
+                                       &http->len[PROF_OTLP_HTTP_HOST]);
+    http->s[PROF_OTLP_HTTP_PORT] = NULL;
+    http->len[PROF_OTLP_HTTP_PORT] = 0;
+    http->port = h->port;
+    HTTP_RAW(http, PROF_OTLP_HTTP_CLIENT, h, s, PROF_OTLP_REC_CLIENT);
+    HTTP_RAW(http, PROF_OTLP_HTTP_PROTO, h, s, PROF_OTLP_REC_PROTO);
+    http->s[PROF_OTLP_HTTP_UA] = str(h, s, PROF_OTLP_REC_UA,
+                                     PROF_OTLP_UA_MAX, p,
+                                     &http->len[PROF_OTLP_HTTP_UA]);
+    /* (absent, the others are empty strings; the user agent is left
+     * out) */
+    for (i = 0; i < PROF_OTLP_HTTP_UA; ++i) {
+        if (http->s[i] == NULL && i != PROF_OTLP_HTTP_STATUS
+            && i != PROF_OTLP_HTTP_PORT) {
+            http->s[i] = "";
+            http->len[i] = 0;
+        }
     }
     memcpy(sp[0].span_id, h->span_id, 8);
     if (h->has_parent) {
@@ -259,21 +266,13 @@ void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
         sp[0].trace_state = str(h, s, PROF_OTLP_REC_STATE,
                                 PROF_OTLP_STATE_MAX, p, &vlen);
     }
-    name = apr_palloc(p, method_len + 1 + route_len + 1);
-    memcpy(name, method, method_len);
-    name[method_len] = ' ';
-    memcpy(name + method_len + 1, route, route_len);
-    name[method_len + 1 + route_len] = '\0';
-    sp[0].name = name;
-    sp[0].name_len = method_len + 1 + route_len;
+    sp[0].http = http;
     sp[0].kind = PROF_OTLP_KIND_SERVER;
     sp[0].status = h->status >= 500 ? PROF_OTLP_STATUS_ERROR
                                     : PROF_OTLP_STATUS_UNSET;
     sp[0].flags = h->flags;
     sp[0].start_ns = start_ns;
     sp[0].end_ns = start_ns + (apr_uint64_t)(total > 0 ? total : 0) * 1000u;
-    sp[0].attrs = attrs;
-    sp[0].nattrs = (int)(an - attrs);
     n = 1;
 
     /* A span for each phase that ran: from its first entry, as long as it

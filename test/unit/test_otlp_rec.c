@@ -108,6 +108,23 @@ static const prof_otlp_attr_t *attr(const prof_otlp_span_t *s,
     return NULL;
 }
 
+/* The record's trace with its server span as a name and a list of
+ * attributes (prof_otlp_span_flat()), which the checks read. */
+static void flat_trace(const void *rec, prof_otlp_trace_t *t)
+{
+    prof_otlp_span_t *sp;
+    int i;
+
+    prof_otlp_rec_trace(rec, unit_pool, t);
+    ck_assert_ptr_nonnull(t->spans[0].http);
+    sp = apr_palloc(unit_pool, (apr_size_t)t->nspans * sizeof(*sp));
+    for (i = 0; i < t->nspans; ++i) {
+        sp[i] = *prof_otlp_span_flat(&t->spans[i], unit_pool, &sp[i]);
+        ck_assert_ptr_null(sp[i].http);
+    }
+    t->spans = sp;
+}
+
 static const prof_otlp_span_t *named(const prof_otlp_trace_t *t,
                                      const char *name)
 {
@@ -130,7 +147,7 @@ START_TEST(rec_server_span)
     static const unsigned char zero[8];
 
     base_in(&in, &ph);
-    prof_otlp_rec_trace(roundtrip(&in), unit_pool, &t);
+    flat_trace(roundtrip(&in), &t);
     ck_assert(memcmp(t.trace_id, in.trace_id, 16) == 0);
     s = &t.spans[0];
     /* no route named: the path folded, as the store folds it */
@@ -173,7 +190,7 @@ START_TEST(rec_continued_named_route)
     in.s[PROF_OTLP_REC_STATE] = "vendor=abc";
     in.has_parent = 1;
     memset(in.parent_id, 0x33, 8);
-    prof_otlp_rec_trace(roundtrip(&in), unit_pool, &t);
+    flat_trace(roundtrip(&in), &t);
     s = &t.spans[0];
     ck_assert_str_eq(s->name, "GET orders");
     ck_assert_int_eq(s->status, PROF_OTLP_STATUS_UNSET);
@@ -212,7 +229,7 @@ START_TEST(rec_phase_spans)
     ref = ph;
     prof_phase_fold(&ref);
     prof_phase_firsts(&ref);
-    prof_otlp_rec_trace(roundtrip(&in), unit_pool, &t);
+    flat_trace(roundtrip(&in), &t);
     for (phase = PROF_PHASE_READ; phase < PROF_PHASE_TOTAL; ++phase) {
         const prof_otlp_child_t *c = child(&t, prof_phase_name(phase));
 
@@ -276,7 +293,7 @@ START_TEST(rec_api_spans)
     in.napi = 3;
     in.has_upstream = 1;
     memset(in.upstream_id, 0x44, 8);
-    prof_otlp_rec_trace(roundtrip(&in), unit_pool, &t);
+    flat_trace(roundtrip(&in), &t);
     db = named(&t, "db");
     q = named(&t, "query");
     up = named(&t, PROF_OTLP_UPSTREAM_SPAN);
@@ -341,7 +358,7 @@ START_TEST(rec_strings_cut_as_whole)
             base_in(&in, &ph);
             in.s[which] = v;
             in.has_parent = 1;
-            prof_otlp_rec_trace(roundtrip(&in), unit_pool, &t);
+            flat_trace(roundtrip(&in), &t);
             got = limits[_i].attr ? attr(&t.spans[0], limits[_i].attr)->s
                                   : t.spans[0].trace_state;
             ck_assert_msg(!strcmp(got, prof_otlp_utf8(v, max, unit_pool)),
@@ -390,6 +407,72 @@ START_TEST(rec_encodes)
 }
 END_TEST
 
+/* A server span written from its values (prof_otlp_http_t) is the bytes
+ * of the same span written from a name and a list of attributes: short
+ * strings and long ones (past one-byte lengths), absent ones, a user agent
+ * or none, a caller's span and tracestate or none, integers small and
+ * large. */
+static const struct {
+    apr_size_t path, ua, method;        /* lengths; ua 0: none */
+    int status, port, parent;
+} http_shapes[] = {
+    { 19, 8, 3, 200, 80, 0 },
+    { 100, 0, 3, 503, 8443, 1 },
+    { 120, 200, 7, 404, 65535, 0 },
+    { 2048, 512, 64, 599, 1, 1 },
+    { 0, 1, 1, 100, 0, 0 },
+};
+
+START_TEST(rec_http_writes_as_flat)
+{
+    prof_phase_rec_t ph;
+    prof_otlp_rec_in_t in;
+    prof_otlp_trace_t t, ft;
+    prof_otlp_span_t *sp;
+    prof_otlp_resource_t res = { NULL, 0, "mod_profiler", NULL };
+    const prof_otlp_trace_t *tp = &t, *ftp = &ft;
+    const char *a, *b;
+    char *path, *ua, *method;
+    apr_size_t alen, blen;
+    int i;
+
+    base_in(&in, &ph);
+    path = apr_palloc(unit_pool, http_shapes[_i].path + 2);
+    path[0] = '/';
+    memset(path + 1, 'p', http_shapes[_i].path);
+    path[http_shapes[_i].path ? http_shapes[_i].path : 1] = '\0';
+    in.s[PROF_OTLP_REC_PATH] = path;
+    ua = apr_palloc(unit_pool, http_shapes[_i].ua + 1);
+    memset(ua, 'u', http_shapes[_i].ua);
+    ua[http_shapes[_i].ua] = '\0';
+    in.s[PROF_OTLP_REC_UA] = http_shapes[_i].ua ? ua : NULL;
+    method = apr_palloc(unit_pool, http_shapes[_i].method + 1);
+    memset(method, 'M', http_shapes[_i].method);
+    method[http_shapes[_i].method] = '\0';
+    in.s[PROF_OTLP_REC_METHOD] = method;
+    in.status = http_shapes[_i].status;
+    in.port = http_shapes[_i].port;
+    if (http_shapes[_i].parent) {
+        in.has_parent = 1;
+        memset(in.parent_id, 0x33, 8);
+        in.s[PROF_OTLP_REC_STATE] = "vendor=abc";
+    }
+    prof_otlp_rec_trace(roundtrip(&in), unit_pool, &t);
+    ck_assert_ptr_nonnull(t.spans[0].http);
+    ft = t;
+    sp = apr_palloc(unit_pool, (apr_size_t)t.nspans * sizeof(*sp));
+    for (i = 0; i < t.nspans; ++i) {
+        sp[i] = *prof_otlp_span_flat(&t.spans[i], unit_pool, &sp[i]);
+    }
+    ft.spans = sp;
+    ck_assert_int_eq(sp[0].nattrs, http_shapes[_i].ua ? 10 : 9);
+    a = prof_otlp_encode(&res, &tp, 1, 0, unit_pool, &alen);
+    b = prof_otlp_encode(&res, &ftp, 1, 0, unit_pool, &blen);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert(memcmp(a, b, alen) == 0);
+}
+END_TEST
+
 Suite *prof_otlp_rec_suite(void)
 {
     Suite *s = suite_create("prof_otlp_rec");
@@ -404,6 +487,8 @@ Suite *prof_otlp_rec_suite(void)
     tcase_add_loop_test(tc, rec_strings_cut_as_whole, 0,
                         (int)(sizeof(limits) / sizeof(limits[0])));
     tcase_add_loop_test(tc, rec_encodes, 0, 2);
+    tcase_add_loop_test(tc, rec_http_writes_as_flat, 0,
+                        (int)(sizeof(http_shapes) / sizeof(http_shapes[0])));
     suite_add_tcase(s, tc);
     return s;
 }
