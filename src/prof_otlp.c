@@ -313,6 +313,9 @@ static const unsigned char http_klen[PROF_OTLP_HTTP_NATTR] = {
     }
 #define WRITE_I(i, k, f) q = wkv_inline(q, k, sizeof(k) - 1, NULL, 0, h->f);
 
+#define MOST_S(i, k) most += h->s[i] ? h->len[i] : 0;
+#define MOST_I(i, k, f)
+
 static unsigned char *whttp(unsigned char *q, const prof_otlp_http_t *h)
 {
     HTTP_ATTRS(WRITE_S, WRITE_I)
@@ -347,9 +350,7 @@ static void pb_span(buf_t *o, const unsigned char *trace_id,
     if (h) {
         /* the keys at most 25 bytes, the integers 10 */
         most += PROF_OTLP_HTTP_NATTR * (26 + 25 + 10);
-        for (i = 0; i < PROF_OTLP_HTTP_NATTR; ++i) {
-            most += h->s[i] ? h->len[i] : 0;
-        }
+        HTTP_ATTRS(MOST_S, MOST_I)
     }
     else {
         for (i = 0; i < s->nattrs; ++i) {
@@ -615,6 +616,8 @@ static void child_span(prof_otlp_span_t *s, const prof_otlp_span_t *parent,
     s->end_ns = c->end_ns;
 }
 
+#define CHILD_MOST (2 + 38 + 34 + 2 + 18 + 8)
+
 /* The children of a trace's first span: the bytes every one of them
  * starts with made once (trace id, a gap for the span id, the parent), then
  * per child its id, name and times. */
@@ -622,7 +625,7 @@ static void pb_children(buf_t *o, const unsigned char *trace_id,
                         const prof_otlp_span_t *parent,
                         const prof_otlp_child_t *c, int n)
 {
-    unsigned char tpl[38], tail[6] = { 0 };
+    unsigned char tpl[38], tail[8] = { 0 };
     apr_size_t tail_len = 0;
     int i;
 
@@ -645,9 +648,10 @@ static void pb_children(buf_t *o, const unsigned char *trace_id,
         tail_len = 6;
     }
     /* each child: 2 + 38 + name (2 + at most 32) + kind 2 + times 18 +
-     * flags */
-    if (o->cap - o->len < (apr_size_t)n * (2 + 38 + 34 + 2 + 18 + 6)) {
-        grow(o, (apr_size_t)n * (2 + 38 + 34 + 2 + 18 + 6));
+     * flags, written as 8 bytes (one store; the 2 past them are
+     * overwritten by what follows) */
+    if (o->cap - o->len < (apr_size_t)n * CHILD_MOST) {
+        grow(o, (apr_size_t)n * CHILD_MOST);
     }
     for (i = 0; i < n; ++i) {
         unsigned char *p = (unsigned char *)o->b + o->len;
@@ -658,8 +662,8 @@ static void pb_children(buf_t *o, const unsigned char *trace_id,
 
             child_span(&cs, parent, &c[i]);
             pb_span(o, trace_id, &cs);
-            if (o->cap - o->len < (apr_size_t)(n - i) * 100) {
-                grow(o, (apr_size_t)(n - i) * 100);
+            if (o->cap - o->len < (apr_size_t)(n - i) * CHILD_MOST) {
+                grow(o, (apr_size_t)(n - i) * CHILD_MOST);
             }
             continue;
         }
@@ -676,7 +680,7 @@ static void pb_children(buf_t *o, const unsigned char *trace_id,
         p[1] = PROF_OTLP_KIND_INTERNAL;
         p = wfixed64(p + 2, 0x39, c[i].start_ns);
         p = wfixed64(p, 0x41, c[i].end_ns);
-        memcpy(p, tail, 6);
+        memcpy(p, tail, 8);
         p += tail_len;
         o->len = (apr_size_t)((char *)p - o->b);
     }

@@ -157,10 +157,13 @@ apr_size_t prof_otlp_rec_put(void *buf, apr_size_t cap,
 
 /* ---- the exporter's side ------------------------------------------------ */
 
-/* An attribute that is the record's string as it was kept (no longer
- * than its limit, and from the server: valid). */
-#define HTTP_RAW(http, a, h, s, r) \
-    ((http)->s[a] = (s)[r], (http)->len[a] = (s)[r] ? (h)->slen[r] : 0)
+/* A string attribute of the server span: an empty string when absent. */
+static APR_INLINE void http_set(prof_otlp_http_t *http, int a,
+                                const char *v, apr_size_t len)
+{
+    http->s[a] = v ? v : "";
+    http->len[a] = v ? len : 0;
+}
 
 /* The record's string i made valid UTF-8 and at most max bytes, its length
  * in *len; NULL stays NULL. */
@@ -178,7 +181,7 @@ void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
     const head_t *h = rec;
     const api_t *a = (const api_t *)(h + 1);
     const char *at = (const char *)(a + h->napi);
-    const char *s[PROF_OTLP_REC_NSTR], *route, *method;
+    const char *s[PROF_OTLP_REC_NSTR], *route, *method, *v;
     prof_phase_rec_t phr;
     const prof_phase_rec_t *ph = &phr;
     prof_otlp_span_t *sp;
@@ -227,39 +230,26 @@ void prof_otlp_rec_trace(const void *rec, apr_pool_t *p,
     }
     method = str(h, s, PROF_OTLP_REC_METHOD, PROF_OTLP_METHOD_MAX, p,
                  &method_len);
-    /* The name `{method} {route}` and the attributes, by value. */
+    /* The name `{method} {route}` and the attributes, by value (absent,
+     * an empty string; the user agent, left out). */
     http = apr_palloc(p, sizeof(*http));
-    http->s[PROF_OTLP_HTTP_METHOD] = method ? method : "";
-    http->len[PROF_OTLP_HTTP_METHOD] = method_len;
-    http->s[PROF_OTLP_HTTP_PATH] = str(h, s, PROF_OTLP_REC_PATH,
-                                       PROF_OTLP_PATH_MAX, p,
-                                       &http->len[PROF_OTLP_HTTP_PATH]);
-    HTTP_RAW(http, PROF_OTLP_HTTP_SCHEME, h, s, PROF_OTLP_REC_SCHEME);
-    http->s[PROF_OTLP_HTTP_ROUTE] = route ? route : "";
-    http->len[PROF_OTLP_HTTP_ROUTE] = route_len;
-    http->s[PROF_OTLP_HTTP_STATUS] = NULL;
-    http->len[PROF_OTLP_HTTP_STATUS] = 0;
+    http_set(http, PROF_OTLP_HTTP_METHOD, method, method_len);
+    v = str(h, s, PROF_OTLP_REC_PATH, PROF_OTLP_PATH_MAX, p, &vlen);
+    http_set(http, PROF_OTLP_HTTP_PATH, v, vlen);
+    http_set(http, PROF_OTLP_HTTP_SCHEME, s[PROF_OTLP_REC_SCHEME],
+             h->slen[PROF_OTLP_REC_SCHEME]);
+    http_set(http, PROF_OTLP_HTTP_ROUTE, route, route_len);
     http->status = h->status;
-    http->s[PROF_OTLP_HTTP_HOST] = str(h, s, PROF_OTLP_REC_HOST,
-                                       PROF_OTLP_HOST_MAX, p,
-                                       &http->len[PROF_OTLP_HTTP_HOST]);
-    http->s[PROF_OTLP_HTTP_PORT] = NULL;
-    http->len[PROF_OTLP_HTTP_PORT] = 0;
+    v = str(h, s, PROF_OTLP_REC_HOST, PROF_OTLP_HOST_MAX, p, &vlen);
+    http_set(http, PROF_OTLP_HTTP_HOST, v, vlen);
     http->port = h->port;
-    HTTP_RAW(http, PROF_OTLP_HTTP_CLIENT, h, s, PROF_OTLP_REC_CLIENT);
-    HTTP_RAW(http, PROF_OTLP_HTTP_PROTO, h, s, PROF_OTLP_REC_PROTO);
+    http_set(http, PROF_OTLP_HTTP_CLIENT, s[PROF_OTLP_REC_CLIENT],
+             h->slen[PROF_OTLP_REC_CLIENT]);
+    http_set(http, PROF_OTLP_HTTP_PROTO, s[PROF_OTLP_REC_PROTO],
+             h->slen[PROF_OTLP_REC_PROTO]);
     http->s[PROF_OTLP_HTTP_UA] = str(h, s, PROF_OTLP_REC_UA,
                                      PROF_OTLP_UA_MAX, p,
                                      &http->len[PROF_OTLP_HTTP_UA]);
-    /* (absent, the others are empty strings; the user agent is left
-     * out) */
-    for (i = 0; i < PROF_OTLP_HTTP_UA; ++i) {
-        if (http->s[i] == NULL && i != PROF_OTLP_HTTP_STATUS
-            && i != PROF_OTLP_HTTP_PORT) {
-            http->s[i] = "";
-            http->len[i] = 0;
-        }
-    }
     memcpy(sp[0].span_id, h->span_id, 8);
     if (h->has_parent) {
         memcpy(sp[0].parent_id, h->parent_id, 8);
