@@ -13,7 +13,7 @@ import pytest
 from harness import MPMS, Httpd, h2c_get, parse_server_timing
 
 TRACE_LOG = r"""
-LogFormat "%U %{PROFILER_TRACE_ID}e %{PROFILER_SPAN_ID}e tp=%{traceparent}i ts=%{tracestate}i" trace
+LogFormat "%{X-Test-Request}i %U %{PROFILER_TRACE_ID}e %{PROFILER_SPAN_ID}e tp=%{traceparent}i ts=%{tracestate}i" trace
 CustomLog @ROOT@/logs/trace.log trace
 """
 
@@ -46,19 +46,32 @@ TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TP_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
-def trace_log(srv, n, timeout=10):
-    """The first n lines of srv's trace log, as dicts."""
+# The id of the last request get() sent (its X-Test-Request header, which
+# mod_proxy passes on): a test reads the lines of its own request, never
+# one an earlier test's request logs after its response was read (the log
+# phase runs after the response is sent).
+_last = {"id": None}
+LAST = object()
+
+
+def trace_log(srv, n, timeout=10, req=LAST):
+    """The first n lines of srv's trace log, as dicts: those of request req
+    (by default the last get()'s; None: any)."""
+    if req is LAST:
+        req = _last["id"]
     path = os.path.join(srv.logs, "trace.log")
     deadline = time.time() + timeout
     while True:
         lines = open(path).read().splitlines() if os.path.exists(path) else []
+        if req is not None:
+            lines = [ln for ln in lines if ln.split(" ", 1)[0] == req]
         if len(lines) >= n or time.time() > deadline:
             break
         time.sleep(0.05)
     assert len(lines) >= n, lines
     out = []
     for line in lines[:n]:
-        path_, trace, span, tp, ts = line.split(" ", 4)
+        _, path_, trace, span, tp, ts = line.split(" ", 5)
         out.append({"path": path_, "trace": trace, "span": span,
                     "tp": tp[3:], "ts": ts[3:]})
     return out
@@ -68,6 +81,7 @@ def get(srv, path, headers=None, host=None):
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
     try:
         h = dict(headers or {})
+        _last["id"] = h["X-Test-Request"] = os.urandom(6).hex()
         if host:
             h["Host"] = host
         conn.request("GET", path, headers=h)
@@ -220,7 +234,8 @@ def test_h2_streams_each_their_own_trace():
             assert status == 200
             tp = st_traceparent(dict(hdrs).get("server-timing"))
             seen.append(TP_RE.match(tp or "").groups()[:2])
-        logged = {(e["trace"], e["span"]) for e in trace_log(srv, 4)}
+        logged = {(e["trace"], e["span"])
+                  for e in trace_log(srv, 4, req=None)}
         assert logged == set(seen)
         assert len({t for t, _ in seen}) == 4
         srv.stop()
