@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What exporting every request as an OTLP trace costs (issue 13).
 
-    python3 bench/otlp.py                  (ROUNDS=20 DURATION=2 by default)
+    python3 bench/otlp.py       (ROUNDS=32 DURATION=2 INSTANCES=8 by default)
 
 Four real apache2 servers (event MPM, the same 1 KiB static file over
 keep-alive) run side by side, all with Profiler On:
@@ -32,7 +32,7 @@ variant's, median and interval as above. Then the exporters' counters
 (exported, dropped, failed) from the live metrics, which say that the
 export did happen.
 
-The rounds are split over INSTANCES sets of the four servers (4 by
+The rounds are split over INSTANCES sets of the four servers (8 by
 default), each set started anew and in another order: one instance of a
 server can differ from another of the same configuration by 2 % and more
 for its whole life (where its memory landed), which a single set would
@@ -63,11 +63,11 @@ sys.path.insert(0, HERE)
 from harness import Httpd  # noqa: E402
 from store import median_ci  # noqa: E402
 
-ROUNDS = int(os.environ.get("ROUNDS", 20))
+ROUNDS = int(os.environ.get("ROUNDS", 32))
 DURATION = float(os.environ.get("DURATION", 2))
 CONNS = int(os.environ.get("CONNS", 8))
 WARMUP = int(os.environ.get("WARMUP", 2))
-INSTANCES = int(os.environ.get("INSTANCES", 4))
+INSTANCES = int(os.environ.get("INSTANCES", 8))
 PAGE = "x" * 1024
 PIN = ["taskset", "-c", "0"] if os.cpu_count() >= 2 else []
 PIN_SINK = ["taskset", "-c", "1"] if os.cpu_count() >= 2 else []
