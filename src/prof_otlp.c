@@ -294,7 +294,7 @@ static unsigned char *wkv(unsigned char *q, const char *key, apr_size_t klen,
 
 #define KEY_S(i, k) [i] = k,
 #define KEY_I(i, k, f) [i] = k,
-const char *const prof_otlp_http_keys[PROF_OTLP_HTTP_NATTR] = {
+static const char *const http_keys[PROF_OTLP_HTTP_NATTR] = {
     HTTP_ATTRS(KEY_S, KEY_I)
 };
 
@@ -716,7 +716,7 @@ const prof_otlp_span_t *prof_otlp_span_flat(const prof_otlp_span_t *in,
     out->name_len = mlen + 1 + rlen;
     a = apr_pcalloc(p, PROF_OTLP_HTTP_NATTR * sizeof(*a));
     for (i = 0; i < PROF_OTLP_HTTP_NATTR; ++i) {
-        a[n].key = prof_otlp_http_keys[i];
+        a[n].key = http_keys[i];
         a[n].klen = http_klen[i];
         if (i == PROF_OTLP_HTTP_STATUS || i == PROF_OTLP_HTTP_PORT) {
             a[n++].i = i == PROF_OTLP_HTTP_STATUS ? h->status : h->port;

@@ -87,9 +87,6 @@ typedef struct {
     const prof_otlp_http_t *http;
 } prof_otlp_span_t;
 
-/** The keys of prof_otlp_http_t's attributes, by index. */
-extern const char *const prof_otlp_http_keys[PROF_OTLP_HTTP_NATTR];
-
 /** in as a span of a name and a list of attributes (its http made into
  * them, in p); in itself when it has no http. */
 const prof_otlp_span_t *prof_otlp_span_flat(const prof_otlp_span_t *in,

@@ -49,6 +49,11 @@ const apr_size_t prof_phase_name_lens_[PROF_PHASE_COUNT] = {
     4, 8, 5, 9, 7, 7, 6, 5, 5, 4, 6, 7, 4, 3, 5
 };
 
+/* strlen() of each phase_st_prefix row: ", " + name + ";dur=". */
+static const apr_size_t phase_st_prefix_lens[PROF_PHASE_COUNT] = {
+    11, 15, 12, 16, 14, 14, 13, 12, 12, 11, 13, 14, 11, 10, 12
+};
+
 const char *prof_phase_name(int phase)
 {
     return phase >= 0 && phase < PROF_PHASE_COUNT ? prof_phase_names_[phase]
@@ -60,11 +65,6 @@ apr_size_t prof_phase_name_len(int phase)
     return phase >= 0 && phase < PROF_PHASE_COUNT
            ? prof_phase_name_lens_[phase] : 0;
 }
-
-/* strlen() of each phase_st_prefix row: ", " + name + ";dur=". */
-static const apr_size_t phase_st_prefix_lens[PROF_PHASE_COUNT] = {
-    11, 15, 12, 16, 14, 14, 13, 12, 12, 11, 13, 14, 11, 10, 12
-};
 
 void prof_clock_read_wall_ts(struct timespec *ts)
 {
