@@ -39,10 +39,18 @@ def test_store_routes_follow_the_metrics_rules(mpm):
         wait_for(lambda: count_rows(srv.db) == 11)
         routes = dict(srv.db.query(
             "SELECT route, count(*) FROM profiler_requests GROUP BY route"))
-        assert routes == {"(not found)": 6, "named": 1, "/p0.html": 1,
+        # One page takes the vhost's last place: the first whose log phase
+        # ran, which is not always /p0.html's (a request is counted after
+        # its response is sent, and the next one's may be counted first).
+        pages = [r for r in routes if r.startswith("/p")]
+        assert len(pages) == 1 and pages[0] in (
+            "/p%d.html" % i for i in range(4)), routes
+        assert routes == {"(not found)": 6, "named": 1, pages[0]: 1,
                           "(other)": 3}, routes
         # the metrics count the same routes
         assert settled(srv, "mod_profiler_requests_total", 11) == 11
+        assert total(srv, "mod_profiler_requests_total",
+                     route=pages[0]) == 1
         assert total(srv, "mod_profiler_requests_total",
                      route="(other)") == 3
         assert total(srv, "mod_profiler_requests_total",
