@@ -1,6 +1,9 @@
 /* Licensed under the Apache License, Version 2.0. */
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "apr_general.h"
 #include "apr_time.h"
@@ -104,10 +107,34 @@ static APR_INLINE void hex4(const unsigned char *b, char *out)
     memcpy(out, &x, 8);
 }
 
+#if defined(__SSE2__)
+/* Eight bytes' sixteen hex digits at once (SSE2, which every x86-64 has):
+ * the high and the low nibbles interleaved, then '0' added to each, and
+ * 'a' - '0' - 10 more to those above 9. A trace id is two, a span id one. */
+static APR_INLINE void hex8(const unsigned char *b, char *out)
+{
+    const __m128i low = _mm_set1_epi8(0x0f);
+    __m128i x = _mm_loadl_epi64((const __m128i *)(const void *)b);
+    __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(x, 4), low),
+                                    _mm_and_si128(x, low));
+    __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(nib, _mm_set1_epi8(9)),
+                                   _mm_set1_epi8('a' - '0' - 10));
+
+    _mm_storeu_si128((__m128i *)(void *)out,
+                     _mm_add_epi8(nib, _mm_add_epi8(letter,
+                                                    _mm_set1_epi8('0'))));
+}
+#endif
+
 void prof_trace_hex(const unsigned char *bytes, apr_size_t n, char *out)
 {
     apr_size_t i = 0;
 
+#if defined(__SSE2__)
+    for (; i + 8 <= n; i += 8) {
+        hex8(bytes + i, out + 2 * i);
+    }
+#endif
     for (; i + 4 <= n; i += 4) {
         hex4(bytes + i, out + 2 * i);
     }
