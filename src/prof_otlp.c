@@ -292,18 +292,6 @@ static unsigned char *wkv(unsigned char *q, const char *key, apr_size_t klen,
     S(PROF_OTLP_HTTP_PROTO, "network.protocol.version") \
     S(PROF_OTLP_HTTP_UA, "user_agent.original")
 
-#define KEY_S(i, k) [i] = k,
-#define KEY_I(i, k, f) [i] = k,
-static const char *const http_keys[PROF_OTLP_HTTP_NATTR] = {
-    HTTP_ATTRS(KEY_S, KEY_I)
-};
-
-#define KLEN_S(i, k) [i] = sizeof(k) - 1,
-#define KLEN_I(i, k, f) [i] = sizeof(k) - 1,
-static const unsigned char http_klen[PROF_OTLP_HTTP_NATTR] = {
-    HTTP_ATTRS(KLEN_S, KLEN_I)
-};
-
 /* A server span's HTTP attributes, straight from their values: one
  * KeyValue a key, each inlined with its key's length a constant (the
  * copies then take no length branch). */
@@ -686,6 +674,19 @@ static void pb_children(buf_t *o, const unsigned char *trace_id,
     }
 }
 
+/* The HTTP attributes as a list, from the same list whttp() writes. */
+#define FLAT_S(x, k) \
+    if (h->s[x]) { \
+        a[n].key = k; \
+        a[n].klen = sizeof(k) - 1; \
+        a[n].s = h->s[x]; \
+        a[n++].slen = h->len[x]; \
+    }
+#define FLAT_I(x, k, f) \
+    a[n].key = k; \
+    a[n].klen = sizeof(k) - 1; \
+    a[n++].i = h->f;
+
 const prof_otlp_span_t *prof_otlp_span_flat(const prof_otlp_span_t *in,
                                             apr_pool_t *p,
                                             prof_otlp_span_t *out)
@@ -694,7 +695,7 @@ const prof_otlp_span_t *prof_otlp_span_flat(const prof_otlp_span_t *in,
     prof_otlp_attr_t *a;
     apr_size_t mlen, rlen;
     char *name;
-    int i, n = 0;
+    int n = 0;
 
     if (h == NULL) {
         return in;
@@ -715,17 +716,7 @@ const prof_otlp_span_t *prof_otlp_span_flat(const prof_otlp_span_t *in,
     out->name = name;
     out->name_len = mlen + 1 + rlen;
     a = apr_pcalloc(p, PROF_OTLP_HTTP_NATTR * sizeof(*a));
-    for (i = 0; i < PROF_OTLP_HTTP_NATTR; ++i) {
-        a[n].key = http_keys[i];
-        a[n].klen = http_klen[i];
-        if (i == PROF_OTLP_HTTP_STATUS || i == PROF_OTLP_HTTP_PORT) {
-            a[n++].i = i == PROF_OTLP_HTTP_STATUS ? h->status : h->port;
-        }
-        else if (h->s[i]) {
-            a[n].s = h->s[i];
-            a[n++].slen = h->len[i];
-        }
-    }
+    HTTP_ATTRS(FLAT_S, FLAT_I)
     out->attrs = a;
     out->nattrs = n;
     return out;
